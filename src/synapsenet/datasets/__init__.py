@@ -1,0 +1,135 @@
+"""Datasets: built-in toy sets, scikit-learn's digits, MNIST / Fashion-MNIST, CSV and NPZ files.
+
+>>> from synapsenet import datasets
+>>> ds = datasets.load("xor")
+>>> X, y = ds
+>>> X.tolist(), y.tolist()
+([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], [0, 1, 1, 0])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ConfigError, DataError
+from .files import load_csv, load_npz
+from .preprocessing import Scaler, split
+
+LOGIC = {"xor": [0, 1, 1, 0], "and": [0, 0, 0, 1], "or": [0, 1, 1, 1]}
+TWO_D = ("moons", "circles", "spiral", "gaussians")
+IDX_SETS = ("mnist", "fashion-mnist")
+BUILTIN = tuple(LOGIC) + ("digits",) + TWO_D
+NAMES = BUILTIN + IDX_SETS
+
+DESCRIPTIONS = {
+    "xor": "4 samples, 2 inputs: exclusive or (needs a hidden layer)",
+    "and": "4 samples, 2 inputs: logical and (linearly separable)",
+    "or": "4 samples, 2 inputs: logical or (linearly separable)",
+    "digits": "1,797 8×8 handwritten digits, 10 classes (scikit-learn)",
+    "moons": "2-D, two interleaving half circles, 2 classes",
+    "circles": "2-D, a circle inside a circle, 2 classes",
+    "spiral": "2-D, interleaved spiral arms, 3 classes",
+    "gaussians": "2-D, Gaussian blobs, 4 classes",
+    "mnist": "70,000 28×28 handwritten digits, 10 classes (60k train / 10k test)",
+    "fashion-mnist": "70,000 28×28 clothing images, 10 classes (60k train / 10k test)",
+}
+
+
+@dataclass
+class Dataset:
+    """Features ``X`` (N × n_features) and integer labels ``y``; ``X_test``/``y_test`` when
+    the set has an official test split. Unpacks as ``X, y = dataset``."""
+
+    name: str
+    X: np.ndarray
+    y: np.ndarray
+    X_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    class_names: list = field(default_factory=list)
+    scale: str = "none"  # the scaling that suits it: "255", "standard", "minmax", "none"
+
+    def __iter__(self):
+        return iter((self.X, self.y))
+
+    @property
+    def n_features(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names) or int(self.y.max()) + 1
+
+    @property
+    def is_2d(self) -> bool:
+        return self.X.shape[1] == 2
+
+
+def load(name: str, *, data_dir=None, n_samples=None, noise=None, seed=0,
+         label_column=None, allow_download=True, progress=None) -> Dataset:
+    """Load a dataset by name: one of :data:`NAMES`, ``csv:PATH`` or ``npz:PATH`` (a path
+    ending in .csv or .npz works too).
+
+    ``n_samples`` and ``noise`` shape the 2-D sets; ``data_dir`` is where MNIST files are
+    looked for first; ``label_column`` (name or index) picks the CSV's label column.
+    """
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"dataset must be a name, got {name!r}")
+    kind, _, path = name.partition(":")
+    if not path and name.endswith((".csv", ".npz")):
+        kind, path = name.rsplit(".", 1)[1], name
+    if kind == "csv" and path:
+        X, y, classes = load_csv(path, label_column=label_column)
+        return Dataset(name, X, y, class_names=classes, scale="standard")
+    if kind == "npz" and path:
+        X, y, classes = load_npz(path)
+        return Dataset(name, X, y, class_names=classes, scale="standard")
+    key = name.lower()
+    if key in LOGIC:
+        X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
+        return Dataset(key, X, np.array(LOGIC[key]), class_names=["0", "1"])
+    if key == "digits":
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        return Dataset(key, d.data / 16.0, d.target.astype(np.int64),
+                       class_names=[str(i) for i in range(10)], scale="none")
+    if key in TWO_D:
+        X, y = _two_d(key, n_samples or 600, noise, seed)
+        return Dataset(key, X, y, class_names=[str(c) for c in range(int(y.max()) + 1)],
+                       scale="standard")
+    if key in IDX_SETS:
+        from .mnist import CLASS_NAMES, load_idx_dataset
+
+        Xtr, ytr, Xte, yte = load_idx_dataset(key, data_dir, allow_download, progress)
+        return Dataset(key, Xtr, ytr, Xte, yte, class_names=CLASS_NAMES[key], scale="255")
+    raise ConfigError(f"unknown dataset {name!r}; valid datasets are: {', '.join(NAMES)}, "
+                      "csv:PATH, npz:PATH")
+
+
+def _two_d(name, n, noise, seed):
+    rng = np.random.default_rng(seed)
+    if name in ("moons", "circles"):
+        from sklearn.datasets import make_circles, make_moons
+
+        if name == "moons":
+            return make_moons(n, noise=0.1 if noise is None else noise, random_state=seed)
+        return make_circles(n, noise=0.05 if noise is None else noise, factor=0.5,
+                            random_state=seed)
+    if name == "spiral":
+        k, noise = 3, 0.2 if noise is None else noise
+        per = n // k
+        t = np.tile(np.linspace(0.0, 1.0, per), k)
+        y = np.repeat(np.arange(k), per)
+        angle = 4.0 * t + y * (2 * np.pi / k) + rng.normal(0, noise, t.size)
+        X = np.c_[t * np.cos(angle), t * np.sin(angle)]
+        return X, y
+    k, noise = 4, 1.0 if noise is None else noise  # gaussians
+    centres = np.array([[-3.0, -3.0], [3.0, 3.0], [-3.0, 3.0], [3.0, -3.0]])
+    y = rng.integers(0, k, n)
+    return centres[y] + rng.normal(0, noise, (n, 2)), y
+
+
+__all__ = ["Dataset", "load", "NAMES", "BUILTIN", "DESCRIPTIONS", "Scaler", "split",
+           "load_csv", "load_npz"]

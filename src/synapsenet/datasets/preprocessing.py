@@ -1,0 +1,71 @@
+"""Preprocessing: feature scaling fitted on training data, and seeded stratified splits."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConfigError
+
+SCALINGS = ("none", "255", "standard", "minmax")
+
+
+class Scaler:
+    """Feature scaling: ``"255"`` (÷255, for 8-bit images), ``"standard"`` (zero mean, unit
+    variance per feature), ``"minmax"`` (each feature to [0, 1]), or ``"none"``.
+
+    Parameters are fitted on the training data and stored with a model, so that
+    ``synapsenet predict`` scales new inputs exactly as training did.
+    """
+
+    def __init__(self, kind="none", offset=None, scale=None):
+        if kind not in SCALINGS:
+            raise ConfigError(f"unknown scaling {kind!r}; valid scalings are: "
+                              f"{', '.join(SCALINGS)}")
+        self.kind = kind
+        self.offset = None if offset is None else np.asarray(offset, np.float64)
+        self.scale = None if scale is None else np.asarray(scale, np.float64)
+
+    def fit(self, X):
+        X = np.asarray(X, np.float64)
+        n = X.shape[1]
+        if self.kind == "standard":
+            self.offset, s = X.mean(axis=0), X.std(axis=0)
+        elif self.kind == "minmax":
+            self.offset, s = X.min(axis=0), X.max(axis=0) - X.min(axis=0)
+        elif self.kind == "255":
+            self.offset, s = np.zeros(n), np.full(n, 255.0)
+        else:
+            self.offset, s = np.zeros(n), np.ones(n)
+        self.scale = np.where(s > 0, s, 1.0)  # constant features stay put
+        return self
+
+    def transform(self, X, dtype=np.float32):
+        if self.offset is None:
+            raise ConfigError("Scaler.transform called before fit")
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != len(self.offset):
+            raise ConfigError(f"the scaler was fitted on {len(self.offset)} features, got "
+                              f"data of shape {X.shape}")
+        return ((X - self.offset) / self.scale).astype(dtype)
+
+    def fit_transform(self, X, dtype=np.float32):
+        return self.fit(X).transform(X, dtype)
+
+    def to_dict(self):
+        return {"kind": self.kind, "offset": None if self.offset is None else self.offset.tolist(),
+                "scale": None if self.scale is None else self.scale.tolist()}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(d["kind"], d.get("offset"), d.get("scale"))
+
+
+def split(X, y, fraction: float, seed=0, stratify=True):
+    """Split off ``fraction`` of the samples (stratified by label, seeded):
+    returns X_keep, X_part, y_keep, y_part."""
+    if not 0 < fraction < 1:
+        raise ConfigError(f"split fraction must be between 0 and 1, got {fraction!r}")
+    from sklearn.model_selection import train_test_split
+
+    strat = y if stratify and np.min(np.bincount(y)) >= 2 else None
+    return train_test_split(X, y, test_size=fraction, random_state=seed, stratify=strat)

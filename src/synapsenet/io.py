@@ -1,0 +1,119 @@
+"""Save and load networks: weights as safetensors, the architecture and training settings as
+JSON in the safetensors header. No pickle anywhere; every write is atomic (a temporary file in
+the same folder, then a rename), so a crash never leaves a half-written model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelFileError, SynapseError
+
+FORMAT = "synapsenet"
+VERSION = 1
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def save(network, path, *, metadata: dict | None = None, extra_tensors: dict | None = None):
+    """Save ``network`` to ``path``. ``metadata`` (JSON-serialisable) and ``extra_tensors``
+    (e.g. optimiser state for a checkpoint) are stored alongside."""
+    from safetensors.numpy import save as st_save
+
+    tensors = {}
+    for i, layer in enumerate(network.layers):
+        tensors[f"layers.{i}.W"] = np.ascontiguousarray(layer.W)
+        tensors[f"layers.{i}.b"] = np.ascontiguousarray(layer.b)
+    for k, v in (extra_tensors or {}).items():
+        tensors[f"extra.{k}"] = np.ascontiguousarray(v)
+    header = {
+        "format": FORMAT,
+        "version": str(VERSION),
+        "network": json.dumps(network.config()),
+        "training": json.dumps(network.train_config, default=_jsonable),
+        "user": json.dumps(metadata or {}, default=_jsonable),
+    }
+    atomic_write_bytes(path, st_save(tensors, metadata=header))
+
+
+def load(path, *, with_extras: bool = False):
+    """Load a network saved by :func:`save` (or ``Network.save``).
+
+    Raises :class:`~synapsenet.errors.ModelFileError` for a missing, corrupt or foreign file.
+    With ``with_extras=True`` returns ``(network, user_metadata, extra_tensors)``.
+    """
+    from safetensors import safe_open
+
+    from .layers import Dense
+    from .network import Network
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file {str(path)!r} does not exist")
+    try:
+        with safe_open(str(path), framework="np") as f:
+            header = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # safetensors reports corrupt files with several exception types
+        raise ModelFileError(f"{str(path)!r} is not a readable safetensors file ({e})") from None
+    if header.get("format") != FORMAT:
+        raise ModelFileError(f"{str(path)!r} is a safetensors file but not a synapsenet model "
+                             "(its header has no 'format: synapsenet')")
+    if header.get("version") != str(VERSION):
+        raise ModelFileError(f"{str(path)!r} has synapsenet format version "
+                             f"{header.get('version')!r}; this version reads {VERSION}")
+    try:
+        config = json.loads(header["network"])
+        train_config = json.loads(header.get("training", "{}"))
+        user = json.loads(header.get("user", "{}"))
+        layers = []
+        for i, lc in enumerate(config["layers"]):
+            layers.append(Dense(lc["n_in"], lc["n_out"], lc["activation"], init=lc.get("init"),
+                                dropout=lc.get("dropout", 0.0), dtype=config["dtype"],
+                                W=tensors[f"layers.{i}.W"], b=tensors[f"layers.{i}.b"]))
+        net = Network(layers, seed=config.get("seed"))
+    except SynapseError as e:
+        raise ModelFileError(f"{str(path)!r} describes an invalid network: {e}") from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise ModelFileError(f"{str(path)!r} has a damaged synapsenet header ({e!r})") from None
+    net.train_config = train_config
+    if with_extras:
+        extras = {k[len("extra."):]: v for k, v in tensors.items() if k.startswith("extra.")}
+        return net, user, extras
+    return net
+
+
+def _jsonable(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")

@@ -1,0 +1,152 @@
+"""A layer of neurons and the synapses that feed it.
+
+``Dense(n_in, n_out, activation)`` holds the synaptic weights ``W`` (n_out × n_in, as in the
+textbook's ``W·x``) and biases ``b`` (n_out). With a batch of inputs as rows, all outputs of the
+layer are computed at once::
+
+    U = Z_prev @ W.T + b      # u_j = Σ_i w_ji z_i + b_j   for every sample and neuron
+    Z = f(U)                  # z_j = f(u_j)
+
+and backpropagation, given this layer's deltas δ = ∂E/∂U::
+
+    dW = δᵀ @ Z_prev          # ∂E/∂w_ji = δ_j z_i   (summed over the batch)
+    db = Σ_batch δ            # ∂E/∂b_j  = δ_j
+    G  = δ @ W                # ∂E/∂z_i = Σ_j δ_j w_ji, handed to the layer below
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activations import Activation, get_activation
+from .errors import ConfigError, ShapeError
+from .initializers import default_init, get_initializer
+
+
+class Dense:
+    """A fully connected layer: ``z = f(W z_prev + b)``.
+
+    Parameters
+    ----------
+    n_in, n_out : int
+        Number of inputs (synapses per neuron) and of neurons.
+    activation : str or Activation
+        The neurons' f: ``sigmoid``, ``tanh``, ``relu``, ``leaky_relu``, ``elu``, ``softplus``,
+        ``identity`` or ``softmax``.
+    init : {"uniform", "xavier", "he"}, optional
+        Initial weights; by default He for ReLU-like neurons and Xavier otherwise.
+    dropout : float
+        Probability of dropping each *input* of this layer during training (inverted dropout:
+        kept inputs are scaled by 1/(1 − p), so inference needs no change). 0 disables it.
+    seed : int or numpy.random.Generator
+    dtype : "float32" or "float64"
+
+    Attributes
+    ----------
+    W : ndarray (n_out, n_in)   synaptic weights
+    b : ndarray (n_out,)        biases
+    dW, db : ndarray            gradients of the last backward pass (mean over the batch)
+    """
+
+    def __init__(self, n_in, n_out, activation="sigmoid", *, init=None, dropout=0.0,
+                 seed=0, dtype="float32", W=None, b=None):
+        for name, n in (("n_in", n_in), ("n_out", n_out)):
+            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+                raise ConfigError(f"Dense: {name} must be a positive integer, got {n!r}")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise ConfigError(f"Dense: dropout must be in [0, 1), got {dropout!r}")
+        self.n_in, self.n_out = int(n_in), int(n_out)
+        self.activation: Activation = get_activation(activation)
+        self.dtype = _check_dtype(dtype)
+        self.dropout = float(dropout)
+        self.init = init or default_init(self.activation.name)
+        if W is None or b is None:
+            rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+            W0, b0 = get_initializer(self.init)(self.n_in, self.n_out, rng, self.dtype)
+            W = W0 if W is None else W
+            b = b0 if b is None else b
+        self.W = np.ascontiguousarray(W, dtype=self.dtype)
+        self.b = np.ascontiguousarray(b, dtype=self.dtype).reshape(-1)
+        if self.W.shape != (self.n_out, self.n_in) or self.b.shape != (self.n_out,):
+            raise ShapeError(
+                f"Dense({self.n_in}→{self.n_out}): W must be {(self.n_out, self.n_in)} and b "
+                f"({self.n_out},), got {self.W.shape} and {self.b.shape}")
+        self.dW = np.zeros_like(self.W)
+        self.db = np.zeros_like(self.b)
+        self._ws: dict[int, dict[str, np.ndarray]] = {}  # workspaces by batch size
+        self._mask = None
+
+    # -- inference -----------------------------------------------------------------------
+    def forward(self, Z_prev):
+        """Outputs for a batch, shape (batch, n_out). Allocates; keeps nothing."""
+        U = Z_prev @ self.W.T  # u = W·z_prev ...
+        U += self.b  # ... + b
+        return self.activation.forward(U, out=U)  # z = f(u), in place
+
+    __call__ = forward
+
+    # -- training ------------------------------------------------------------------------
+    def _workspace(self, n):
+        ws = self._ws.get(n)
+        if ws is None:
+            if len(self._ws) > 3:  # keep the usual sizes (full batch, last batch), drop others
+                self._ws.clear()
+            ws = {k: np.empty((n, m), self.dtype) for k, m in
+                  (("U", self.n_out), ("Z", self.n_out), ("D", self.n_out), ("G", self.n_in))}
+            self._ws[n] = ws
+        return ws
+
+    def forward_train(self, Z_prev, rng=None):
+        """Forward pass that stores u, z (and the input) for :meth:`backward`."""
+        ws = self._workspace(len(Z_prev))
+        if self.dropout and rng is not None:
+            keep = rng.random(Z_prev.shape, dtype=self.dtype) >= self.dropout
+            self._mask = keep * self.dtype.type(1.0 / (1.0 - self.dropout))
+            Z_prev = Z_prev * self._mask
+        else:
+            self._mask = None
+        self._Z_prev = Z_prev
+        U = np.matmul(Z_prev, self.W.T, out=ws["U"])  # u = W·z_prev + b, for all rows at once
+        U += self.b
+        self._U = U
+        self._Z = self.activation.forward(U, out=ws["Z"])  # z = f(u)
+        return self._Z
+
+    def backward(self, delta, need_input_grad=True):
+        """Given δ = ∂E/∂u for this layer (already divided by the batch size), fill dW, db and
+        return G = ∂E/∂z_prev = δ·W (or None for the first layer)."""
+        np.matmul(delta.T, self._Z_prev, out=self.dW)  # ∂E/∂w_ji = δ_j z_i
+        np.sum(delta, axis=0, out=self.db)  # ∂E/∂b_j = δ_j
+        if not need_input_grad:
+            return None
+        G = np.matmul(delta, self.W, out=self._workspace(len(delta))["G"])  # Σ_k δ_k w_kj
+        if self._mask is not None:
+            G *= self._mask
+        return G
+
+    # -- bookkeeping ---------------------------------------------------------------------
+    def parameters(self):
+        return [self.W, self.b]
+
+    def gradients(self):
+        return [self.dW, self.db]
+
+    @property
+    def n_params(self):
+        return self.W.size + self.b.size
+
+    def config(self) -> dict:
+        return {"type": "Dense", "n_in": self.n_in, "n_out": self.n_out,
+                "activation": self.activation.config(), "init": self.init,
+                "dropout": self.dropout}
+
+    def __repr__(self):
+        extra = f", dropout={self.dropout}" if self.dropout else ""
+        return f"Dense({self.n_in}→{self.n_out}, {self.activation!r}{extra})"
+
+
+def _check_dtype(dtype) -> np.dtype:
+    dt = np.dtype(dtype) if dtype is not None else np.dtype("float32")
+    if dt not in (np.float32, np.float64):
+        raise ConfigError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return dt

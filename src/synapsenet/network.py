@@ -1,0 +1,323 @@
+"""The network: layers in order, inference, and backpropagation by the delta rule.
+
+Backpropagation for a batch of N samples (rows), written out as the textbook derives it::
+
+    forward     z⁰ = x;   uˡ = Wˡ zˡ⁻¹ + bˡ;   zˡ = f(uˡ)
+    output      δᴸ_k = ∂E/∂u_k = (z_k − d_k) f'(u_k)       (squared error)
+    hidden      δˡ_j = (Σ_k δˡ⁺¹_k wˡ⁺¹_kj) f'(uˡ_j)
+    gradient    ∂E/∂wˡ_ji = δˡ_j zˡ⁻¹_i,   ∂E/∂bˡ_j = δˡ_j     (mean over the batch)
+    update      w ← w − η ∂E/∂w
+
+No automatic differentiation is involved: the deltas are the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .errors import ConfigError, DataError, ShapeError
+from .layers import Dense, _check_dtype
+from .losses import Loss, get_loss
+
+_PREDICT_CHUNK = 8192  # rows per inference chunk: bounded memory for any input size
+
+
+class Network:
+    """A feed-forward network of :class:`~synapsenet.layers.Dense` layers.
+
+    >>> net = Network.from_sizes([2, 2, 1], hidden="sigmoid", output="sigmoid", seed=0)
+    >>> net
+    Network(2 → 2 → 1: Dense(2→2, sigmoid), Dense(2→1, sigmoid); 9 parameters)
+    >>> net.predict([[0.0, 1.0]]).shape
+    (1, 1)
+    """
+
+    def __init__(self, layers: Sequence[Dense], *, seed=0):
+        layers = list(layers)
+        if not layers:
+            raise ConfigError("a Network needs at least one layer")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Dense):
+                raise ConfigError(f"layer {i + 1} is {type(layer).__name__}, expected Dense")
+        for i, (a, b) in enumerate(zip(layers, layers[1:]), start=1):
+            if a.n_out != b.n_in:
+                raise ShapeError(f"layer {i} ({a!r}) has {a.n_out} outputs but layer {i + 1} "
+                                 f"({b!r}) expects {b.n_in} inputs")
+            if a.dtype != b.dtype:
+                raise ConfigError(f"layers {i} and {i + 1} have different dtypes "
+                                  f"({a.dtype} and {b.dtype})")
+        self.layers = layers
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.stop_training = False
+        self.history = None
+        self.train_config: dict = {}
+
+    # -- construction --------------------------------------------------------------------
+    @classmethod
+    def from_sizes(cls, sizes: Sequence[int], *, hidden="sigmoid", output="sigmoid",
+                   activations=None, init=None, dropout=0.0, seed=0, dtype="float32"):
+        """Build a network from layer sizes, e.g. ``[784, 300, 10]``.
+
+        ``hidden`` and ``output`` name the activations; ``activations`` may instead give one
+        per layer. ``dropout`` applies to the inputs of every hidden and output layer except
+        the first (the raw input).
+        """
+        sizes = list(sizes)
+        if len(sizes) < 2:
+            raise ConfigError(f"sizes needs at least an input and an output size, got {sizes}")
+        n_layers = len(sizes) - 1
+        if activations is None:
+            activations = [hidden] * (n_layers - 1) + [output]
+        elif len(activations) != n_layers:
+            raise ConfigError(f"{n_layers} layers need {n_layers} activations, "
+                              f"got {len(activations)}")
+        rng = np.random.default_rng(seed)
+        layers = [Dense(n_in, n_out, act, init=init, seed=rng, dtype=dtype,
+                        dropout=dropout if i > 0 else 0.0)
+                  for i, (n_in, n_out, act) in enumerate(zip(sizes, sizes[1:], activations))]
+        return cls(layers, seed=seed)
+
+    # -- properties ----------------------------------------------------------------------
+    @property
+    def sizes(self) -> list[int]:
+        return [self.layers[0].n_in] + [layer.n_out for layer in self.layers]
+
+    @property
+    def n_inputs(self) -> int:
+        return self.layers[0].n_in
+
+    @property
+    def n_outputs(self) -> int:
+        return self.layers[-1].n_out
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.layers[0].dtype
+
+    @property
+    def output_activation(self):
+        return self.layers[-1].activation
+
+    @property
+    def n_params(self) -> int:
+        return sum(layer.n_params for layer in self.layers)
+
+    @property
+    def macs_per_sample(self) -> int:
+        """Multiply-accumulate operations of one inference: Σ n_in · n_out."""
+        return sum(layer.n_in * layer.n_out for layer in self.layers)
+
+    @property
+    def n_classes(self) -> int:
+        return 2 if self.n_outputs == 1 else self.n_outputs
+
+    def parameters(self) -> list[np.ndarray]:
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def gradients(self) -> list[np.ndarray]:
+        return [g for layer in self.layers for g in layer.gradients()]
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [p.copy() for p in self.parameters()]
+
+    def set_weights(self, weights) -> None:
+        params = self.parameters()
+        if len(weights) != len(params):
+            raise ShapeError(f"expected {len(params)} arrays, got {len(weights)}")
+        for i, (p, w) in enumerate(zip(params, weights)):
+            w = np.asarray(w)
+            if w.shape != p.shape:
+                raise ShapeError(f"parameter {i}: expected shape {p.shape}, got {w.shape}")
+            p[...] = w
+
+    def astype(self, dtype) -> "Network":
+        """A copy of this network with parameters in another dtype."""
+        dtype = _check_dtype(dtype)
+        layers = [Dense(l.n_in, l.n_out, l.activation, init=l.init, dropout=l.dropout,
+                        dtype=dtype, W=l.W.astype(dtype), b=l.b.astype(dtype))
+                  for l in self.layers]
+        net = Network(layers, seed=self.seed)
+        net.train_config = dict(self.train_config)
+        return net
+
+    def config(self) -> dict:
+        return {"layers": [layer.config() for layer in self.layers], "dtype": str(self.dtype),
+                "seed": self.seed if isinstance(self.seed, (int, type(None))) else None}
+
+    def __repr__(self):
+        arrows = " → ".join(str(s) for s in self.sizes)
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return f"Network({arrows}: {inner}; {self.n_params} parameters)"
+
+    # -- inference -----------------------------------------------------------------------
+    def predict(self, X) -> np.ndarray:
+        """Inference: the output z of the last layer for each row of X, shape (N, n_outputs).
+
+        A single sample given as a 1-D array returns a 1-D array.
+        """
+        X, single = self._check_X(X, allow_1d=True)
+        out = np.empty((len(X), self.n_outputs), self.dtype)
+        for s in range(0, len(X), _PREDICT_CHUNK):
+            Z = X[s:s + _PREDICT_CHUNK]
+            for layer in self.layers:
+                Z = layer.forward(Z)  # z = f(W z_prev + b)
+            out[s:s + _PREDICT_CHUNK] = Z
+        return out[0] if single else out
+
+    __call__ = predict
+
+    def classify(self, X) -> np.ndarray:
+        """Predicted class index per row: argmax of the outputs, or a threshold at the middle
+        of the output activation's range for a single output."""
+        return self.outputs_to_classes(self.predict(X))
+
+    def outputs_to_classes(self, Z) -> np.ndarray:
+        Z = np.asarray(Z)
+        if Z.ndim == 1:
+            Z = Z[None, :]
+        if Z.shape[1] == 1:
+            act = self.output_activation
+            return (Z[:, 0] >= (act.low + act.high) / 2).astype(np.int64)
+        return Z.argmax(axis=1)
+
+    def evaluate(self, X, y, loss="squared_error") -> dict:
+        """Loss (mean over samples) and, for class labels, accuracy on (X, y)."""
+        loss = get_loss(loss)
+        X, _ = self._check_X(X)
+        D, labels = self.targets(y, len(X))
+        Z = self.predict(X)
+        U = None
+        if loss.name != "squared_error":  # needs u of the output layer for a stable log
+            U = self._output_u(X)
+        result = {"loss": loss.value(Z, D, U), "n": int(len(X))}
+        if labels is not None:
+            result["accuracy"] = float(np.mean(self.outputs_to_classes(Z) == labels))
+        return result
+
+    def _output_u(self, X):
+        Z = X
+        for layer in self.layers[:-1]:
+            Z = layer.forward(Z)
+        last = self.layers[-1]
+        return Z @ last.W.T + last.b
+
+    # -- data checks ---------------------------------------------------------------------
+    def _check_X(self, X, allow_1d=False):
+        try:
+            X = np.asarray(X)
+        except Exception as e:  # ragged lists and the like
+            raise DataError(f"X could not be read as an array: {e}") from None
+        single = False
+        if X.ndim == 1 and allow_1d:
+            X, single = X[None, :], True
+        if X.ndim != 2:
+            raise ShapeError(f"X must be 2-D (samples × features), got shape {X.shape}")
+        if X.shape[0] == 0:
+            raise DataError("X is empty: it has no samples")
+        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+            raise DataError(f"X must hold real numbers, got dtype {X.dtype}")
+        first = self.layers[0]
+        if X.shape[1] != first.n_in:
+            raise ShapeError(f"X has {X.shape[1]} features per sample but layer 1 "
+                             f"({first!r}) expects {first.n_in}")
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        if not np.isfinite(X).all():
+            bad = np.argwhere(~np.isfinite(X))[0]
+            raise DataError(f"X contains NaN or infinity (first at row {bad[0]}, "
+                            f"column {bad[1]})")
+        return X, single
+
+    def targets(self, y, n: int):
+        """Turn y into a target matrix d (N × n_outputs) and, for class labels, the labels.
+
+        ``y`` may be integer class labels (1-D; one-hot encoded with the output activation's
+        low/high values, e.g. 0/1 for sigmoid, −1/1 for tanh) or a target matrix.
+        """
+        try:
+            y = np.asarray(y)
+        except Exception as e:
+            raise DataError(f"y could not be read as an array: {e}") from None
+        if len(y) != n:
+            raise ShapeError(f"X has {n} samples but y has {len(y)}")
+        if y.dtype.kind in "OUSV":
+            raise DataError(f"labels must be integers 0…{self.n_classes - 1}, got values of "
+                            f"type {y.dtype} (encode them first, e.g. with "
+                            "sklearn.preprocessing.LabelEncoder)")
+        if y.dtype.kind not in "biuf":
+            raise DataError(f"y must be numeric, got dtype {y.dtype}")
+        if y.dtype.kind == "f" and not np.isfinite(y).all():
+            bad = np.argwhere(~np.isfinite(y))[0]
+            raise DataError(f"y contains NaN or infinity (first at index {tuple(bad)})")
+        act = self.output_activation
+        k = self.n_classes
+        integral = y.dtype.kind in "biu" or bool(np.all(y == np.round(y)))
+        in_range = integral and y.size > 0 and y.min() >= 0 and y.max() < k
+        # 1-D integers are class labels; so are integral floats, unless a single output
+        # is given values outside {0, 1} (then they are regression targets)
+        if y.ndim == 1 and (y.dtype.kind in "biu" or in_range or (integral and k > 2)):
+            labels = y.astype(np.int64)
+            if labels.min() < 0 or labels.max() >= k:
+                bad = int(np.flatnonzero((labels < 0) | (labels >= k))[0])
+                raise DataError(f"label {labels[bad]} at index {bad} is out of range: this "
+                                f"network has {self.n_outputs} output(s), so labels must be "
+                                f"0…{k - 1}")
+            D = np.full((n, self.n_outputs), act.low, self.dtype)
+            if self.n_outputs == 1:
+                D[labels == 1, 0] = act.high
+            else:
+                D[np.arange(n), labels] = act.high
+            return D, labels
+        if y.ndim == 1:
+            y = y[:, None]
+        if y.ndim != 2 or y.shape[1] != self.n_outputs:
+            raise ShapeError(f"targets y have shape {y.shape} but the network has "
+                             f"{self.n_outputs} outputs; give class labels (1-D integers) or "
+                             f"a target matrix of shape ({n}, {self.n_outputs})")
+        return np.ascontiguousarray(y, dtype=self.dtype), None
+
+    # -- learning ------------------------------------------------------------------------
+    def train_step(self, X, D, loss: Loss, rng=None) -> tuple[float, np.ndarray]:
+        """One forward and backward pass over a batch: fills every layer's dW, db with the
+        *mean* gradient over the batch and returns (loss, outputs)."""
+        Z = X
+        for layer in self.layers:
+            Z = layer.forward_train(Z, rng)  # z = f(W z_prev + b), stored for backward
+        last = self.layers[-1]
+        E = loss.value(Z, D, last._U)  # E = (1/N) Σ_n E_n
+        ws = last._workspace(len(X))
+        delta = loss.output_delta(Z, D, last._U, last.activation, out=ws["D"])  # δ_out
+        delta *= 1.0 / len(X)  # mean over the batch: every later gradient is a mean too
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            G = layer.backward(delta, need_input_grad=i > 0)  # dW = δᵀ z_prev; G = δ W
+            if i > 0:
+                below = self.layers[i - 1]
+                # hidden δ_j = (Σ_k δ_k w_kj) f'(u_j)
+                delta = below.activation.backward(G, below._U, below._Z,
+                                                  out=below._workspace(len(X))["D"])
+        return E, Z
+
+    def gradient(self, X, y, loss="squared_error") -> list[np.ndarray]:
+        """Mean gradients ∂E/∂W, ∂E/∂b of every layer on (X, y), as copies (no dropout)."""
+        loss = get_loss(loss)
+        loss.check_output(self.output_activation)
+        X, _ = self._check_X(X)
+        D, _ = self.targets(y, len(X))
+        self.train_step(X, D, loss)
+        return [g.copy() for g in self.gradients()]
+
+    def fit(self, X, y, **options):
+        """Train by gradient descent; see :func:`synapsenet.training.fit` for the options."""
+        from .training import fit
+
+        return fit(self, X, y, **options)
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, path, metadata: dict | None = None) -> None:
+        """Write the network to ``path`` (safetensors weights + JSON description), atomically."""
+        from .io import save
+
+        save(self, path, metadata=metadata)

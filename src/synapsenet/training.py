@@ -1,0 +1,264 @@
+"""The fit loop: stochastic, batch and mini-batch gradient descent over epochs.
+
+In every mode an update uses the *mean* gradient of the samples it covers, so a learning rate
+means the same thing in all three:
+
+* ``mode="sgd"``       one sample per update (N updates per epoch);
+* ``mode="batch"``     the whole training set per update (1 update per epoch);
+* ``mode="minibatch"`` the data split into parts of ``batch_size`` samples, or into
+  ``n_batches`` parts of (nearly) equal size.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ConfigError, DataError, DivergenceError, ShapeError, unknown_name
+from .losses import get_loss
+from .optimizers import Optimizer, get_optimizer, get_schedule
+
+MODES = ("minibatch", "sgd", "batch")
+
+
+@dataclass
+class History:
+    """Per-epoch record of training. ``loss``/``accuracy`` are means over the epoch's batches
+    (measured before each update); ``val_*`` are measured on the validation set after the
+    epoch. Accuracy is ``None`` when the targets are not class labels."""
+
+    epoch: list = field(default_factory=list)
+    loss: list = field(default_factory=list)
+    accuracy: list = field(default_factory=list)
+    val_loss: list = field(default_factory=list)
+    val_accuracy: list = field(default_factory=list)
+    learning_rate: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+    updates: int = 0
+    stopped_early: bool = False
+    interrupted: bool = False
+    best_epoch: int | None = None
+
+    COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
+
+    def rows(self):
+        for i in range(len(self.epoch)):
+            yield {c: getattr(self, c)[i] for c in self.COLUMNS}
+
+    def last(self) -> dict:
+        return {c: getattr(self, c)[-1] for c in self.COLUMNS} if self.epoch else {}
+
+    def __len__(self):
+        return len(self.epoch)
+
+
+class Callback:
+    """Hooks into the fit loop. Set ``network.stop_training = True`` to stop after the
+    current batch."""
+
+    def on_train_begin(self, network, info: dict): ...
+    def on_epoch_begin(self, epoch: int, n_batches: int): ...
+    def on_batch_end(self, batch: int, n_samples: int, loss: float): ...
+    def on_epoch_end(self, epoch: int, logs: dict): ...
+    def on_train_end(self, history: History): ...
+
+
+def batch_slices(n: int, mode: str, batch_size=None, n_batches=None) -> list[slice]:
+    """Index ranges of the updates of one epoch, in order."""
+    if mode not in MODES:
+        raise unknown_name("mode", mode, MODES)
+    if mode == "sgd":
+        if batch_size not in (None, 1) or n_batches not in (None, n):
+            raise ConfigError("mode='sgd' updates after every sample; leave batch_size and "
+                              "n_batches unset (or use mode='minibatch')")
+        return [slice(i, i + 1) for i in range(n)]
+    if mode == "batch":
+        if batch_size not in (None, n) or n_batches not in (None, 1):
+            raise ConfigError("mode='batch' makes one update from all samples; leave "
+                              "batch_size and n_batches unset (or use mode='minibatch')")
+        return [slice(0, n)]
+    if batch_size is not None and n_batches is not None:
+        raise ConfigError("give either batch_size or n_batches for mode='minibatch', not both")
+    if n_batches is not None:
+        if not isinstance(n_batches, (int, np.integer)) or not 1 <= n_batches <= n:
+            raise ConfigError(f"n_batches must be an integer in 1…{n} (the number of "
+                              f"samples), got {n_batches!r}")
+        edges = np.linspace(0, n, int(n_batches) + 1).round().astype(int)
+        return [slice(int(a), int(b)) for a, b in zip(edges, edges[1:])]
+    bs = 32 if batch_size is None else batch_size
+    if not isinstance(bs, (int, np.integer)) or isinstance(bs, bool) or bs < 1:
+        raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return [slice(i, min(i + int(bs), n)) for i in range(0, n, int(bs))]
+
+
+def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
+        mode="minibatch", batch_size=None, n_batches=None, optimizer="sgd", momentum=None,
+        nesterov=False, weight_decay=0.0, schedule="constant", shuffle=True, seed=None,
+        validation_data=None, early_stopping=False, patience=10, min_delta=0.0,
+        weight_bound=None, callbacks=(), initial_epoch=0, history=None):
+    """Train ``network`` on (X, y) by gradient descent and backpropagation.
+
+    Parameters
+    ----------
+    X : array (N, n_inputs)
+    y : array (N,) of class labels, or (N, n_outputs) target matrix d
+    epochs : int              passes over the data
+    learning_rate : float     η in w ← w − η ∂E/∂w (the mean gradient of a batch)
+    loss : str                "squared_error" (½Σ(z−d)², any output), "cross_entropy"
+                              (softmax output), "binary_cross_entropy" (sigmoid output)
+    mode : str                "minibatch", "sgd" (1 sample per update), "batch" (all samples)
+    batch_size, n_batches     size, or number, of the mini-batches (default batch_size=32)
+    optimizer : str | Optimizer   "sgd", "momentum", "nesterov", "adam"
+    momentum, nesterov        momentum coefficient μ for "sgd" (default 0; 0.9 for
+                              "momentum"/"nesterov")
+    weight_decay : float      L2 penalty λ on the weights
+    schedule : str | Schedule "constant", "step", "cosine"
+    shuffle : bool            reshuffle the samples every epoch
+    seed : int | Generator    randomness of shuffling and dropout; None uses the network's own
+                              generator (seeded when the network was built)
+    validation_data : (X_val, y_val)
+    early_stopping : bool     stop when the validation loss (or the training loss without
+                              validation data) has not improved by ``min_delta`` for
+                              ``patience`` epochs, and restore the best weights
+    weight_bound : float      keep every weight and bias in [−w_max, w_max] (the textbook's
+                              synapses: 1.0); None leaves them unbounded
+    callbacks : list of Callback
+    initial_epoch : int       to resume: the number of epochs already done
+
+    Returns
+    -------
+    History
+    """
+    loss_fn = get_loss(loss)
+    loss_fn.check_output(network.output_activation)
+    if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 1:
+        raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
+    if not (isinstance(learning_rate, (int, float, np.floating)) and
+            math.isfinite(learning_rate) and learning_rate > 0):
+        raise ConfigError(f"learning_rate must be a positive number, got {learning_rate!r}")
+    if weight_bound is not None and not weight_bound > 0:
+        raise ConfigError(f"weight_bound must be positive (or None), got {weight_bound!r}")
+    if patience < 1:
+        raise ConfigError(f"patience must be ≥ 1, got {patience!r}")
+    X, _ = network._check_X(X)
+    D, labels = network.targets(y, len(X))
+    val = None
+    if validation_data is not None:
+        try:
+            Xv, yv = validation_data
+        except (TypeError, ValueError):
+            raise ConfigError("validation_data must be a pair (X_val, y_val)") from None
+        try:
+            Xv, _ = network._check_X(Xv)
+            network.targets(yv, len(Xv))
+        except (ShapeError, DataError) as e:
+            raise type(e)(f"validation data: {e}") from None
+        val = (Xv, yv)
+    opt: Optimizer = get_optimizer(optimizer, momentum=momentum, nesterov=nesterov,
+                                   weight_decay=weight_decay)
+    sched = get_schedule(schedule)
+    rng = network.rng if seed is None else (
+        seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed))
+
+    n = len(X)
+    slices = batch_slices(n, mode, batch_size, n_batches)
+    bmax = max(s.stop - s.start for s in slices)
+    Xb_buf = np.empty((bmax, X.shape[1]), X.dtype)
+    Db_buf = np.empty((bmax, D.shape[1]), D.dtype)
+    params, grads = network.parameters(), network.gradients()
+    decays = [p.ndim == 2 for p in params]  # weight decay on W, not on b
+    history = history if history is not None else History()
+    network.history = history
+    network.train_config = {
+        "loss": loss_fn.name, "mode": mode, "batch_size": slices[0].stop - slices[0].start,
+        "n_batches": len(slices), "optimizer": opt.config(), "schedule": sched.config(),
+        "learning_rate": float(learning_rate), "epochs": int(epochs), "shuffle": bool(shuffle),
+        "weight_bound": weight_bound, "early_stopping": bool(early_stopping),
+    }
+    best = (math.inf, None, None)  # (monitored loss, epoch, weights)
+    waited = 0
+    network.stop_training = False
+    for cb in callbacks:
+        cb.on_train_begin(network, {"n_samples": n, "n_batches": len(slices),
+                                    "epochs": epochs, "initial_epoch": initial_epoch})
+
+    for epoch in range(initial_epoch, epochs):
+        t0 = time.perf_counter()
+        lr = sched(float(learning_rate), epoch, epochs)
+        order = rng.permutation(n) if shuffle else None
+        snapshot = network.get_weights()  # last weights known to be finite
+        sum_loss, n_correct, seen = 0.0, 0, 0
+        for cb in callbacks:
+            cb.on_epoch_begin(epoch, len(slices))
+        for bi, sl in enumerate(slices):
+            m = sl.stop - sl.start
+            if order is None:
+                Xb, Db = X[sl], D[sl]
+                lb = labels[sl] if labels is not None else None
+            else:
+                idx = order[sl]
+                Xb = np.take(X, idx, axis=0, out=Xb_buf[:m])
+                Db = np.take(D, idx, axis=0, out=Db_buf[:m])
+                lb = labels[idx] if labels is not None else None
+            E, Z = network.train_step(Xb, Db, loss_fn, rng)
+            # divergence: a non-finite loss or gradient stops before it reaches the weights
+            if not (math.isfinite(E) and all(np.isfinite(l.db).all() for l in network.layers)):
+                raise DivergenceError(
+                    f"training diverged at epoch {epoch + 1}, batch {bi + 1}: the loss is "
+                    f"{E} (learning rate {lr:g}); the network keeps its last finite weights. "
+                    "Try a smaller learning rate.", epoch=epoch + 1, batch=bi + 1)
+            opt.step(params, grads, lr, decays)  # w ← w − η ∂E/∂w
+            if weight_bound is not None:
+                for p in params:
+                    np.clip(p, -weight_bound, weight_bound, out=p)
+            history.updates += 1
+            sum_loss += E * m
+            seen += m
+            if lb is not None:
+                n_correct += int((network.outputs_to_classes(Z) == lb).sum())
+            for cb in callbacks:
+                cb.on_batch_end(bi, m, E)
+            if network.stop_training and bi < len(slices) - 1:
+                break  # interrupted mid-epoch: the epoch is not recorded as done
+        if bi < len(slices) - 1:
+            history.interrupted = True
+            break
+        if not all(np.isfinite(p).all() for p in params):
+            network.set_weights(snapshot)
+            raise DivergenceError(
+                f"training diverged in epoch {epoch + 1}: weights overflowed; the network "
+                "keeps the weights it had at the start of that epoch. Try a smaller learning "
+                "rate.", epoch=epoch + 1, batch=len(slices))
+        logs = {"epoch": epoch + 1, "loss": sum_loss / seen,
+                "accuracy": n_correct / seen if labels is not None else None,
+                "val_loss": None, "val_accuracy": None, "learning_rate": lr}
+        if val is not None:
+            v = network.evaluate(*val, loss=loss_fn)
+            logs["val_loss"], logs["val_accuracy"] = v["loss"], v.get("accuracy")
+        logs["seconds"] = time.perf_counter() - t0
+        for c in History.COLUMNS:
+            getattr(history, c).append(logs[c])
+        monitored = logs["val_loss"] if val is not None else logs["loss"]
+        if monitored < best[0] - min_delta:
+            best = (monitored, epoch + 1, network.get_weights() if early_stopping else None)
+            waited = 0
+        else:
+            waited += 1
+        history.best_epoch = best[1]
+        for cb in callbacks:
+            cb.on_epoch_end(epoch, logs)
+        if early_stopping and waited >= patience:
+            history.stopped_early = True
+            break
+        if network.stop_training:  # a callback asked to stop, or an interrupt came late
+            history.interrupted = True
+            break
+    if early_stopping and best[2] is not None:
+        network.set_weights(best[2])
+    for cb in callbacks:
+        cb.on_train_end(history)
+    network.optimizer = opt
+    return history

@@ -1,0 +1,39 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SYNAPSENET_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def shared_data(name: str) -> Path:
+    """Folder of the original IDX files in ../shared/data; skips the test when absent."""
+    path = SHARED_DATA / name
+    if not (path / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"{name} IDX files not found in {path} (../shared/data is provided in CI)")
+    return path
+
+
+@pytest.fixture
+def mnist_dir():
+    return shared_data("mnist")
+
+
+@pytest.fixture
+def fashion_dir():
+    return shared_data("fashion-mnist")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    """No test reads or writes the user's real cache or environment settings."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("SYNAPSENET_DATA", raising=False)
+    monkeypatch.delenv("SYNAPSENET_MIRRORS", raising=False)
+
+
+@pytest.fixture
+def xor():
+    return np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float), np.array([0, 1, 1, 0])
