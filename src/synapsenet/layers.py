@@ -75,6 +75,7 @@ class Dense:
         self.db = np.zeros_like(self.b)
         self._ws: dict[int, dict[str, np.ndarray]] = {}  # workspaces by batch size
         self._mask = None
+        self.weight_noise = 0.0  # set by fit(weight_noise=...) while training
 
     # -- inference -----------------------------------------------------------------------
     def forward(self, Z_prev):
@@ -106,7 +107,14 @@ class Dense:
         else:
             self._mask = None
         self._Z_prev = Z_prev
-        U = np.matmul(Z_prev, self.W.T, out=ws["U"])  # u = W·z_prev + b, for all rows at once
+        W = self.W
+        if self.weight_noise and rng is not None:
+            # hardware-aware training: the forward (and backward) pass sees noisy synapses,
+            # σ = weight_noise · max|W|, as an analog array would; the update goes to W
+            sigma = self.weight_noise * float(np.abs(W).max())
+            W = W + rng.normal(0.0, sigma, W.shape).astype(self.dtype)
+        self._W_used = W
+        U = np.matmul(Z_prev, W.T, out=ws["U"])  # u = W·z_prev + b, for all rows at once
         U += self.b
         self._U = U
         self._Z = self.activation.forward(U, out=ws["Z"])  # z = f(u)
@@ -119,7 +127,7 @@ class Dense:
         np.sum(delta, axis=0, out=self.db)  # ∂E/∂b_j = δ_j
         if not need_input_grad:
             return None
-        G = np.matmul(delta, self.W, out=self._workspace(len(delta))["G"])  # Σ_k δ_k w_kj
+        G = np.matmul(delta, self._W_used, out=self._workspace(len(delta))["G"])  # Σ_k δ_k w_kj
         if self._mask is not None:
             G *= self._mask
         return G

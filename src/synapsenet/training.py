@@ -98,7 +98,7 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
         mode="minibatch", batch_size=None, n_batches=None, optimizer="sgd", momentum=None,
         nesterov=False, weight_decay=0.0, schedule="constant", shuffle=True, seed=None,
         validation_data=None, early_stopping=False, patience=10, min_delta=0.0,
-        weight_bound=None, callbacks=(), initial_epoch=0, history=None):
+        weight_bound=None, weight_noise=0.0, callbacks=(), initial_epoch=0, history=None):
     """Train ``network`` on (X, y) by gradient descent and backpropagation.
 
     Parameters
@@ -125,6 +125,8 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
                               ``patience`` epochs, and restore the best weights
     weight_bound : float      keep every weight and bias in [−w_max, w_max] (the textbook's
                               synapses: 1.0); None leaves them unbounded
+    weight_noise : float      hardware-aware training: every forward pass uses
+                              W + N(0, (weight_noise · max|W|)²), fresh noise per batch
     callbacks : list of Callback
     initial_epoch : int       to resume: the number of epochs already done
 
@@ -141,6 +143,8 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
         raise ConfigError(f"learning_rate must be a positive number, got {learning_rate!r}")
     if weight_bound is not None and not weight_bound > 0:
         raise ConfigError(f"weight_bound must be positive (or None), got {weight_bound!r}")
+    if not 0 <= weight_noise < 10:
+        raise ConfigError(f"weight_noise must be in [0, 10), got {weight_noise!r}")
     if patience < 1:
         raise ConfigError(f"patience must be ≥ 1, got {patience!r}")
     X, _ = network._check_X(X)
@@ -177,87 +181,96 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
         "n_batches": len(slices), "optimizer": opt.config(), "schedule": sched.config(),
         "learning_rate": float(learning_rate), "epochs": int(epochs), "shuffle": bool(shuffle),
         "weight_bound": weight_bound, "early_stopping": bool(early_stopping),
+        "weight_noise": float(weight_noise),
     }
-    best = (math.inf, None, None)  # (monitored loss, epoch, weights)
-    waited = 0
     network.stop_training = False
+    for layer in network.layers:
+        layer.weight_noise = float(weight_noise)
     for cb in callbacks:
         cb.on_train_begin(network, {"n_samples": n, "n_batches": len(slices),
                                     "epochs": epochs, "initial_epoch": initial_epoch})
 
-    for epoch in range(initial_epoch, epochs):
-        t0 = time.perf_counter()
-        lr = sched(float(learning_rate), epoch, epochs)
-        order = rng.permutation(n) if shuffle else None
-        snapshot = network.get_weights()  # last weights known to be finite
-        sum_loss, n_correct, seen = 0.0, 0, 0
-        for cb in callbacks:
-            cb.on_epoch_begin(epoch, len(slices))
-        for bi, sl in enumerate(slices):
-            m = sl.stop - sl.start
-            if order is None:
-                Xb, Db = X[sl], D[sl]
-                lb = labels[sl] if labels is not None else None
-            else:
-                idx = order[sl]
-                Xb = np.take(X, idx, axis=0, out=Xb_buf[:m])
-                Db = np.take(D, idx, axis=0, out=Db_buf[:m])
-                lb = labels[idx] if labels is not None else None
-            E, Z = network.train_step(Xb, Db, loss_fn, rng)
-            # divergence: a non-finite loss or gradient stops before it reaches the weights
-            if not (math.isfinite(E) and all(np.isfinite(l.db).all() for l in network.layers)):
-                raise DivergenceError(
-                    f"training diverged at epoch {epoch + 1}, batch {bi + 1}: the loss is "
-                    f"{E} (learning rate {lr:g}); the network keeps its last finite weights. "
-                    "Try a smaller learning rate.", epoch=epoch + 1, batch=bi + 1)
-            opt.step(params, grads, lr, decays)  # w ← w − η ∂E/∂w
-            if weight_bound is not None:
-                for p in params:
-                    np.clip(p, -weight_bound, weight_bound, out=p)
-            history.updates += 1
-            sum_loss += E * m
-            seen += m
-            if lb is not None:
-                n_correct += int((network.outputs_to_classes(Z) == lb).sum())
-            for cb in callbacks:
-                cb.on_batch_end(bi, m, E)
-            if network.stop_training and bi < len(slices) - 1:
-                break  # interrupted mid-epoch: the epoch is not recorded as done
-        if bi < len(slices) - 1:
-            history.interrupted = True
-            break
-        if not all(np.isfinite(p).all() for p in params):
-            network.set_weights(snapshot)
-            raise DivergenceError(
-                f"training diverged in epoch {epoch + 1}: weights overflowed; the network "
-                "keeps the weights it had at the start of that epoch. Try a smaller learning "
-                "rate.", epoch=epoch + 1, batch=len(slices))
-        logs = {"epoch": epoch + 1, "loss": sum_loss / seen,
-                "accuracy": n_correct / seen if labels is not None else None,
-                "val_loss": None, "val_accuracy": None, "learning_rate": lr}
-        if val is not None:
-            v = network.evaluate(*val, loss=loss_fn)
-            logs["val_loss"], logs["val_accuracy"] = v["loss"], v.get("accuracy")
-        logs["seconds"] = time.perf_counter() - t0
-        for c in History.COLUMNS:
-            getattr(history, c).append(logs[c])
-        monitored = logs["val_loss"] if val is not None else logs["loss"]
-        if monitored < best[0] - min_delta:
-            best = (monitored, epoch + 1, network.get_weights() if early_stopping else None)
-            waited = 0
-        else:
-            waited += 1
-        history.best_epoch = best[1]
-        for cb in callbacks:
-            cb.on_epoch_end(epoch, logs)
-        if early_stopping and waited >= patience:
-            history.stopped_early = True
-            break
-        if network.stop_training:  # a callback asked to stop, or an interrupt came late
-            history.interrupted = True
-            break
-    if early_stopping and best[2] is not None:
-        network.set_weights(best[2])
+    best = (math.inf, None, None)  # (monitored loss, epoch, weights)
+    waited = 0
+    # overflow is caught below as divergence, naming the epoch and batch, not as a warning
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            for epoch in range(initial_epoch, epochs):
+                t0 = time.perf_counter()
+                lr = sched(float(learning_rate), epoch, epochs)
+                order = rng.permutation(n) if shuffle else None
+                snapshot = network.get_weights()  # last weights known to be finite
+                sum_loss, n_correct, seen = 0.0, 0, 0
+                for cb in callbacks:
+                    cb.on_epoch_begin(epoch, len(slices))
+                for bi, sl in enumerate(slices):
+                    m = sl.stop - sl.start
+                    if order is None:
+                        Xb, Db = X[sl], D[sl]
+                        lb = labels[sl] if labels is not None else None
+                    else:
+                        idx = order[sl]
+                        Xb = np.take(X, idx, axis=0, out=Xb_buf[:m])
+                        Db = np.take(D, idx, axis=0, out=Db_buf[:m])
+                        lb = labels[idx] if labels is not None else None
+                    E, Z = network.train_step(Xb, Db, loss_fn, rng)
+                    # divergence: a non-finite loss or gradient stops before it reaches the weights
+                    if not (math.isfinite(E) and all(np.isfinite(l.db).all() for l in network.layers)):
+                        raise DivergenceError(
+                            f"training diverged at epoch {epoch + 1}, batch {bi + 1}: the loss is "
+                            f"{E} (learning rate {lr:g}); the network keeps its last finite weights. "
+                            "Try a smaller learning rate.", epoch=epoch + 1, batch=bi + 1)
+                    opt.step(params, grads, lr, decays)  # w ← w − η ∂E/∂w
+                    if weight_bound is not None:
+                        for p in params:
+                            np.clip(p, -weight_bound, weight_bound, out=p)
+                    history.updates += 1
+                    sum_loss += E * m
+                    seen += m
+                    if lb is not None:
+                        n_correct += int((network.outputs_to_classes(Z) == lb).sum())
+                    for cb in callbacks:
+                        cb.on_batch_end(bi, m, E)
+                    if network.stop_training and bi < len(slices) - 1:
+                        break  # interrupted mid-epoch: the epoch is not recorded as done
+                if bi < len(slices) - 1:
+                    history.interrupted = True
+                    break
+                if not all(np.isfinite(p).all() for p in params):
+                    network.set_weights(snapshot)
+                    raise DivergenceError(
+                        f"training diverged in epoch {epoch + 1}: weights overflowed; the network "
+                        "keeps the weights it had at the start of that epoch. Try a smaller learning "
+                        "rate.", epoch=epoch + 1, batch=len(slices))
+                logs = {"epoch": epoch + 1, "loss": sum_loss / seen,
+                        "accuracy": n_correct / seen if labels is not None else None,
+                        "val_loss": None, "val_accuracy": None, "learning_rate": lr}
+                if val is not None:
+                    v = network.evaluate(*val, loss=loss_fn)
+                    logs["val_loss"], logs["val_accuracy"] = v["loss"], v.get("accuracy")
+                logs["seconds"] = time.perf_counter() - t0
+                for c in History.COLUMNS:
+                    getattr(history, c).append(logs[c])
+                monitored = logs["val_loss"] if val is not None else logs["loss"]
+                if monitored < best[0] - min_delta:
+                    best = (monitored, epoch + 1, network.get_weights() if early_stopping else None)
+                    waited = 0
+                else:
+                    waited += 1
+                history.best_epoch = best[1]
+                for cb in callbacks:
+                    cb.on_epoch_end(epoch, logs)
+                if early_stopping and waited >= patience:
+                    history.stopped_early = True
+                    break
+                if network.stop_training:  # a callback asked to stop, or an interrupt came late
+                    history.interrupted = True
+                    break
+            if early_stopping and best[2] is not None:
+                network.set_weights(best[2])
+    finally:
+        for layer in network.layers:
+            layer.weight_noise = 0.0
     for cb in callbacks:
         cb.on_train_end(history)
     network.optimizer = opt

@@ -1,0 +1,112 @@
+"""Figures for a training run: learning curves, confusion matrix, decision boundary.
+
+Every figure is rendered to memory and written atomically, so a run folder never holds half a
+PNG. matplotlib is imported here only, with the non-interactive Agg backend.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from .io import atomic_write_bytes
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    _plt().close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def plot_history(history, path, title=""):
+    """Loss (left) and accuracy (right) per epoch, training and validation."""
+    plt = _plt()
+    has_acc = any(a is not None for a in history.accuracy)
+    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(10 if has_acc else 5.5, 4))
+    axes = np.atleast_1d(axes)
+    ep = history.epoch
+    axes[0].plot(ep, history.loss, label="training")
+    if any(v is not None for v in history.val_loss):
+        axes[0].plot(ep, history.val_loss, label="validation")
+    axes[0].set(xlabel="epoch", ylabel="loss", title="loss")
+    axes[0].set_yscale("log")
+    if has_acc:
+        axes[1].plot(ep, [100 * a for a in history.accuracy], label="training")
+        if any(v is not None for v in history.val_accuracy):
+            axes[1].plot(ep, [100 * (a or 0) for a in history.val_accuracy], label="validation")
+        axes[1].set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    _save(fig, path)
+
+
+def confusion_matrix(y_true, y_pred, n_classes) -> np.ndarray:
+    """Counts: row = true class, column = predicted class."""
+    cm = np.zeros((n_classes, n_classes), np.int64)
+    np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return cm
+
+
+def plot_confusion(cm, class_names, path, title="confusion matrix (test set)"):
+    plt = _plt()
+    k = len(cm)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * k, 0.8 + 0.5 * k))
+    ax.imshow(cm, cmap="Blues")
+    names = [str(c) for c in class_names] if len(class_names) == k else [str(i) for i in range(k)]
+    ax.set_xticks(range(k), names, rotation=45 if max(map(len, names)) > 2 else 0, ha="right")
+    ax.set_yticks(range(k), names)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    top = cm.max() or 1
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
+                    color="white" if cm[i, j] > top / 2 else "black")
+    _save(fig, path)
+
+
+def plot_decision_boundary(predict_classes, X, y, path, title="decision boundary"):
+    """Colour the plane by the network's class; ``X`` in the original (unscaled) units and
+    ``predict_classes`` a function of such points."""
+    plt = _plt()
+    pad = 0.1 * (X.max(axis=0) - X.min(axis=0)) + 1e-9
+    lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 300), np.linspace(lo[1], hi[1], 300))
+    c = predict_classes(np.c_[gx.ravel(), gy.ravel()]).reshape(gx.shape)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.contourf(gx, gy, c, alpha=0.3, cmap="tab10", vmin=0, vmax=9,
+                levels=np.arange(-0.5, max(int(c.max()), int(y.max())) + 1))
+    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="tab10", vmin=0, vmax=9, s=14, edgecolors="k",
+               linewidths=0.3)
+    ax.set(xlabel="x₁", ylabel="x₂", title=title)
+    _save(fig, path)
+
+
+def plot_sweep(rows, parameter, path, reference=None, title=""):
+    """Accuracy (mean ± std over seeds) against a swept parameter, with a reference line."""
+    plt = _plt()
+    xs = sorted({r["value"] for r in rows})
+    mean = [np.mean([r["accuracy"] for r in rows if r["value"] == x]) for x in xs]
+    std = [np.std([r["accuracy"] for r in rows if r["value"] == x]) for x in xs]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.errorbar(xs, [100 * m for m in mean], yerr=[100 * s for s in std], marker="o",
+                capsize=3, label="simulated hardware")
+    if reference is not None:
+        ax.axhline(100 * reference, color="k", ls="--", lw=1, label="digital")
+    ax.set(xlabel=parameter, ylabel="test accuracy (%)", title=title or f"accuracy vs {parameter}")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    _save(fig, path)

@@ -1,0 +1,278 @@
+"""Training runs: resolved options, data preparation, the run folder, checkpoints.
+
+A run folder holds everything needed to inspect or repeat a run::
+
+    model.safetensors   the trained network (+ preprocessing, class names)
+    config.toml         every option, fully resolved: `synapsenet train --config` repeats it
+    history.csv         loss and accuracy per epoch
+    metrics.json        final test metrics
+    curves.png, confusion.png, boundary.png (2-D data)
+    checkpoint.safetensors   only while a run is interrupted: `synapsenet train --resume`
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import datasets
+from .errors import ConfigError, SynapseError
+from .io import atomic_write_text
+from .network import Network
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    type: type
+    default: object
+    help: str
+    choices: tuple | None = None
+    group: str = "training"
+
+
+OPTIONS = [
+    Option("dataset", str, "digits", "dataset name, csv:PATH or npz:PATH", group="data"),
+    Option("data_dir", str, None, "folder with the MNIST / Fashion-MNIST IDX files", group="data"),
+    Option("label_column", str, None, "CSV label column (name or index; default: last)",
+           group="data"),
+    Option("scale", str, "auto", "feature scaling (auto: by dataset)",
+           ("auto", "none", "255", "standard", "minmax"), "data"),
+    Option("n_samples", int, None, "samples to draw for the 2-D sets", group="data"),
+    Option("noise", float, None, "noise of the 2-D sets", group="data"),
+    Option("test_split", float, 0.2, "test fraction for sets without an official test set",
+           group="data"),
+    Option("val_split", float, 0.0, "validation fraction taken from the training data",
+           group="data"),
+    Option("layers", str, "64", "hidden layer sizes, comma-separated ('' for none)",
+           group="network"),
+    Option("hidden", str, "sigmoid", "hidden activation", group="network"),
+    Option("output", str, "sigmoid", "output activation", group="network"),
+    Option("init", str, None, "initialiser: uniform, xavier, he (default: by activation)",
+           group="network"),
+    Option("dropout", float, 0.0, "dropout on the inputs of hidden/output layers",
+           group="network"),
+    Option("dtype", str, "float32", "float32 or float64", ("float32", "float64"), "network"),
+    Option("loss", str, "squared_error", "squared_error, cross_entropy, binary_cross_entropy"),
+    Option("mode", str, "minibatch", "learning mode", ("minibatch", "sgd", "batch")),
+    Option("batch_size", int, 16, "samples per mini-batch"),
+    Option("n_batches", int, None, "split the data into this many mini-batches instead"),
+    Option("epochs", int, 40, "passes over the training data"),
+    Option("learning_rate", float, 1.0, "η in w ← w − η ∂E/∂w"),
+    Option("optimizer", str, "sgd", "sgd, momentum, nesterov, adam"),
+    Option("momentum", float, None, "momentum μ (default 0.9 for momentum/nesterov)"),
+    Option("weight_decay", float, 0.0, "L2 penalty λ on the weights"),
+    Option("schedule", str, "constant", "learning-rate schedule: constant, step, cosine"),
+    Option("weight_bound", float, None, "keep every synapse in [−w, w] (textbook: 1)"),
+    Option("early_stopping", bool, False, "stop when the validation loss stops improving"),
+    Option("patience", int, 10, "epochs without improvement before stopping"),
+    Option("train_noise", float, 0.0, "hardware-aware training: relative weight noise "
+           "injected in every forward pass"),
+    Option("seed", int, 0, "seed of every random draw"),
+]
+OPTION_NAMES = {o.name: o for o in OPTIONS}
+
+
+def defaults() -> dict:
+    return {o.name: o.default for o in OPTIONS}
+
+
+def read_config(path) -> dict:
+    """Options from a TOML file; unknown keys and wrong types are errors naming the file."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = tomllib.load(fh)
+    except OSError as e:
+        raise ConfigError(f"cannot read config {str(path)!r}: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config {str(path)!r} is not valid TOML: {e}") from None
+    raw = {k.replace("-", "_"): v for k, v in raw.items()}
+    out = {}
+    for key, value in raw.items():
+        opt = OPTION_NAMES.get(key)
+        if opt is None:
+            raise ConfigError(f"config {str(path)!r}: unknown option {key!r}; known options: "
+                              f"{', '.join(OPTION_NAMES)}")
+        out[key] = coerce(opt, value, f"config {str(path)!r}, option {key!r}")
+    return out
+
+
+def coerce(opt: Option, value, where: str):
+    if value is None:
+        return None
+    if opt.name == "layers" and isinstance(value, list):
+        value = ",".join(str(v) for v in value)
+    ok = (isinstance(value, bool) if opt.type is bool else
+          isinstance(value, (int, float)) and not isinstance(value, bool) if opt.type is float
+          else isinstance(value, int) and not isinstance(value, bool) if opt.type is int
+          else isinstance(value, str))
+    if not ok:
+        raise ConfigError(f"{where}: expected {opt.type.__name__}, got {value!r}")
+    value = float(value) if opt.type is float else value
+    if opt.choices and value not in opt.choices:
+        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(opt.choices)}")
+    return value
+
+
+def to_toml(config: dict) -> str:
+    """The resolved options as TOML (flat keys; unset options are written as comments)."""
+    lines = ["# synapsenet training run: every option, resolved.",
+             "# Repeat it with: synapsenet train --config config.toml --out NEW_FOLDER", ""]
+    for opt in OPTIONS:
+        v = config.get(opt.name)
+        if v is None:
+            lines.append(f"# {opt.name} = (unset)")
+        else:
+            lines.append(f"{opt.name} = {json.dumps(v)}")  # JSON scalars are valid TOML
+    return "\n".join(lines) + "\n"
+
+
+def parse_layers(spec: str) -> list[int]:
+    spec = (spec or "").strip()
+    if not spec:
+        return []
+    try:
+        sizes = [int(s) for s in spec.replace(" ", "").split(",") if s]
+    except ValueError:
+        raise ConfigError(f"--layers must be comma-separated positive integers, got {spec!r}") \
+            from None
+    if any(s < 1 for s in sizes):
+        raise ConfigError(f"--layers must be comma-separated positive integers, got {spec!r}")
+    return sizes
+
+
+# -- data ---------------------------------------------------------------------------------
+@dataclass
+class Prepared:
+    dataset: datasets.Dataset
+    scaler: datasets.Scaler
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray | None
+    y_val: np.ndarray | None
+    X_test: np.ndarray
+    y_test: np.ndarray
+    X_test_raw: np.ndarray
+
+
+def prepare(cfg: dict, progress=None) -> Prepared:
+    """Load, split and scale the data as the options say (seeded: the same every time)."""
+    ds = datasets.load(cfg["dataset"], data_dir=cfg.get("data_dir"), n_samples=cfg.get("n_samples"),
+                       noise=cfg.get("noise"), seed=cfg["seed"],
+                       label_column=cfg.get("label_column"), progress=progress)
+    X, y = ds.X, ds.y
+    if ds.X_test is not None:
+        Xte, yte = ds.X_test, ds.y_test
+    elif len(X) <= 16:  # logic gates: the four patterns are both training and test set
+        Xte, yte = X, y
+    else:
+        X, Xte, y, yte = datasets.split(X, y, cfg["test_split"], seed=cfg["seed"])
+    Xv = yv = None
+    if cfg.get("val_split"):
+        X, Xv, y, yv = datasets.split(X, y, cfg["val_split"], seed=cfg["seed"] + 1)
+    kind = ds.scale if cfg.get("scale", "auto") == "auto" else cfg["scale"]
+    scaler = datasets.Scaler(kind).fit(X)
+    dt = np.dtype(cfg.get("dtype", "float32"))
+    return Prepared(ds, scaler, scaler.transform(X, dt), y,
+                    None if Xv is None else scaler.transform(Xv, dt), yv,
+                    scaler.transform(Xte, dt), yte, Xte)
+
+
+def build_network(cfg: dict, n_features: int, n_classes: int) -> Network:
+    n_out = 1 if n_classes == 2 and cfg["output"] in ("sigmoid", "tanh") else n_classes
+    sizes = [n_features] + parse_layers(cfg["layers"]) + [n_out]
+    return Network.from_sizes(sizes, hidden=cfg["hidden"], output=cfg["output"],
+                              init=cfg.get("init"), dropout=cfg.get("dropout", 0.0),
+                              seed=cfg["seed"], dtype=cfg["dtype"])
+
+
+def fit_options(cfg: dict) -> dict:
+    mode = cfg["mode"]
+    return dict(epochs=cfg["epochs"], learning_rate=cfg["learning_rate"], loss=cfg["loss"],
+                mode=mode,
+                batch_size=cfg["batch_size"] if mode == "minibatch" and not cfg.get("n_batches")
+                else None,
+                n_batches=cfg.get("n_batches") if mode == "minibatch" else None,
+                optimizer=cfg["optimizer"], momentum=cfg.get("momentum"),
+                weight_decay=cfg["weight_decay"], schedule=cfg["schedule"],
+                weight_bound=cfg.get("weight_bound"), early_stopping=cfg["early_stopping"],
+                patience=cfg["patience"])
+
+
+def model_metadata(cfg: dict, prep: Prepared) -> dict:
+    return {"dataset": cfg["dataset"], "preprocessing": prep.scaler.to_dict(),
+            "class_names": prep.dataset.class_names, "n_features": prep.dataset.n_features}
+
+
+# -- outputs ------------------------------------------------------------------------------
+def history_csv(history) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(history.COLUMNS)
+    for row in history.rows():
+        w.writerow(["" if row[c] is None else (f"{row[c]:.8g}" if isinstance(row[c], float)
+                                               else row[c]) for c in history.COLUMNS])
+    return buf.getvalue()
+
+
+def write_json(path, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, default=_plain) + "\n")
+
+
+def _plain(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(type(o).__name__)
+
+
+def new_run_dir(out: str | None, dataset: str, force: bool) -> Path:
+    """The run folder; an existing non-empty one is an error unless ``force``."""
+    if out is None:
+        import time
+
+        stem = dataset.replace(":", "-").replace("/", "-").replace(".", "-")[-40:]
+        base = Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+        path, i = base, 1
+        while path.exists():
+            path, i = Path(f"{base}-{i}"), i + 1
+    else:
+        path = Path(out)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())) and not force:
+            raise ConfigError(f"run folder {str(path)!r} exists and is not empty; choose "
+                              "another --out, or pass --force to overwrite it")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def load_run_config(run_dir) -> dict:
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.toml").is_file():
+        raise ConfigError(f"{str(run_dir)!r} is not a run folder (it has no config.toml)")
+    cfg = defaults()
+    cfg.update(read_config(run_dir / "config.toml"))
+    return cfg
+
+
+def load_checkpoint(run_dir):
+    """(network, optimizer state, state dict) from an interrupted run."""
+    from .io import load
+
+    path = Path(run_dir) / "checkpoint.safetensors"
+    if not path.is_file():
+        raise ConfigError(f"{str(run_dir)!r} has no checkpoint.safetensors to resume from "
+                          "(the run finished, or was not interrupted)")
+    net, user, extras = load(path, with_extras=True)
+    state = user.get("checkpoint")
+    if not state:
+        raise SynapseError(f"{str(path)!r} is a model, not a training checkpoint")
+    opt_state = {k[len("optimizer."):]: v for k, v in extras.items() if k.startswith("optimizer.")}
+    return net, opt_state, state

@@ -1,0 +1,105 @@
+import json
+import struct
+
+import numpy as np
+import pytest
+
+import synapsenet as sn
+from synapsenet import ModelFileError
+
+
+@pytest.fixture
+def trained(xor):
+    net = sn.Network.from_sizes([2, 3, 2], hidden="tanh", output="softmax", seed=0)
+    net.fit(*xor, epochs=5, learning_rate=0.1, loss="cross_entropy", batch_size=2)
+    return net
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_round_trip_gives_identical_outputs(tmp_path, xor, dtype):
+    net = sn.Network.from_sizes([2, 5, 3, 1], hidden="relu", output="sigmoid", seed=1,
+                                dtype=dtype)
+    net.save(tmp_path / "m.safetensors")
+    back = sn.load(tmp_path / "m.safetensors")
+    assert back.dtype == net.dtype and repr(back) == repr(net)
+    assert np.array_equal(back.predict(xor[0]), net.predict(xor[0]))
+
+
+def test_file_is_safetensors_with_json_description(tmp_path, trained):
+    path = tmp_path / "m.safetensors"
+    trained.save(path, metadata={"dataset": "xor"})
+    raw = path.read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    meta = header["__metadata__"]
+    assert meta["format"] == "synapsenet"
+    assert json.loads(meta["network"])["layers"][1]["activation"] == {"name": "softmax"}
+    assert json.loads(meta["training"])["loss"] == "cross_entropy"
+    assert json.loads(meta["user"]) == {"dataset": "xor"}
+    assert header["layers.0.W"]["shape"] == [3, 2]
+    back, user, extras = sn.io.load(path, with_extras=True)
+    assert user == {"dataset": "xor"} and back.train_config["loss"] == "cross_entropy"
+
+
+def test_save_is_atomic_and_leaves_no_temporary(tmp_path, trained, monkeypatch):
+    path = tmp_path / "m.safetensors"
+    trained.save(path)
+    before = path.read_bytes()
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(sn.io.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        sn.Network.from_sizes([2, 1]).save(path)
+    assert path.read_bytes() == before  # the old model is intact
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]  # no temp file left
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ModelFileError, match="does not exist"):
+        sn.load(tmp_path / "nope.safetensors")
+
+
+def test_corrupt_file(tmp_path, trained):
+    path = tmp_path / "m.safetensors"
+    trained.save(path)
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(ModelFileError, match="not a readable safetensors file"):
+        sn.load(path)
+    path.write_bytes(b"hello, I am text")
+    with pytest.raises(ModelFileError, match="not a readable safetensors file"):
+        sn.load(path)
+
+
+def test_foreign_safetensors_file(tmp_path):
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "other.safetensors"
+    save_file({"w": np.zeros(3, np.float32)}, str(path))
+    with pytest.raises(ModelFileError, match="not a synapsenet model"):
+        sn.load(path)
+
+
+def test_damaged_header(tmp_path):
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "bad.safetensors"
+    save_file({"layers.0.W": np.zeros((2, 3), np.float32)}, str(path),
+              metadata={"format": "synapsenet", "version": "1", "network": "{not json"})
+    with pytest.raises(ModelFileError, match="damaged synapsenet header"):
+        sn.load(path)
+    save_file({"layers.0.W": np.zeros((2, 3), np.float32), "layers.0.b": np.zeros(5, np.float32)},
+              str(path), metadata={"format": "synapsenet", "version": "1", "network": json.dumps(
+                  {"layers": [{"n_in": 3, "n_out": 2, "activation": "relu"}], "dtype": "float32"})})
+    with pytest.raises(ModelFileError, match="invalid network"):
+        sn.load(path)
+
+
+def test_no_pickle_anywhere():
+    import pathlib
+
+    src = pathlib.Path(sn.__file__).parent
+    for f in src.rglob("*.py"):
+        text = f.read_text()
+        assert "import pickle" not in text and "allow_pickle=True" not in text, f
