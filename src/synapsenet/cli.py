@@ -263,8 +263,8 @@ def cmd_train(args) -> int:
     prep = runs.prepare(cfg, progress=dl)
     if not args.resume:
         net = runs.build_network(cfg, prep.dataset.n_features, prep.dataset.n_classes)
-        run_dir = runs.new_run_dir(args.out, cfg["dataset"], args.force)
-        atomic_write_text(run_dir / "config.toml", runs.to_toml(cfg))
+        # checked now, created once there is something to write into it
+        run_dir = runs.new_run_dir(args.out, cfg["dataset"], args.force, create=False)
     say(f"[bold]synapsenet[/bold] {__version__}: {net!r}")
     say(f"data: {cfg['dataset']}  train {len(prep.X_train)}"
         + (f"  validation {len(prep.X_val)}" if prep.X_val is not None else "")
@@ -285,9 +285,9 @@ def cmd_train(args) -> int:
         for k, v in resume_state["history"].items():
             setattr(history, k, v)
         say(f"resuming after epoch {initial_epoch} of {cfg['epochs']}")
-    if initial_epoch >= cfg["epochs"]:
-        raise ConfigError(f"the run already has {initial_epoch} epochs; pass a larger "
-                          "--epochs to train further")
+        if initial_epoch >= cfg["epochs"]:
+            raise ConfigError(f"the run already has {initial_epoch} epochs; pass a larger "
+                              "--epochs to train further")
 
     _INTERRUPT["requested"] = False
     previous = signal.signal(signal.SIGINT, _on_sigint)
@@ -310,6 +310,8 @@ def cmd_train(args) -> int:
         signal.signal(signal.SIGINT, previous)
     seconds = time.perf_counter() - t0
     meta = runs.model_metadata(cfg, prep)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.toml", runs.to_toml(cfg))
 
     if history.interrupted and _INTERRUPT["requested"]:
         state = {"epochs_done": len(history), "rng": rng.bit_generator.state,

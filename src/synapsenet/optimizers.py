@@ -43,7 +43,7 @@ class Optimizer:
         return out
 
     def load_state_dict(self, sd: dict[str, np.ndarray]) -> None:
-        self.t = int(sd.get("t", 0))
+        self.t = int(np.asarray(sd.get("t", 0)).reshape(-1)[0])
         state: dict[str, list] = {}
         for key in sorted((k for k in sd if k != "t"), key=lambda k: (k.rsplit(".", 1)[0],
                                                                        int(k.rsplit(".", 1)[1]))):

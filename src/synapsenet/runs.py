@@ -234,7 +234,7 @@ def _plain(o):
     raise TypeError(type(o).__name__)
 
 
-def new_run_dir(out: str | None, dataset: str, force: bool) -> Path:
+def new_run_dir(out: str | None, dataset: str, force: bool, create: bool = True) -> Path:
     """The run folder; an existing non-empty one is an error unless ``force``."""
     if out is None:
         import time
@@ -249,7 +249,8 @@ def new_run_dir(out: str | None, dataset: str, force: bool) -> Path:
         if path.exists() and (not path.is_dir() or any(path.iterdir())) and not force:
             raise ConfigError(f"run folder {str(path)!r} exists and is not empty; choose "
                               "another --out, or pass --force to overwrite it")
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

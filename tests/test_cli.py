@@ -1,0 +1,216 @@
+"""End-to-end: the installed `synapsenet` command, run in a subprocess."""
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXE = shutil.which("synapsenet", path=str(Path(sys.executable).parent)) or shutil.which(
+    "synapsenet")
+pytestmark = pytest.mark.skipif(EXE is None, reason="the synapsenet command is not installed")
+
+
+def run(*args, cwd=None, timeout=300):
+    env = {**os.environ, "COLUMNS": "120"}
+    return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout, env=env)
+
+
+def ok(*args, **kw):
+    p = run(*args, **kw)
+    assert p.returncode == 0, p.stderr + p.stdout
+    return p
+
+
+def test_train_with_no_arguments_is_the_main_job(tmp_path):
+    p = ok("train", cwd=tmp_path)
+    assert "test accuracy" in p.stdout and "samples/s" in p.stdout
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1
+    files = {f.name for f in runs[0].iterdir()}
+    assert {"model.safetensors", "config.toml", "history.csv", "metrics.json", "curves.png",
+            "confusion.png"} <= files
+    metrics = json.loads((runs[0] / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.9
+
+
+def test_train_xor_and_evaluate_predict_info(tmp_path):
+    out = tmp_path / "xor"
+    p = ok("train", "--dataset", "xor", "--layers", "2", "--mode", "sgd", "--epochs", "3000",
+           "--learning-rate", "0.5", "--init", "uniform", "--out", out, "--json")
+    metrics = json.loads(p.stdout)
+    assert metrics["test_accuracy"] == 1.0 and metrics["updates"] == 12000
+    assert (out / "boundary.png").stat().st_size > 1000
+    model = out / "model.safetensors"
+    ev = json.loads(ok("evaluate", model, "--json").stdout)
+    assert ev["accuracy"] == 1.0 and ev["dataset"] == "xor"
+    inputs = tmp_path / "in.csv"
+    inputs.write_text("x1,x2\n0,0\n0,1\n1,0\n1,1\n")
+    pred = ok("predict", model, inputs).stdout.splitlines()
+    assert pred[0].startswith("class,output_0")
+    assert [r.split(",")[0] for r in pred[1:]] == ["0", "1", "1", "0"]
+    ok("predict", model, inputs, "-o", tmp_path / "p.json")
+    assert [r["class"] for r in json.loads((tmp_path / "p.json").read_text())] == ["0", "1", "1", "0"]
+    info = ok("info", model).stdout
+    assert "MACs" in info and "multiply-accumulates per inference: 6" in info
+
+
+def test_digits_run_is_reproducible_from_its_config(tmp_path):
+    ok("train", "--epochs", "5", "--out", tmp_path / "a", "-q")
+    ok("train", "--config", tmp_path / "a" / "config.toml", "--out", tmp_path / "b", "-q")
+    a = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    b = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert a["test_accuracy"] == b["test_accuracy"] and a["test_loss"] == b["test_loss"]
+    ha = (tmp_path / "a" / "history.csv").read_text().splitlines()
+    hb = (tmp_path / "b" / "history.csv").read_text().splitlines()
+    assert [r.split(",")[:3] for r in ha] == [r.split(",")[:3] for r in hb]
+
+
+def test_config_file_options_and_command_line_override(tmp_path):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('dataset = "moons"\nlayers = [8, 8]\nhidden = "tanh"\nepochs = 3\n'
+                   'learning_rate = 0.3\n')
+    ok("train", "--config", cfg, "--epochs", "2", "--out", tmp_path / "r", "-q")
+    resolved = (tmp_path / "r" / "config.toml").read_text()
+    assert 'dataset = "moons"' in resolved and "epochs = 2" in resolved
+    assert 'layers = "8,8"' in resolved
+    assert len((tmp_path / "r" / "history.csv").read_text().splitlines()) == 3
+
+
+@pytest.mark.parametrize("args,message", [
+    (["train", "--dataset", "nope"], "unknown dataset 'nope'"),
+    (["train", "--learning-rate", "-1"], "learning_rate must be a positive number"),
+    (["train", "--epochs", "0"], "epochs must be a positive integer"),
+    (["train", "--layers", "64,x"], "--layers must be comma-separated positive integers"),
+    (["train", "--hidden", "sigmoidd"], "unknown activation 'sigmoidd'"),
+    (["train", "--loss", "cross_entropy"], "needs a softmax output"),
+    (["train", "--mode", "online"], "invalid choice: 'online'"),
+    (["train", "--epochs", "abc"], "invalid int value: 'abc'"),
+    (["train", "--dataset", "csv:/nonexistent/data.csv"], "cannot read '/nonexistent/data.csv'"),
+    (["evaluate", "/nonexistent/model.safetensors"], "does not exist"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_input_exits_2_with_one_line(args, message, tmp_path):
+    p = run(*args, "--out", tmp_path / "o") if args[0] == "train" else run(*args)
+    assert p.returncode == 2, p.stderr
+    assert message in p.stderr
+    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
+
+
+def test_bad_config_file_names_file_and_key(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("epochz = 3\n")
+    p = run("train", "--config", cfg)
+    assert p.returncode == 2 and "unknown option 'epochz'" in p.stderr and "bad.toml" in p.stderr
+    cfg.write_text("epochs = 'three'\n")
+    p = run("train", "--config", cfg)
+    assert p.returncode == 2 and "option 'epochs': expected int" in p.stderr
+    cfg.write_text("epochs = = 3\n")
+    p = run("train", "--config", cfg)
+    assert p.returncode == 2 and "not valid TOML" in p.stderr
+
+
+def test_bad_csv_value_names_line_and_column(tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text("a,b,label\n1,2,x\n3,oops,y\n")
+    p = run("train", "--dataset", f"csv:{data}", "--out", tmp_path / "o")
+    assert p.returncode == 2
+    assert "line 3, column 'b' (2): 'oops' is not a number" in p.stderr
+
+
+def test_corrupt_model_file(tmp_path):
+    bad = tmp_path / "m.safetensors"
+    bad.write_bytes(b"\x00" * 30)
+    p = run("info", bad)
+    assert p.returncode == 2 and "not a readable safetensors file" in p.stderr
+
+
+def test_predict_rejects_wrong_width(tmp_path):
+    ok("train", "--dataset", "xor", "--layers", "2", "--epochs", "2", "--out", tmp_path / "r",
+       "-q")
+    inputs = tmp_path / "in.csv"
+    inputs.write_text("1,2,3\n")
+    p = run("predict", tmp_path / "r" / "model.safetensors", inputs)
+    assert p.returncode == 2 and "3 features per row but the model expects 2" in p.stderr
+
+
+def test_existing_run_folder_is_not_overwritten(tmp_path):
+    out = tmp_path / "r"
+    ok("train", "--dataset", "xor", "--epochs", "2", "--out", out, "-q")
+    before = (out / "model.safetensors").read_bytes()
+    p = run("train", "--dataset", "xor", "--epochs", "3", "--out", out, "-q")
+    assert p.returncode == 2 and "exists and is not empty" in p.stderr
+    assert (out / "model.safetensors").read_bytes() == before
+    ok("train", "--dataset", "xor", "--epochs", "3", "--out", out, "-q", "--force")
+
+
+def test_csv_dataset_with_string_labels_end_to_end(tmp_path):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "iris-like.csv"
+    with open(data, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["f1", "f2", "species"])
+        for i in range(150):
+            c = i % 3
+            w.writerow([c + rng.normal(0, 0.2), -c + rng.normal(0, 0.2), ["a", "b", "c"][c]])
+    p = ok("train", "--dataset", f"csv:{data}", "--label-column", "species", "--layers", "8",
+           "--epochs", "30", "--learning-rate", "0.5", "--out", tmp_path / "r", "--json")
+    assert json.loads(p.stdout)["test_accuracy"] > 0.9
+    inputs = tmp_path / "x.csv"
+    inputs.write_text("2.0,-2.0\n0.0,0.0\n")
+    pred = ok("predict", tmp_path / "r" / "model.safetensors", inputs).stdout.splitlines()
+    assert [r.split(",")[0] for r in pred[1:]] == ["c", "a"]  # original class names
+
+
+def test_sigint_saves_checkpoint_and_resume_finishes(tmp_path):
+    out = tmp_path / "r"
+    proc = subprocess.Popen([EXE, "train", "--dataset", "digits", "--mode", "sgd",
+                             "--epochs", "400", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "COLUMNS": "120"})
+    # wait until training has begun (the header line is printed just before it)
+    deadline = time.time() + 120
+    for line in proc.stdout:
+        if line.startswith("data:") or time.time() > deadline:
+            break
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "checkpoint saved" in err and (out / "checkpoint.safetensors").exists()
+    assert not (out / "model.safetensors").exists()
+    p = run("train", "--resume", out, "--epochs", "300", "-q")
+    if p.returncode == 2 and "already has" in p.stderr:  # a very fast machine: done > 300
+        p = run("train", "--resume", out, "--epochs", "400", "-q")
+    assert p.returncode == 0, p.stderr
+    assert (out / "model.safetensors").exists() and not (out / "checkpoint.safetensors").exists()
+    history = (out / "history.csv").read_text().splitlines()
+    epochs = [int(r.split(",")[0]) for r in history[1:]]
+    assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) >= 300
+
+
+def test_resume_refuses_changed_options(tmp_path):
+    p = run("train", "--resume", tmp_path)
+    assert p.returncode == 2 and "not a run folder" in p.stderr
+
+
+def test_datasets_lists_sources(tmp_path):
+    p = ok("datasets", "--data-dir", tmp_path)
+    for name in ("xor", "digits", "moons", "spiral", "mnist", "fashion-mnist", "csv:PATH"):
+        assert name in p.stdout
+    assert "would download to" in p.stdout
+
+
+def test_mnist_from_data_dir(tmp_path, mnist_dir):
+    p = ok("train", "--dataset", "mnist", "--data-dir", mnist_dir.parent, "--layers", "32",
+           "--epochs", "1", "--batch-size", "64", "--out", tmp_path / "m", "--json")
+    m = json.loads(p.stdout)
+    assert m["test_samples"] == 10000 and m["test_accuracy"] > 0.85
