@@ -1,0 +1,19 @@
+"""Analog AI hardware: a trained network on simulated crossbar arrays of synaptic devices.
+
+>>> import synapsenet as sn
+>>> from synapsenet import hardware
+>>> net = sn.Network.from_sizes([4, 8, 3], hidden="relu", output="softmax", seed=0)
+>>> chip = hardware.deploy(net, "ideal")
+>>> X = sn.datasets.load("gaussians").X[:5].repeat(2, axis=1)
+>>> bool(abs(chip.predict(X) - net.predict(X)).max() < 1e-5)
+True
+"""
+
+from .config import (PRESETS, DeviceConfig, EnergyConfig, HardwareConfig, IOConfig, TileConfig,
+                     load_config, parameter_names, to_toml)
+from .crossbar import AnalogLayer, AnalogNetwork, deploy
+from .energy import energy_report
+
+__all__ = ["deploy", "AnalogNetwork", "AnalogLayer", "HardwareConfig", "DeviceConfig",
+           "IOConfig", "TileConfig", "EnergyConfig", "PRESETS", "load_config", "to_toml",
+           "parameter_names", "energy_report"]
