@@ -214,3 +214,63 @@ def test_mnist_from_data_dir(tmp_path, mnist_dir):
            "--epochs", "1", "--batch-size", "64", "--out", tmp_path / "m", "--json")
     m = json.loads(p.stdout)
     assert m["test_samples"] == 10000 and m["test_accuracy"] > 0.85
+
+
+# -- the chip from the command line -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("hw") / "run"
+    p = run("train", "--layers", "32", "--hidden", "relu", "--output", "softmax", "--loss",
+            "cross_entropy", "--learning-rate", "0.1", "--optimizer", "momentum", "--epochs",
+            "30", "--out", out, "-q")
+    assert p.returncode == 0, p.stderr
+    return out / "model.safetensors"
+
+
+def test_evaluate_on_hardware_presets(digits_model):
+    ideal = json.loads(ok("evaluate", digits_model, "--hardware", "ideal", "--json").stdout)
+    assert ideal["accuracy"] == ideal["digital_accuracy"]  # ideal chip = digital maths
+    pcm = json.loads(ok("evaluate", digits_model, "--hardware", "pcm", "--json").stdout)
+    assert pcm["energy"]["digital_over_analog"] > 1 and 0.5 < pcm["accuracy"] <= 1
+
+
+def test_sweep_writes_table_and_plot(digits_model, tmp_path):
+    p = ok("sweep", digits_model, "--vary", "adc_bits=2..6", "--seeds", "2", "--out",
+           tmp_path / "s")
+    assert "accuracy vs adc_bits" in p.stdout
+    rows = (tmp_path / "s" / "sweep.csv").read_text().splitlines()
+    assert len(rows) == 1 + 5 * 2
+    res = json.loads((tmp_path / "s" / "sweep.json").read_text())
+    means = [s["mean"] for s in res["summary"]]
+    assert means[-1] > means[0]  # more ADC bits, more accuracy
+    assert (tmp_path / "s" / "sweep.png").stat().st_size > 1000
+    t = json.loads(ok("sweep", digits_model, "--vary", "time=20,1e7", "--seeds", "1",
+                      "--hardware", "pcm", "--json").stdout)
+    assert [s["value"] for s in t["summary"]] == [20, 1e7]
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--vary", "adc_bitz=2..4"], "unknown hardware parameter 'adc_bitz'"),
+    (["--vary", "adc_bits=8..2"], "are not understood"),
+    (["--vary", "adc_bits"], "--vary needs NAME=VALUES"),
+    (["--vary", "levels=1,2"], "levels must be ≥ 2"),
+    (["--vary", "adc_bits=4", "--hardware", "flash"], "unknown hardware 'flash'"),
+])
+def test_sweep_bad_input(digits_model, args, msg):
+    p = run("sweep", digits_model, *args)
+    assert p.returncode == 2 and msg in p.stderr, p.stderr
+
+
+def test_hardware_command_lists_and_prints_presets(tmp_path, digits_model):
+    assert "rram" in ok("hardware").stdout
+    toml = ok("hardware", "rram").stdout
+    f = tmp_path / "chip.toml"
+    f.write_text(toml.replace("adc_bits = 8", "adc_bits = 6"))
+    res = json.loads(ok("evaluate", digits_model, "--hardware", f, "--json").stdout)
+    assert res["hardware"] == str(f)
+
+
+def test_train_with_weight_noise(tmp_path):
+    p = ok("train", "--train-noise", "0.05", "--epochs", "3", "--out", tmp_path / "r", "--json")
+    assert json.loads(p.stdout)["test_accuracy"] > 0.5
+    assert "train_noise = 0.05" in (tmp_path / "r" / "config.toml").read_text()

@@ -102,20 +102,14 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("datasets", help="list the datasets and where they are read from")
     d.add_argument("--data-dir", help="folder with MNIST / Fashion-MNIST IDX files")
 
-    try:  # TEMP until hardware/bench land
-        from .hardware.cli import add_commands as add_hardware_commands
+    from .hardware.cli import add_commands as add_hardware_commands
 
-        add_hardware_commands(sub)
-        from .bench import add_command as add_bench_command
-
-        add_bench_command(sub)
-    except ImportError:
-        pass
+    add_hardware_commands(sub)
     return p
 
 
 def main(argv=None) -> int:
-    parser = build_parser_safely()
+    parser = build_parser()
     try:
         args = parser.parse_args(argv)
         if not args.command:
@@ -138,10 +132,6 @@ def main(argv=None) -> int:
         print(f"synapsenet: internal error: {type(e).__name__}: {e} "
               "(set SYNAPSENET_DEBUG=1 for the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
-
-
-def build_parser_safely():
-    return build_parser()
 
 
 # -- train --------------------------------------------------------------------------------
@@ -623,15 +613,9 @@ def _hardware_dispatch(name):
     return run
 
 
-def _bench(args):
-    from .bench import run_cli
-
-    return run_cli(args)
-
-
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
             "info": cmd_info, "datasets": cmd_datasets, "sweep": _hardware_dispatch("cmd_sweep"),
-            "hardware": _hardware_dispatch("cmd_hardware"), "bench": _bench}
+            "hardware": _hardware_dispatch("cmd_hardware")}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -124,8 +124,8 @@ class HardwareConfig:
             raise ConfigError(f"{where}: drift_t0 must be positive")
         for n in ("dac_bits", "adc_bits"):
             b = getattr(io, n)
-            if b is not None and not 1 <= b <= 24:
-                raise ConfigError(f"{where}: {n} must be in 1…24 (or unset), got {b}")
+            if b is not None and not 2 <= b <= 24:
+                raise ConfigError(f"{where}: {n} must be in 2…24 (or unset), got {b}")
         if io.adc_range <= 0 or io.input_range <= 0 or io.out_noise < 0:
             raise ConfigError(f"{where}: adc_range and input_range must be > 0, out_noise ≥ 0")
         if io.input_scaling not in ("abs_max", "fixed"):

@@ -179,7 +179,9 @@ class AnalogLayer:
                 np.clip(X, -1.0, 1.0, out=X)
             planes = [(1.0, X)]
         # outputs are accumulated in ADC units (steps), converted once at the end
-        step = 2 * io.adc_range / (2 ** io.adc_bits - 1) if io.adc_bits else 1.0
+        # signed mid-tread ADC: codes −m…m with m = 2^(bits−1) − 1, so 0 and ±adc_range are
+        # both exact levels; the DAC uses the same kind of code
+        step = io.adc_range / (2 ** (io.adc_bits - 1) - 1) if io.adc_bits else 1.0
         bound = io.adc_range / step
         saturates = io.adc_bits or io.adc_range < 1e8
         rows = self.cfg.tile.rows
