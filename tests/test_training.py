@@ -209,3 +209,23 @@ def test_mnist_textbook_network_error_at_most_2_5_percent(mnist_dir):
     net = sn.Network.from_sizes([784, 300, 10], hidden="sigmoid", output="sigmoid", seed=0)
     net.fit(X, ds.y, epochs=20, learning_rate=1.0, batch_size=16, seed=0)
     assert 1 - net.evaluate(Xt, ds.y_test)["accuracy"] <= 0.025
+
+
+def test_sample_weights_give_the_weighted_mean_gradient(data):
+    X, y = data
+    w = np.arange(1, 11, dtype=float)
+    net = sn.Network.from_sizes([3, 4, 2], seed=1, dtype="float64")
+    per_sample = [net.gradient(X[i:i + 1], y[i:i + 1]) for i in range(len(X))]
+    expected = [sum(w[i] * g[k] for i, g in enumerate(per_sample)) / w.sum() for k in range(4)]
+    before = net.get_weights()
+    net.fit(X, y, epochs=1, learning_rate=0.3, mode="batch", sample_weight=w)
+    for w0, w1, g in zip(before, net.get_weights(), expected):
+        assert np.allclose(w1, w0 - 0.3 * g)
+    # integer weights act like repeated samples
+    a = sn.Network.from_sizes([3, 2], seed=2, dtype="float64")
+    b = sn.Network.from_sizes([3, 2], seed=2, dtype="float64")
+    a.fit(X, y, epochs=3, learning_rate=0.5, mode="batch", sample_weight=np.r_[2, np.ones(9)])
+    b.fit(np.vstack([X[:1], X]), np.r_[y[:1], y], epochs=3, learning_rate=0.5, mode="batch")
+    assert np.allclose(a.layers[0].W, b.layers[0].W)
+    with pytest.raises(sn.DataError, match="non-negative"):
+        a.fit(X, y, epochs=1, learning_rate=0.1, sample_weight=-w)

@@ -23,7 +23,15 @@ class Loss:
     #: output activations this loss accepts (None: any)
     requires: tuple[str, ...] | None = None
 
-    def value(self, z, d, u=None) -> float:  # pragma: no cover - abstract
+    def value(self, z, d, u=None, weights=None) -> float:
+        """(1/N) Σ_n E_n, or the weighted mean Σ w_n E_n / Σ w_n."""
+        e = self.per_sample(z, d, u)
+        if weights is None:
+            return float(e.sum(dtype=np.float64)) / len(z)
+        total = float(np.sum(weights))
+        return float(np.dot(weights, e)) / total if total > 0 else 0.0
+
+    def per_sample(self, z, d, u=None) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def output_delta(self, z, d, u, activation: Activation, out=None):  # pragma: no cover
@@ -49,9 +57,15 @@ class SquaredError(Loss):
 
     name = "squared_error"
 
-    def value(self, z, d, u=None):
+    def value(self, z, d, u=None, weights=None):
+        if weights is not None:
+            return super().value(z, d, u, weights)
         r = z - d
         return 0.5 * float(np.einsum("ij,ij->", r, r, dtype=np.float64)) / len(z)
+
+    def per_sample(self, z, d, u=None):
+        r = z - d
+        return 0.5 * np.einsum("ij,ij->i", r, r, dtype=np.float64)
 
     def output_delta(self, z, d, u, activation, out=None):
         g = np.subtract(z, d, out=out)  # ∂E/∂z_k = z_k − d_k
@@ -64,13 +78,13 @@ class CrossEntropy(Loss):
     name = "cross_entropy"
     requires = ("softmax",)
 
-    def value(self, z, d, u=None):
+    def per_sample(self, z, d, u=None):
         if u is not None:  # ln softmax(u), computed stably from u
             s = u - u.max(axis=1, keepdims=True)
             logz = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
         else:
             logz = np.log(np.maximum(z, np.finfo(z.dtype).tiny))
-        return -float(np.einsum("ij,ij->", d, logz, dtype=np.float64)) / len(z)
+        return -np.einsum("ij,ij->i", d, logz, dtype=np.float64)
 
     def output_delta(self, z, d, u, activation, out=None):
         return np.subtract(z, d, out=out)  # δ_k = z_k − d_k (softmax' cancels)
@@ -82,13 +96,13 @@ class BinaryCrossEntropy(Loss):
     name = "binary_cross_entropy"
     requires = ("sigmoid",)
 
-    def value(self, z, d, u=None):
+    def per_sample(self, z, d, u=None):
         if u is not None:  # ln σ(u) = −ln(1 + e^−u),  ln(1 − σ(u)) = −ln(1 + e^u)
             e = d * np.logaddexp(0, -u) + (1 - d) * np.logaddexp(0, u)
         else:
             tiny = np.finfo(z.dtype).tiny
             e = -(d * np.log(np.maximum(z, tiny)) + (1 - d) * np.log(np.maximum(1 - z, tiny)))
-        return float(e.sum(dtype=np.float64)) / len(z)
+        return e.sum(axis=1, dtype=np.float64)
 
     def output_delta(self, z, d, u, activation, out=None):
         return np.subtract(z, d, out=out)  # δ_k = z_k − d_k (sigmoid' cancels)

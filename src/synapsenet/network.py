@@ -279,17 +279,22 @@ class Network:
         return np.ascontiguousarray(y, dtype=self.dtype), None
 
     # -- learning ------------------------------------------------------------------------
-    def train_step(self, X, D, loss: Loss, rng=None) -> tuple[float, np.ndarray]:
+    def train_step(self, X, D, loss: Loss, rng=None, weights=None) -> tuple[float, np.ndarray]:
         """One forward and backward pass over a batch: fills every layer's dW, db with the
-        *mean* gradient over the batch and returns (loss, outputs)."""
+        *mean* gradient over the batch (weighted by ``weights`` when given) and returns
+        (loss, outputs)."""
         Z = X
         for layer in self.layers:
             Z = layer.forward_train(Z, rng)  # z = f(W z_prev + b), stored for backward
         last = self.layers[-1]
-        E = loss.value(Z, D, last._U)  # E = (1/N) Σ_n E_n
+        E = loss.value(Z, D, last._U, weights)  # E = (1/N) Σ_n E_n
         ws = last._workspace(len(X))
         delta = loss.output_delta(Z, D, last._U, last.activation, out=ws["D"])  # δ_out
-        delta *= 1.0 / len(X)  # mean over the batch: every later gradient is a mean too
+        if weights is None:
+            delta *= 1.0 / len(X)  # mean over the batch: every later gradient is a mean too
+        else:
+            total = weights.sum()  # weighted mean; a batch of zero weights changes nothing
+            delta *= (weights / total if total > 0 else 0 * weights)[:, None].astype(delta.dtype)
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
             G = layer.backward(delta, need_input_grad=i > 0)  # dW = δᵀ z_prev; G = δ W

@@ -98,7 +98,8 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
         mode="minibatch", batch_size=None, n_batches=None, optimizer="sgd", momentum=None,
         nesterov=False, weight_decay=0.0, schedule="constant", shuffle=True, seed=None,
         validation_data=None, early_stopping=False, patience=10, min_delta=0.0,
-        weight_bound=None, weight_noise=0.0, callbacks=(), initial_epoch=0, history=None):
+        weight_bound=None, weight_noise=0.0, sample_weight=None, callbacks=(), initial_epoch=0,
+        history=None):
     """Train ``network`` on (X, y) by gradient descent and backpropagation.
 
     Parameters
@@ -127,6 +128,8 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
                               synapses: 1.0); None leaves them unbounded
     weight_noise : float      hardware-aware training: every forward pass uses
                               W + N(0, (weight_noise · max|W|)²), fresh noise per batch
+    sample_weight : array (N,) non-negative weights: each update uses the weighted mean
+                              gradient of its samples
     callbacks : list of Callback
     initial_epoch : int       to resume: the number of epochs already done
 
@@ -149,6 +152,13 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
         raise ConfigError(f"patience must be ≥ 1, got {patience!r}")
     X, _ = network._check_X(X)
     D, labels = network.targets(y, len(X))
+    sw = None
+    if sample_weight is not None:
+        sw = np.asarray(sample_weight, dtype=np.float64)
+        if sw.shape != (len(X),):
+            raise ShapeError(f"sample_weight must have shape ({len(X)},), got {sw.shape}")
+        if not np.isfinite(sw).all() or (sw < 0).any() or sw.sum() <= 0:
+            raise DataError("sample_weight must be finite, non-negative and not all zero")
     val = None
     if validation_data is not None:
         try:
@@ -208,12 +218,14 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
                     if order is None:
                         Xb, Db = X[sl], D[sl]
                         lb = labels[sl] if labels is not None else None
+                        wb = None if sw is None else sw[sl]
                     else:
                         idx = order[sl]
                         Xb = np.take(X, idx, axis=0, out=Xb_buf[:m])
                         Db = np.take(D, idx, axis=0, out=Db_buf[:m])
                         lb = labels[idx] if labels is not None else None
-                    E, Z = network.train_step(Xb, Db, loss_fn, rng)
+                        wb = None if sw is None else sw[idx]
+                    E, Z = network.train_step(Xb, Db, loss_fn, rng, wb)
                     # divergence: a non-finite loss or gradient stops before it reaches the weights
                     if not (math.isfinite(E) and all(np.isfinite(l.db).all() for l in network.layers)):
                         raise DivergenceError(
