@@ -103,3 +103,12 @@ def test_no_pickle_anywhere():
     for f in src.rglob("*.py"):
         text = f.read_text()
         assert "import pickle" not in text and "allow_pickle=True" not in text, f
+
+
+def test_saved_files_get_ordinary_permissions(tmp_path, trained):
+    import os
+
+    trained.save(tmp_path / "m.safetensors")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "m.safetensors").stat().st_mode & 0o777 == 0o666 & ~mask

@@ -170,9 +170,10 @@ def _fetch(url, target: Path, sha256: str, fname, progress, timeout):
                     progress(fname, done, total)
             if total and done != total:
                 raise DataError(f"transfer broken off after {done} of {total} bytes")
-        if h.hexdigest() != sha256:
+        if h.hexdigest() != sha256:  # verified before it takes the file's name
             raise DataError(f"checksum mismatch: got SHA-256 {h.hexdigest()[:16]}…, "
                             f"expected {sha256[:16]}…")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
