@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: train test test-slow bench clean
+.PHONY: train test test-slow bench lint clean
 
 $(BIN)/activate:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "synapsenet needs Python >= 3.11"'
@@ -26,6 +26,10 @@ test-slow: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench_training.py
+
+lint: $(VENV)/.installed
+	$(BIN)/python -m pip install -q ruff
+	$(BIN)/ruff check src tests benchmarks
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

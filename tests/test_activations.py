@@ -99,7 +99,8 @@ def test_derivatives_come_from_stored_outputs():
 
 
 def test_unknown_activation_lists_valid_names():
-    with pytest.raises(ConfigError, match="unknown activation .sigmod.; valid activation names are: .*sigmoid.*tanh"):
+    with pytest.raises(ConfigError, match="unknown activation .sigmod.; valid activation "
+                                          "names are: .*sigmoid.*tanh"):
         get_activation("sigmod")
 
 

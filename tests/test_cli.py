@@ -58,7 +58,8 @@ def test_train_xor_and_evaluate_predict_info(tmp_path):
     assert pred[0].startswith("class,output_0")
     assert [r.split(",")[0] for r in pred[1:]] == ["0", "1", "1", "0"]
     ok("predict", model, inputs, "-o", tmp_path / "p.json")
-    assert [r["class"] for r in json.loads((tmp_path / "p.json").read_text())] == ["0", "1", "1", "0"]
+    classes = [r["class"] for r in json.loads((tmp_path / "p.json").read_text())]
+    assert classes == ["0", "1", "1", "0"]
     info = ok("info", model).stdout
     assert "MACs" in info and "multiply-accumulates per inference: 6" in info
 

@@ -62,7 +62,8 @@ def test_corrupted_real_file(tmp_path, mnist_dir):
     (tmp_path / "trunc.gz").write_bytes(gzip.compress(data[:5000]))
     with pytest.raises(DataError, match="truncated"):
         idx.read_idx(tmp_path / "trunc.gz")
-    (tmp_path / "broken.gz").write_bytes((mnist_dir / "t10k-labels-idx1-ubyte.gz").read_bytes()[:1000])
+    original = (mnist_dir / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    (tmp_path / "broken.gz").write_bytes(original[:1000])
     with pytest.raises(DataError, match="damaged gzip data"):
         idx.read_idx(tmp_path / "broken.gz")
 
@@ -251,3 +252,19 @@ def test_split_is_stratified_and_seeded():
     b = datasets.split(X, y, 0.2, seed=3)
     assert np.array_equal(a[1], b[1])
     assert np.bincount(a[3]).tolist() == [10, 6, 4]
+
+
+def test_random_shift_moves_whole_images():
+    from synapsenet.datasets.augment import RandomShift, get_augmentation
+
+    rng = np.random.default_rng(0)
+    X = np.zeros((50, 36), np.float32)
+    X[:, 14] = 1.0  # one lit pixel at (2, 2) of a 6×6 image
+    out = RandomShift(6, 6, max_shift=2)(X.copy(), rng)
+    assert np.all(out.sum(axis=1) == 1)  # moved within the frame, never lost
+    pos = np.argwhere(out.reshape(50, 6, 6))[:, 1:]
+    assert np.all(np.abs(pos - 2) <= 2) and len({tuple(p) for p in pos}) > 5
+    with pytest.raises(ConfigError, match="needs square images"):
+        get_augmentation("shift", 10)
+    with pytest.raises(ConfigError, match="unknown augmentation 'rotate'"):
+        get_augmentation("rotate", 16)

@@ -65,6 +65,7 @@ def test_mismatched_output_is_rejected():
 
 
 def test_unknown_loss_lists_valid_names():
-    with pytest.raises(ConfigError, match="unknown loss .hinge.; valid loss names are: binary_cross_entropy, cross_entropy"):
+    with pytest.raises(ConfigError, match="unknown loss .hinge.; valid loss names are: "
+                                          "binary_cross_entropy, cross_entropy"):
         get_loss("hinge")
     assert set(LOSSES) == {"squared_error", "cross_entropy", "binary_cross_entropy"}

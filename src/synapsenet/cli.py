@@ -14,6 +14,7 @@ error, 130 interrupted (a checkpoint is saved; resume with ``synapsenet train --
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -102,9 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("datasets", help="list the datasets and where they are read from")
     d.add_argument("--data-dir", help="folder with MNIST / Fashion-MNIST IDX files")
 
+    from .bench import add_command as add_bench_command
     from .hardware.cli import add_commands as add_hardware_commands
 
     add_hardware_commands(sub)
+    add_bench_command(sub)
     return p
 
 
@@ -235,8 +238,9 @@ def cmd_train(args) -> int:
         allowed = {"epochs", "data_dir"}
         extra = set(cli_values) - allowed
         if extra:
+            flags = ", ".join("--" + e.replace("_", "-") for e in sorted(extra))
             raise ConfigError(f"--resume keeps the run's options; only --epochs and --data-dir "
-                              f"may be given, not {', '.join('--' + e.replace('_', '-') for e in sorted(extra))}")
+                              f"may be given, not {flags}")
         cfg.update(cli_values)
     else:
         cfg = runs.defaults()
@@ -279,23 +283,17 @@ def cmd_train(args) -> int:
             raise ConfigError(f"the run already has {initial_epoch} epochs; pass a larger "
                               "--epochs to train further")
 
+    augment = runs.augmentation(cfg, prep)
     _INTERRUPT["requested"] = False
     previous = signal.signal(signal.SIGINT, _on_sigint)
     t0 = time.perf_counter()
     try:
-        if quiet:
-            cb = _make_callback(None, len(prep.X_train))
+        with contextlib.nullcontext() if quiet else _Progress(console, cfg["epochs"]) as progress:
+            cb = _make_callback(progress, len(prep.X_train))
             history = net.fit(prep.X_train, prep.y_train, optimizer=optimizer, seed=rng,
                               validation_data=_val(prep), callbacks=[cb],
-                              weight_noise=cfg["train_noise"], initial_epoch=initial_epoch,
-                              history=history, **opts)
-        else:
-            with _Progress(console, cfg["epochs"]) as progress:
-                cb = _make_callback(progress, len(prep.X_train))
-                history = net.fit(prep.X_train, prep.y_train, optimizer=optimizer, seed=rng,
-                                  validation_data=_val(prep), callbacks=[cb],
-                                  weight_noise=cfg["train_noise"], initial_epoch=initial_epoch,
-                                  history=history, **opts)
+                              weight_noise=cfg["train_noise"], augment=augment,
+                              initial_epoch=initial_epoch, history=history, **opts)
     finally:
         signal.signal(signal.SIGINT, previous)
     seconds = time.perf_counter() - t0
@@ -613,9 +611,15 @@ def _hardware_dispatch(name):
     return run
 
 
+def _bench(args):
+    from .bench import run_cli
+
+    return run_cli(args)
+
+
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
             "info": cmd_info, "datasets": cmd_datasets, "sweep": _hardware_dispatch("cmd_sweep"),
-            "hardware": _hardware_dispatch("cmd_hardware")}
+            "hardware": _hardware_dispatch("cmd_hardware"), "bench": _bench}
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,7 +28,8 @@ class ModelFileError(SynapseError, OSError):
 
 
 class DivergenceError(SynapseError, ArithmeticError):
-    """Training produced a non-finite loss or gradient; the network keeps its last finite weights."""
+    """Training produced a non-finite loss or gradient; the network keeps its last finite
+    weights."""
 
     def __init__(self, message: str, *, epoch: int, batch: int):
         super().__init__(message)

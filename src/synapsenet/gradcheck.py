@@ -32,16 +32,15 @@ def gradient_check(network, X, y, loss="squared_error", eps=1e-6) -> float:
 
     worst = 0.0
     for p, a in zip(net.parameters(), analytic):
-        numeric = np.empty_like(p)
-        flat, nflat = p.reshape(-1), numeric.reshape(-1)
-        for i in range(flat.size):
-            old = flat[i]
-            flat[i] = old + eps
+        numeric = np.empty(p.shape)
+        for i in np.ndindex(p.shape):  # p may be a view (W of Wᵀ): index it in place
+            old = p[i]
+            p[i] = old + eps
             e_plus = E()
-            flat[i] = old - eps
+            p[i] = old - eps
             e_minus = E()
-            flat[i] = old
-            nflat[i] = (e_plus - e_minus) / (2 * eps)
+            p[i] = old
+            numeric[i] = (e_plus - e_minus) / (2 * eps)
         denom = np.linalg.norm(a) + np.linalg.norm(numeric)
         if denom > 0:
             worst = max(worst, float(np.linalg.norm(a - numeric) / denom))

@@ -108,7 +108,8 @@ class BinaryCrossEntropy(Loss):
         return np.subtract(z, d, out=out)  # δ_k = z_k − d_k (sigmoid' cancels)
 
 
-LOSSES: dict[str, type[Loss]] = {c.name: c for c in (SquaredError, CrossEntropy, BinaryCrossEntropy)}
+LOSSES: dict[str, type[Loss]] = {
+    c.name: c for c in (SquaredError, CrossEntropy, BinaryCrossEntropy)}
 _ALIASES = {"mse": "squared_error", "log_loss": "cross_entropy", "bce": "binary_cross_entropy"}
 
 

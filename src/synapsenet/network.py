@@ -121,7 +121,7 @@ class Network:
         return [g for layer in self.layers for g in layer.gradients()]
 
     def get_weights(self) -> list[np.ndarray]:
-        return [p.copy() for p in self.parameters()]
+        return [p.copy(order="K") for p in self.parameters()]
 
     def set_weights(self, weights) -> None:
         params = self.parameters()
@@ -224,7 +224,9 @@ class Network:
             raise ShapeError(f"X has {X.shape[1]} features per sample but layer 1 "
                              f"({first!r}) expects {first.n_in}")
         X = np.ascontiguousarray(X, dtype=self.dtype)
-        if not np.isfinite(X).all():
+        # a finite sum proves every element finite (NaN and ±inf propagate) without a
+        # boolean copy of X; only if it is not (or overflowed) is X searched element-wise
+        if not np.isfinite(X.sum()) and not np.isfinite(X).all():
             bad = np.argwhere(~np.isfinite(X))[0]
             raise DataError(f"X contains NaN or infinity (first at row {bad[0]}, "
                             f"column {bad[1]})")
@@ -279,10 +281,11 @@ class Network:
         return np.ascontiguousarray(y, dtype=self.dtype), None
 
     # -- learning ------------------------------------------------------------------------
-    def train_step(self, X, D, loss: Loss, rng=None, weights=None) -> tuple[float, np.ndarray]:
+    def train_step(self, X, D, loss: Loss, rng=None, weights=None,
+                   scale=1.0) -> tuple[float, np.ndarray]:
         """One forward and backward pass over a batch: fills every layer's dW, db with the
-        *mean* gradient over the batch (weighted by ``weights`` when given) and returns
-        (loss, outputs)."""
+        *mean* gradient over the batch (weighted by ``weights`` when given), times ``scale``,
+        and returns (loss, outputs)."""
         Z = X
         for layer in self.layers:
             Z = layer.forward_train(Z, rng)  # z = f(W z_prev + b), stored for backward
@@ -291,10 +294,11 @@ class Network:
         ws = last._workspace(len(X))
         delta = loss.output_delta(Z, D, last._U, last.activation, out=ws["D"])  # δ_out
         if weights is None:
-            delta *= 1.0 / len(X)  # mean over the batch: every later gradient is a mean too
+            delta *= scale / len(X)  # mean over the batch: every later gradient is a mean too
         else:
             total = weights.sum()  # weighted mean; a batch of zero weights changes nothing
-            delta *= (weights / total if total > 0 else 0 * weights)[:, None].astype(delta.dtype)
+            w = weights * (scale / total) if total > 0 else 0 * weights
+            delta *= w[:, None].astype(delta.dtype)
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
             G = layer.backward(delta, need_input_grad=i > 0)  # dW = δᵀ z_prev; G = δ W

@@ -33,9 +33,19 @@ class Optimizer:
                 if d:
                     g += self.weight_decay * p  # ∂/∂w (λ/2) w² = λ w
 
+    #: True when the update is exactly w ← w − η g: the learning rate can then be folded
+    #: into the gradient computation (see ``step_prescaled``), saving a pass over the weights
+    folds_learning_rate = False
+
     def step(self, params, grads, lr, decays=None):
         """Update ``params`` in place from ``grads`` (which may be overwritten) with rate lr."""
         raise NotImplementedError  # pragma: no cover
+
+    def step_prescaled(self, params, grads):
+        """w ← w − g for gradients already multiplied by η (plain gradient descent only)."""
+        self.t += 1
+        for p, g in zip(params, grads):
+            p -= g
 
     def state_dict(self) -> dict[str, np.ndarray]:
         out = {f"{k}.{i}": a for k, arrs in self.state.items() for i, a in enumerate(arrs)}
@@ -71,6 +81,7 @@ class SGD(Optimizer):
         if nesterov and momentum == 0:
             raise ConfigError("nesterov=True needs a momentum > 0")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.folds_learning_rate = not self.momentum and not self.weight_decay
 
     def step(self, params, grads, lr, decays=None):
         self._decay(params, grads, decays or [True] * len(params))
@@ -191,7 +202,8 @@ class CosineSchedule(Schedule):
         self.min_lr = float(min_lr)
 
     def __call__(self, base_lr, epoch, epochs):
-        return self.min_lr + (base_lr - self.min_lr) * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
+        cos = math.cos(math.pi * epoch / epochs)
+        return self.min_lr + (base_lr - self.min_lr) * 0.5 * (1 + cos)
 
     def config(self):
         return {"name": self.name, "min_lr": self.min_lr}

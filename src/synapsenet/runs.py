@@ -74,6 +74,8 @@ OPTIONS = [
     Option("patience", int, 10, "epochs without improvement before stopping"),
     Option("train_noise", float, 0.0, "hardware-aware training: relative weight noise "
            "injected in every forward pass"),
+    Option("augment", str, "none", "data augmentation of image rows every epoch",
+           ("none", "shift"), "data"),
     Option("seed", int, 0, "seed of every random draw"),
 ]
 OPTION_NAMES = {o.name: o for o in OPTIONS}
@@ -204,6 +206,17 @@ def fit_options(cfg: dict) -> dict:
                 weight_decay=cfg["weight_decay"], schedule=cfg["schedule"],
                 weight_bound=cfg.get("weight_bound"), early_stopping=cfg["early_stopping"],
                 patience=cfg["patience"])
+
+
+def augmentation(cfg: dict, prep: Prepared):
+    """The augmentation callable for ``fit`` (None for 'none'); it fills uncovered pixels
+    with the data's background (its smallest scaled value)."""
+    from .datasets.augment import get_augmentation
+
+    aug = get_augmentation(cfg.get("augment", "none"), prep.dataset.n_features)
+    if aug is not None:
+        aug.fill = float(prep.X_train.min())
+    return aug
 
 
 def model_metadata(cfg: dict, prep: Prepared) -> dict:

@@ -98,8 +98,8 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
         mode="minibatch", batch_size=None, n_batches=None, optimizer="sgd", momentum=None,
         nesterov=False, weight_decay=0.0, schedule="constant", shuffle=True, seed=None,
         validation_data=None, early_stopping=False, patience=10, min_delta=0.0,
-        weight_bound=None, weight_noise=0.0, sample_weight=None, callbacks=(), initial_epoch=0,
-        history=None):
+        weight_bound=None, weight_noise=0.0, sample_weight=None, augment=None, callbacks=(),
+        initial_epoch=0, history=None):
     """Train ``network`` on (X, y) by gradient descent and backpropagation.
 
     Parameters
@@ -130,6 +130,8 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
                               W + N(0, (weight_noise · max|W|)²), fresh noise per batch
     sample_weight : array (N,) non-negative weights: each update uses the weighted mean
                               gradient of its samples
+    augment : callable        ``augment(X_batch, rng)`` returns a transformed copy of each
+                              training batch (e.g. ``datasets.augment.RandomShift()``)
     callbacks : list of Callback
     initial_epoch : int       to resume: the number of epochs already done
 
@@ -177,13 +179,7 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
     rng = network.rng if seed is None else (
         seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed))
 
-    n = len(X)
-    slices = batch_slices(n, mode, batch_size, n_batches)
-    bmax = max(s.stop - s.start for s in slices)
-    Xb_buf = np.empty((bmax, X.shape[1]), X.dtype)
-    Db_buf = np.empty((bmax, D.shape[1]), D.dtype)
-    params, grads = network.parameters(), network.gradients()
-    decays = [p.ndim == 2 for p in params]  # weight decay on W, not on b
+    slices = batch_slices(len(X), mode, batch_size, n_batches)
     history = history if history is not None else History()
     network.history = history
     network.train_config = {
@@ -193,93 +189,39 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
         "weight_bound": weight_bound, "early_stopping": bool(early_stopping),
         "weight_noise": float(weight_noise),
     }
+    loop = _Loop(network, X, D, labels, sw, val, loss_fn, opt, sched, float(learning_rate), rng,
+                 slices, shuffle, weight_bound, augment, callbacks, history)
     network.stop_training = False
     for layer in network.layers:
         layer.weight_noise = float(weight_noise)
     for cb in callbacks:
-        cb.on_train_begin(network, {"n_samples": n, "n_batches": len(slices),
+        cb.on_train_begin(network, {"n_samples": len(X), "n_batches": len(slices),
                                     "epochs": epochs, "initial_epoch": initial_epoch})
-
     best = (math.inf, None, None)  # (monitored loss, epoch, weights)
     waited = 0
-    # overflow is caught below as divergence, naming the epoch and batch, not as a warning
     try:
-        with np.errstate(over="ignore", invalid="ignore"):
-            for epoch in range(initial_epoch, epochs):
-                t0 = time.perf_counter()
-                lr = sched(float(learning_rate), epoch, epochs)
-                order = rng.permutation(n) if shuffle else None
-                snapshot = network.get_weights()  # last weights known to be finite
-                sum_loss, n_correct, seen = 0.0, 0, 0
-                for cb in callbacks:
-                    cb.on_epoch_begin(epoch, len(slices))
-                for bi, sl in enumerate(slices):
-                    m = sl.stop - sl.start
-                    if order is None:
-                        Xb, Db = X[sl], D[sl]
-                        lb = labels[sl] if labels is not None else None
-                        wb = None if sw is None else sw[sl]
-                    else:
-                        idx = order[sl]
-                        Xb = np.take(X, idx, axis=0, out=Xb_buf[:m])
-                        Db = np.take(D, idx, axis=0, out=Db_buf[:m])
-                        lb = labels[idx] if labels is not None else None
-                        wb = None if sw is None else sw[idx]
-                    E, Z = network.train_step(Xb, Db, loss_fn, rng, wb)
-                    # divergence: a non-finite loss or gradient stops before it reaches the weights
-                    if not (math.isfinite(E) and all(np.isfinite(l.db).all() for l in network.layers)):
-                        raise DivergenceError(
-                            f"training diverged at epoch {epoch + 1}, batch {bi + 1}: the loss is "
-                            f"{E} (learning rate {lr:g}); the network keeps its last finite weights. "
-                            "Try a smaller learning rate.", epoch=epoch + 1, batch=bi + 1)
-                    opt.step(params, grads, lr, decays)  # w ← w − η ∂E/∂w
-                    if weight_bound is not None:
-                        for p in params:
-                            np.clip(p, -weight_bound, weight_bound, out=p)
-                    history.updates += 1
-                    sum_loss += E * m
-                    seen += m
-                    if lb is not None:
-                        n_correct += int((network.outputs_to_classes(Z) == lb).sum())
-                    for cb in callbacks:
-                        cb.on_batch_end(bi, m, E)
-                    if network.stop_training and bi < len(slices) - 1:
-                        break  # interrupted mid-epoch: the epoch is not recorded as done
-                if bi < len(slices) - 1:
-                    history.interrupted = True
-                    break
-                if not all(np.isfinite(p).all() for p in params):
-                    network.set_weights(snapshot)
-                    raise DivergenceError(
-                        f"training diverged in epoch {epoch + 1}: weights overflowed; the network "
-                        "keeps the weights it had at the start of that epoch. Try a smaller learning "
-                        "rate.", epoch=epoch + 1, batch=len(slices))
-                logs = {"epoch": epoch + 1, "loss": sum_loss / seen,
-                        "accuracy": n_correct / seen if labels is not None else None,
-                        "val_loss": None, "val_accuracy": None, "learning_rate": lr}
-                if val is not None:
-                    v = network.evaluate(*val, loss=loss_fn)
-                    logs["val_loss"], logs["val_accuracy"] = v["loss"], v.get("accuracy")
-                logs["seconds"] = time.perf_counter() - t0
-                for c in History.COLUMNS:
-                    getattr(history, c).append(logs[c])
-                monitored = logs["val_loss"] if val is not None else logs["loss"]
-                if monitored < best[0] - min_delta:
-                    best = (monitored, epoch + 1, network.get_weights() if early_stopping else None)
-                    waited = 0
-                else:
-                    waited += 1
-                history.best_epoch = best[1]
-                for cb in callbacks:
-                    cb.on_epoch_end(epoch, logs)
-                if early_stopping and waited >= patience:
-                    history.stopped_early = True
-                    break
-                if network.stop_training:  # a callback asked to stop, or an interrupt came late
-                    history.interrupted = True
-                    break
-            if early_stopping and best[2] is not None:
-                network.set_weights(best[2])
+        for epoch in range(initial_epoch, epochs):
+            logs = loop.epoch(epoch, epochs)
+            if logs is None:  # interrupted mid-epoch: the epoch is not recorded as done
+                history.interrupted = True
+                break
+            monitored = logs["val_loss"] if val is not None else logs["loss"]
+            if monitored < best[0] - min_delta:
+                best = (monitored, epoch + 1, network.get_weights() if early_stopping else None)
+                waited = 0
+            else:
+                waited += 1
+            history.best_epoch = best[1]
+            for cb in callbacks:
+                cb.on_epoch_end(epoch, logs)
+            if early_stopping and waited >= patience:
+                history.stopped_early = True
+                break
+            if network.stop_training:  # a callback asked to stop, or an interrupt came late
+                history.interrupted = True
+                break
+        if early_stopping and best[2] is not None:
+            network.set_weights(best[2])
     finally:
         for layer in network.layers:
             layer.weight_noise = 0.0
@@ -287,3 +229,98 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
         cb.on_train_end(history)
     network.optimizer = opt
     return history
+
+
+class _Loop:
+    """The epochs and batches of one ``fit`` call, with its buffers (allocated once)."""
+
+    def __init__(self, network, X, D, labels, sw, val, loss, opt, sched, base_lr, rng, slices,
+                 shuffle, weight_bound, augment, callbacks, history):
+        self.network, self.X, self.D, self.labels, self.sw, self.val = network, X, D, labels, \
+            sw, val
+        self.loss, self.opt, self.sched, self.base_lr, self.rng = loss, opt, sched, base_lr, rng
+        self.slices, self.shuffle, self.weight_bound = slices, shuffle, weight_bound
+        self.augment, self.callbacks, self.history = augment, callbacks, history
+        bmax = max(s.stop - s.start for s in slices)
+        self.Xb_buf = np.empty((bmax, X.shape[1]), X.dtype)
+        self.Db_buf = np.empty((bmax, D.shape[1]), D.dtype)
+        self.params, self.grads = network.parameters(), network.gradients()
+        self.decays = [p.ndim == 2 for p in self.params]  # weight decay on W, not on b
+        # plain gradient descent folds η into the output delta: one pass, w ← w − (η ∂E/∂w)
+        self.fold = opt.folds_learning_rate
+
+    def epoch(self, epoch, epochs):
+        """One pass over the data; the epoch's logs, or None if it was interrupted."""
+        t0 = time.perf_counter()
+        net, slices = self.network, self.slices
+        lr = self.sched(self.base_lr, epoch, epochs)
+        order = self.rng.permutation(len(self.X)) if self.shuffle else None
+        snapshot = net.get_weights()  # the last weights known to be finite
+        for cb in self.callbacks:
+            cb.on_epoch_begin(epoch, len(slices))
+        sum_loss, n_correct, seen = 0.0, 0, 0
+        # overflow is caught as divergence, naming the epoch and batch, not as a warning
+        with np.errstate(over="ignore", invalid="ignore"):
+            for bi, sl in enumerate(slices):
+                E, correct, m = self.batch(epoch, bi, sl, order, lr)
+                sum_loss += E * m
+                n_correct += correct
+                seen += m
+                for cb in self.callbacks:
+                    cb.on_batch_end(bi, m, E)
+                if net.stop_training and bi < len(slices) - 1:
+                    return None
+            if not all(np.isfinite(p).all() for p in self.params):
+                net.set_weights(snapshot)
+                raise DivergenceError(
+                    f"training diverged in epoch {epoch + 1}: weights overflowed; the network "
+                    "keeps the weights it had at the start of that epoch. Try a smaller "
+                    "learning rate.", epoch=epoch + 1, batch=len(slices))
+            logs = {"epoch": epoch + 1, "loss": sum_loss / seen,
+                    "accuracy": n_correct / seen if self.labels is not None else None,
+                    "val_loss": None, "val_accuracy": None, "learning_rate": lr}
+            if self.val is not None:
+                v = net.evaluate(*self.val, loss=self.loss)
+                logs["val_loss"], logs["val_accuracy"] = v["loss"], v.get("accuracy")
+        logs["seconds"] = time.perf_counter() - t0
+        for c in History.COLUMNS:
+            getattr(self.history, c).append(logs[c])
+        return logs
+
+    def batch(self, epoch, bi, sl, order, lr):
+        """One update; returns (loss, correct predictions, samples)."""
+        net, labels, sw = self.network, self.labels, self.sw
+        m = sl.stop - sl.start
+        if order is None:
+            Xb, Db = self.X[sl], self.D[sl]
+            lb = None if labels is None else labels[sl]
+            wb = None if sw is None else sw[sl]
+            if self.augment is not None:
+                Xb = self.augment(Xb.copy(), self.rng)  # never alter the caller's data
+        else:
+            idx = order[sl]
+            # mode="clip" lets take write straight into the buffer (indices are in range)
+            Xb = np.take(self.X, idx, axis=0, out=self.Xb_buf[:m], mode="clip")
+            Db = np.take(self.D, idx, axis=0, out=self.Db_buf[:m], mode="clip")
+            lb = None if labels is None else labels[idx]
+            wb = None if sw is None else sw[idx]
+            if self.augment is not None:
+                Xb = self.augment(Xb, self.rng)
+        E, Z = net.train_step(Xb, Db, self.loss, self.rng, wb, lr if self.fold else 1.0)
+        # a non-finite loss or gradient stops before it reaches the weights (a non-finite δ
+        # anywhere reaches the first layer's bias gradient)
+        if not (math.isfinite(E) and math.isfinite(net.layers[0].db.sum())):
+            raise DivergenceError(
+                f"training diverged at epoch {epoch + 1}, batch {bi + 1}: the loss is {E} "
+                f"(learning rate {lr:g}); the network keeps its last finite weights. Try a "
+                "smaller learning rate.", epoch=epoch + 1, batch=bi + 1)
+        if self.fold:
+            self.opt.step_prescaled(self.params, self.grads)  # w ← w − η ∂E/∂w
+        else:
+            self.opt.step(self.params, self.grads, lr, self.decays)  # momentum, Adam, decay
+        if self.weight_bound is not None:
+            for p in self.params:
+                np.clip(p, -self.weight_bound, self.weight_bound, out=p)
+        self.history.updates += 1
+        correct = 0 if lb is None else int(np.count_nonzero(net.outputs_to_classes(Z) == lb))
+        return E, correct, m

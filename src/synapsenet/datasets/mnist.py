@@ -198,8 +198,8 @@ def locate(name: str, data_dir=None, allow_download=True, progress=None) -> dict
     if data_dir is not None and not Path(data_dir).is_dir():
         raise DataError(f"--data-dir {str(data_dir)!r} is not a folder")
     if not allow_download:
-        raise DataError(f"{name} files not found in {', '.join(map(str, search_dirs(name, data_dir)))}. "
-                        + _where_to_put(name))
+        where = ", ".join(map(str, search_dirs(name, data_dir)))
+        raise DataError(f"{name} files not found in {where}. " + _where_to_put(name))
     return download(name, cache_dir() / name, progress=progress)
 
 

@@ -157,8 +157,9 @@ def cmd_hardware(args) -> int:
         h = load_config(name)
         d, io = h.device, h.io
         t.add_row(name, str(d.levels or "continuous"), f"{d.g_min:g}–{d.g_max:g}",
-                  f"{d.prog_noise:g}/{d.read_noise:g}", f"{io.dac_bits or '∞'}/{io.adc_bits or '∞'}",
-                  f"{h.tile.rows}×{h.tile.cols}", h.source[:120] + ("…" if len(h.source) > 120 else ""))
+                  f"{d.prog_noise:g}/{d.read_noise:g}",
+                  f"{io.dac_bits or '∞'}/{io.adc_bits or '∞'}", f"{h.tile.rows}×{h.tile.cols}",
+                  h.source[:120] + ("…" if len(h.source) > 120 else ""))
     c.print(t)
     c.print("Print one as TOML to edit it: synapsenet hardware pcm > chip.toml; then "
             "synapsenet evaluate MODEL --hardware chip.toml")

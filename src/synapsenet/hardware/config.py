@@ -191,7 +191,8 @@ def parameter_names() -> dict[str, str]:
 def resolve_parameter(key: str) -> tuple[str, str]:
     if "." in key:
         section, name = key.split(".", 1)
-        if section in _SECTIONS and name in {f.name for f in dataclasses.fields(_SECTIONS[section])}:
+        known = _SECTIONS.get(section)
+        if known is not None and name in {f.name for f in dataclasses.fields(known)}:
             return section, name
     elif key in parameter_names():
         return parameter_names()[key], key

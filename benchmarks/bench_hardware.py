@@ -1,0 +1,61 @@
+"""Simulated analog inference against digital inference, in the same run.
+
+MNIST's 10,000 test images through a 784-256-10 ReLU/softmax network (trained for 2 epochs:
+the weights' values do not change the cost), digital `Network.predict` against
+`hardware.deploy(net, preset).predict` for the noisy presets. Best of 5 runs each.
+
+    python benchmarks/bench_hardware.py [--data-dir ../shared/data] [--threads 2]
+"""
+
+import argparse
+import json
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import synapsenet as sn
+from synapsenet import hardware
+
+
+def best(fn, n=5):
+    fn()
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--data-dir", default="../shared/data")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json")
+    a = p.parse_args()
+    ds = sn.datasets.load("mnist", data_dir=a.data_dir, allow_download=False)
+    X, Xt = ds.X / np.float32(255), ds.X_test / np.float32(255)
+    net = sn.Network.from_sizes([784, 256, 10], hidden="relu", output="softmax", seed=0)
+    out = {"threads": a.threads}
+    with threadpool_limits(a.threads):
+        out["blas"] = [f"{i['internal_api']} {i['version']}" for i in threadpool_info()]
+        net.fit(X, ds.y, epochs=2, learning_rate=0.05, loss="cross_entropy", batch_size=64,
+                optimizer="momentum")
+        digital = best(lambda: net.predict(Xt))
+        out["digital_s"] = digital
+        print(f"digital inference, 10,000 images: {1e3 * digital:.1f} ms")
+        for preset in ("ideal", "pcm", "rram"):
+            chip = hardware.deploy(net, preset, seed=0)
+            t = best(lambda chip=chip: chip.predict(Xt))
+            acc = chip.evaluate(Xt, ds.y_test)
+            out[preset] = {"seconds": t, "ratio": t / digital, "accuracy": acc}
+            print(f"{preset:>6}: {1e3 * t:7.1f} ms  ×{t / digital:.2f} of digital   "
+                  f"accuracy {100 * acc:.2f}%")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(out, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

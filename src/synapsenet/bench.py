@@ -1,0 +1,245 @@
+"""Throughput benchmarks: synapsenet against PyTorch (CPU), scikit-learn and the GEMM roofline.
+
+Every figure is measured in the same run, on the same data, with the same thread count:
+
+* synapsenet: ``Network.fit`` for one pass over the samples (float32, plain SGD);
+* PyTorch: a plain ``nn.Sequential`` of ``nn.Linear``/``nn.ReLU`` with ``optim.SGD`` and
+  ``cross_entropy``, the usual training loop over mini-batches;
+* scikit-learn: ``MLPClassifier(solver="sgd")`` with ``partial_fit`` for one epoch (float32);
+* roofline: NumPy's own float32 matmul on the same shapes as one training step
+  (forward U = Z Wᵀ, backward dW = δᵀ Z and G = δ W), timed alone. Dividing its GFLOP/s by
+  the network's FLOPs per sample gives the most samples/s any NumPy training loop can reach.
+
+Run: ``synapsenet bench`` or ``python -m synapsenet.bench --json results.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+
+import numpy as np
+
+
+def flops_per_sample(sizes, train=True) -> int:
+    """2 FLOPs per multiply-add; training does the forward product and two backward ones
+    (none for the input layer's G)."""
+    macs = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    if not train:
+        return 2 * macs
+    backward = 2 * macs - sizes[0] * sizes[1]
+    return 2 * (macs + backward)
+
+
+def _time(fn, repeat=3, min_time=0.3):
+    """Best seconds per call over ``repeat`` rounds of at least ``min_time`` each."""
+    fn()  # warm up (allocations, BLAS threads)
+    best = float("inf")
+    for _ in range(repeat):
+        n, t0 = 0, time.perf_counter()
+        while True:
+            fn()
+            n += 1
+            dt = time.perf_counter() - t0
+            if dt >= min_time:
+                break
+        best = min(best, dt / n)
+    return best
+
+
+def roofline(sizes, batch) -> float:
+    """GFLOP/s of NumPy float32 matmuls with the shapes of one training step."""
+    rng = np.random.default_rng(0)
+    Ws = [rng.standard_normal((b, a), dtype=np.float32) for a, b in zip(sizes, sizes[1:])]
+    Zs = [rng.standard_normal((batch, a), dtype=np.float32) for a in sizes]
+    Us = [np.empty((batch, b), np.float32) for b in sizes[1:]]
+    dWs = [np.empty_like(W) for W in Ws]
+    Gs = [np.empty((batch, a), np.float32) for a in sizes[:-1]]
+
+    def step():
+        for i, W in enumerate(Ws):
+            np.matmul(Zs[i], W.T, out=Us[i])
+        for i in range(len(Ws) - 1, -1, -1):
+            np.matmul(Us[i].T, Zs[i], out=dWs[i])
+            if i:
+                np.matmul(Us[i], Ws[i], out=Gs[i])
+
+    sec = _time(step)
+    return flops_per_sample(sizes) * batch / sec / 1e9
+
+
+def bench_synapsenet(sizes, X, y, batch, epochs=1):
+    import synapsenet as sn
+
+    net = sn.Network.from_sizes(sizes, hidden="relu", output="softmax", seed=0)
+    mode = {"mode": "sgd"} if batch == 1 else {"batch_size": batch}
+
+    def run():
+        net.fit(X, y, epochs=epochs, learning_rate=0.01, loss="cross_entropy", seed=0, **mode)
+
+    return len(X) * epochs / _time(run, repeat=3, min_time=0.5)
+
+
+def bench_torch(sizes, X, y, batch, threads):
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(torch.nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+
+    def run():
+        perm = torch.randperm(len(Xt))
+        for s in range(0, len(Xt), batch):
+            idx = perm[s:s + batch]
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(Xt[idx]), yt[idx]).backward()
+            opt.step()
+
+    return len(X) / _time(run, repeat=3, min_time=0.5)
+
+
+def bench_sklearn(sizes, X, y, batch):
+    import warnings
+
+    from sklearn.neural_network import MLPClassifier
+
+    clf = MLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), solver="sgd", momentum=0.0,
+                        batch_size=batch, learning_rate_init=0.01, random_state=0)
+    classes = np.arange(sizes[-1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf.partial_fit(X[:batch], y[:batch], classes=classes)
+        return len(X) / _time(lambda: clf.partial_fit(X, y), repeat=3, min_time=0.5)
+
+
+def bench_inference(sizes, X, threads):
+    import synapsenet as sn
+
+    net = sn.Network.from_sizes(sizes, hidden="relu", output="softmax", seed=0)
+    ours = len(X) / _time(lambda: net.predict(X))
+    out = {"synapsenet": ours}
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+        layers = []
+        for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+            layers.append(torch.nn.Linear(a, b))
+            layers.append(torch.nn.ReLU() if i < len(sizes) - 2 else torch.nn.Softmax(dim=1))
+        model = torch.nn.Sequential(*layers)
+        Xt = torch.from_numpy(X)
+        with torch.inference_mode():
+            out["pytorch"] = len(X) / _time(lambda: model(Xt))
+    except ImportError:
+        pass
+    return out
+
+
+def data(n, n_in=784, n_classes=10, data_dir=None):
+    """MNIST training images if found (÷255), else uniform random pixels: the speed is the
+    same, the shapes are what matter."""
+    try:
+        from .datasets import load
+
+        ds = load("mnist", data_dir=data_dir, allow_download=False)
+        return (ds.X[:n] / np.float32(255)).astype(np.float32), ds.y[:n].astype(np.int64), "mnist"
+    except Exception:
+        rng = np.random.default_rng(0)
+        return (rng.random((n, n_in), dtype=np.float32),
+                rng.integers(0, n_classes, n).astype(np.int64), "random")
+
+
+def peak_rss_mb() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / 1024 if sys.platform != "darwin" else r / 2 ** 20
+
+
+def run(threads=2, n=20000, quick=False, data_dir=None, peers=("pytorch", "sklearn")):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    cases = [([784, 256, 10], b) for b in (1, 16, 64, 256, 1024)] + [([784, 800, 800, 10], 256)]
+    if quick:
+        cases = [([784, 256, 10], 64), ([784, 256, 10], 256)]
+    X, y, source = data(n, data_dir=data_dir)
+    rows = []
+    with threadpool_limits(limits=threads):
+        blas = [f"{i['internal_api']} {i.get('version')} ({i['num_threads']} threads)"
+                for i in threadpool_info()]
+        for sizes, batch in cases:
+            m = min(n, 3000 if batch == 1 else n)  # batch 1 is per-sample Python: fewer samples
+            Xs, ys = X[:m], y[:m]
+            row = {"network": "-".join(map(str, sizes)), "batch": batch,
+                   "synapsenet": bench_synapsenet(sizes, Xs, ys, batch)}
+            if "pytorch" in peers:
+                try:
+                    row["pytorch"] = bench_torch(sizes, Xs, ys, batch, threads)
+                except ImportError:
+                    pass
+            if "sklearn" in peers and batch > 1:
+                row["sklearn"] = bench_sklearn(sizes, Xs, ys, batch)
+            row["roofline"] = roofline(sizes, batch) * 1e9 / flops_per_sample(sizes)
+            rows.append(row)
+            print(_fmt_row(row), flush=True)
+        inference = bench_inference([784, 256, 10], np.ascontiguousarray(
+            np.resize(X, (10000, 784))), threads)
+    return {"machine": {"platform": platform.platform(), "processor": platform.processor(),
+                        "cpus": os.cpu_count(), "python": platform.python_version(),
+                        "numpy": np.__version__, "blas": blas, "threads": threads},
+            "data": source, "samples": n, "training": rows,
+            "inference_batch_10000": inference, "peak_rss_mb": peak_rss_mb()}
+
+
+def _fmt_row(r):
+    s = f"{r['network']:>16} batch {r['batch']:>5}: synapsenet {r['synapsenet']:>9,.0f}/s"
+    if "pytorch" in r:
+        s += f" | pytorch {r['pytorch']:>9,.0f}/s ×{r['synapsenet'] / r['pytorch']:.2f}"
+    if "sklearn" in r:
+        s += f" | sklearn {r['sklearn']:>9,.0f}/s ×{r['synapsenet'] / r['sklearn']:.2f}"
+    s += f" | roofline {r['roofline']:>9,.0f}/s {100 * r['synapsenet'] / r['roofline']:.0f}%"
+    return s
+
+
+def add_command(sub):
+    b = sub.add_parser("bench", help="training and inference throughput against peers",
+                       description=__doc__.split("\n\n")[0])
+    b.add_argument("--threads", type=int, default=2, help="BLAS and PyTorch threads (default 2)")
+    b.add_argument("--samples", type=int, default=20000, help="training samples per pass")
+    b.add_argument("--quick", action="store_true", help="only 784-256-10 at batch 64 and 256")
+    b.add_argument("--data-dir", help="MNIST folder (else random pixels)")
+    b.add_argument("--json", metavar="FILE", help="write the results as JSON")
+
+
+def run_cli(args) -> int:
+    res = run(args.threads, args.samples, args.quick, args.data_dir)
+    inf = res["inference_batch_10000"]
+    line = f"inference, batch 10,000: synapsenet {inf['synapsenet']:,.0f}/s"
+    if "pytorch" in inf:
+        line += f" | pytorch {inf['pytorch']:,.0f}/s ×{inf['synapsenet'] / inf['pytorch']:.2f}"
+    print(line)
+    print(f"threads {res['machine']['threads']}; {'; '.join(res['machine']['blas'])}; "
+          f"peak RSS {res['peak_rss_mb']:.0f} MB")
+    if args.json:
+        from .io import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps(res, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    p = argparse.ArgumentParser(prog="python -m synapsenet.bench")
+    sub = p.add_subparsers(dest="cmd")
+    add_command(sub)
+    args = p.parse_args(["bench"] + sys.argv[1:])
+    sys.exit(run_cli(args))
