@@ -166,6 +166,26 @@ def peak_rss_mb() -> float:
     return r / 1024 if sys.platform != "darwin" else r / 2 ** 20
 
 
+def mnist_training_rss(data_dir=None, threads=2) -> dict | None:
+    """Peak resident memory of a separate process that loads MNIST and trains 784-256-10
+    for one epoch, against the size of the training set as float32."""
+    import subprocess
+
+    code = ("import resource, sys, numpy as np, synapsenet as sn;"
+            "from threadpoolctl import threadpool_limits;"
+            f"ds = sn.datasets.load('mnist', data_dir={data_dir!r}, allow_download=False);"
+            "X = sn.datasets.Scaler('255').fit(ds.X).transform(ds.X); y = ds.y; del ds;"
+            "net = sn.Network.from_sizes([784, 256, 10], hidden='relu', output='softmax');"
+            f"threadpool_limits({threads});"
+            "net.fit(X, y, epochs=1, learning_rate=0.05, loss='cross_entropy', batch_size=64);"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, X.nbytes)")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if p.returncode != 0:
+        return None
+    rss_kb, nbytes = map(int, p.stdout.split())
+    return {"peak_rss_mb": rss_kb / 1024, "train_set_float32_mb": nbytes / 2 ** 20}
+
+
 def run(threads=2, n=20000, quick=False, data_dir=None, peers=("pytorch", "sklearn")):
     from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -198,7 +218,8 @@ def run(threads=2, n=20000, quick=False, data_dir=None, peers=("pytorch", "sklea
                         "cpus": os.cpu_count(), "python": platform.python_version(),
                         "numpy": np.__version__, "blas": blas, "threads": threads},
             "data": source, "samples": n, "training": rows,
-            "inference_batch_10000": inference, "peak_rss_mb": peak_rss_mb()}
+            "inference_batch_10000": inference, "peak_rss_mb": peak_rss_mb(),
+            "mnist_training_memory": mnist_training_rss(data_dir, threads)}
 
 
 def _fmt_row(r):
@@ -228,8 +249,11 @@ def run_cli(args) -> int:
     if "pytorch" in inf:
         line += f" | pytorch {inf['pytorch']:,.0f}/s ×{inf['synapsenet'] / inf['pytorch']:.2f}"
     print(line)
-    print(f"threads {res['machine']['threads']}; {'; '.join(res['machine']['blas'])}; "
-          f"peak RSS {res['peak_rss_mb']:.0f} MB")
+    print(f"threads {res['machine']['threads']}; {'; '.join(res['machine']['blas'])}")
+    mem = res["mnist_training_memory"]
+    if mem:
+        print(f"MNIST training (one epoch, own process): peak RSS {mem['peak_rss_mb']:.0f} MB; "
+              f"the training set as float32 is {mem['train_set_float32_mb']:.0f} MB")
     if args.json:
         from .io import atomic_write_text
 

@@ -356,14 +356,22 @@ def _validate(cfg):
 
 
 def _download_progress(console):
-    state = {}
+    """A rich download bar per file (bytes, speed, time left), for ``datasets.load``."""
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
+                               TimeRemainingColumn, TransferSpeedColumn)
+
+    bars = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                    TransferSpeedColumn(), TimeRemainingColumn(), console=console)
+    tasks = {}
 
     def progress(fname, done, total):
-        if fname not in state:
-            console.print(f"downloading {fname}.gz …")
-            state[fname] = 0
-        if total and done == total:
-            console.print(f"  {fname}.gz: {done / 1e6:.1f} MB, verifying SHA-256")
+        if fname not in tasks:
+            if not tasks:
+                bars.start()
+            tasks[fname] = bars.add_task(f"{fname}.gz", total=total or None)
+        bars.update(tasks[fname], completed=done)
+        if total and done >= total and len(tasks) == 4:
+            bars.stop()
 
     return progress
 

@@ -26,12 +26,19 @@ class Scaler:
         self.scale = None if scale is None else np.asarray(scale, np.float64)
 
     def fit(self, X):
-        X = np.asarray(X, np.float64)
+        X = np.asarray(X)  # statistics without a float64 copy of the data
         n = X.shape[1]
         if self.kind == "standard":
-            self.offset, s = X.mean(axis=0), X.std(axis=0)
+            s1, s2 = np.zeros(n), np.zeros(n)
+            for i in range(0, len(X), 4096):  # in chunks: memory stays one chunk
+                c = X[i:i + 4096].astype(np.float64)
+                s1 += c.sum(axis=0)
+                s2 += (c * c).sum(axis=0)
+            self.offset = s1 / len(X)
+            s = np.sqrt(np.maximum(s2 / len(X) - self.offset ** 2, 0.0))
         elif self.kind == "minmax":
-            self.offset, s = X.min(axis=0), X.max(axis=0) - X.min(axis=0)
+            lo = X.min(axis=0).astype(np.float64)
+            self.offset, s = lo, X.max(axis=0).astype(np.float64) - lo
         elif self.kind == "255":
             self.offset, s = np.zeros(n), np.full(n, 255.0)
         else:
@@ -46,7 +53,11 @@ class Scaler:
         if X.ndim != 2 or X.shape[1] != len(self.offset):
             raise ConfigError(f"the scaler was fitted on {len(self.offset)} features, got "
                               f"data of shape {X.shape}")
-        return ((X - self.offset) / self.scale).astype(dtype)
+        out = X.astype(dtype)  # one copy, in the target dtype: no float64 intermediate
+        if self.kind != "none":
+            out -= self.offset.astype(dtype)
+            out *= (1.0 / self.scale).astype(dtype)
+        return out
 
     def fit_transform(self, X, dtype=np.float32):
         return self.fit(X).transform(X, dtype)
