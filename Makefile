@@ -9,25 +9,31 @@ BIN    := $(VENV)/bin
 $(BIN)/activate:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "synapsenet needs Python >= 3.11"'
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/activate
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e .
 	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(VENV)/.installed $@
 
 train: $(VENV)/.installed
 	$(BIN)/synapsenet train
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
-test-slow: $(VENV)/.installed
+test-slow: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q -m slow
 
-bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/bench_training.py
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/bench_training.py --data-dir ../shared/data
+	$(BIN)/python benchmarks/bench_hardware.py --data-dir ../shared/data
+	$(BIN)/python benchmarks/bench_sklearn.py --data-dir ../shared/data
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed-test
 	$(BIN)/python -m pip install -q ruff
 	$(BIN)/ruff check src tests benchmarks
 

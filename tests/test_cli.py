@@ -36,8 +36,10 @@ def test_train_with_no_arguments_is_the_main_job(tmp_path):
     runs = list((tmp_path / "runs").iterdir())
     assert len(runs) == 1
     files = {f.name for f in runs[0].iterdir()}
-    assert {"model.safetensors", "config.toml", "history.csv", "metrics.json", "curves.png",
-            "confusion.png"} <= files
+    assert {"model.safetensors", "model.json", "config.toml", "history.csv", "metrics.json",
+            "curves.png", "confusion.png"} <= files
+    desc = json.loads((runs[0] / "model.json").read_text())
+    assert desc["network"]["layers"][0]["n_in"] == 64 and desc["preprocessing"]["kind"] == "none"
     metrics = json.loads((runs[0] / "metrics.json").read_text())
     assert metrics["test_accuracy"] > 0.9
 

@@ -312,6 +312,8 @@ def cmd_train(args) -> int:
         return EXIT_INTERRUPTED
 
     save(net, run_dir / "model.safetensors", metadata=meta)
+    runs.write_json(run_dir / "model.json", {"network": net.config(), "training": net.train_config,
+                                            **meta})  # the same description, for people
     atomic_write_text(run_dir / "history.csv", runs.history_csv(history))
     test = net.evaluate(prep.X_test, prep.y_test, loss=cfg["loss"])
     metrics = {"dataset": cfg["dataset"], "test_accuracy": test.get("accuracy"),

@@ -2,7 +2,8 @@
 
 A run folder holds everything needed to inspect or repeat a run::
 
-    model.safetensors   the trained network (+ preprocessing, class names)
+    model.safetensors   the trained network (+ preprocessing, class names in its header)
+    model.json          the same description as plain JSON, for people and other tools
     config.toml         every option, fully resolved: `synapsenet train --config` repeats it
     history.csv         loss and accuracy per epoch
     metrics.json        final test metrics
