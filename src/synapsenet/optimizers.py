@@ -27,11 +27,20 @@ class Optimizer:
         self.t = 0  # number of updates made
         self.state: dict[str, list[np.ndarray]] = {}
 
+    def _buffers(self, name, params):
+        """Per-parameter state arrays, created (zeroed) on first use."""
+        bufs = self.state.get(name)
+        if bufs is None:
+            bufs = self.state[name] = [np.zeros_like(p) for p in params]
+        return bufs
+
     def _decay(self, params, grads, decays):
         if self.weight_decay:
-            for p, g, d in zip(params, grads, decays):
+            tmp = self._buffers("_tmp", params)
+            for p, g, d, t in zip(params, grads, decays, tmp):
                 if d:
-                    g += self.weight_decay * p  # ∂/∂w (λ/2) w² = λ w
+                    np.multiply(p, self.weight_decay, out=t)
+                    g += t  # ∂/∂w (λ/2) w² = λ w
 
     #: True when the update is exactly w ← w − η g: the learning rate can then be folded
     #: into the gradient computation (see ``step_prescaled``), saving a pass over the weights
@@ -48,7 +57,8 @@ class Optimizer:
             p -= g
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        out = {f"{k}.{i}": a for k, arrs in self.state.items() for i, a in enumerate(arrs)}
+        out = {f"{k}.{i}": a for k, arrs in self.state.items() if not k.startswith("_")
+               for i, a in enumerate(arrs)}
         out["t"] = np.array(self.t, np.int64)
         return out
 
@@ -91,7 +101,7 @@ class SGD(Optimizer):
                 g *= -lr
                 p += g  # w ← w − η ∂E/∂w
             return
-        vs = self.state.setdefault("velocity", [np.zeros_like(p) for p in params])
+        vs = self._buffers("velocity", params)
         mu = self.momentum
         for p, g, v in zip(params, grads, vs):
             v *= mu
@@ -123,23 +133,25 @@ class Adam(Optimizer):
     def step(self, params, grads, lr, decays=None):
         self._decay(params, grads, decays or [True] * len(params))
         self.t += 1
-        ms = self.state.setdefault("m", [np.zeros_like(p) for p in params])
-        vs = self.state.setdefault("v", [np.zeros_like(p) for p in params])
+        ms, vs = self._buffers("m", params), self._buffers("v", params)
+        tmp = self._buffers("_tmp", params)
         b1, b2 = self.beta1, self.beta2
         # fold both bias corrections into the step size
         step = lr * math.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
         eps = self.eps * math.sqrt(1 - b2 ** self.t)
-        for p, g, m, v in zip(params, grads, ms, vs):
-            m *= b1
-            m += (1 - b1) * g
+        for p, g, m, v, t in zip(params, grads, ms, vs, tmp):
+            np.subtract(g, m, out=t)
+            t *= 1 - b1
+            m += t  # m ← β1 m + (1 − β1) g
             g *= g
-            v *= b2
-            v += (1 - b2) * g
-            np.sqrt(v, out=g)
-            g += eps
-            np.divide(m, g, out=g)
-            g *= -step
-            p += g
+            g -= v
+            g *= 1 - b2
+            v += g  # v ← β2 v + (1 − β2) g²
+            np.sqrt(v, out=t)
+            t += eps
+            np.divide(m, t, out=t)
+            t *= -step
+            p += t  # w ← w − η m̂ / (√v̂ + ε)
 
     def config(self):
         return {**super().config(), "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}

@@ -21,29 +21,37 @@ from ..errors import ConfigError
 from .config import HardwareConfig, load_config
 
 
-def standard_normal(rng: np.random.Generator, out: np.ndarray, work=None) -> np.ndarray:
-    """Fill ``out`` (float32) with N(0, 1) draws by the Box–Muller transform.
+def standard_normal(rng: np.random.Generator, out: np.ndarray, work=None,
+                    sigma=None) -> np.ndarray:
+    """Fill ``out`` (float32, rows × columns) with N(0, σ²) draws by the Box–Muller
+    transform; ``sigma`` (one per row, or None for 1) scales the radius, which costs half a
+    pass instead of one.
 
     About three times faster than NumPy's float32 ziggurat here, because it runs on
     vectorised log/sqrt/sin/cos. With float32 uniforms (24-bit) the tails are cut at about
     5.8 σ, which no simulated noise level here can tell apart.
     """
-    flat = out.reshape(-1)
-    n = flat.size
-    h = (n + 1) // 2
-    r, theta = (np.empty(h, np.float32), np.empty(h, np.float32)) if work is None else work
+    out2 = out.reshape(len(out), -1) if out.ndim > 1 else out.reshape(1, -1)
+    rows, n = out2.shape
+    h = (n + 1) // 2  # each row's first h values use cos, the rest sin, of the same pairs
+    if work is None or work[0].shape != (rows, h):
+        work = (np.empty((rows, h), np.float32), np.empty((rows, h), np.float32))
+    r, theta = work
     rng.random(dtype=np.float32, out=r)
     rng.random(dtype=np.float32, out=theta)
     np.subtract(1.0, r, out=r)  # (0, 1]: log is finite
     np.log(r, out=r)
-    r *= -2.0
-    np.sqrt(r, out=r)  # radius √(−2 ln u₁)
+    if sigma is None:
+        r *= -2.0
+    else:
+        r *= (-2.0 * np.asarray(sigma, np.float32) ** 2).reshape(rows, 1)
+    np.sqrt(r, out=r)  # radius σ √(−2 ln u₁)
     theta *= np.float32(2 * np.pi)
-    a, b = flat[:h], flat[h:]
+    a, b = out2[:, :h], out2[:, h:]
     np.cos(theta, out=a)
     a *= r
-    np.sin(theta[: n - h], out=b)
-    b *= r[: n - h]
+    np.sin(theta[:, : n - h], out=b)
+    b *= r[:, : n - h]
     return out
 
 
@@ -138,10 +146,10 @@ class AnalogLayer:
     def _workspace(self, n):
         """Buffers for a batch of n rows, reused from call to call (no allocation)."""
         if self._ws is None or self._ws["n"] != n:
-            h = (n * self.n_out + 1) // 2
+            h = (self.n_out + 1) // 2
             self._ws = {"n": n, "X": np.empty((n, self.n_in), np.float32),
                         **{k: np.empty((n, self.n_out), np.float32) for k in ("out", "y", "noise")},
-                        "work": (np.empty(h, np.float32), np.empty(h, np.float32))}
+                        "work": (np.empty((n, h), np.float32), np.empty((n, h), np.float32))}
         return self._ws
 
     def _weights_in_steps(self, g: float) -> np.ndarray:
@@ -185,28 +193,30 @@ class AnalogLayer:
         bound = io.adc_range / step
         saturates = io.adc_bits or io.adc_range < 1e8
         rows = self.cfg.tile.rows
-        out, y, noise = ws["out"], ws["y"], ws["noise"]
-        out[...] = 0
+        out, noise = ws["out"], ws["noise"]
         noisy = bool(dev.read_noise or io.out_noise)
+        first = True
         for unit, Xp in planes:  # unit: input value of one DAC code (× sign and bit weight)
             for r0 in range(0, self.n_in, rows):  # one block of tiles per `rows` inputs
                 xs = Xp[:, r0:r0 + rows]
                 g = unit / step  # one input code → ADC steps
-                # column currents Σ_i x_i (G⁺ − G⁻), directly in ADC steps
+                # column currents Σ_i x_i (G⁺ − G⁻), directly in ADC steps; the first block
+                # writes the output, later ones a partial sum added digitally
+                y = out if first else ws["y"]
                 np.matmul(xs, self._weights_in_steps(g)[r0:r0 + rows], out=y)
                 if noisy:  # read noise of both devices per synapse + output noise
-                    var = np.full((len(Z), 1), (io.out_noise / step) ** 2, np.float32)
+                    var = np.full(len(Z), (io.out_noise / step) ** 2, np.float32)
                     if dev.read_noise:
-                        var += (2.0 * (dev.read_noise * g) ** 2) * np.einsum(
-                            "ij,ij->i", xs, xs)[:, None]
-                    standard_normal(rng, noise, ws["work"])
-                    noise *= np.sqrt(var)
+                        var += (2.0 * (dev.read_noise * g) ** 2) * np.einsum("ij,ij->i", xs, xs)
+                    standard_normal(rng, noise, ws["work"], sigma=np.sqrt(var))
                     y += noise
                 if saturates:  # the ADC: saturate at ± adc_range, round to a step
                     np.clip(y, -bound, bound, out=y)
                 if io.adc_bits:
                     np.round(y, out=y)
-                out += y
+                if not first:
+                    out += y
+                first = False
         out *= s  # undo the input scaling (digital)
         out *= (self.w_scale.T * (self.alpha * step)).astype(np.float32)  # → weight units
         out += self.layer.b  # digital bias
