@@ -119,7 +119,11 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba 2015): m ← β1 m + (1−β1) g,  v ← β2 v + (1−β2) g²,
-    w ← w − η m̂ / (√v̂ + ε) with bias-corrected m̂, v̂."""
+    w ← w − η m̂ / (√v̂ + ε) with bias-corrected m̂, v̂.
+
+    Stored as m' = m / (1−β1) and v' = v / (1−β2), whose updates m' ← β1 m' + g and
+    v' ← β2 v' + g² take one pass fewer each; the constants move into the step size and ε.
+    """
 
     name = "adam"
 
@@ -136,17 +140,16 @@ class Adam(Optimizer):
         ms, vs = self._buffers("m", params), self._buffers("v", params)
         tmp = self._buffers("_tmp", params)
         b1, b2 = self.beta1, self.beta2
-        # fold both bias corrections into the step size
-        step = lr * math.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t)
-        eps = self.eps * math.sqrt(1 - b2 ** self.t)
+        # m̂/(√v̂ + ε) = c · m'/(√v' + ε') with the bias corrections and scalings folded in
+        root = math.sqrt((1 - b2 ** self.t) / (1 - b2))
+        step = lr * (1 - b1) / (1 - b1 ** self.t) * root
+        eps = self.eps * root
         for p, g, m, v, t in zip(params, grads, ms, vs, tmp):
-            np.subtract(g, m, out=t)
-            t *= 1 - b1
-            m += t  # m ← β1 m + (1 − β1) g
-            g *= g
-            g -= v
-            g *= 1 - b2
-            v += g  # v ← β2 v + (1 − β2) g²
+            m *= b1
+            m += g  # m' ← β1 m' + g
+            v *= b2
+            np.multiply(g, g, out=t)
+            v += t  # v' ← β2 v' + g²
             np.sqrt(v, out=t)
             t += eps
             np.divide(m, t, out=t)
