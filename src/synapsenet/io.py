@@ -116,6 +116,21 @@ def load(path, *, with_extras: bool = False):
     return net
 
 
+def read_toml(path, what="config") -> dict:
+    """A TOML file as a dict; unreadable or invalid files raise ConfigError naming the file."""
+    import tomllib
+
+    from .errors import ConfigError
+
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except OSError as e:
+        raise ConfigError(f"cannot read {what} {str(path)!r}: {e.strerror or e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{what} {str(path)!r} is not valid TOML: {e}") from None
+
+
 def _jsonable(o):
     if isinstance(o, np.generic):
         return o.item()

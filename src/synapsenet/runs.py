@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import numpy as np
 
 from . import datasets
 from .errors import ConfigError, SynapseError
-from .io import atomic_write_text
+from .io import atomic_write_text, read_toml
 from .network import Network
 
 
@@ -89,14 +88,7 @@ def defaults() -> dict:
 def read_config(path) -> dict:
     """Options from a TOML file; unknown keys and wrong types are errors naming the file."""
     path = Path(path)
-    try:
-        with open(path, "rb") as fh:
-            raw = tomllib.load(fh)
-    except OSError as e:
-        raise ConfigError(f"cannot read config {str(path)!r}: {e.strerror or e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"config {str(path)!r} is not valid TOML: {e}") from None
-    raw = {k.replace("-", "_"): v for k, v in raw.items()}
+    raw = {k.replace("-", "_"): v for k, v in read_toml(path, "config").items()}
     out = {}
     for key, value in raw.items():
         opt = OPTION_NAMES.get(key)

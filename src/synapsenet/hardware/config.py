@@ -17,7 +17,6 @@ by the largest input gives 1).
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -248,13 +247,9 @@ def load_config(spec) -> HardwareConfig:
         return PRESETS[spec]()
     path = Path(spec)
     if path.suffix == ".toml" or path.exists():
-        try:
-            with open(path, "rb") as fh:
-                raw = tomllib.load(fh)
-        except OSError as e:
-            raise ConfigError(f"cannot read hardware config {spec!r}: {e.strerror or e}") from None
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"hardware config {spec!r} is not valid TOML: {e}") from None
+        from ..io import read_toml
+
+        raw = read_toml(path, "hardware config")
         base = raw.pop("preset", None)
         if base is not None:
             if base not in PRESETS:
