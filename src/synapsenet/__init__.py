@@ -2,9 +2,10 @@
 analog AI hardware.
 
 >>> import synapsenet as sn
->>> net = sn.Network.from_sizes([2, 2, 1], hidden="sigmoid", output="sigmoid", seed=0)
+>>> net = sn.Network.from_sizes([2, 2, 1], hidden="sigmoid", output="sigmoid", init="uniform",
+...                             seed=0)
 >>> X, y = sn.datasets.load("xor")
->>> history = net.fit(X, y, epochs=3000, learning_rate=2.0, mode="batch")
+>>> history = net.fit(X, y, epochs=3000, learning_rate=0.5, mode="sgd")
 >>> net.classify(X).tolist()
 [0, 1, 1, 0]
 
