@@ -110,12 +110,18 @@ class Dense:
     def _workspace(self, n):
         ws = self._ws.get(n)
         if ws is None:
-            if len(self._ws) > 3:  # keep the usual sizes (full batch, last batch), drop others
+            if len(self._ws) > 6:  # keep the usual sizes (full batch, last batch), drop others
                 self._ws.clear()
             ws = {k: np.empty((n, m), self.dtype) for k, m in
                   (("U", self.n_out), ("Z", self.n_out), ("D", self.n_out), ("G", self.n_in))}
             self._ws[n] = ws
         return ws
+
+    def _ones(self, n):
+        ones = self._ws.get(("ones", n))
+        if ones is None:
+            ones = self._ws[("ones", n)] = np.ones(n, self.dtype)
+        return ones
 
     def forward_train(self, Z_prev, rng=None):
         """Forward pass that stores u, z (and the input) for :meth:`backward`."""
@@ -147,7 +153,8 @@ class Dense:
             np.multiply(self._Z_prev.T, delta, out=self._dWT)  # ∂E/∂w_ji = δ_j z_i
         else:
             np.matmul(self._Z_prev.T, delta, out=self._dWT)  # ∂E/∂w_ji = δ_j z_i (as dWᵀ)
-        np.sum(delta, axis=0, out=self.db)  # ∂E/∂b_j = δ_j
+        # ∂E/∂b_j = δ_j summed over the batch, as 1ᵀ·δ: BLAS beats an axis-0 reduction
+        np.matmul(self._ones(len(delta)), delta, out=self.db)
         if not need_input_grad:
             return None
         G = np.matmul(delta, self._WT_used.T, out=self._workspace(len(delta))["G"])  # Σ_k δ_k w_kj

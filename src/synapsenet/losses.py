@@ -79,11 +79,12 @@ class CrossEntropy(Loss):
     requires = ("softmax",)
 
     def per_sample(self, z, d, u=None):
-        if u is not None:  # ln softmax(u), computed stably from u
-            s = u - u.max(axis=1, keepdims=True)
-            logz = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
-        else:
-            logz = np.log(np.maximum(z, np.finfo(z.dtype).tiny))
+        if u is not None:
+            # E = Σ_k d_k (lse − u_k) with lse = ln Σ_j e^(u_j), read off the softmax already
+            # computed: z_max = e^(u_max − lse), and z_max ≥ 1/K never underflows
+            lse = u.max(axis=1).astype(np.float64) - np.log(z.max(axis=1).astype(np.float64))
+            return lse * d.sum(axis=1) - np.einsum("ij,ij->i", d, u, dtype=np.float64)
+        logz = np.log(np.maximum(z, np.finfo(z.dtype).tiny))
         return -np.einsum("ij,ij->i", d, logz, dtype=np.float64)
 
     def output_delta(self, z, d, u, activation, out=None):
