@@ -277,3 +277,13 @@ def test_train_with_weight_noise(tmp_path):
     p = ok("train", "--train-noise", "0.05", "--epochs", "3", "--out", tmp_path / "r", "--json")
     assert json.loads(p.stdout)["test_accuracy"] > 0.5
     assert "train_noise = 0.05" in (tmp_path / "r" / "config.toml").read_text()
+
+
+def test_evaluate_finds_the_training_runs_test_split(tmp_path):
+    p = ok("train", "--dataset", "moons", "--n-samples", "300", "--noise", "0.3", "--seed", "4",
+           "--test-split", "0.3", "--layers", "8", "--hidden", "tanh", "--epochs", "20",
+           "--learning-rate", "0.5", "--out", tmp_path / "r", "--json")
+    trained = json.loads(p.stdout)
+    ev = json.loads(ok("evaluate", tmp_path / "r" / "model.safetensors", "--json").stdout)
+    assert ev["samples"] == trained["test_samples"] == 90
+    assert ev["accuracy"] == pytest.approx(trained["test_accuracy"])

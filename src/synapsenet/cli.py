@@ -87,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--label-column", help="CSV label column")
     e.add_argument("--hardware", metavar="PRESET|FILE.toml",
                    help="run on simulated analog hardware (see 'synapsenet hardware')")
-    e.add_argument("--seed", type=int, default=0, help="seed of the split and the hardware")
+    e.add_argument("--seed", type=int, default=None,
+                   help="seed of the data split and the simulated chip (default: the training "
+                   "run's)")
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
     pr = sub.add_parser("predict", help="predict classes for inputs in a CSV or NPZ file")
@@ -441,14 +443,18 @@ def cmd_evaluate(args) -> int:
     name = args.dataset or user.get("dataset")
     if not name:
         raise ConfigError("the model does not record its dataset; pass --dataset")
-    ds = datasets.load(name, data_dir=args.data_dir, label_column=args.label_column,
-                       seed=args.seed)
+    same = name == user.get("dataset")
+    drawn = user.get("data", {}) if same else {}  # the training run's draw and split
+    seed = drawn.get("seed", 0) if args.seed is None else args.seed
+    ds = datasets.load(name, data_dir=args.data_dir,
+                       label_column=args.label_column or drawn.get("label_column"),
+                       n_samples=drawn.get("n_samples"), noise=drawn.get("noise"), seed=seed)
     if ds.X_test is not None:
         X, y = ds.X_test, ds.y_test
-    elif len(ds.X) <= 16 or name != user.get("dataset"):
+    elif len(ds.X) <= 16 or not same:
         X, y = ds.X, ds.y
     else:  # the same held-out split the training run used
-        _, X, _, y = datasets.split(ds.X, ds.y, 0.2, seed=args.seed)
+        _, X, _, y = datasets.split(ds.X, ds.y, drawn.get("test_split", 0.2), seed=seed)
     if X.shape[1] != net.n_inputs:
         raise DataError(f"dataset {name!r} has {X.shape[1]} features but the model expects "
                         f"{net.n_inputs}")
@@ -459,7 +465,7 @@ def cmd_evaluate(args) -> int:
     if args.hardware:
         from .hardware import deploy, load_config
 
-        chip = deploy(net, load_config(args.hardware), seed=args.seed)
+        chip = deploy(net, load_config(args.hardware), seed=seed)
         pred = net.outputs_to_classes(chip.predict(Xs))
         result["hardware"] = args.hardware
         result["digital_accuracy"] = result.pop("accuracy", None)

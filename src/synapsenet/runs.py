@@ -214,7 +214,10 @@ def augmentation(cfg: dict, prep: Prepared):
 
 def model_metadata(cfg: dict, prep: Prepared) -> dict:
     return {"dataset": cfg["dataset"], "preprocessing": prep.scaler.to_dict(),
-            "class_names": prep.dataset.class_names, "n_features": prep.dataset.n_features}
+            "class_names": prep.dataset.class_names, "n_features": prep.dataset.n_features,
+            # how the data was drawn and split, so `evaluate` can find the same test set
+            "data": {k: cfg.get(k) for k in ("seed", "test_split", "n_samples", "noise",
+                                             "label_column")}}
 
 
 # -- outputs ------------------------------------------------------------------------------
