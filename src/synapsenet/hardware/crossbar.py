@@ -54,6 +54,9 @@ def standard_normal(rng: np.random.Generator, out: np.ndarray, work=None,
     return out
 
 
+_NONNEGATIVE = {"relu", "sigmoid", "softmax", "softplus"}  # activations with outputs ≥ 0
+
+
 class AnalogLayer:
     """One ``Dense`` layer programmed into crossbar tiles."""
 
@@ -80,6 +83,7 @@ class AnalogLayer:
             u < d.stuck_at_min + d.stuck_at_max)
         self.t = d.drift_t0
         self._ws = None
+        self.nonnegative_input = False  # set when the layer below ends in relu, sigmoid, …
         self.program(rng)
 
     # -- device state -----------------------------------------------------------------------
@@ -168,7 +172,10 @@ class AnalogLayer:
         Z = np.asarray(Z, np.float32)
         ws = self._workspace(len(Z))
         if io.input_scaling == "abs_max":  # each input vector scaled to max |x| = 1
-            s = np.abs(Z, out=ws["X"]).max(axis=1, keepdims=True)
+            if self.nonnegative_input or Z.min() >= 0:  # no |·| pass needed
+                s = Z.max(axis=1, keepdims=True)
+            else:
+                s = np.abs(Z, out=ws["X"]).max(axis=1, keepdims=True)
             s[s == 0] = 1.0
         else:
             s = np.full((len(Z), 1), io.input_range, np.float32)
@@ -254,6 +261,8 @@ class AnalogNetwork:
         # SFC64: the fastest of NumPy's bit generators here, and noise is most of the work
         self.rng = np.random.Generator(np.random.SFC64(seed))
         self.layers = [AnalogLayer(layer, cfg, self.rng) for layer in network.layers]
+        for below, above in zip(self.layers, self.layers[1:]):
+            above.nonnegative_input = below.layer.activation.name in _NONNEGATIVE
 
     def program(self) -> "AnalogNetwork":
         """Re-write every weight: a fresh draw of programming noise (faults stay)."""
