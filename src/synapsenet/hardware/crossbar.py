@@ -153,10 +153,12 @@ class AnalogLayer:
     def _workspace(self, n):
         """Buffers for a batch of n rows, reused from call to call (no allocation)."""
         if self._ws is None or self._ws["n"] != n:
-            h = (n * self.n_out + 1) // 2
+            nb = -(-self.n_in // self.cfg.tile.rows)  # row blocks
+            h = (nb * n * self.n_out + 1) // 2
             self._ws = {"n": n, "X": np.empty((n, self.n_in), np.float32),
                         "s": np.empty((n, 1), np.float32),
-                        **{k: np.empty((n, self.n_out), np.float32) for k in ("out", "y", "noise")},
+                        "noise": np.empty((nb * n, self.n_out), np.float32),
+                        **{k: np.empty((n, self.n_out), np.float32) for k in ("out", "y")},
                         "work": np.empty(2 * h, np.uint32)}
         return self._ws
 
@@ -212,23 +214,28 @@ class AnalogLayer:
         bound = io.adc_range / step
         saturates = io.adc_bits or io.adc_range < 1e8
         rows = self.cfg.tile.rows
-        out, noise = ws["out"], ws["noise"]
+        out = ws["out"]
         noisy = bool(dev.read_noise or io.out_noise)
+        blocks = range(0, self.n_in, rows)  # one block of tiles per `rows` inputs
         first = True
         for unit, Xp in planes:  # unit: input value of one DAC code (× sign and bit weight)
-            for r0 in range(0, self.n_in, rows):  # one block of tiles per `rows` inputs
+            g = unit / step  # one input code → ADC steps
+            if noisy:  # read noise of both devices per synapse + output noise, every block
+                noise = ws["noise"]  # (blocks × B, n_out): one draw for all of them
+                var = np.full((len(blocks), len(Z)), (io.out_noise / step) ** 2, np.float32)
+                if dev.read_noise:
+                    for k, r0 in enumerate(blocks):
+                        xs = Xp[:, r0:r0 + rows]
+                        var[k] += (2.0 * (dev.read_noise * g) ** 2) * np.vecdot(xs, xs)
+                standard_normal(rng, noise, ws["work"], sigma=np.sqrt(var).reshape(-1))
+            for k, r0 in enumerate(blocks):
                 xs = Xp[:, r0:r0 + rows]
-                g = unit / step  # one input code → ADC steps
                 # column currents Σ_i x_i (G⁺ − G⁻), directly in ADC steps; the first block
                 # writes the output, later ones a partial sum added digitally
                 y = out if first else ws["y"]
                 np.matmul(xs, self._weights_in_steps(g)[r0:r0 + rows], out=y)
-                if noisy:  # read noise of both devices per synapse + output noise
-                    var = np.full(len(Z), (io.out_noise / step) ** 2, np.float32)
-                    if dev.read_noise:
-                        var += (2.0 * (dev.read_noise * g) ** 2) * np.einsum("ij,ij->i", xs, xs)
-                    standard_normal(rng, noise, ws["work"], sigma=np.sqrt(var))
-                    y += noise
+                if noisy:
+                    y += noise[k * len(Z):(k + 1) * len(Z)]
                 if saturates:  # the ADC: saturate at ± adc_range, round to a step
                     np.clip(y, -bound, bound, out=y)
                 if io.adc_bits:
