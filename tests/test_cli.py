@@ -93,7 +93,7 @@ def test_config_file_options_and_command_line_override(tmp_path):
     (["train", "--learning-rate", "-1"], "learning_rate must be a positive number"),
     (["train", "--epochs", "0"], "epochs must be a positive integer"),
     (["train", "--layers", "64,x"], "--layers must be comma-separated positive integers"),
-    (["train", "--hidden", "sigmoidd"], "unknown activation 'sigmoidd'"),
+    (["train", "--hidden", "sigmoidd"], "invalid choice: 'sigmoidd'"),
     (["train", "--loss", "cross_entropy"], "needs a softmax output"),
     (["train", "--mode", "online"], "invalid choice: 'online'"),
     (["train", "--epochs", "abc"], "invalid int value: 'abc'"),

@@ -46,6 +46,8 @@ def _console(stderr=False):
 
 
 # -- argument parsing ---------------------------------------------------------------------
+_METAVARS = {"dataset": "NAME", "data_dir": "DIR", "label_column": "COLUMN", "layers": "SIZES"}
+
 def build_parser() -> argparse.ArgumentParser:
     from .runs import OPTIONS
 
@@ -68,9 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
         if o.type is bool:
             g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=o.help)
         else:
-            g.add_argument(flag, type=o.type, default=None, choices=o.choices,
-                           metavar=o.name.upper() if not o.choices else None,
-                           help=f"{o.help} (default: {o.default})")
+            metavar = None if o.choices else _METAVARS.get(o.name) or {int: "N", float: "X"}[o.type]
+            shown = "" if o.default is None else f" (default: {o.default})"
+            g.add_argument(flag, type=o.type, default=None, choices=o.choices, metavar=metavar,
+                           help=o.help + shown)
     r = t.add_argument_group("run")
     r.add_argument("--config", metavar="FILE.toml", help="read options from a TOML file")
     r.add_argument("--out", metavar="DIR", help="run folder (default: runs/DATASET-TIME)")

@@ -37,6 +37,8 @@ class Option:
     group: str = "training"
 
 
+_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "identity", "softmax")
+
 OPTIONS = [
     Option("dataset", str, "digits", "dataset name, csv:PATH or npz:PATH", group="data"),
     Option("data_dir", str, None, "folder with the MNIST / Fashion-MNIST IDX files", group="data"),
@@ -52,23 +54,25 @@ OPTIONS = [
            group="data"),
     Option("layers", str, "64", "hidden layer sizes, comma-separated ('' for none)",
            group="network"),
-    Option("hidden", str, "sigmoid", "hidden activation", group="network"),
-    Option("output", str, "sigmoid", "output activation", group="network"),
-    Option("init", str, None, "initialiser: uniform, xavier, he (default: by activation)",
+    Option("hidden", str, "sigmoid", "hidden activation", _ACTIVATIONS, "network"),
+    Option("output", str, "sigmoid", "output activation", _ACTIVATIONS, "network"),
+    Option("init", str, None, "initial weights (default: he for relu-like, else xavier)",
+           ("uniform", "xavier", "he"),
            group="network"),
     Option("dropout", float, 0.0, "dropout on the inputs of hidden/output layers",
            group="network"),
     Option("dtype", str, "float32", "float32 or float64", ("float32", "float64"), "network"),
-    Option("loss", str, "squared_error", "squared_error, cross_entropy, binary_cross_entropy"),
+    Option("loss", str, "squared_error", "cost function",
+           ("squared_error", "cross_entropy", "binary_cross_entropy")),
     Option("mode", str, "minibatch", "learning mode", ("minibatch", "sgd", "batch")),
     Option("batch_size", int, 16, "samples per mini-batch"),
     Option("n_batches", int, None, "split the data into this many mini-batches instead"),
     Option("epochs", int, 40, "passes over the training data"),
     Option("learning_rate", float, 1.0, "η in w ← w − η ∂E/∂w"),
-    Option("optimizer", str, "sgd", "sgd, momentum, nesterov, adam"),
+    Option("optimizer", str, "sgd", "update rule", ("sgd", "momentum", "nesterov", "adam")),
     Option("momentum", float, None, "momentum μ (default 0.9 for momentum/nesterov)"),
     Option("weight_decay", float, 0.0, "L2 penalty λ on the weights"),
-    Option("schedule", str, "constant", "learning-rate schedule: constant, step, cosine"),
+    Option("schedule", str, "constant", "learning-rate schedule", ("constant", "step", "cosine")),
     Option("weight_bound", float, None, "keep every synapse in [−w, w] (textbook: 1)"),
     Option("early_stopping", bool, False, "stop when the validation loss stops improving"),
     Option("patience", int, 10, "epochs without improvement before stopping"),
