@@ -27,3 +27,8 @@ def test_perceptron_example_script():
     assert "and: 4/4" in lines[0] and "or: 4/4" in lines[1]
     assert "xor: 4/4" not in lines[2]  # the perceptron cannot
     assert "xor: 4/4" in lines[3]  # the 2-2-1 network can
+
+
+def test_tutorial_python_examples():
+    result = doctest.testfile(str(ROOT / "docs" / "tutorial.md"), module_relative=False)
+    assert result.attempted > 0 and result.failed == 0
