@@ -9,7 +9,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from synapsenet.sklearn import NeuralNetworkClassifier, NeuralNetworkRegressor
 
-# Checks expected to fail, each with the reason (none are skipped silently).
+# Checks expected to fail, each with the reason (none are skipped silently). pandas is a test
+# dependency so that the pandas-input checks run; the array-API checks skip unless
+# SCIPY_ARRAY_API=1 is set (scikit-learn's own condition).
 EXPECTED_FAILURES = {}
 
 
