@@ -164,3 +164,22 @@ def test_empty_network_and_bad_layer_sizes():
         sn.Dense(3, 0)
     with pytest.raises(ConfigError, match="needs at least an input and an output size"):
         sn.Network.from_sizes([3])
+
+
+@pytest.mark.parametrize("act", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_predict_rejects_non_finite_input_even_when_f_saturates(act, bad):
+    """predict checks u = W·x + b instead of x: ±inf must still be caught where f(±inf) is
+    finite (sigmoid, tanh), and where a weight is exactly 0 (inf·0 = NaN)."""
+    net = sn.Network.from_sizes([3, 4, 2], hidden=act, output="sigmoid", seed=0)
+    net.layers[0].W[:, 2] = 0.0
+    X = np.ones((5000, 3))
+    for col in (0, 2):
+        Xb = X.copy()
+        Xb[4321, col] = bad
+        with pytest.raises(DataError, match=rf"first at row 4321, column {col}"):
+            net.predict(Xb)
+        from synapsenet import hardware
+
+        with pytest.raises(DataError, match=rf"first at row 4321, column {col}"):
+            hardware.deploy(net, "pcm").predict(Xb)

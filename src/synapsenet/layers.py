@@ -98,10 +98,24 @@ class Dense:
         return self._dWT.T
 
     # -- inference -----------------------------------------------------------------------
-    def forward(self, Z_prev):
-        """Outputs for a batch, shape (batch, n_out). Allocates; keeps nothing."""
-        U = Z_prev @ self._WT  # u = W·z_prev ...
+    def linear(self, Z_prev, reuse=False):
+        """u = W·z_prev + b for a batch, shape (batch, n_out). With ``reuse=True`` it is
+        written into a buffer the layer keeps for inference (valid until its next call),
+        which avoids allocating, and page-faulting, a fresh array per batch."""
+        if reuse:
+            U = self._ws.get(("infer", len(Z_prev)))
+            if U is None:
+                U = self._ws[("infer", len(Z_prev))] = np.empty((len(Z_prev), self.n_out),
+                                                                 self.dtype)
+            np.matmul(Z_prev, self._WT, out=U)  # u = W·z_prev ...
+        else:
+            U = Z_prev @ self._WT
         U += self.b  # ... + b
+        return U
+
+    def forward(self, Z_prev, reuse=False):
+        """Outputs z = f(W·z_prev + b) for a batch, shape (batch, n_out)."""
+        U = self.linear(Z_prev, reuse)
         return self.activation.forward(U, out=U)  # z = f(u), in place
 
     __call__ = forward

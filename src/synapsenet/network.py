@@ -21,7 +21,7 @@ from .errors import ConfigError, DataError, ShapeError
 from .layers import Dense, _check_dtype
 from .losses import Loss, get_loss
 
-_PREDICT_CHUNK = 8192  # rows per inference chunk: bounded memory for any input size
+_PREDICT_CHUNK = 2048  # rows per inference chunk: bounded memory, buffers reused per layer
 
 
 class Network:
@@ -158,12 +158,19 @@ class Network:
 
         A single sample given as a 1-D array returns a 1-D array.
         """
-        X, single = self._check_X(X, allow_1d=True)
+        X, single = self._check_X(X, allow_1d=True, finite=False)
         out = np.empty((len(X), self.n_outputs), self.dtype)
         for s in range(0, len(X), _PREDICT_CHUNK):
             Z = X[s:s + _PREDICT_CHUNK]
-            for layer in self.layers:
-                Z = layer.forward(Z)  # z = f(W z_prev + b)
+            for i, layer in enumerate(self.layers):
+                with np.errstate(invalid="ignore", over="ignore"):  # checked just below
+                    U = layer.linear(Z, reuse=True)  # u = W z_prev + b
+                    # a NaN or ±inf input makes its row of u non-finite (inf·w, or inf·0 =
+                    # NaN), so checking u — smaller than x, and in cache — checks x
+                    finite = i > 0 or np.isfinite(U.sum())
+                if not finite:
+                    self._raise_if_not_finite(X)
+                Z = layer.activation.forward(U, out=U)  # z = f(u)
             out[s:s + _PREDICT_CHUNK] = Z
         return out[0] if single else out
 
@@ -205,7 +212,14 @@ class Network:
         return Z @ last.W.T + last.b
 
     # -- data checks ---------------------------------------------------------------------
-    def _check_X(self, X, allow_1d=False):
+    @staticmethod
+    def _raise_if_not_finite(X):
+        if not np.isfinite(X).all():
+            bad = np.argwhere(~np.isfinite(X))[0]
+            raise DataError(f"X contains NaN or infinity (first at row {bad[0]}, "
+                            f"column {bad[1]})")
+
+    def _check_X(self, X, allow_1d=False, finite=True):
         try:
             X = np.asarray(X)
         except Exception as e:  # ragged lists and the like
@@ -226,10 +240,8 @@ class Network:
         X = np.ascontiguousarray(X, dtype=self.dtype)
         # a finite sum proves every element finite (NaN and ±inf propagate) without a
         # boolean copy of X; only if it is not (or overflowed) is X searched element-wise
-        if not np.isfinite(X.sum()) and not np.isfinite(X).all():
-            bad = np.argwhere(~np.isfinite(X))[0]
-            raise DataError(f"X contains NaN or infinity (first at row {bad[0]}, "
-                            f"column {bad[1]})")
+        if finite and not np.isfinite(X.sum()):
+            self._raise_if_not_finite(X)
         return X, single
 
     def targets(self, y, n: int):
