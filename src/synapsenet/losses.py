@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activations import Activation
+from .activations import Activation, row_max
 from .errors import ConfigError, unknown_name
 
 
@@ -82,7 +82,8 @@ class CrossEntropy(Loss):
         if u is not None:
             # E = Σ_k d_k (lse − u_k) with lse = ln Σ_j e^(u_j), read off the softmax already
             # computed: z_max = e^(u_max − lse), and z_max ≥ 1/K never underflows
-            lse = u.max(axis=1).astype(np.float64) - np.log(z.max(axis=1).astype(np.float64))
+            lse = (row_max(u)[:, 0].astype(np.float64)
+                   - np.log(row_max(z)[:, 0].astype(np.float64)))
             return lse * d.sum(axis=1) - np.einsum("ij,ij->i", d, u, dtype=np.float64)
         logz = np.log(np.maximum(z, np.finfo(z.dtype).tiny))
         return -np.einsum("ij,ij->i", d, logz, dtype=np.float64)

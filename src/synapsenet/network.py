@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .activations import row_argmax
 from .errors import ConfigError, DataError, ShapeError
 from .layers import Dense, _check_dtype
 from .losses import Loss, get_loss
@@ -188,7 +189,7 @@ class Network:
         if Z.shape[1] == 1:
             act = self.output_activation
             return (Z[:, 0] >= (act.low + act.high) / 2).astype(np.int64)
-        return Z.argmax(axis=1)
+        return row_argmax(Z)
 
     def evaluate(self, X, y, loss="squared_error") -> dict:
         """Loss (mean over samples) and, for class labels, accuracy on (X, y)."""
