@@ -14,11 +14,23 @@ def test_flops_per_sample():
 
 def test_quick_run_produces_every_column(monkeypatch):
     pytest.importorskip("torch", reason="PyTorch (test extra) is a benchmark peer")
-    monkeypatch.setattr(bench, "_time", lambda fn, repeat=3, min_time=0.3: (fn(), 0.01)[1])
+    real = bench.interleaved
+    monkeypatch.setattr(bench, "interleaved",
+                        lambda passes, rounds=5, min_time=0.25: real(passes, 1, 0.0))
     res = bench.run(threads=1, n=512, quick=True)
     rows = res["training"]
     assert [r["batch"] for r in rows] == [64, 256]
     for r in rows:
-        assert {"synapsenet", "pytorch", "sklearn", "roofline"} <= set(r)
-    assert {"synapsenet", "pytorch"} <= set(res["inference_batch_10000"])
+        assert {"synapsenet", "pytorch", "sklearn", "roofline", "ratio_pytorch",
+                "ratio_sklearn"} <= set(r)
+        assert r["ratio_pytorch"] > 0 and r["synapsenet"] > 0
+    assert {"synapsenet", "pytorch", "ratio_pytorch"} <= set(res["inference_batch_10000"])
     assert res["machine"]["threads"] == 1
+
+
+def test_interleaved_times_every_peer_every_round():
+    calls = []
+    times = bench.interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+                              rounds=3, min_time=0.0)
+    assert [len(t) for t in times.values()] == [3, 3]
+    assert calls == ["a", "b"] + ["a", "b"] * 3  # warm-up, then alternating rounds

@@ -7,8 +7,13 @@ Every figure is measured in the same run, on the same data, with the same thread
   ``cross_entropy``, the usual training loop over mini-batches;
 * scikit-learn: ``MLPClassifier(solver="sgd")`` with ``partial_fit`` for one epoch (float32);
 * roofline: NumPy's own float32 matmul on the same shapes as one training step
-  (forward U = Z Wᵀ, backward dW = δᵀ Z and G = δ W), timed alone. Dividing its GFLOP/s by
-  the network's FLOPs per sample gives the most samples/s any NumPy training loop can reach.
+  (forward U = Z Wᵀ, backward dWᵀ = Zᵀ δ and G = δ W, in the fastest layouts), timed alone.
+  Dividing its GFLOP/s by the network's FLOPs per sample gives the most samples/s any NumPy
+  training loop can reach (for batches; a single sample's outer product is no GEMM).
+
+The peers are timed in alternation, round after round, so that the machine's drifts hit all
+of them alike; each figure is a peer's best pass, and each ratio the median of the per-round
+ratios.
 
 Run: ``synapsenet bench`` or ``python -m synapsenet.bench --json results.json``.
 """
@@ -36,56 +41,59 @@ def flops_per_sample(sizes, train=True) -> int:
     return 2 * (macs + backward)
 
 
-def _time(fn, repeat=3, min_time=0.3):
-    """Best seconds per call over ``repeat`` rounds of at least ``min_time`` each."""
-    fn()  # warm up (allocations, BLAS threads)
-    best = float("inf")
-    for _ in range(repeat):
-        n, t0 = 0, time.perf_counter()
-        while True:
-            fn()
-            n += 1
-            dt = time.perf_counter() - t0
-            if dt >= min_time:
-                break
-        best = min(best, dt / n)
-    return best
-
-
 def roofline(sizes, batch) -> float:
     """GFLOP/s of NumPy float32 matmuls with the shapes of one training step."""
     rng = np.random.default_rng(0)
-    Ws = [rng.standard_normal((b, a), dtype=np.float32) for a, b in zip(sizes, sizes[1:])]
+    WTs = [rng.standard_normal((a, b), dtype=np.float32) for a, b in zip(sizes, sizes[1:])]
     Zs = [rng.standard_normal((batch, a), dtype=np.float32) for a in sizes]
     Us = [np.empty((batch, b), np.float32) for b in sizes[1:]]
-    dWs = [np.empty_like(W) for W in Ws]
+    dWTs = [np.empty_like(WT) for WT in WTs]
     Gs = [np.empty((batch, a), np.float32) for a in sizes[:-1]]
 
     def step():
-        for i, W in enumerate(Ws):
-            np.matmul(Zs[i], W.T, out=Us[i])
-        for i in range(len(Ws) - 1, -1, -1):
-            np.matmul(Us[i].T, Zs[i], out=dWs[i])
+        for i, WT in enumerate(WTs):
+            np.matmul(Zs[i], WT, out=Us[i])  # U = Z Wᵀ
+        for i in range(len(WTs) - 1, -1, -1):
+            np.matmul(Zs[i].T, Us[i], out=dWTs[i])  # dWᵀ = Zᵀ δ
             if i:
-                np.matmul(Us[i], Ws[i], out=Gs[i])
+                np.matmul(Us[i], WTs[i].T, out=Gs[i])  # G = δ W
 
-    sec = _time(step)
+    sec = min(interleaved({"gemm": step}, rounds=3)["gemm"])
     return flops_per_sample(sizes) * batch / sec / 1e9
 
 
-def bench_synapsenet(sizes, X, y, batch, epochs=1):
+def interleaved(passes: dict, rounds=5, min_time=0.25) -> dict:
+    """Time several peers' passes in alternation: each round runs every peer once (repeating
+    a pass until ``min_time``), so drifts of the machine's speed hit all of them alike.
+    Returns, per peer, the best seconds per pass and the per-round seconds."""
+    for fn in passes.values():
+        fn()  # warm up (allocations, BLAS threads)
+    times = {name: [] for name in passes}
+    for _ in range(rounds):
+        for name, fn in passes.items():
+            n, t0 = 0, time.perf_counter()
+            while True:
+                fn()
+                n += 1
+                dt = time.perf_counter() - t0
+                if dt >= min_time:
+                    break
+            times[name].append(dt / n)
+    return times
+
+
+def pass_synapsenet(sizes, X, y, batch):
+    """One training pass (epoch) of ``Network.fit``."""
     import synapsenet as sn
 
     net = sn.Network.from_sizes(sizes, hidden="relu", output="softmax", seed=0)
     mode = {"mode": "sgd"} if batch == 1 else {"batch_size": batch}
-
-    def run():
-        net.fit(X, y, epochs=epochs, learning_rate=0.01, loss="cross_entropy", seed=0, **mode)
-
-    return len(X) * epochs / _time(run, repeat=3, min_time=0.5)
+    return lambda: net.fit(X, y, epochs=1, learning_rate=0.01, loss="cross_entropy", seed=0,
+                           **mode)
 
 
-def bench_torch(sizes, X, y, batch, threads):
+def pass_torch(sizes, X, y, batch, threads):
+    """One epoch of the usual PyTorch loop: nn.Sequential, optim.SGD, cross_entropy."""
     import torch
 
     torch.set_num_threads(threads)
@@ -107,29 +115,34 @@ def bench_torch(sizes, X, y, batch, threads):
             torch.nn.functional.cross_entropy(model(Xt[idx]), yt[idx]).backward()
             opt.step()
 
-    return len(X) / _time(run, repeat=3, min_time=0.5)
+    return run
 
 
-def bench_sklearn(sizes, X, y, batch):
+def pass_sklearn(sizes, X, y, batch):
+    """One epoch of MLPClassifier.partial_fit (plain SGD)."""
     import warnings
 
     from sklearn.neural_network import MLPClassifier
 
     clf = MLPClassifier(hidden_layer_sizes=tuple(sizes[1:-1]), solver="sgd", momentum=0.0,
                         batch_size=batch, learning_rate_init=0.01, random_state=0)
-    classes = np.arange(sizes[-1])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        clf.partial_fit(X[:batch], y[:batch], classes=classes)
-        return len(X) / _time(lambda: clf.partial_fit(X, y), repeat=3, min_time=0.5)
+        clf.partial_fit(X[:batch], y[:batch], classes=np.arange(sizes[-1]))
+
+    def run():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf.partial_fit(X, y)
+
+    return run
 
 
-def bench_inference(sizes, X, threads):
+def inference_passes(sizes, X, threads) -> dict:
     import synapsenet as sn
 
     net = sn.Network.from_sizes(sizes, hidden="relu", output="softmax", seed=0)
-    ours = len(X) / _time(lambda: net.predict(X))
-    out = {"synapsenet": ours}
+    passes = {"synapsenet": lambda: net.predict(X)}
     try:
         import torch
 
@@ -140,10 +153,25 @@ def bench_inference(sizes, X, threads):
             layers.append(torch.nn.ReLU() if i < len(sizes) - 2 else torch.nn.Softmax(dim=1))
         model = torch.nn.Sequential(*layers)
         Xt = torch.from_numpy(X)
-        with torch.inference_mode():
-            out["pytorch"] = len(X) / _time(lambda: model(Xt))
+
+        def run_torch():
+            with torch.inference_mode():
+                model(Xt)
+
+        passes["pytorch"] = run_torch
     except ImportError:
         pass
+    return passes
+
+
+def _summarise(times: dict, n: int) -> dict:
+    """samples/s from the best pass of each peer, and synapsenet's ratio to each peer as the
+    median of the per-round ratios."""
+    out = {name: n / min(t) for name, t in times.items()}
+    ours = times["synapsenet"]
+    for name, t in times.items():
+        if name != "synapsenet":
+            out[f"ratio_{name}"] = float(np.median([b / a for a, b in zip(ours, t)]))
     return out
 
 
@@ -190,7 +218,8 @@ def mnist_training_rss(data_dir=None, threads=2) -> dict | None:
     return {"peak_rss_mb": rss_kb / 1024, "train_set_float32_mb": nbytes / 2 ** 20}
 
 
-def run(threads=2, n=20000, quick=False, data_dir=None, peers=("pytorch", "sklearn")):
+def run(threads=2, n=20000, quick=False, data_dir=None, peers=("pytorch", "sklearn"),
+        rounds=5):
     from threadpoolctl import threadpool_info, threadpool_limits
 
     cases = [([784, 256, 10], b) for b in (1, 16, 64, 256, 1024)] + [([784, 800, 800, 10], 256)]
@@ -204,20 +233,22 @@ def run(threads=2, n=20000, quick=False, data_dir=None, peers=("pytorch", "sklea
         for sizes, batch in cases:
             m = min(n, 3000 if batch == 1 else n)  # batch 1 is per-sample Python: fewer samples
             Xs, ys = X[:m], y[:m]
-            row = {"network": "-".join(map(str, sizes)), "batch": batch,
-                   "synapsenet": bench_synapsenet(sizes, Xs, ys, batch)}
+            passes = {"synapsenet": pass_synapsenet(sizes, Xs, ys, batch)}
             if "pytorch" in peers:
                 try:
-                    row["pytorch"] = bench_torch(sizes, Xs, ys, batch, threads)
+                    passes["pytorch"] = pass_torch(sizes, Xs, ys, batch, threads)
                 except ImportError:
                     pass
             if "sklearn" in peers and batch > 1:
-                row["sklearn"] = bench_sklearn(sizes, Xs, ys, batch)
+                passes["sklearn"] = pass_sklearn(sizes, Xs, ys, batch)
+            row = {"network": "-".join(map(str, sizes)), "batch": batch,
+                   **_summarise(interleaved(passes, rounds), m)}
             row["roofline"] = roofline(sizes, batch) * 1e9 / flops_per_sample(sizes)
             rows.append(row)
             print(_fmt_row(row), flush=True)
-        inference = bench_inference([784, 256, 10], np.ascontiguousarray(
-            np.resize(X, (10000, 784))), threads)
+        Xi = np.ascontiguousarray(np.resize(X, (10000, 784)))
+        inference = _summarise(interleaved(inference_passes([784, 256, 10], Xi, threads),
+                                           rounds), len(Xi))
     return {"machine": {"platform": platform.platform(), "processor": platform.processor(),
                         "cpus": os.cpu_count(), "python": platform.python_version(),
                         "numpy": np.__version__, "blas": blas, "threads": threads},
@@ -229,9 +260,9 @@ def run(threads=2, n=20000, quick=False, data_dir=None, peers=("pytorch", "sklea
 def _fmt_row(r):
     s = f"{r['network']:>16} batch {r['batch']:>5}: synapsenet {r['synapsenet']:>9,.0f}/s"
     if "pytorch" in r:
-        s += f" | pytorch {r['pytorch']:>9,.0f}/s ×{r['synapsenet'] / r['pytorch']:.2f}"
+        s += f" | pytorch {r['pytorch']:>9,.0f}/s ×{r['ratio_pytorch']:.2f}"
     if "sklearn" in r:
-        s += f" | sklearn {r['sklearn']:>9,.0f}/s ×{r['synapsenet'] / r['sklearn']:.2f}"
+        s += f" | sklearn {r['sklearn']:>9,.0f}/s ×{r['ratio_sklearn']:.2f}"
     s += f" | roofline {r['roofline']:>9,.0f}/s {100 * r['synapsenet'] / r['roofline']:.0f}%"
     return s
 
@@ -251,7 +282,7 @@ def run_cli(args) -> int:
     inf = res["inference_batch_10000"]
     line = f"inference, batch 10,000: synapsenet {inf['synapsenet']:,.0f}/s"
     if "pytorch" in inf:
-        line += f" | pytorch {inf['pytorch']:,.0f}/s ×{inf['synapsenet'] / inf['pytorch']:.2f}"
+        line += f" | pytorch {inf['pytorch']:,.0f}/s ×{inf['ratio_pytorch']:.2f}"
     print(line)
     print(f"threads {res['machine']['threads']}; {'; '.join(res['machine']['blas'])}")
     mem = res["mnist_training_memory"]
