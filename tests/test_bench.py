@@ -16,7 +16,8 @@ def test_quick_run_produces_every_column(monkeypatch):
     pytest.importorskip("torch", reason="PyTorch (test extra) is a benchmark peer")
     real = bench.interleaved
     monkeypatch.setattr(bench, "interleaved",
-                        lambda passes, rounds=5, min_time=0.25: real(passes, 1, 0.0))
+                        lambda passes, rounds=5, min_time=0.25, settle=0.3:
+                        real(passes, 1, 0.0, 0.0))
     res = bench.run(threads=1, n=512, quick=True)
     rows = res["training"]
     assert [r["batch"] for r in rows] == [64, 256]
@@ -31,6 +32,6 @@ def test_quick_run_produces_every_column(monkeypatch):
 def test_interleaved_times_every_peer_every_round():
     calls = []
     times = bench.interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
-                              rounds=3, min_time=0.0)
+                              rounds=3, min_time=0.0, settle=0.0)
     assert [len(t) for t in times.values()] == [3, 3]
     assert calls == ["a", "b"] + ["a", "b"] * 3  # warm-up, then alternating rounds

@@ -58,19 +58,23 @@ def roofline(sizes, batch) -> float:
             if i:
                 np.matmul(Us[i], WTs[i].T, out=Gs[i])  # G = δ W
 
-    sec = min(interleaved({"gemm": step}, rounds=3)["gemm"])
+    sec = min(interleaved({"gemm": step}, rounds=3, settle=0)["gemm"])
     return flops_per_sample(sizes) * batch / sec / 1e9
 
 
-def interleaved(passes: dict, rounds=5, min_time=0.25) -> dict:
+def interleaved(passes: dict, rounds=5, min_time=0.25, settle=0.3) -> dict:
     """Time several peers' passes in alternation: each round runs every peer once (repeating
     a pass until ``min_time``), so drifts of the machine's speed hit all of them alike.
-    Returns, per peer, the best seconds per pass and the per-round seconds."""
+    Before each, ``settle`` seconds of sleep let the previous peer's thread pool stop
+    spinning (OpenBLAS and OpenMP workers busy-wait after a job, stealing the other core).
+    Returns, per peer, the seconds per pass of every round."""
     for fn in passes.values():
         fn()  # warm up (allocations, BLAS threads)
     times = {name: [] for name in passes}
     for _ in range(rounds):
         for name, fn in passes.items():
+            if settle:
+                time.sleep(settle)
             n, t0 = 0, time.perf_counter()
             while True:
                 fn()
