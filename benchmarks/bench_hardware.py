@@ -9,7 +9,6 @@ time of each.
     python benchmarks/bench_hardware.py [--data-dir ../shared/data] [--threads 2]
 """
 
-import argparse
 import json
 import time
 
@@ -17,6 +16,7 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import synapsenet as sn
+from _common import mnist, parse_args
 from synapsenet import hardware
 
 
@@ -31,18 +31,13 @@ def best(fn, n=5):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--data-dir", default="../shared/data")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--json")
-    a = p.parse_args()
-    ds = sn.datasets.load("mnist", data_dir=a.data_dir, allow_download=False)
-    X, Xt = ds.X / np.float32(255), ds.X_test / np.float32(255)
+    a = parse_args(__doc__)
+    X, y, Xt, yt = mnist(a.data_dir)
     net = sn.Network.from_sizes([784, 256, 10], hidden="relu", output="softmax", seed=0)
     out = {"threads": a.threads}
     with threadpool_limits(a.threads):
         out["blas"] = [f"{i['internal_api']} {i['version']}" for i in threadpool_info()]
-        net.fit(X, ds.y, epochs=2, learning_rate=0.05, loss="cross_entropy", batch_size=64,
+        net.fit(X, y, epochs=2, learning_rate=0.05, loss="cross_entropy", batch_size=64,
                 optimizer="momentum")
         digital = best(lambda: net.predict(Xt))
         out["digital_s"] = digital
@@ -56,7 +51,7 @@ def main():
                 t = best(lambda chip=chip: chip.predict(Xt), n=1)
                 ratios.append(t / d)
                 times.append(t)
-            acc = chip.evaluate(Xt, ds.y_test)
+            acc = chip.evaluate(Xt, yt)
             med = float(np.median(ratios))
             out[preset] = {"best_seconds": min(times), "median_ratio": med,
                            "ratios": ratios, "accuracy": acc}

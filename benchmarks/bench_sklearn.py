@@ -9,7 +9,6 @@ in float32). Accuracy and training time, 3 seeds.
     python benchmarks/bench_sklearn.py [--data-dir ../shared/data] [--threads 2]
 """
 
-import argparse
 import json
 import time
 import warnings
@@ -20,7 +19,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 from threadpoolctl import threadpool_limits
 
-import synapsenet as sn
+from _common import mnist, parse_args
 from synapsenet.sklearn import NeuralNetworkClassifier
 
 
@@ -52,21 +51,16 @@ def run(name, Xtr, ytr, Xte, yte, epochs, seeds=3, hidden=100, batch="auto"):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--data-dir", default="../shared/data")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--json")
-    a = p.parse_args()
+    a = parse_args(__doc__)
     rows = []
     with threadpool_limits(a.threads):
         X, y = load_digits(return_X_y=True)
         X = (X / 16).astype(np.float32)
         Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
-        ds = sn.datasets.load("mnist", data_dir=a.data_dir, allow_download=False)
-        mnist = (ds.X / np.float32(255), ds.y, ds.X_test / np.float32(255), ds.y_test)
+        data = mnist(a.data_dir)
         for hidden, batch in ((100, "auto"), (128, 128)):
             rows += run("digits", Xtr, ytr, Xte, yte, epochs=100, hidden=hidden, batch=batch)
-            rows += run("mnist", *mnist, epochs=10, hidden=hidden, batch=batch)
+            rows += run("mnist", *data, epochs=10, hidden=hidden, batch=batch)
     if a.json:
         with open(a.json, "w") as f:
             json.dump(rows, f, indent=2)
