@@ -287,3 +287,15 @@ def test_evaluate_finds_the_training_runs_test_split(tmp_path):
     ev = json.loads(ok("evaluate", tmp_path / "r" / "model.safetensors", "--json").stdout)
     assert ev["samples"] == trained["test_samples"] == 90
     assert ev["accuracy"] == pytest.approx(trained["test_accuracy"])
+
+
+def test_predict_reads_npz_inputs(tmp_path):
+    ok("train", "--dataset", "xor", "--layers", "2", "--mode", "sgd", "--epochs", "3000",
+       "--learning-rate", "0.5", "--init", "uniform", "--out", tmp_path / "r", "-q")
+    model = tmp_path / "r" / "model.safetensors"
+    np.savez(tmp_path / "in.npz", X=np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float))
+    pred = ok("predict", model, tmp_path / "in.npz").stdout.splitlines()
+    assert [r.split(",")[0] for r in pred[1:]] == ["0", "1", "1", "0"]
+    np.savez(tmp_path / "bad.npz", weights=np.zeros(3))
+    p = run("predict", model, tmp_path / "bad.npz")
+    assert p.returncode == 2 and "expected the inputs in an array named X" in p.stderr

@@ -491,21 +491,12 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .datasets.files import load_npz
+    from .datasets.files import load_features
     from .io import atomic_write_text
 
     net, user = _load_model(args.model)
     path = Path(args.input)
-    if path.suffix == ".npz":
-        try:
-            X, _, _ = load_npz(path)
-        except DataError:
-            with np.load(path, allow_pickle=False) as z:
-                if "X" not in z.files:
-                    raise DataError(f"{str(path)!r} has no array named X") from None
-                X = z["X"]
-    else:
-        X = _read_feature_csv(path, net.n_inputs)
+    X = load_features(path)
     if X.ndim != 2 or X.shape[1] != net.n_inputs:
         raise DataError(f"{str(path)!r} has {X.shape[-1]} features per row but the model expects "
                         f"{net.n_inputs}")
@@ -526,41 +517,6 @@ def cmd_predict(args) -> int:
     else:
         sys.stdout.write(text)
     return EXIT_OK
-
-
-def _read_feature_csv(path, n_features):
-    import csv
-
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = [(i + 1, r) for i, r in enumerate(csv.reader(fh)) if r]
-    except OSError as e:
-        raise DataError(f"cannot read {str(path)!r}: {e.strerror or e}") from None
-    if rows and any(not _num(f) for f in rows[0][1]):
-        rows = rows[1:]  # header
-    if not rows:
-        raise DataError(f"{str(path)!r} has no data rows")
-    X = np.empty((len(rows), len(rows[0][1])))
-    for r, (line, row) in enumerate(rows):
-        if len(row) != X.shape[1]:
-            raise DataError(f"{str(path)!r} line {line}: {len(row)} fields, expected {X.shape[1]}")
-        for j, f in enumerate(row):
-            try:
-                X[r, j] = float(f)
-            except ValueError:
-                raise DataError(f"{str(path)!r} line {line}, column {j + 1}: {f!r} is not a "
-                                "number") from None
-    if not np.isfinite(X).all():
-        raise DataError(f"{str(path)!r} contains NaN or infinity")
-    return X
-
-
-def _num(s):
-    try:
-        float(s)
-        return True
-    except ValueError:
-        return False
 
 
 def cmd_info(args) -> int:

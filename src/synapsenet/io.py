@@ -63,8 +63,8 @@ def save(network, path, *, metadata: dict | None = None, extra_tensors: dict | N
         "format": FORMAT,
         "version": str(VERSION),
         "network": json.dumps(network.config()),
-        "training": json.dumps(network.train_config, default=_jsonable),
-        "user": json.dumps(metadata or {}, default=_jsonable),
+        "training": json.dumps(network.train_config, default=jsonable),
+        "user": json.dumps(metadata or {}, default=jsonable),
     }
     atomic_write_bytes(path, st_save(tensors, metadata=header))
 
@@ -131,7 +131,8 @@ def read_toml(path, what="config") -> dict:
         raise ConfigError(f"{what} {str(path)!r} is not valid TOML: {e}") from None
 
 
-def _jsonable(o):
+def jsonable(o):
+    """JSON for NumPy scalars and arrays and paths (``json.dumps(default=...)``)."""
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import datasets
 from .errors import ConfigError, SynapseError
-from .io import atomic_write_text, read_toml
+from .io import atomic_write_text, jsonable, read_toml
 from .network import Network
 
 
@@ -236,15 +236,7 @@ def history_csv(history) -> str:
 
 
 def write_json(path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, default=_plain) + "\n")
-
-
-def _plain(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(type(o).__name__)
+    atomic_write_text(path, json.dumps(obj, indent=2, default=jsonable) + "\n")
 
 
 def new_run_dir(out: str | None, dataset: str, force: bool, create: bool = True) -> Path:

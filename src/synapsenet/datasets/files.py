@@ -36,16 +36,12 @@ def encode_labels(raw, source: str):
     return y.astype(np.int64), [str(c) for c in classes.tolist()]
 
 
-def load_csv(path, label_column=None):
-    """Read a CSV file: numeric feature columns and one label column (name or index; default
-    the last). A first row with non-numeric fields is taken as a header.
-
-    Returns (X float64 (N, F), y int64 (N,), class_names).
-    """
-    path = Path(path)
+def _read_table(path: Path):
+    """Non-empty CSV rows as (line number, fields), and the header if the first row is one
+    (it has non-numeric fields where the next row has numbers, or only non-numeric ones)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = [r for r in csv.reader(fh)]
+            rows = list(csv.reader(fh))
     except OSError as e:
         raise DataError(f"cannot read {str(path)!r}: {e.strerror or e}") from None
     except (UnicodeDecodeError, csv.Error) as e:
@@ -63,6 +59,37 @@ def load_csv(path, label_column=None):
         numbered = numbered[1:]
     if not numbered:
         raise DataError(f"{str(path)!r} has a header but no data rows")
+    return numbered, header
+
+
+def _parse_numbers(path: Path, numbered, columns, header, width) -> np.ndarray:
+    """The given columns as float64, naming line and column of any bad or non-finite value."""
+    X = np.empty((len(numbered), len(columns)))
+    for r, (line, row) in enumerate(numbered):
+        if len(row) != width:
+            raise DataError(f"{str(path)!r} line {line}: {len(row)} fields, expected {width}")
+        for k, j in enumerate(columns):
+            try:
+                X[r, k] = float(row[j])
+            except ValueError:
+                col = f"{header[j]!r} ({j + 1})" if header else str(j + 1)
+                raise DataError(f"{str(path)!r} line {line}, column {col}: {row[j]!r} is not "
+                                "a number") from None
+    if not np.isfinite(X).all():
+        r, k = np.argwhere(~np.isfinite(X))[0]
+        raise DataError(f"{str(path)!r} line {numbered[r][0]}, column {columns[k] + 1}: "
+                        "NaN or infinity")
+    return X
+
+
+def load_csv(path, label_column=None):
+    """Read a CSV file: numeric feature columns and one label column (name or index; default
+    the last). A first row with non-numeric fields is taken as a header.
+
+    Returns (X float64 (N, F), y int64 (N,), class_names).
+    """
+    path = Path(path)
+    numbered, header = _read_table(path)
     width = len(numbered[0][1])
     if width < 2:
         raise DataError(f"{str(path)!r} needs at least one feature column and a label column")
@@ -79,26 +106,32 @@ def load_csv(path, label_column=None):
             raise DataError(f"{str(path)!r}: label column {lc} is out of range for "
                             f"{width} columns")
         lc %= width
-    X = np.empty((len(numbered), width - 1))
-    raw_labels = []
-    feats = [j for j in range(width) if j != lc]
-    for r, (line, row) in enumerate(numbered):
-        if len(row) != width:
-            raise DataError(f"{str(path)!r} line {line}: {len(row)} fields, expected {width}")
-        for k, j in enumerate(feats):
-            try:
-                X[r, k] = float(row[j])
-            except ValueError:
-                col = f"{header[j]!r} ({j + 1})" if header else str(j + 1)
-                raise DataError(f"{str(path)!r} line {line}, column {col}: {row[j]!r} is not "
-                                "a number") from None
-        raw_labels.append(row[lc].strip())
-    if not np.isfinite(X).all():
-        r, k = np.argwhere(~np.isfinite(X))[0]
-        raise DataError(f"{str(path)!r} line {numbered[r][0]}, column {feats[k] + 1}: "
-                        "NaN or infinity")
-    y, classes = encode_labels(np.array(raw_labels), str(path))
+    X = _parse_numbers(path, numbered, [j for j in range(width) if j != lc], header, width)
+    y, classes = encode_labels(np.array([row[lc].strip() for _, row in numbered]), str(path))
     return X, y, classes
+
+
+def load_features(path) -> np.ndarray:
+    """Inputs without labels, for prediction: every column of a CSV file (optional header),
+    or the array X (or x, data, features) of a .npz archive. Returns float64 (N, F)."""
+    path = Path(path)
+    if path.suffix != ".npz":
+        numbered, header = _read_table(path)
+        width = len(numbered[0][1])
+        return _parse_numbers(path, numbered, list(range(width)), header, width)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            key = next((k for k, _ in _NPZ_KEYS if k in npz.files), None)
+            if key is None:
+                raise DataError(f"{str(path)!r} has arrays {sorted(npz.files)}; expected the "
+                                "inputs in an array named X")
+            X = npz[key]
+    except (OSError, zipfile.BadZipFile, ValueError) as e:
+        raise DataError(f"cannot read {str(path)!r} as .npz: {e}") from None
+    if X.ndim != 2 or not np.issubdtype(X.dtype, np.number) or not np.isfinite(X).all():
+        raise DataError(f"{str(path)!r}: X must be a 2-D array of finite numbers, got "
+                        f"{X.dtype} {X.shape}")
+    return X.astype(np.float64)
 
 
 _NPZ_KEYS = (("X", "y"), ("x", "y"), ("data", "target"), ("features", "labels"))
