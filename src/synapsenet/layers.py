@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _blas
 from .activations import Activation, get_activation
 from .errors import ConfigError, ShapeError
 from .initializers import default_init, get_initializer
@@ -160,20 +161,29 @@ class Dense:
         self._Z = self.activation.forward(U, out=ws["Z"])  # z = f(u)
         return self._Z
 
-    def backward(self, delta, need_input_grad=True):
+    def backward(self, delta, need_input_grad=True, update=False):
         """Given δ = ∂E/∂u for this layer (already divided by the batch size), fill dW, db and
-        return G = ∂E/∂z_prev = δ·W (or None for the first layer)."""
-        if len(delta) == 1:  # one sample: an outer product, far faster than a K = 1 GEMM
+        return G = ∂E/∂z_prev = δ·W (or None for the first layer).
+
+        ``update=True`` is plain gradient descent with η already in δ: the step
+        w ← w − δ z_prev is then made here, inside the product (see ``_blas``), and dW is
+        not kept. G is computed first, with the weights before the step.
+        """
+        # ∂E/∂b_j = δ_j summed over the batch, as 1ᵀ·δ: BLAS beats an axis-0 reduction
+        np.matmul(self._ones(len(delta)), delta, out=self.db)
+        G = None
+        if need_input_grad:
+            G = self._workspace(len(delta))["G"]
+            np.matmul(delta, self._WT_used.T, out=G)  # ∂E/∂z_i = Σ_k δ_k w_ki
+            if self._mask is not None:
+                G *= self._mask
+        if update:  # w_ji ← w_ji − δ_j z_i, b_j ← b_j − δ_j (summed over the batch)
+            _blas.add_product(self._Z_prev.T, delta, self._WT, -1.0, work=self._dWT)
+            self.b -= self.db
+        elif len(delta) == 1:  # one sample: an outer product, far faster than a K = 1 GEMM
             np.multiply(self._Z_prev.T, delta, out=self._dWT)  # ∂E/∂w_ji = δ_j z_i
         else:
             np.matmul(self._Z_prev.T, delta, out=self._dWT)  # ∂E/∂w_ji = δ_j z_i (as dWᵀ)
-        # ∂E/∂b_j = δ_j summed over the batch, as 1ᵀ·δ: BLAS beats an axis-0 reduction
-        np.matmul(self._ones(len(delta)), delta, out=self.db)
-        if not need_input_grad:
-            return None
-        G = np.matmul(delta, self._WT_used.T, out=self._workspace(len(delta))["G"])  # Σ_k δ_k w_kj
-        if self._mask is not None:
-            G *= self._mask
         return G
 
     # -- bookkeeping ---------------------------------------------------------------------

@@ -13,11 +13,11 @@ No automatic differentiation is involved: the deltas are the engine.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
-from .activations import row_argmax
 from .errors import ConfigError, DataError, ShapeError
 from .layers import Dense, _check_dtype
 from .losses import Loss, get_loss
@@ -189,7 +189,7 @@ class Network:
         if Z.shape[1] == 1:
             act = self.output_activation
             return (Z[:, 0] >= (act.low + act.high) / 2).astype(np.int64)
-        return row_argmax(Z)
+        return Z.argmax(axis=1)
 
     def evaluate(self, X, y, loss="squared_error") -> dict:
         """Loss (mean over samples) and, for class labels, accuracy on (X, y)."""
@@ -295,15 +295,22 @@ class Network:
 
     # -- learning ------------------------------------------------------------------------
     def train_step(self, X, D, loss: Loss, rng=None, weights=None,
-                   scale=1.0) -> tuple[float, np.ndarray]:
+                   scale=1.0, update=False) -> tuple[float, np.ndarray]:
         """One forward and backward pass over a batch: fills every layer's dW, db with the
         *mean* gradient over the batch (weighted by ``weights`` when given), times ``scale``,
-        and returns (loss, outputs)."""
+        and returns (loss, outputs).
+
+        ``update=True`` also makes the plain gradient-descent step w ← w − scale·∂E/∂w, layer
+        by layer inside backpropagation (``scale`` is then η), instead of filling dW; a
+        non-finite loss returns before any weight is touched.
+        """
         Z = X
         for layer in self.layers:
             Z = layer.forward_train(Z, rng)  # z = f(W z_prev + b), stored for backward
         last = self.layers[-1]
         E = loss.value(Z, D, last._U, weights)  # E = (1/N) Σ_n E_n
+        if update and not math.isfinite(E):
+            return E, Z
         ws = last._workspace(len(X))
         delta = loss.output_delta(Z, D, last._U, last.activation, out=ws["D"])  # δ_out
         if weights is None:
@@ -314,7 +321,7 @@ class Network:
             delta *= w[:, None].astype(delta.dtype)
         for i in range(len(self.layers) - 1, -1, -1):
             layer = self.layers[i]
-            G = layer.backward(delta, need_input_grad=i > 0)  # dW = δᵀ z_prev; G = δ W
+            G = layer.backward(delta, i > 0, update)  # dW = δᵀ z_prev; G = δ W
             if i > 0:
                 below = self.layers[i - 1]
                 # hidden δ_j = (Σ_k δ_k w_kj) f'(u_j)

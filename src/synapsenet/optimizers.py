@@ -43,18 +43,13 @@ class Optimizer:
                     g += t  # ∂/∂w (λ/2) w² = λ w
 
     #: True when the update is exactly w ← w − η g: the learning rate can then be folded
-    #: into the gradient computation (see ``step_prescaled``), saving a pass over the weights
+    #: into the gradient computation and the step made inside backpropagation
+    #: (``Network.train_step(update=True)``), saving passes over the weights
     folds_learning_rate = False
 
     def step(self, params, grads, lr, decays=None):
         """Update ``params`` in place from ``grads`` (which may be overwritten) with rate lr."""
         raise NotImplementedError  # pragma: no cover
-
-    def step_prescaled(self, params, grads):
-        """w ← w − g for gradients already multiplied by η (plain gradient descent only)."""
-        self.t += 1
-        for p, g in zip(params, grads):
-            p -= g
 
     def state_dict(self) -> dict[str, np.ndarray]:
         out = {f"{k}.{i}": a for k, arrs in self.state.items() if not k.startswith("_")

@@ -246,7 +246,8 @@ class _Loop:
         self.Db_buf = np.empty((bmax, D.shape[1]), D.dtype)
         self.params, self.grads = network.parameters(), network.gradients()
         self.decays = [p.ndim == 2 for p in self.params]  # weight decay on W, not on b
-        # plain gradient descent folds η into the output delta: one pass, w ← w − (η ∂E/∂w)
+        # plain gradient descent folds η into the output delta, and backpropagation then
+        # makes the step w ← w − η ∂E/∂w inside each weight-gradient product
         self.fold = opt.folds_learning_rate
 
     def epoch(self, epoch, epochs):
@@ -262,7 +263,12 @@ class _Loop:
         # overflow is caught as divergence, naming the epoch and batch, not as a warning
         with np.errstate(over="ignore", invalid="ignore"):
             for bi, sl in enumerate(slices):
-                E, correct, m = self.batch(epoch, bi, sl, order, lr)
+                try:
+                    E, correct, m = self.batch(epoch, bi, sl, order, lr)
+                except DivergenceError:
+                    if not all(np.isfinite(p).all() for p in self.params):
+                        net.set_weights(snapshot)  # a step made inside backpropagation
+                    raise
                 sum_loss += E * m
                 n_correct += correct
                 seen += m
@@ -306,16 +312,18 @@ class _Loop:
             wb = None if sw is None else sw[idx]
             if self.augment is not None:
                 Xb = self.augment(Xb, self.rng)
-        E, Z = net.train_step(Xb, Db, self.loss, self.rng, wb, lr if self.fold else 1.0)
-        # a non-finite loss or gradient stops before it reaches the weights (a non-finite δ
-        # anywhere reaches the first layer's bias gradient)
+        E, Z = net.train_step(Xb, Db, self.loss, self.rng, wb, lr if self.fold else 1.0,
+                              update=self.fold)
+        # a non-finite loss or gradient stops the training (a non-finite δ anywhere reaches
+        # the first layer's bias gradient); a non-finite loss before any weight changed, a
+        # non-finite δ after a step inside backpropagation, which epoch() then undoes
         if not (math.isfinite(E) and math.isfinite(net.layers[0].db.sum())):
             raise DivergenceError(
                 f"training diverged at epoch {epoch + 1}, batch {bi + 1}: the loss is {E} "
                 f"(learning rate {lr:g}); the network keeps its last finite weights. Try a "
                 "smaller learning rate.", epoch=epoch + 1, batch=bi + 1)
         if self.fold:
-            self.opt.step_prescaled(self.params, self.grads)  # w ← w − η ∂E/∂w
+            self.opt.t += 1  # the step w ← w − η ∂E/∂w was made in backpropagation
         else:
             self.opt.step(self.params, self.grads, lr, self.decays)  # momentum, Adam, decay
         if self.weight_bound is not None:

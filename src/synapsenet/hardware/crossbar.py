@@ -153,11 +153,10 @@ class AnalogLayer:
     def _workspace(self, n):
         """Buffers for a batch of n rows, reused from call to call (no allocation)."""
         if self._ws is None or self._ws["n"] != n:
-            nb = -(-self.n_in // self.cfg.tile.rows)  # row blocks
-            h = (nb * n * self.n_out + 1) // 2
+            h = (n * self.n_out + 1) // 2
             self._ws = {"n": n, "X": np.empty((n, self.n_in), np.float32),
-                        "s": np.empty((n, 1), np.float32),
-                        "noise": np.empty((nb * n, self.n_out), np.float32),
+                        **{k: np.empty((n, 1), np.float32) for k in ("s", "m")},
+                        "noise": np.empty((n, self.n_out), np.float32),
                         **{k: np.empty((n, self.n_out), np.float32) for k in ("out", "y")},
                         "work": np.empty(2 * h, np.uint32)}
         return self._ws
@@ -188,7 +187,8 @@ class AnalogLayer:
             if io.input_scaling == "abs_max":  # each input vector scaled to max |x| = 1
                 np.max(Zr, axis=1, keepdims=True, out=sr)  # max |z| = max(max z, −min z)
                 if not self.nonnegative_input:  # (min: a second read, from the cache)
-                    np.maximum(sr, -Zr.min(axis=1, keepdims=True), out=sr)
+                    m = np.min(Zr, axis=1, keepdims=True, out=ws["m"][:len(Zr)])
+                    np.maximum(sr, np.negative(m, out=m), out=sr)
                 sr[sr == 0] = 1.0
             else:
                 sr[...] = io.input_range
@@ -220,22 +220,18 @@ class AnalogLayer:
         first = True
         for unit, Xp in planes:  # unit: input value of one DAC code (× sign and bit weight)
             g = unit / step  # one input code → ADC steps
-            if noisy:  # read noise of both devices per synapse + output noise, every block
-                noise = ws["noise"]  # (blocks × B, n_out): one draw for all of them
-                var = np.full((len(blocks), len(Z)), (io.out_noise / step) ** 2, np.float32)
-                if dev.read_noise:
-                    for k, r0 in enumerate(blocks):
-                        xs = Xp[:, r0:r0 + rows]
-                        var[k] += (2.0 * (dev.read_noise * g) ** 2) * np.vecdot(xs, xs)
-                standard_normal(rng, noise, ws["work"], sigma=np.sqrt(var).reshape(-1))
-            for k, r0 in enumerate(blocks):
+            for r0 in blocks:
                 xs = Xp[:, r0:r0 + rows]
                 # column currents Σ_i x_i (G⁺ − G⁻), directly in ADC steps; the first block
                 # writes the output, later ones a partial sum added digitally
                 y = out if first else ws["y"]
                 np.matmul(xs, self._weights_in_steps(g)[r0:r0 + rows], out=y)
-                if noisy:
-                    y += noise[k * len(Z):(k + 1) * len(Z)]
+                if noisy:  # read noise of both devices per synapse + output noise, drawn
+                    # here so that the block's noise is added while it is in the cache
+                    var = np.full(len(Z), (io.out_noise / step) ** 2, np.float32)
+                    if dev.read_noise:
+                        var += (2.0 * (dev.read_noise * g) ** 2) * np.vecdot(xs, xs)
+                    y += standard_normal(rng, ws["noise"], ws["work"], sigma=np.sqrt(var))
                 if saturates:  # the ADC: saturate at ± adc_range, round to a step
                     np.clip(y, -bound, bound, out=y)
                 if io.adc_bits:

@@ -1,0 +1,122 @@
+"""The weight update inside the matrix product: ``C ← C + α·A·B`` in one BLAS call.
+
+Plain gradient descent, ``W ← W − η δᵀ z``, is a matrix product added to the weights. NumPy
+can only write a product into a fresh (or scratch) array, so the textbook update costs a
+product *and* a second pass that reads the gradient and rewrites every weight — and that
+pass, in one Python thread, touches weights the BLAS threads just handled on the other cores.
+BLAS itself computes ``C ← α·A·B + β·C``; with β = 1 the update is made where the product is,
+in one pass, by every BLAS thread (GEMM; GER for a single sample's outer product). That is
+what an analog chip does too: it adds the update to the weights in place.
+
+We call the BLAS that NumPy itself uses (no second library, no second thread pool), found
+through NumPy's own extension module. Where it cannot be found or does not pass a small
+self-test (another NumPy build, an unknown BLAS), :func:`add_product` falls back to NumPy:
+the same numbers, one pass more.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+
+
+def _bind():
+    """(gemm, ger) per dtype from NumPy's BLAS, or None."""
+    try:
+        core = getattr(np, "_core", None) or np.core
+        lib = ctypes.CDLL(core._multiarray_umath.__file__)
+    except (OSError, AttributeError):  # pragma: no cover - not a shared-library build
+        return None
+    # NumPy's wheels bundle OpenBLAS with 64-bit integers and prefixed, suffixed names;
+    # other builds link a BLAS with the plain CBLAS names and 32-bit integers
+    for prefix, suffix, Int in (("scipy_cblas_", "64_", ctypes.c_int64),
+                                ("cblas_", "64_", ctypes.c_int64),
+                                ("cblas_", "", ctypes.c_int)):
+        try:
+            funcs = {}
+            for dtype, ch, Real in ((np.float32, "s", ctypes.c_float),
+                                    (np.float64, "d", ctypes.c_double)):
+                gemm = getattr(lib, f"{prefix}{ch}gemm{suffix}")
+                gemm.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, Int, Int, Int, Real,
+                                 ctypes.c_void_p, Int, ctypes.c_void_p, Int, Real,
+                                 ctypes.c_void_p, Int]
+                gemm.restype = None
+                ger = getattr(lib, f"{prefix}{ch}ger{suffix}")
+                ger.argtypes = [ctypes.c_int, Int, Int, Real, ctypes.c_void_p, Int,
+                                ctypes.c_void_p, Int, ctypes.c_void_p, Int]
+                ger.restype = None
+                funcs[np.dtype(dtype)] = (gemm, ger)
+            return funcs
+        except AttributeError:
+            continue
+    return None  # pragma: no cover - depends on the NumPy build
+
+
+_FUNCS = _bind()
+
+
+def add_product(A: np.ndarray, B: np.ndarray, C: np.ndarray, alpha: float,
+                work: np.ndarray | None = None) -> np.ndarray:
+    """``C += alpha · A @ B`` in place, for 2-D arrays of one float dtype.
+
+    ``C`` must be C-contiguous (n × m); ``A`` (n × k) C-contiguous or the transpose of a
+    C-contiguous array; ``B`` (k × m) C-contiguous. ``work`` (n × m), if given, is the scratch
+    array of the NumPy fallback.
+    """
+    n, k = A.shape
+    m = B.shape[1]
+    fused = _FUNCS is not None and _blas_ready(A, B, C)
+    if not fused:
+        P = np.matmul(A, B, out=work)
+        P *= alpha
+        C += P
+        return C
+    gemm, ger = _FUNCS[C.dtype]
+    if k == 1:  # one sample: C += α a bᵀ, the rank-1 update
+        ger(_ROW_MAJOR, n, m, alpha, A.ctypes.data, A.strides[0] // A.itemsize,
+            B.ctypes.data, 1, C.ctypes.data, m)
+        return C
+    if A.flags.c_contiguous:
+        trans, lda = _NO_TRANS, k
+    else:  # A = Xᵀ with X (k × n) C-contiguous
+        trans, lda = _TRANS, n
+    gemm(_ROW_MAJOR, trans, _NO_TRANS, n, m, k, alpha, A.ctypes.data, lda, B.ctypes.data, m,
+         1.0, C.ctypes.data, m)
+    return C
+
+
+def _blas_ready(A, B, C) -> bool:
+    """Whether the arrays are laid out as the direct call above expects."""
+    dt = C.dtype
+    if A.dtype != dt or B.dtype != dt or dt not in _FUNCS:
+        return False
+    if not (C.flags.c_contiguous and C.flags.writeable and B.flags.c_contiguous):
+        return False
+    if A.shape[1] == 1:  # a column: any stride
+        return A.strides[0] % A.itemsize == 0 and A.strides[0] > 0
+    return A.flags.c_contiguous or A.T.flags.c_contiguous
+
+
+def _self_test() -> bool:
+    """Check the binding on small products against NumPy (both dtypes, both layouts)."""
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        for k in (1, 3):
+            X = rng.standard_normal((k, 5)).astype(dtype)
+            B = rng.standard_normal((k, 4)).astype(dtype)
+            C = rng.standard_normal((5, 4)).astype(dtype)
+            want = C - 0.5 * (X.T @ B)
+            add_product(X.T, B, C, -0.5)
+            if not np.allclose(C, want, rtol=1e-4, atol=1e-5):
+                return False
+    return True
+
+
+if _FUNCS is not None and not _self_test():  # pragma: no cover - a BLAS we misread
+    _FUNCS = None
+
+#: True when updates run inside BLAS (else the NumPy fallback, one pass more)
+FUSED = _FUNCS is not None
