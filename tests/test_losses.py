@@ -39,6 +39,12 @@ def test_extreme_logits_give_finite_loss():
     z = get_activation("softmax").forward(u.copy())
     d = np.array([[0.0, 1.0]])
     assert get_loss("cross_entropy").value(z, d, u) == pytest.approx(2e4)
+    # an underflowed z where d = 0 (0 · ln 0) must not poison the batch's mean either
+    u = np.array([[1e4, -1e4], [0.5, 0.1]])
+    z = get_activation("softmax").forward(u.copy())
+    d = np.array([[1.0, 0.0], [1.0, 0.0]])
+    want = (0.0 + np.log1p(np.exp(-0.4))) / 2
+    assert get_loss("cross_entropy").value(z, d, u) == pytest.approx(want)
 
 
 @pytest.mark.parametrize("loss,act", [("cross_entropy", "softmax"),
