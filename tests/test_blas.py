@@ -1,0 +1,62 @@
+"""The in-place update C += α·A·B (BLAS with β = 1) against NumPy, and training with and
+without it."""
+
+import numpy as np
+import pytest
+
+import synapsenet as sn
+from synapsenet import _blas
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [1, 2, 17])
+@pytest.mark.parametrize("a_layout", ["transposed", "contiguous"])
+def test_add_product_equals_numpy(dtype, k, a_layout):
+    rng = np.random.default_rng(k)
+    n, m = 13, 7
+    if a_layout == "transposed":  # as in backpropagation: A = Z_prevᵀ
+        A = rng.standard_normal((k, n)).astype(dtype).T
+    else:
+        A = rng.standard_normal((n, k)).astype(dtype)
+    B = rng.standard_normal((k, m)).astype(dtype)
+    C = rng.standard_normal((n, m)).astype(dtype)
+    want = C + (-0.25) * (A.astype(np.float64) @ B.astype(np.float64))
+    got = _blas.add_product(A, B, C, -0.25)
+    assert got is C
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(C, want, rtol=tol, atol=tol)
+
+
+def test_unusual_layouts_fall_back_to_numpy():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((6, 8))[:, ::2]  # neither contiguous nor a transpose
+    B = rng.standard_normal((4, 3))
+    C = rng.standard_normal((6, 3))
+    want = C + 2.0 * (A @ B)
+    _blas.add_product(A, B, C, 2.0)
+    np.testing.assert_allclose(C, want, rtol=1e-12)
+
+
+def test_this_numpy_build_updates_inside_blas():
+    """On NumPy's own wheels (OpenBLAS) the fused path is found; elsewhere this says so."""
+    if not _blas.FUSED:
+        pytest.skip("this NumPy's BLAS is not one the binding knows; the NumPy fallback runs")
+    assert _blas._self_test()
+
+
+@pytest.mark.parametrize("mode", [{"mode": "sgd"}, {"batch_size": 8}])
+def test_training_is_the_same_with_and_without_the_fused_update(monkeypatch, mode):
+    X, y = sn.datasets.load("digits")
+    X, y = (X[:64] / 16).astype(np.float64), y[:64]
+
+    def train():
+        net = sn.Network.from_sizes([64, 16, 10], hidden="tanh", output="softmax", seed=3,
+                                    dtype="float64")
+        net.fit(X, y, epochs=2, learning_rate=0.05, loss="cross_entropy", seed=1, **mode)
+        return net.get_weights()
+
+    fused = train()
+    monkeypatch.setattr(_blas, "_FUNCS", None)
+    plain = train()
+    for a, b in zip(fused, plain):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
