@@ -10,12 +10,14 @@ from synapsenet import _blas
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("k", [1, 2, 17])
-@pytest.mark.parametrize("a_layout", ["transposed", "contiguous"])
+@pytest.mark.parametrize("a_layout", ["transposed", "contiguous", "column block"])
 def test_add_product_equals_numpy(dtype, k, a_layout):
     rng = np.random.default_rng(k)
     n, m = 13, 7
     if a_layout == "transposed":  # as in backpropagation: A = Z_prevᵀ
         A = rng.standard_normal((k, n)).astype(dtype).T
+    elif a_layout == "column block":  # as in a crossbar tile: some of each row's inputs
+        A = rng.standard_normal((n, k + 5)).astype(dtype)[:, 2:2 + k]
     else:
         A = rng.standard_normal((n, k)).astype(dtype)
     B = rng.standard_normal((k, m)).astype(dtype)

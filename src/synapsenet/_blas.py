@@ -62,9 +62,9 @@ def add_product(A: np.ndarray, B: np.ndarray, C: np.ndarray, alpha: float,
                 work: np.ndarray | None = None) -> np.ndarray:
     """``C += alpha · A @ B`` in place, for 2-D arrays of one float dtype.
 
-    ``C`` must be C-contiguous (n × m); ``A`` (n × k) C-contiguous or the transpose of a
-    C-contiguous array; ``B`` (k × m) C-contiguous. ``work`` (n × m), if given, is the scratch
-    array of the NumPy fallback.
+    ``C`` must be C-contiguous (n × m) and ``B`` (k × m) C-contiguous; ``A`` (n × k) may be
+    any row-major view with contiguous rows (a block of columns, say) or the transpose of one.
+    Other layouts take the NumPy fallback, whose scratch array ``work`` (n × m) may be given.
     """
     n, k = A.shape
     m = B.shape[1]
@@ -79,10 +79,10 @@ def add_product(A: np.ndarray, B: np.ndarray, C: np.ndarray, alpha: float,
         ger(_ROW_MAJOR, n, m, alpha, A.ctypes.data, A.strides[0] // A.itemsize,
             B.ctypes.data, 1, C.ctypes.data, m)
         return C
-    if A.flags.c_contiguous:
-        trans, lda = _NO_TRANS, k
-    else:  # A = Xᵀ with X (k × n) C-contiguous
-        trans, lda = _TRANS, n
+    if A.strides[1] == A.itemsize:  # rows of A contiguous, lda apart
+        trans, lda = _NO_TRANS, A.strides[0] // A.itemsize
+    else:  # A = Xᵀ, X's rows contiguous
+        trans, lda = _TRANS, A.strides[1] // A.itemsize
     gemm(_ROW_MAJOR, trans, _NO_TRANS, n, m, k, alpha, A.ctypes.data, lda, B.ctypes.data, m,
          1.0, C.ctypes.data, m)
     return C
@@ -95,9 +95,12 @@ def _blas_ready(A, B, C) -> bool:
         return False
     if not (C.flags.c_contiguous and C.flags.writeable and B.flags.c_contiguous):
         return False
+    s0, s1, size = A.strides[0], A.strides[1], A.itemsize
     if A.shape[1] == 1:  # a column: any stride
-        return A.strides[0] % A.itemsize == 0 and A.strides[0] > 0
-    return A.flags.c_contiguous or A.T.flags.c_contiguous
+        return s0 % size == 0 and s0 > 0
+    if s1 == size:  # row-major with leading dimension s0 / size
+        return s0 % size == 0 and s0 >= A.shape[1] * size
+    return s0 == size and s1 % size == 0 and s1 >= A.shape[0] * size  # a transposed one
 
 
 def _self_test() -> bool:

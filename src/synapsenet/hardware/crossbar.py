@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._blas import add_product
 from ..errors import ConfigError
 from .config import HardwareConfig, load_config
 
@@ -156,7 +157,6 @@ class AnalogLayer:
             h = (n * self.n_out + 1) // 2
             self._ws = {"n": n, "X": np.empty((n, self.n_in), np.float32),
                         **{k: np.empty((n, 1), np.float32) for k in ("s", "m")},
-                        "noise": np.empty((n, self.n_out), np.float32),
                         **{k: np.empty((n, self.n_out), np.float32) for k in ("out", "y")},
                         "work": np.empty(2 * h, np.uint32)}
         return self._ws
@@ -225,13 +225,16 @@ class AnalogLayer:
                 # column currents Σ_i x_i (G⁺ − G⁻), directly in ADC steps; the first block
                 # writes the output, later ones a partial sum added digitally
                 y = out if first else ws["y"]
-                np.matmul(xs, self._weights_in_steps(g)[r0:r0 + rows], out=y)
-                if noisy:  # read noise of both devices per synapse + output noise, drawn
-                    # here so that the block's noise is added while it is in the cache
+                Wk = self._weights_in_steps(g)[r0:r0 + rows]
+                if noisy:  # read noise of both devices per synapse + output noise: drawn
+                    # into y, and the product added to it inside BLAS (β = 1), one pass less
                     var = np.full(len(Z), (io.out_noise / step) ** 2, np.float32)
                     if dev.read_noise:
                         var += (2.0 * (dev.read_noise * g) ** 2) * np.vecdot(xs, xs)
-                    y += standard_normal(rng, ws["noise"], ws["work"], sigma=np.sqrt(var))
+                    standard_normal(rng, y, ws["work"], sigma=np.sqrt(var))
+                    add_product(xs, Wk, y, 1.0)
+                else:
+                    np.matmul(xs, Wk, out=y)
                 if saturates:  # the ADC: saturate at ± adc_range, round to a step
                     np.clip(y, -bound, bound, out=y)
                 if io.adc_bits:
