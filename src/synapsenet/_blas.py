@@ -71,7 +71,8 @@ def add_product(A: np.ndarray, B: np.ndarray, C: np.ndarray, alpha: float,
     fused = _FUNCS is not None and _blas_ready(A, B, C)
     if not fused:
         P = np.matmul(A, B, out=work)
-        P *= alpha
+        if alpha != 1:
+            P *= alpha
         C += P
         return C
     gemm, ger = _FUNCS[C.dtype]
