@@ -183,6 +183,24 @@ def test_seeded_and_reproducible(net, X):
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
+def test_threads_do_not_change_the_outputs_and_blas_threads_come_back(net):
+    """Batches on several threads draw the same noise as in order; the BLAS thread count
+    is restored after (and a batch's error still reaches the caller)."""
+    from threadpoolctl import threadpool_info
+
+    X = np.random.default_rng(2).normal(size=(700, 20)).astype(np.float32)
+    before = [i["num_threads"] for i in threadpool_info()]
+    outs = [deploy(net, "pcm", seed=5, threads=t).predict(X, batch_size=64) for t in (1, 2, 3)]
+    assert np.array_equal(outs[0], outs[1]) and np.array_equal(outs[0], outs[2])
+    assert [i["num_threads"] for i in threadpool_info()] == before
+    chip = deploy(net, "pcm", seed=5, threads=2)
+    assert not np.array_equal(chip.predict(X), chip.predict(X))  # fresh noise per call
+    X[650, 3] = np.nan
+    with pytest.raises(sn.DataError, match="row 650"):
+        chip.predict(X, batch_size=64)
+    assert [i["num_threads"] for i in threadpool_info()] == before
+
+
 def test_standard_normal_is_standard():
     out = np.empty(400_001, np.float32)
     standard_normal(np.random.default_rng(0), out)

@@ -16,19 +16,28 @@ the same numbers, one pass more.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import threading
 
 import numpy as np
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 
 
-def _bind():
-    """(gemm, ger) per dtype from NumPy's BLAS, or None."""
+def _numpy_blas():
+    """NumPy's extension module as a library handle: its symbols and its BLAS's."""
     try:
         core = getattr(np, "_core", None) or np.core
-        lib = ctypes.CDLL(core._multiarray_umath.__file__)
+        return ctypes.CDLL(core._multiarray_umath.__file__)
     except (OSError, AttributeError):  # pragma: no cover - not a shared-library build
+        return None
+
+
+def _bind():
+    """(gemm, ger) per dtype from NumPy's BLAS, or None."""
+    lib = _numpy_blas()
+    if lib is None:  # pragma: no cover
         return None
     # NumPy's wheels bundle OpenBLAS with 64-bit integers and prefixed, suffixed names;
     # other builds link a BLAS with the plain CBLAS names and 32-bit integers
@@ -124,3 +133,49 @@ if _FUNCS is not None and not _self_test():  # pragma: no cover - a BLAS we misr
 
 #: True when updates run inside BLAS (else the NumPy fallback, one pass more)
 FUSED = _FUNCS is not None
+
+
+def _bind_threads():
+    """OpenBLAS's (get, set) of its thread count, or None."""
+    lib = _numpy_blas()
+    for get, set_ in (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+                      ("openblas_get_num_threads", "openblas_set_num_threads")):
+        g, s_ = (getattr(lib, n, None) for n in (get, set_)) if lib is not None else (None,)*2
+        if g is not None and s_ is not None:
+            g.argtypes, g.restype = [], ctypes.c_int
+            s_.argtypes, s_.restype = [ctypes.c_int], None
+            return g, s_
+    return None  # pragma: no cover - another BLAS
+
+
+_THREADS = _bind_threads()
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_before = 1
+
+#: whether :func:`single_threaded` can set NumPy's BLAS thread count here
+CAN_SET_THREADS = _THREADS is not None
+
+
+@contextlib.contextmanager
+def single_threaded():
+    """BLAS on one thread inside the block, for callers that run their own threads side by
+    side (one per core). The setting is process-wide, as OpenBLAS keeps it, and restored
+    when the last such block ends."""
+    global _threads_users, _threads_before
+    if _THREADS is None:  # pragma: no cover - another BLAS: leave it alone
+        yield
+        return
+    get, set_ = _THREADS
+    with _threads_lock:
+        if _threads_users == 0:
+            _threads_before = get()
+            set_(1)
+        _threads_users += 1
+    try:
+        yield
+    finally:
+        with _threads_lock:
+            _threads_users -= 1
+            if _threads_users == 0:
+                set_(_threads_before)

@@ -15,8 +15,13 @@ noisy analog inference costs about one digital matrix product plus element-wise 
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
+from .. import _blas
 from .._blas import add_product
 from ..errors import ConfigError
 from .config import HardwareConfig, load_config
@@ -86,7 +91,7 @@ class AnalogLayer:
         self.stuck_max = None if u is None else (u >= d.stuck_at_min) & (
             u < d.stuck_at_min + d.stuck_at_max)
         self.t = d.drift_t0
-        self._ws = None
+        self._local = threading.local()  # workspaces, one set per simulating thread
         # inputs known to be ≥ 0 (the layer below ends in relu, sigmoid, …, or the data is)
         self.nonnegative_input = False
         self.program(rng)
@@ -152,14 +157,15 @@ class AnalogLayer:
         self.G_sum_rows = G.sum(axis=(0, 1))  # Σ_j (G⁺ + G⁻) per input row, for energy
 
     def _workspace(self, n):
-        """Buffers for a batch of n rows, reused from call to call (no allocation)."""
-        if self._ws is None or self._ws["n"] != n:
+        """This thread's buffers for a batch of n rows, reused from call to call."""
+        ws = getattr(self._local, "ws", None)
+        if ws is None or ws["n"] != n:
             h = (n * self.n_out + 1) // 2
-            self._ws = {"n": n, "X": np.empty((n, self.n_in), np.float32),
+            ws = self._local.ws = {"n": n, "X": np.empty((n, self.n_in), np.float32),
                         **{k: np.empty((n, 1), np.float32) for k in ("s", "m")},
                         **{k: np.empty((n, self.n_out), np.float32) for k in ("out", "y")},
                         "work": np.empty(2 * h, np.uint32)}
-        return self._ws
+        return ws
 
     def _weights_in_steps(self, g: float) -> np.ndarray:
         """Normalised weights times g (cached for the last g: one per layer setting)."""
@@ -186,7 +192,9 @@ class AnalogLayer:
             Zr, sr, Xr = Z[r0:r0 + 256], s[r0:r0 + 256], X[r0:r0 + 256]
             if io.input_scaling == "abs_max":  # each input vector scaled to max |x| = 1
                 np.max(Zr, axis=1, keepdims=True, out=sr)  # max |z| = max(max z, −min z)
-                if not self.nonnegative_input:  # (min: a second read, from the cache)
+                # the rows' minima too, unless the block has no negative input (one quick
+                # reduction, from the cache, tells)
+                if not self.nonnegative_input and Zr.min() < 0:
                     m = np.min(Zr, axis=1, keepdims=True, out=ws["m"][:len(Zr)])
                     np.maximum(sr, np.negative(m, out=m), out=sr)
                 sr[sr == 0] = 1.0
@@ -272,11 +280,17 @@ class AnalogLayer:
 
 
 class AnalogNetwork:
-    """A network deployed on a simulated chip. Build with :func:`deploy`."""
+    """A network deployed on a simulated chip. Build with :func:`deploy`.
 
-    def __init__(self, network, cfg: HardwareConfig, seed=0):
+    ``threads``: how many batches are simulated at once (None: one per CPU core, at most 8).
+    The outputs do not depend on it (see :meth:`predict`).
+    """
+
+    def __init__(self, network, cfg: HardwareConfig, seed=0, threads=None):
         self.network = network
         self.config = cfg
+        self.threads = threads
+        self._pool = None
         # SFC64: the fastest of NumPy's bit generators here, and noise is most of the work
         self.rng = np.random.Generator(np.random.SFC64(seed))
         self.layers = [AnalogLayer(layer, cfg, self.rng) for layer in network.layers]
@@ -296,22 +310,53 @@ class AnalogNetwork:
         return self
 
     def predict(self, X, batch_size=1024) -> np.ndarray:
-        """Outputs of the last layer, computed on the chip (read noise drawn afresh)."""
+        """Outputs of the last layer, computed on the chip (read noise drawn afresh).
+
+        Batches of ``batch_size`` rows are simulated on up to ``threads`` threads, each on
+        one core, with BLAS single-threaded meanwhile: the simulation is mostly element-wise
+        work, which NumPy does on one core, so batches side by side use the machine better
+        than one batch with a two-thread product (33 ms instead of 48 ms for MNIST's test
+        set on PCM, 2 cores, measured). The read noise of the batch starting at row s comes
+        from a generator seeded by (one draw of the chip's generator, s): a seed gives the
+        same outputs on any number of threads.
+        """
         # with per-vector input scaling, a NaN or ±inf input shows in its row's scale, so
         # the full check of X is left to that (cheaper) test below
         by_scale = self.config.io.input_scaling == "abs_max"
         X, single = self.network._check_X(X, allow_1d=True, finite=not by_scale)
         out = np.empty((len(X), self.network.n_outputs), np.float32)
-        for s in range(0, len(X), batch_size):
+        seed = int(self.rng.bit_generator.random_raw())  # fresh noise on every call
+
+        def run(s):
+            rng = np.random.Generator(np.random.SFC64([seed, s]))
             Z = X[s:s + batch_size]
             for i, al in enumerate(self.layers):
                 with np.errstate(invalid="ignore", over="ignore"):  # checked just below
-                    U = al.matvec(Z, self.rng)
-                if i == 0 and by_scale and not np.isfinite(al._ws["s"][:len(Z)]).all():
+                    U = al.matvec(Z, rng)
+                if i == 0 and by_scale and not np.isfinite(al._workspace(len(Z))["s"]).all():
                     self.network._raise_if_not_finite(X)
                 Z = al.layer.activation.forward(U, out=U)
             out[s:s + batch_size] = Z
+
+        starts = range(0, len(X), batch_size)
+        workers = min(len(starts), self._n_threads())
+        if workers > 1 and _blas.CAN_SET_THREADS:
+            if self._pool is None or self._pool._max_workers != workers:
+                self._pool = ThreadPoolExecutor(workers, thread_name_prefix="synapsenet-chip")
+            with _blas.single_threaded():
+                for _ in self._pool.map(run, starts):  # re-raises a batch's error here
+                    pass
+        else:  # one thread, or a BLAS whose threads cannot be kept apart: in order
+            for s in starts:
+                run(s)
         return out[0] if single else out
+
+    def _n_threads(self) -> int:
+        if self.threads is not None:
+            return max(1, int(self.threads))
+        cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                 else os.cpu_count() or 1)
+        return min(cores, 8)
 
     def classify(self, X) -> np.ndarray:
         return self.network.outputs_to_classes(self.predict(X))
@@ -331,7 +376,7 @@ class AnalogNetwork:
                 f"{self.config.tile.rows}×{self.config.tile.cols})")
 
 
-def deploy(network, config="ideal", seed=0) -> AnalogNetwork:
+def deploy(network, config="ideal", seed=0, threads=None) -> AnalogNetwork:
     """Program ``network`` into a simulated chip described by ``config`` (a preset name, a
-    TOML file or a :class:`HardwareConfig`)."""
-    return AnalogNetwork(network, load_config(config), seed=seed)
+    TOML file or a :class:`HardwareConfig`); ``threads`` as in :class:`AnalogNetwork`."""
+    return AnalogNetwork(network, load_config(config), seed=seed, threads=threads)
