@@ -16,6 +16,8 @@ and backpropagation, given this layer's deltas δ = ∂E/∂U::
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from . import _blas
@@ -108,11 +110,12 @@ class Dense:
         """u = W·z_prev + b for a batch, shape (batch, n_out). With ``reuse=True`` it is
         written into a buffer the layer keeps for inference (valid until its next call),
         which avoids allocating, and page-faulting, a fresh array per batch."""
-        if reuse:
-            U = self._ws.get(("infer", len(Z_prev)))
-            if U is None:
-                U = self._ws[("infer", len(Z_prev))] = np.empty((len(Z_prev), self.n_out),
-                                                                 self.dtype)
+        if reuse:  # one buffer per thread (inference may run on several), grown as needed
+            key = ("infer", threading.get_ident())
+            buf = self._ws.get(key)
+            if buf is None or len(buf) < len(Z_prev):
+                buf = self._ws[key] = np.empty((len(Z_prev), self.n_out), self.dtype)
+            U = buf[:len(Z_prev)]
             np.matmul(Z_prev, self._WT, out=U)  # u = W·z_prev ...
         else:
             U = Z_prev @ self._WT

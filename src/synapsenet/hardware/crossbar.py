@@ -15,14 +15,12 @@ noisy analog inference costs about one digital matrix product plus element-wise 
 
 from __future__ import annotations
 
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .. import _blas
 from .._blas import add_product
+from .._parallel import map_batches
 from ..errors import ConfigError
 from .config import HardwareConfig, load_config
 
@@ -290,7 +288,6 @@ class AnalogNetwork:
         self.network = network
         self.config = cfg
         self.threads = threads
-        self._pool = None
         # SFC64: the fastest of NumPy's bit generators here, and noise is most of the work
         self.rng = np.random.Generator(np.random.SFC64(seed))
         self.layers = [AnalogLayer(layer, cfg, self.rng) for layer in network.layers]
@@ -338,25 +335,8 @@ class AnalogNetwork:
                 Z = al.layer.activation.forward(U, out=U)
             out[s:s + batch_size] = Z
 
-        starts = range(0, len(X), batch_size)
-        workers = min(len(starts), self._n_threads())
-        if workers > 1 and _blas.CAN_SET_THREADS:
-            if self._pool is None or self._pool._max_workers != workers:
-                self._pool = ThreadPoolExecutor(workers, thread_name_prefix="synapsenet-chip")
-            with _blas.single_threaded():
-                for _ in self._pool.map(run, starts):  # re-raises a batch's error here
-                    pass
-        else:  # one thread, or a BLAS whose threads cannot be kept apart: in order
-            for s in starts:
-                run(s)
+        map_batches(run, range(0, len(X), batch_size), self.threads)
         return out[0] if single else out
-
-    def _n_threads(self) -> int:
-        if self.threads is not None:
-            return max(1, int(self.threads))
-        cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                 else os.cpu_count() or 1)
-        return min(cores, 8)
 
     def classify(self, X) -> np.ndarray:
         return self.network.outputs_to_classes(self.predict(X))

@@ -1,0 +1,51 @@
+"""Batches side by side on the CPU's cores.
+
+Inference is a matrix product per layer plus element-wise work (bias, activation; on a
+simulated chip also converters and noise). BLAS spreads a product over the cores, but NumPy
+runs every element-wise pass on one core, so with one batch at a time the other cores wait
+for a large part of the time. Running whole batches side by side, one per core, with BLAS
+single-threaded meanwhile, keeps every core busy: each thread's product and element-wise
+work stay on its own core (and in its own cache). NumPy and BLAS release the GIL while they
+compute, so Python threads suffice.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+from . import _blas
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def n_cores() -> int:
+    """CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1  # pragma: no cover - not Linux
+
+
+def default_threads() -> int:
+    return min(n_cores(), 8)
+
+
+def map_batches(fn, starts, threads=None) -> None:
+    """Call ``fn(s)`` for every ``s`` in ``starts``: on up to ``threads`` threads (None: one
+    per core), BLAS single-threaded meanwhile, when there is more than one batch and this
+    NumPy's BLAS lets us set its threads; otherwise in order, on this thread. An exception
+    raised by ``fn`` reaches the caller either way."""
+    global _pool
+    starts = list(starts)
+    workers = min(len(starts), default_threads() if threads is None else max(1, int(threads)))
+    if workers <= 1 or not _blas.CAN_SET_THREADS:
+        for s in starts:
+            fn(s)
+        return
+    if _pool is None or _pool._max_workers < workers:
+        _pool = ThreadPoolExecutor(max(workers, default_threads()),
+                                   thread_name_prefix="synapsenet")
+    with _blas.single_threaded():
+        # each batch is one task; more tasks than threads balance uneven batches
+        for _ in _pool.map(fn, starts):
+            pass
