@@ -167,7 +167,7 @@ class Network:
         A single sample given as a 1-D array returns a 1-D array. From a few thousand rows on,
         chunks of rows run side by side on up to ``threads`` threads (None: one per core),
         each with its own product and element-wise work (see ``synapsenet._parallel``); the
-        outputs are the same.
+        outputs are the same, up to the rounding of BLAS's order of summation.
         """
         X, single = self._check_X(X, allow_1d=True, finite=False)
         out = np.empty((len(X), self.n_outputs), self.dtype)
