@@ -7,16 +7,23 @@ for a large part of the time. Running whole batches side by side, one per core, 
 single-threaded meanwhile, keeps every core busy: each thread's product and element-wise
 work stay on its own core (and in its own cache). NumPy and BLAS release the GIL while they
 compute, so Python threads suffice.
+
+OpenBLAS keeps one thread count for the whole process: while batches run side by side it is
+1, also for any other thread of the program that calls BLAS meanwhile, and it is restored
+afterwards.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from . import _blas
 
 _pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+_inside = threading.local()  # set in the pool's threads: a nested call runs in order
 
 
 def n_cores() -> int:
@@ -38,14 +45,20 @@ def map_batches(fn, starts, threads=None) -> None:
     global _pool
     starts = list(starts)
     workers = min(len(starts), default_threads() if threads is None else max(1, int(threads)))
-    if workers <= 1 or not _blas.CAN_SET_THREADS:
+    if workers <= 1 or not _blas.CAN_SET_THREADS or getattr(_inside, "yes", False):
         for s in starts:
             fn(s)
         return
-    if _pool is None or _pool._max_workers < workers:
-        _pool = ThreadPoolExecutor(max(workers, default_threads()),
-                                   thread_name_prefix="synapsenet")
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < workers:
+            _pool = ThreadPoolExecutor(max(workers, default_threads()),
+                                       thread_name_prefix="synapsenet", initializer=_mark)
+        pool = _pool
     with _blas.single_threaded():
         # each batch is one task; more tasks than threads balance uneven batches
-        for _ in _pool.map(fn, starts):
+        for _ in pool.map(fn, starts):
             pass
+
+
+def _mark():
+    _inside.yes = True
