@@ -197,3 +197,24 @@ def test_predict_on_several_threads_equals_one_thread(dtype):
     for t in (2, 3, None):
         np.testing.assert_allclose(net.predict(X, threads=t), one, rtol=tol, atol=tol)
     np.testing.assert_allclose(net.predict(X[17]), one[17], rtol=tol, atol=tol)
+
+
+def test_evaluate_cross_entropy_is_exact_with_and_without_saturated_outputs():
+    """evaluate reads the loss off z when it can and goes through u when an output
+    underflowed to 0; both give the exact value."""
+    from synapsenet.losses import get_loss
+
+    net = sn.Network.from_sizes([4, 6, 3], hidden="tanh", output="softmax", seed=0,
+                                dtype="float64")
+    X = np.random.default_rng(0).normal(size=(50, 4))
+    y = np.arange(50) % 3
+    ce = get_loss("cross_entropy")
+    D, _ = net.targets(y, len(X))
+    exact = ce.value(net.predict(X), D, net._output_u(X))
+    assert net.evaluate(X, y, "cross_entropy")["loss"] == pytest.approx(exact, rel=1e-12)
+    net.layers[-1].W[...] *= 1e4  # outputs saturate: some z are exactly 0
+    Z = net.predict(X)
+    assert (Z == 0).any() and ce.quick_value(Z, D) is None
+    exact = ce.value(Z, D, net._output_u(X))
+    assert np.isfinite(exact) and exact > 1.0
+    assert net.evaluate(X, y, "cross_entropy")["loss"] == pytest.approx(exact, rel=1e-12)
