@@ -42,3 +42,22 @@ def test_a_nested_call_runs_in_order_instead_of_waiting_for_busy_threads():
 
     _parallel.map_batches(outer, [0, 10, 20, 30], threads=2)  # would hang if it waited
     assert sorted(out) == [0, 1, 10, 11, 20, 21, 30, 31]
+
+
+def test_a_forked_child_can_still_run_batches():
+    """A child forked after the pool started (multiprocessing's default on Linux) must not
+    wait for threads it does not have."""
+    import multiprocessing as mp
+
+    import numpy as np
+
+    import synapsenet as sn
+
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("this platform cannot fork")
+    net = sn.Network.from_sizes([8, 16, 3], hidden="relu", output="softmax", seed=0)
+    X = np.random.default_rng(0).normal(size=(9000, 8)).astype(np.float32)
+    want = net.predict(X)  # starts the pool in the parent
+    with mp.get_context("fork").Pool(1) as pool:
+        got = pool.apply_async(net.predict, (X,)).get(timeout=60)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

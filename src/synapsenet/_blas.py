@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
 import threading
 
 import numpy as np
@@ -155,6 +156,15 @@ _threads_before = 1
 
 #: whether :func:`single_threaded` can set NumPy's BLAS thread count here
 CAN_SET_THREADS = _THREADS is not None
+
+
+def _forget_users():
+    global _threads_lock, _threads_users
+    _threads_lock, _threads_users = threading.Lock(), 0
+
+
+if hasattr(os, "register_at_fork"):  # a forked child starts with no block open
+    os.register_at_fork(after_in_child=_forget_users)
 
 
 @contextlib.contextmanager

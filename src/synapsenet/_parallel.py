@@ -62,3 +62,13 @@ def map_batches(fn, starts, threads=None) -> None:
 
 def _mark():
     _inside.yes = True
+
+
+def _forget_pool():
+    """In a forked child the pool's threads do not exist: start afresh there."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
