@@ -61,3 +61,15 @@ def test_a_forked_child_can_still_run_batches():
     with mp.get_context("fork").Pool(1) as pool:
         got = pool.apply_async(net.predict, (X,)).get(timeout=60)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_threads_follow_the_blas_limit_set_by_threadpoolctl():
+    from threadpoolctl import threadpool_limits
+
+    if not _blas.CAN_SET_THREADS:
+        pytest.skip("this NumPy's BLAS thread count cannot be read")
+    with threadpool_limits(1):
+        assert _parallel.default_threads() == 1
+    if _parallel.n_cores() > 1:
+        with threadpool_limits(2):
+            assert _parallel.default_threads() == 2

@@ -158,6 +158,15 @@ _threads_before = 1
 CAN_SET_THREADS = _THREADS is not None
 
 
+def blas_threads() -> int | None:
+    """The thread count NumPy's OpenBLAS is set to now (None where it cannot be read). Inside
+    :func:`single_threaded` blocks it is the count from before them."""
+    if _THREADS is None:  # pragma: no cover - another BLAS
+        return None
+    with _threads_lock:
+        return _threads_before if _threads_users else _THREADS[0]()
+
+
 def _forget_users():
     global _threads_lock, _threads_users
     _threads_lock, _threads_users = threading.Lock(), 0

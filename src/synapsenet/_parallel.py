@@ -10,7 +10,8 @@ compute, so Python threads suffice.
 
 OpenBLAS keeps one thread count for the whole process: while batches run side by side it is
 1, also for any other thread of the program that calls BLAS meanwhile, and it is restored
-afterwards.
+afterwards. How many threads run batches follows the BLAS thread count set before (so a
+``threadpoolctl`` limit, or joblib's in its workers, holds here as well).
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ def n_cores() -> int:
 
 
 def default_threads() -> int:
-    return min(n_cores(), 8)
+    """As many threads as BLAS may use now (so that ``threadpoolctl`` limits, and joblib's
+    workers that set them, hold here too), at most one per core and 8."""
+    return max(1, min(_blas.blas_threads() or n_cores(), n_cores(), 8))
 
 
 def map_batches(fn, starts, threads=None) -> None:
