@@ -35,9 +35,12 @@ def _numpy_blas():
         return None
 
 
+_LIB = _numpy_blas()
+
+
 def _bind():
     """(gemm, ger) per dtype from NumPy's BLAS, or None."""
-    lib = _numpy_blas()
+    lib = _LIB
     if lib is None:  # pragma: no cover
         return None
     # NumPy's wheels bundle OpenBLAS with 64-bit integers and prefixed, suffixed names;
@@ -138,10 +141,9 @@ FUSED = _FUNCS is not None
 
 def _bind_threads():
     """OpenBLAS's (get, set) of its thread count, or None."""
-    lib = _numpy_blas()
     for get, set_ in (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
                       ("openblas_get_num_threads", "openblas_set_num_threads")):
-        g, s_ = (getattr(lib, n, None) for n in (get, set_)) if lib is not None else (None,)*2
+        g, s_ = getattr(_LIB, get, None), getattr(_LIB, set_, None)
         if g is not None and s_ is not None:
             g.argtypes, g.restype = [], ctypes.c_int
             s_.argtypes, s_.restype = [ctypes.c_int], None

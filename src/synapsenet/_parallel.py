@@ -41,20 +41,21 @@ def default_threads() -> int:
 
 
 def map_batches(fn, starts, threads=None) -> None:
-    """Call ``fn(s)`` for every ``s`` in ``starts``: on up to ``threads`` threads (None: one
-    per core), BLAS single-threaded meanwhile, when there is more than one batch and this
-    NumPy's BLAS lets us set its threads; otherwise in order, on this thread. An exception
-    raised by ``fn`` reaches the caller either way."""
+    """Call ``fn(s)`` for every ``s`` in ``starts``: on up to ``threads`` threads (None:
+    :func:`default_threads`), BLAS single-threaded meanwhile, when there is more than one
+    batch and this NumPy's BLAS lets us set its threads; otherwise in order, on this thread.
+    An exception raised by ``fn`` reaches the caller either way."""
     global _pool
     starts = list(starts)
-    workers = min(len(starts), default_threads() if threads is None else max(1, int(threads)))
+    allowed = default_threads()
+    workers = min(len(starts), allowed if threads is None else max(1, int(threads)))
     if workers <= 1 or not _blas.CAN_SET_THREADS or getattr(_inside, "yes", False):
         for s in starts:
             fn(s)
         return
     with _pool_lock:
         if _pool is None or _pool._max_workers < workers:
-            _pool = ThreadPoolExecutor(max(workers, default_threads()),
+            _pool = ThreadPoolExecutor(max(workers, allowed),
                                        thread_name_prefix="synapsenet", initializer=_mark)
         pool = _pool
     with _blas.single_threaded():

@@ -79,7 +79,8 @@ class Dense:
         self._WT = np.ascontiguousarray(W.T)
         self._dWT = np.zeros_like(self._WT)
         self.db = np.zeros_like(self.b)
-        self._ws: dict[int, dict[str, np.ndarray]] = {}  # workspaces by batch size
+        self._ws: dict[int, dict[str, np.ndarray]] = {}  # training workspaces by batch size
+        self._infer: dict[int, np.ndarray] = {}  # inference buffers by thread
         self._mask = None
         self.weight_noise = 0.0  # set by fit(weight_noise=...) while training
 
@@ -106,10 +107,10 @@ class Dense:
         written into a buffer the layer keeps for inference (valid until its next call),
         which avoids allocating, and page-faulting, a fresh array per batch."""
         if reuse:  # one buffer per thread (inference may run on several), grown as needed
-            key = ("infer", threading.get_ident())
-            buf = self._ws.get(key)
+            key = threading.get_ident()
+            buf = self._infer.get(key)
             if buf is None or len(buf) < len(Z_prev):
-                buf = self._ws[key] = np.empty((len(Z_prev), self.n_out), self.dtype)
+                buf = self._infer[key] = np.empty((len(Z_prev), self.n_out), self.dtype)
             U = buf[:len(Z_prev)]
             np.matmul(Z_prev, self._WT, out=U)  # u = W·z_prev ...
         else:

@@ -165,7 +165,8 @@ class Network:
         """Inference: the output z of the last layer for each row of X, shape (N, n_outputs).
 
         A single sample given as a 1-D array returns a 1-D array. From a few thousand rows on,
-        chunks of rows run side by side on up to ``threads`` threads (None: one per core),
+        chunks of rows run side by side on up to ``threads`` threads (None: as many as BLAS
+        may use, one per core at most),
         each with its own product and element-wise work (see ``synapsenet._parallel``); the
         outputs are the same, up to the rounding of BLAS's order of summation.
         """
@@ -229,8 +230,7 @@ class Network:
         Z = X
         for layer in self.layers[:-1]:
             Z = layer.forward(Z)
-        last = self.layers[-1]
-        return Z @ last.W.T + last.b
+        return self.layers[-1].linear(Z)
 
     # -- data checks ---------------------------------------------------------------------
     @staticmethod

@@ -280,7 +280,8 @@ class AnalogLayer:
 class AnalogNetwork:
     """A network deployed on a simulated chip. Build with :func:`deploy`.
 
-    ``threads``: how many batches are simulated at once (None: one per CPU core, at most 8).
+    ``threads``: how many batches are simulated at once (None: as many as BLAS may use, one
+    per core and 8 at most; see ``synapsenet._parallel``).
     The outputs do not depend on it (see :meth:`predict`).
     """
 
