@@ -75,8 +75,9 @@ def add_product(A: np.ndarray, B: np.ndarray, C: np.ndarray, alpha: float,
                 work: np.ndarray | None = None) -> np.ndarray:
     """``C += alpha · A @ B`` in place, for 2-D arrays of one float dtype.
 
-    ``C`` must be C-contiguous (n × m) and ``B`` (k × m) C-contiguous; ``A`` (n × k) may be
-    any row-major view with contiguous rows (a block of columns, say) or the transpose of one.
+    ``C`` (n × m) must have contiguous rows (any row stride) and ``B`` (k × m) be
+    C-contiguous; ``A`` (n × k) may be any row-major view with contiguous rows (a block of
+    columns, say) or the transpose of one.
     Other layouts take the NumPy fallback, whose scratch array ``work`` (n × m) may be given.
     """
     n, k = A.shape
@@ -89,16 +90,17 @@ def add_product(A: np.ndarray, B: np.ndarray, C: np.ndarray, alpha: float,
         C += P
         return C
     gemm, ger = _FUNCS[C.dtype]
+    ldc = C.strides[0] // C.itemsize
     if k == 1:  # one sample: C += α a bᵀ, the rank-1 update
         ger(_ROW_MAJOR, n, m, alpha, A.ctypes.data, A.strides[0] // A.itemsize,
-            B.ctypes.data, 1, C.ctypes.data, m)
+            B.ctypes.data, 1, C.ctypes.data, ldc)
         return C
     if A.strides[1] == A.itemsize:  # rows of A contiguous, lda apart
         trans, lda = _NO_TRANS, A.strides[0] // A.itemsize
     else:  # A = Xᵀ, X's rows contiguous
         trans, lda = _TRANS, A.strides[1] // A.itemsize
     gemm(_ROW_MAJOR, trans, _NO_TRANS, n, m, k, alpha, A.ctypes.data, lda, B.ctypes.data, m,
-         1.0, C.ctypes.data, m)
+         1.0, C.ctypes.data, ldc)
     return C
 
 
@@ -107,8 +109,11 @@ def _blas_ready(A, B, C) -> bool:
     dt = C.dtype
     if A.dtype != dt or B.dtype != dt or dt not in _FUNCS:
         return False
-    if not (C.flags.c_contiguous and C.flags.writeable and B.flags.c_contiguous):
+    if not (C.flags.writeable and B.flags.c_contiguous):
         return False
+    c0, c1 = C.strides
+    if c1 != C.itemsize or c0 % C.itemsize or c0 < C.shape[1] * C.itemsize:
+        return False  # C's rows must be contiguous, ldc apart
     s0, s1, size = A.strides[0], A.strides[1], A.itemsize
     if A.shape[1] == 1:  # a column: any stride
         return s0 % size == 0 and s0 > 0

@@ -325,7 +325,8 @@ def cmd_train(args) -> int:
                "test_loss": test["loss"], "test_samples": test["n"], "epochs": len(history),
                "updates": history.updates, "train_seconds": round(seconds, 3),
                "final_train_loss": history.loss[-1], "stopped_early": history.stopped_early,
-               "network": repr(net), "run_dir": str(run_dir)}
+               "network": repr(net), "engine": net.train_config.get("engine"),
+               "run_dir": str(run_dir)}
     if history.val_accuracy and history.val_accuracy[-1] is not None:
         metrics["val_accuracy"] = history.val_accuracy[-1]
     runs.write_json(run_dir / "metrics.json", metrics)
@@ -548,7 +549,8 @@ def cmd_info(args) -> int:
         tc = net.train_config
         c.print(f"training: loss {tc.get('loss')}, mode {tc.get('mode')}, batch "
                 f"{tc.get('batch_size')}, η {tc.get('learning_rate')}, optimizer "
-                f"{(tc.get('optimizer') or {}).get('name')}, epochs {tc.get('epochs')}")
+                f"{(tc.get('optimizer') or {}).get('name')}, epochs {tc.get('epochs')}"
+                + (f", engine {tc['engine']}" if tc.get("engine") else ""))
     return EXIT_OK
 
 

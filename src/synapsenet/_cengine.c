@@ -1,0 +1,601 @@
+/* The training step of a multi-layer perceptron on every core, each core with its own synapses.
+ *
+ * The maths is the textbook's, as in layers.py and network.py (float32):
+ *
+ *   forward    u = W z_prev + b,  z = f(u)                 every layer
+ *   output     δ_k = z_k − d_k (matched loss) or (z_k − d_k) f'(u_k)
+ *   hidden     δ_j = (Σ_k δ_k w_kj) f'(u_j)
+ *   update     w_ji ← w_ji − η δ_j z_i   (or Adam on ∂E/∂w_ji = δ_j z_i)
+ *
+ * Why C: on a machine with few cores the NumPy loop spends a third of a step moving synaptic
+ * weights between the cores' caches, because BLAS splits the forward product by neurons and the
+ * weight update by inputs, and every element-wise pass runs on the Python thread. Here each of
+ * T threads owns a fixed set of neurons for the whole step — their weights, biases, optimiser
+ * state and activations stay in that core's cache — and only activations cross between cores:
+ *
+ *   hidden layer l     thread t owns neurons [a_t, b_t): U[:, own] = Z_prev W[own, :]ᵀ, its
+ *                      bias, f, δ, the update of W[own, :], and its share of the δ W product
+ *                      handed down (partial sums, added by the thread that owns the column);
+ *   output layer       thread t owns *inputs* [a_t, b_t) (the neurons it owns below): partial
+ *                      products Z_prev[:, own] W[:, own]ᵀ are added by every thread, which then
+ *                      computes the (small) output layer, loss and δ_out redundantly.
+ *
+ * The products are BLAS calls (NumPy's own OpenBLAS, set to one thread by the caller, passed in
+ * as a function pointer); this file does the bookkeeping and the element-wise passes, fused.
+ * No Python API is used: synapsenet/_engine.py loads it with ctypes, which releases the GIL.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+/* element-wise loops: compiled for AVX-512, AVX2 and plain x86-64, picked at load time */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VECTOR __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VECTOR
+#endif
+
+#define MAX_LAYERS 16
+#define MAX_THREADS 16
+#define ALIGN 64
+
+/* activations (hidden or output) */
+enum { ACT_IDENTITY = 0, ACT_RELU = 1, ACT_SIGMOID = 2, ACT_TANH = 3, ACT_SOFTMAX = 4 };
+/* losses */
+enum { LOSS_SQUARED = 0, LOSS_CROSS_ENTROPY = 1, LOSS_BINARY_CROSS_ENTROPY = 2 };
+/* optimisers */
+enum { OPT_SGD = 0, OPT_ADAM = 1 };
+
+enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
+typedef void (*gemm_fn)(int order, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
+                        const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                        float *C, int64_t ldc);
+
+typedef struct { _Atomic long v; char pad[ALIGN - sizeof(long)]; } padded_counter;
+
+typedef struct {
+    /* what to do: set by sn_step before the threads start */
+    const float *X; int64_t ldx;          /* all samples, rows ldx apart */
+    const int64_t *idx; int64_t start;    /* this batch's rows: idx[r], or start + r */
+    int64_t B;                            /* batch size */
+    const float *D; int64_t ldd;          /* targets, one row per sample */
+    const int64_t *labels;                /* class of each sample (for the accuracy), or NULL */
+    float scale;                          /* δ_out multiplier: η/B for SGD, 1/B for Adam */
+    float adam_step, adam_eps, beta1, beta2, decay, bound;
+    /* results */
+    double E; int64_t correct; int finite;
+} job_t;
+
+typedef struct {
+    int L, T, loss, opt;
+    int64_t n[MAX_LAYERS + 1];            /* layer sizes n[0] (inputs) … n[L] (outputs) */
+    int64_t ldw[MAX_LAYERS];              /* row stride of Wᵀ (and of its gradient, Adam state) */
+    int64_t lz[MAX_LAYERS + 1];           /* row stride of hidden z and δ: whole cache lines */
+    int act[MAX_LAYERS];
+    float *WT[MAX_LAYERS], *b[MAX_LAYERS], *db[MAX_LAYERS];   /* Wᵀ (n_in × n_out), caller's */
+    float *mW[MAX_LAYERS], *vW[MAX_LAYERS], *mb[MAX_LAYERS], *vb[MAX_LAYERS];  /* Adam */
+    float *dWT[MAX_LAYERS];               /* ∂E/∂Wᵀ for Adam (own block of each thread) */
+    int64_t part[MAX_LAYERS + 1][MAX_THREADS + 1];  /* neurons of layer l owned by thread t */
+    int64_t max_batch;
+    gemm_fn gemm;
+    /* workspaces */
+    float *Xt[MAX_THREADS];               /* each thread's copy of the batch */
+    float *Z[MAX_LAYERS];                 /* hidden outputs z, B × n[l] (shared, by column) */
+    float *Dl[MAX_LAYERS];                /* hidden δ, B × n[l] (shared, by column) */
+    float *Q[2][MAX_THREADS];             /* partial δ W products, B × max n (per thread) */
+    float *P[MAX_THREADS];                /* partial output u, B × n[L] (per thread) */
+    float *Uo[MAX_THREADS], *Do[MAX_THREADS];  /* output u/z and δ (each thread its own) */
+    float *bo[MAX_THREADS];               /* output biases before the step (each its own copy) */
+    /* threads */
+    job_t job;
+    pthread_t threads[MAX_THREADS];
+    int started;
+    _Atomic long gen;
+    _Atomic int sleeping, quit;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    padded_counter done[MAX_THREADS];
+    padded_counter arrive[MAX_THREADS];
+    padded_counter bad[MAX_THREADS];      /* a non-finite δ in the first layer, per thread */
+} engine;
+
+static void *alloc(size_t nfloats) {
+    void *p = NULL;
+    size_t bytes = ((nfloats * sizeof(float) + ALIGN - 1) / ALIGN) * ALIGN;
+    if (posix_memalign(&p, ALIGN, bytes ? bytes : ALIGN)) return NULL;
+    memset(p, 0, bytes ? bytes : ALIGN);
+    return p;
+}
+
+/* all threads wait here until every one has arrived (counters only grow) */
+static void barrier(engine *e, int t) {
+    if (e->T == 1) return;
+    long mine = atomic_fetch_add_explicit(&e->arrive[t].v, 1, memory_order_acq_rel) + 1;
+    for (int s = 0; s < e->T; s++)
+        if (s != t)
+            while (atomic_load_explicit(&e->arrive[s].v, memory_order_acquire) < mine)
+                cpu_relax();
+}
+
+/* z = f(u + b) over columns [a, c) of a B × ld block, in place */
+VECTOR static void bias_act(float *restrict U, int64_t B, int64_t ld, int64_t a, int64_t c,
+                     const float *restrict b, int act) {
+    for (int64_t r = 0; r < B; r++) {
+        float *restrict u = U + r * ld;
+        switch (act) {
+        case ACT_RELU:
+            for (int64_t j = a; j < c; j++) { float x = u[j] + b[j]; u[j] = x > 0.f ? x : 0.f; }
+            break;
+        case ACT_SIGMOID:  /* (1 + tanh(u/2)) / 2: never overflows */
+            for (int64_t j = a; j < c; j++) u[j] = 0.5f * tanhf(0.5f * (u[j] + b[j])) + 0.5f;
+            break;
+        case ACT_TANH:
+            for (int64_t j = a; j < c; j++) u[j] = tanhf(u[j] + b[j]);
+            break;
+        default:
+            for (int64_t j = a; j < c; j++) u[j] += b[j];
+        }
+    }
+}
+
+/* δ = g f'(u) from z, over columns [a, c): relu' = [z > 0], sigmoid' = z(1 − z), tanh' = 1 − z² */
+VECTOR static void times_derivative(float *restrict g, const float *restrict z, int64_t B, int64_t ld,
+                             int64_t a, int64_t c, int act) {
+    for (int64_t r = 0; r < B; r++) {
+        float *restrict gr = g + r * ld;
+        const float *restrict zr = z + r * ld;
+        switch (act) {
+        case ACT_RELU:  /* a product, as NumPy's: an infinite g gives NaN, not 0 */
+            for (int64_t j = a; j < c; j++) gr[j] *= (float)(zr[j] > 0.f);
+            break;
+        case ACT_SIGMOID:
+            for (int64_t j = a; j < c; j++) gr[j] *= zr[j] * (1.f - zr[j]);
+            break;
+        case ACT_TANH:
+            for (int64_t j = a; j < c; j++) gr[j] *= 1.f - zr[j] * zr[j];
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* Adam on n values p (rows of `count` values, `ld` apart), with the caller's folded constants:
+ * m' ← β1 m' + g,  v' ← β2 v' + g²,  p ← p − step · m' / (√v' + ε')  (see optimizers.Adam) */
+VECTOR static void adam(float *restrict p, float *restrict g, float *restrict m, float *restrict v,
+                 int64_t rows, int64_t count, int64_t ld, const job_t *j, float decay) {
+    const float b1 = j->beta1, b2 = j->beta2, step = j->adam_step, eps = j->adam_eps;
+    for (int64_t r = 0; r < rows; r++) {
+        float *restrict pr = p + r * ld, *restrict gr = g + r * ld;
+        float *restrict mr = m + r * ld, *restrict vr = v + r * ld;
+        for (int64_t i = 0; i < count; i++) {
+            float gi = gr[i];
+            if (decay != 0.f) gi += pr[i] * decay;  /* ∂/∂w (λ/2) w² = λ w */
+            gr[i] = gi;
+            float mi = mr[i] * b1 + gi, vi = vr[i] * b2 + gi * gi;
+            mr[i] = mi; vr[i] = vi;
+            pr[i] += -step * (mi / (sqrtf(vi) + eps));
+        }
+    }
+}
+
+VECTOR static void clip(float *restrict p, int64_t rows, int64_t count, int64_t ld, float bound) {
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t i = 0; i < count; i++) {
+            float x = p[r * ld + i];
+            p[r * ld + i] = x > bound ? bound : (x < -bound ? -bound : x);
+        }
+}
+
+VECTOR static void add_into(float *restrict y, const float *restrict x, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+/* the first layer's bias gradient must be finite, or the caller undoes the epoch */
+static void flag_if_not_finite(engine *e, int t, const float *db, int64_t a, int64_t c);
+
+/* column sums of δ[:, a:c) → db[a:c) */
+VECTOR static void col_sums(const float *restrict d, int64_t B, int64_t ld, int64_t a, int64_t c,
+                     float *restrict db) {
+    for (int64_t j = a; j < c; j++) db[j] = 0.f;
+    for (int64_t r = 0; r < B; r++)
+        for (int64_t j = a; j < c; j++) db[j] += d[r * ld + j];
+}
+
+/* The output layer, its loss and δ_out, computed by every thread on its own copy.
+ * U holds Σ_t partials (without b); on return U holds z and D holds δ_out (scaled). */
+static double output_layer(engine *e, job_t *j, float *restrict U, float *restrict Dl,
+                           const float *restrict b, int64_t *correct, int count) {
+    const int64_t n = e->n[e->L], B = j->B;
+    const int act = e->act[e->L - 1];
+    double E = 0.0;
+    int64_t right = 0;
+    for (int64_t r = 0; r < B; r++) {
+        float *restrict u = U + r * n, *restrict dl = Dl + r * n;
+        const int64_t row = j->idx ? j->idx[r] : j->start + r;
+        const float *restrict d = j->D + row * j->ldd;
+        double Er = 0.0;
+        for (int64_t k = 0; k < n; k++) u[k] += b[k];
+        if (act == ACT_SOFTMAX) {
+            float mx = u[0];
+            for (int64_t k = 1; k < n; k++) mx = u[k] > mx ? u[k] : mx;
+            float s = 0.f;
+            for (int64_t k = 0; k < n; k++) s += dl[k] = expf(u[k] - mx);  /* e^(u − max) */
+            if (e->loss == LOSS_CROSS_ENTROPY) {  /* −Σ d ln z = Σ d (lse − u): no underflow */
+                const double lse = mx + log((double)s);
+                for (int64_t k = 0; k < n; k++)
+                    if (d[k] != 0.f) Er += (double)d[k] * (lse - u[k]);
+            }
+            for (int64_t k = 0; k < n; k++) u[k] = dl[k] / s;  /* z_k */
+        } else if (e->loss == LOSS_BINARY_CROSS_ENTROPY) {  /* sigmoid output */
+            for (int64_t k = 0; k < n; k++) {
+                const double x = u[k];  /* −[d ln σ(u) + (1 − d) ln(1 − σ(u))] */
+                const double sp_neg = x > 0 ? log1p(exp(-x)) : -x + log1p(exp(x));
+                Er += d[k] * sp_neg + (1.0 - d[k]) * (sp_neg + x);
+            }
+            for (int64_t k = 0; k < n; k++) u[k] = 0.5f * tanhf(0.5f * u[k]) + 0.5f;
+        } else {
+            for (int64_t k = 0; k < n; k++) {
+                float x = u[k];
+                switch (act) {
+                case ACT_RELU: x = x > 0.f ? x : 0.f; break;
+                case ACT_SIGMOID: x = 0.5f * tanhf(0.5f * x) + 0.5f; break;
+                case ACT_TANH: x = tanhf(x); break;
+                default: break;
+                }
+                u[k] = x;
+            }
+        }
+        if (e->loss == LOSS_SQUARED) {
+            double gz = 0.0;
+            for (int64_t k = 0; k < n; k++) {
+                const float g = u[k] - d[k];
+                Er += 0.5 * (double)g * g;  /* ½ Σ (z − d)² */
+                dl[k] = g;
+                gz += (double)g * u[k];
+            }
+            for (int64_t k = 0; k < n; k++) {  /* δ = (z − d) f'(u) */
+                const float z = u[k];
+                switch (act) {
+                case ACT_RELU: dl[k] *= (float)(z > 0.f); break;
+                case ACT_SIGMOID: dl[k] *= z * (1.f - z); break;
+                case ACT_TANH: dl[k] *= 1.f - z * z; break;
+                case ACT_SOFTMAX: dl[k] = z * (dl[k] - (float)gz); break;
+                default: break;
+                }
+            }
+        } else {
+            for (int64_t k = 0; k < n; k++) dl[k] = u[k] - d[k];  /* f' cancels: δ = z − d */
+        }
+        for (int64_t k = 0; k < n; k++) dl[k] *= j->scale;
+        E += Er;
+        if (count && j->labels) {
+            int64_t cls;
+            if (n == 1) {
+                const float mid = act == ACT_TANH ? 0.f : 0.5f;
+                cls = u[0] >= mid;
+            } else {
+                cls = 0;
+                for (int64_t k = 1; k < n; k++) if (u[k] > u[cls]) cls = k;
+            }
+            right += cls == j->labels[row];
+        }
+    }
+    *correct = right;
+    return E / (double)B;
+}
+
+static void flag_if_not_finite(engine *e, int t, const float *db, int64_t a, int64_t c) {
+    float acc = 0.f;
+    for (int64_t k = a; k < c; k++) acc += db[k];
+    if (!isfinite(acc)) e->bad[t].v = 1;
+}
+
+static void work(engine *e, int t) {
+    job_t *j = &e->job;
+    const int L = e->L, T = e->T;
+    const int64_t B = j->B;
+    /* each thread gathers the whole batch into its own cache */
+    float *Xt = e->Xt[t];
+    const int64_t n0 = e->n[0];
+    for (int64_t r = 0; r < B; r++) {
+        const int64_t row = j->idx ? j->idx[r] : j->start + r;
+        if (j->idx && r + 2 < B) __builtin_prefetch(j->X + j->idx[r + 2] * j->ldx);
+        memcpy(Xt + r * n0, j->X + row * j->ldx, (size_t)n0 * sizeof(float));
+    }
+    /* forward through the hidden layers: this thread's neurons only. Rows of Wᵀ are ldw[l]
+     * apart, rows of hidden z and δ lz[l] apart: both whole cache lines */
+    const float *Zp = Xt;
+    int64_t ldp = n0;
+    for (int l = 0; l < L - 1; l++) {
+        const int64_t ni = e->n[l], lw = e->ldw[l], lz = e->lz[l + 1];
+        const int64_t a = e->part[l + 1][t], c = e->part[l + 1][t + 1];
+        if (l > 0) barrier(e, t);  /* all of z_prev written */
+        if (c > a) {
+            e->gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, B, c - a, ni, 1.f, Zp, ldp, e->WT[l] + a, lw,
+                    0.f, e->Z[l + 1] + a, lz);  /* u = W z_prev */
+            bias_act(e->Z[l + 1], B, lz, a, c, e->b[l], e->act[l]);  /* z = f(u + b) */
+        }
+        Zp = e->Z[l + 1];
+        ldp = lz;
+    }
+    /* output layer: partial products over this thread's inputs, then added by all */
+    const int lo = L - 1;
+    const int64_t no = e->n[L], lw = e->ldw[lo];
+    const int64_t a = e->part[lo][t], c = e->part[lo][t + 1];
+    float *P = e->P[t];
+    if (c > a)
+        e->gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, B, no, c - a, 1.f, Zp + a, ldp,
+                e->WT[lo] + a * lw, lw, 0.f, P, no);
+    else
+        memset(P, 0, (size_t)(B * no) * sizeof(float));
+    /* the output biases as they are now: thread 0 updates them while others may still read */
+    memcpy(e->bo[t], e->b[lo], (size_t)no * sizeof(float));
+    barrier(e, t);
+    float *U = e->Uo[t], *Do = e->Do[t];
+    memcpy(U, e->P[0], (size_t)(B * no) * sizeof(float));
+    for (int s = 1; s < T; s++) add_into(U, e->P[s], B * no);
+    int64_t correct = 0;
+    const double E = output_layer(e, j, U, Do, e->bo[t], &correct, t == 0);
+    if (t == 0) { j->E = E; j->correct = correct; }
+    if (!isfinite(E)) {  /* every thread computed the same E: all stop before any update */
+        if (t == 0) j->finite = 0;
+        return;
+    }
+    /* output layer backward: hand δ W down for this thread's inputs (old weights), update */
+    const int adam_on = e->opt == OPT_ADAM;
+    if (lo > 0 && c > a) {
+        e->gemm(ROW_MAJOR, NO_TRANS, TRANS, B, c - a, no, 1.f, Do, no, e->WT[lo] + a * lw, lw,
+                0.f, e->Dl[lo] + a, ldp);  /* ∂E/∂z_i = Σ_k δ_k w_ki */
+        times_derivative(e->Dl[lo], e->Z[lo], B, ldp, a, c, e->act[lo - 1]);  /* δ_j */
+    }
+    if (c > a) {
+        float *Wblk = e->WT[lo] + a * lw;
+        if (adam_on) {
+            float *G = e->dWT[lo] + a * lw;
+            e->gemm(ROW_MAJOR, TRANS, NO_TRANS, c - a, no, B, 1.f, Zp + a, ldp, Do, no, 0.f, G,
+                    lw);  /* ∂E/∂w_ki = δ_k z_i */
+            adam(Wblk, G, e->mW[lo] + a * lw, e->vW[lo] + a * lw, c - a, no, lw, j, j->decay);
+        } else {
+            e->gemm(ROW_MAJOR, TRANS, NO_TRANS, c - a, no, B, -1.f, Zp + a, ldp, Do, no, 1.f,
+                    Wblk, lw);  /* w_ki ← w_ki − η δ_k z_i */
+        }
+        if (j->bound > 0) clip(Wblk, c - a, no, lw, j->bound);
+    }
+    if (t == 0) {
+        col_sums(Do, B, no, 0, no, e->db[lo]);
+        if (lo == 0) flag_if_not_finite(e, t, e->db[0], 0, no);
+        if (adam_on)
+            adam(e->b[lo], e->db[lo], e->mb[lo], e->vb[lo], 1, no, no, j, 0.f);
+        else
+            for (int64_t k = 0; k < no; k++) e->b[lo][k] -= e->db[lo][k];
+        if (j->bound > 0) clip(e->b[lo], 1, no, no, j->bound);
+    }
+    /* hidden layers, top down: this thread's neurons */
+    for (int l = lo - 1; l >= 0; l--) {
+        const int64_t hi = e->n[l], lw = e->ldw[l], lzo = e->lz[l + 1];
+        const int64_t ha = e->part[l + 1][t], hc = e->part[l + 1][t + 1];
+        const float *Zin = l == 0 ? Xt : e->Z[l];
+        const int64_t lzi = l == 0 ? n0 : e->lz[l];
+        float *Dh = e->Dl[l + 1];
+        float *Qt = e->Q[l & 1][t];
+        if (hc > ha) {
+            if (l > 0)
+                e->gemm(ROW_MAJOR, NO_TRANS, TRANS, B, hi, hc - ha, 1.f, Dh + ha, lzo,
+                        e->WT[l] + ha, lw, 0.f, Qt, lzi);  /* partial Σ_j δ_j w_ji */
+            float *Wblk = e->WT[l] + ha;
+            if (adam_on) {
+                float *G = e->dWT[l] + ha;
+                e->gemm(ROW_MAJOR, TRANS, NO_TRANS, hi, hc - ha, B, 1.f, Zin, lzi, Dh + ha, lzo,
+                        0.f, G, lw);  /* ∂E/∂w_ji = δ_j z_i */
+                adam(Wblk, G, e->mW[l] + ha, e->vW[l] + ha, hi, hc - ha, lw, j, j->decay);
+            } else {
+                e->gemm(ROW_MAJOR, TRANS, NO_TRANS, hi, hc - ha, B, -1.f, Zin, lzi, Dh + ha, lzo,
+                        1.f, Wblk, lw);  /* w_ji ← w_ji − η δ_j z_i */
+            }
+            if (j->bound > 0) clip(Wblk, hi, hc - ha, lw, j->bound);
+            col_sums(Dh, B, lzo, ha, hc, e->db[l]);
+            if (l == 0) flag_if_not_finite(e, t, e->db[0], ha, hc);
+            if (adam_on)
+                adam(e->b[l] + ha, e->db[l] + ha, e->mb[l] + ha, e->vb[l] + ha, 1, hc - ha,
+                     hc - ha, j, 0.f);
+            else
+                for (int64_t k = ha; k < hc; k++) e->b[l][k] -= e->db[l][k];
+            if (j->bound > 0) clip(e->b[l] + ha, 1, hc - ha, hc - ha, j->bound);
+        } else if (l > 0) {
+            memset(Qt, 0, (size_t)(B * lzi) * sizeof(float));
+        }
+        if (l > 0) {
+            /* δ of layer l's inputs = Σ_t partials, for the neurons this thread owns there */
+            const int64_t ga = e->part[l][t], gc = e->part[l][t + 1];
+            barrier(e, t);
+            float *Dn = e->Dl[l];
+            for (int64_t r = 0; r < B; r++) {
+                memcpy(Dn + r * lzi + ga, e->Q[l & 1][0] + r * lzi + ga,
+                       (size_t)(gc - ga) * sizeof(float));
+                for (int q = 1; q < T; q++)
+                    add_into(Dn + r * lzi + ga, e->Q[l & 1][q] + r * lzi + ga, gc - ga);
+            }
+            times_derivative(Dn, e->Z[l], B, lzi, ga, gc, e->act[l - 1]);
+        }
+    }
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+typedef struct { engine *e; int t; } thread_arg;
+
+static void *helper(void *arg) {
+    thread_arg *ta = arg;
+    engine *e = ta->e;
+    const int t = ta->t;
+    free(ta);
+    long seen = 0;
+    for (;;) {
+        /* spin briefly (the next step comes within microseconds), then sleep */
+        double t0 = now_s();
+        int spins = 0;
+        while (atomic_load(&e->gen) == seen && !atomic_load(&e->quit)) {
+            cpu_relax();
+            if (++spins == 256) { spins = 0; if (now_s() - t0 > 2e-4) break; }
+        }
+        if (atomic_load(&e->gen) == seen) {
+            pthread_mutex_lock(&e->mu);
+            atomic_fetch_add(&e->sleeping, 1);
+            while (atomic_load(&e->gen) == seen && !atomic_load(&e->quit))
+                pthread_cond_wait(&e->cv, &e->mu);
+            atomic_fetch_sub(&e->sleeping, 1);
+            pthread_mutex_unlock(&e->mu);
+        }
+        if (atomic_load(&e->quit)) break;
+        seen = atomic_load(&e->gen);
+        work(e, t);
+        atomic_store(&e->done[t].v, seen);
+    }
+    return NULL;
+}
+
+void sn_free(engine *e);
+
+/* sizes[0..L]; per layer: WT, b, db (caller's arrays), act; Adam state mW, vW, mb, vb or NULL */
+engine *sn_create(int L, const int64_t *sizes, const int64_t *ldw, float **WT, float **b,
+                  float **db,
+                  const int *act, int loss, int opt, float **mW, float **vW, float **mb,
+                  float **vb, int T, int64_t max_batch, void *gemm) {
+    if (L < 1 || L > MAX_LAYERS || T < 1 || T > MAX_THREADS || max_batch < 1 || !gemm)
+        return NULL;
+    engine *e = calloc(1, sizeof(engine));
+    if (!e) return NULL;
+    e->L = L; e->T = T; e->loss = loss; e->opt = opt; e->max_batch = max_batch;
+    e->gemm = (gemm_fn)gemm;
+    int64_t widest = 0;
+    const int64_t line = ALIGN / sizeof(float);
+    for (int l = 0; l <= L; l++) {
+        e->n[l] = sizes[l];
+        e->lz[l] = (sizes[l] + line - 1) / line * line;
+        if (e->lz[l] > widest) widest = e->lz[l];
+    }
+    int ok = 1;
+    for (int l = 0; l < L; l++) {
+        e->WT[l] = WT[l]; e->b[l] = b[l]; e->db[l] = db[l]; e->act[l] = act[l];
+        e->ldw[l] = ldw[l];
+        if (ldw[l] < sizes[l + 1]) ok = 0;
+        if (opt == OPT_ADAM) {
+            e->mW[l] = mW[l]; e->vW[l] = vW[l]; e->mb[l] = mb[l]; e->vb[l] = vb[l];
+            ok &= (e->dWT[l] = alloc((size_t)(sizes[l] * ldw[l]))) != NULL;
+        }
+    }
+    /* thread t owns neurons [part[l][t], part[l][t+1]) of layer l, in whole cache lines */
+    for (int l = 0; l <= L; l++) {
+        const int64_t n = e->n[l];
+        for (int t = 0; t <= T; t++) {
+            int64_t p = (n * t / T + line / 2) / line * line;
+            e->part[l][t] = t == T ? n : (p > n ? n : p);
+        }
+    }
+    for (int t = 0; t < T; t++) {
+        ok &= (e->Xt[t] = alloc((size_t)(max_batch * sizes[0]))) != NULL;
+        ok &= (e->P[t] = alloc((size_t)(max_batch * sizes[L]))) != NULL;
+        ok &= (e->Uo[t] = alloc((size_t)(max_batch * sizes[L]))) != NULL;
+        ok &= (e->Do[t] = alloc((size_t)(max_batch * sizes[L]))) != NULL;
+        ok &= (e->bo[t] = alloc((size_t)sizes[L])) != NULL;
+        for (int q = 0; q < 2; q++)
+            ok &= (e->Q[q][t] = alloc((size_t)(max_batch * widest))) != NULL;
+    }
+    for (int l = 1; l < L; l++) {
+        ok &= (e->Z[l] = alloc((size_t)(max_batch * e->lz[l]))) != NULL;
+        ok &= (e->Dl[l] = alloc((size_t)(max_batch * e->lz[l]))) != NULL;
+    }
+    pthread_mutex_init(&e->mu, NULL);
+    pthread_cond_init(&e->cv, NULL);
+    if (ok) {
+        for (int t = 1; t < T; t++) {
+            thread_arg *ta = malloc(sizeof(thread_arg));
+            if (!ta) { ok = 0; break; }
+            ta->e = e; ta->t = t;
+            if (pthread_create(&e->threads[t], NULL, helper, ta)) { free(ta); ok = 0; break; }
+            e->started = t;
+        }
+    }
+    if (!ok) { sn_free(e); return NULL; }
+    return e;
+}
+
+/* The training data and fixed settings of this fit: samples X (rows ldx apart), targets D
+ * (rows ldd apart), class labels or NULL; Adam's β1, β2, L2 decay λ; weight bound (0: none). */
+void sn_bind(engine *e, const float *X, int64_t ldx, const float *D, int64_t ldd,
+             const int64_t *labels, float beta1, float beta2, float decay, float bound) {
+    job_t *j = &e->job;
+    j->X = X; j->ldx = ldx; j->D = D; j->ldd = ldd; j->labels = labels;
+    j->beta1 = beta1; j->beta2 = beta2; j->decay = decay; j->bound = bound;
+}
+
+/* One step on rows idx[0..B) of the bound data (or start…start+B when idx is NULL), with δ_out
+ * scaled by `scale` (η/B for gradient descent, 1/B for Adam) and Adam's folded step and ε.
+ * Returns 1 after an update; 0 if the loss was not finite (nothing changed); 2 if the update
+ * was made but the first layer's δ was not finite; -1 for a batch larger than the buffers. */
+int sn_step(engine *e, const int64_t *idx, int64_t start, int64_t B, float scale,
+            float adam_step, float adam_eps, double *E, int64_t *correct) {
+    if (B < 1 || B > e->max_batch) return -1;
+    job_t *j = &e->job;
+    j->idx = idx; j->start = start; j->B = B; j->scale = scale;
+    j->adam_step = adam_step; j->adam_eps = adam_eps;
+    j->finite = 1; j->E = 0; j->correct = 0;
+    for (int t = 0; t < e->T; t++) e->bad[t].v = 0;
+    const long g = atomic_load(&e->gen) + 1;
+    atomic_store(&e->gen, g);
+    if (atomic_load(&e->sleeping)) {
+        pthread_mutex_lock(&e->mu);
+        pthread_cond_broadcast(&e->cv);
+        pthread_mutex_unlock(&e->mu);
+    }
+    work(e, 0);
+    for (int t = 1; t < e->T; t++)
+        while (atomic_load(&e->done[t].v) != g) cpu_relax();
+    *E = j->E;
+    *correct = j->correct;
+    if (!j->finite) return 0;
+    for (int t = 0; t < e->T; t++)
+        if (e->bad[t].v) return 2;
+    return 1;
+}
+
+void sn_free(engine *e) {
+    if (!e) return;
+    pthread_mutex_lock(&e->mu);
+    atomic_store(&e->quit, 1);
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+    for (int t = 1; t <= e->started; t++) pthread_join(e->threads[t], NULL);
+    pthread_mutex_destroy(&e->mu);
+    pthread_cond_destroy(&e->cv);
+    for (int t = 0; t < MAX_THREADS; t++) {
+        free(e->Xt[t]); free(e->P[t]); free(e->Uo[t]); free(e->Do[t]); free(e->bo[t]);
+        free(e->Q[0][t]); free(e->Q[1][t]);
+    }
+    for (int l = 0; l < MAX_LAYERS; l++) { free(e->Z[l]); free(e->Dl[l]); free(e->dWT[l]); }
+    free(e);
+}
+
+/* An importable (empty) module, so that setuptools builds and installs the library in place. */
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cengine",
+                                    "Multi-core training steps (used through ctypes).", -1,
+                                    NULL};
+PyMODINIT_FUNC PyInit__cengine(void) { return PyModule_Create(&module); }

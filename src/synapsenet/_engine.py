@@ -1,0 +1,188 @@
+"""The compiled training step: the same maths as ``Network.train_step``, one thread per core.
+
+``_cengine.c`` (built at install when a C compiler is there) runs a whole training step —
+gather of the batch, forward pass, loss, output delta, backpropagation and the update (plain
+gradient descent or Adam) — with each of T threads owning a fixed share of every hidden
+layer's neurons, so that synaptic weights, optimiser state and activations stay in one core's
+cache instead of crossing between cores at every product (see docs/performance.md). Matrix
+products are NumPy's own BLAS (float32, single-threaded per call). The fit loop uses it when
+the configuration is one it covers (:func:`unsupported` says why not otherwise) and runs the
+NumPy engine in every other case; ``SYNAPSENET_ENGINE=numpy`` turns it off.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.util
+import math
+import os
+
+import numpy as np
+
+from . import _blas
+from .layers import aligned_zeros
+
+_HIDDEN = {"identity": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
+_OUTPUT = {**_HIDDEN, "softmax": 4}
+_LOSSES = {"squared_error": 0, "cross_entropy": 1, "binary_cross_entropy": 2}
+_P = ctypes.c_void_p
+_I64 = ctypes.c_int64
+_F = ctypes.c_float
+
+
+def _load():
+    spec = importlib.util.find_spec("synapsenet._cengine")
+    if spec is None or spec.origin is None or not spec.origin.endswith((".so", ".pyd")):
+        return None
+    try:
+        lib = ctypes.CDLL(spec.origin)
+    except OSError:  # pragma: no cover - a broken build
+        return None
+    lib.sn_create.argtypes = [ctypes.c_int, _P, _P, _P, _P, _P, _P, ctypes.c_int, ctypes.c_int,
+                              _P, _P, _P, _P, ctypes.c_int, _I64, _P]
+    lib.sn_create.restype = _P
+    lib.sn_bind.argtypes = [_P, _P, _I64, _P, _I64, _P, _F, _F, _F, _F]
+    lib.sn_bind.restype = None
+    lib.sn_step.argtypes = [_P, _P, _I64, _I64, _F, _F, _F, ctypes.POINTER(ctypes.c_double),
+                            ctypes.POINTER(_I64)]
+    lib.sn_step.restype = ctypes.c_int
+    lib.sn_free.argtypes = [_P]
+    lib.sn_free.restype = None
+    return lib
+
+
+_LIB = _load()
+_GEMM = None
+if _LIB is not None and _blas._FUNCS is not None:
+    _GEMM = ctypes.cast(_blas._FUNCS[np.dtype(np.float32)][0], _P).value
+
+#: whether the compiled engine was built and can call NumPy's BLAS
+AVAILABLE = _LIB is not None and _GEMM is not None
+
+
+def unsupported(network, loss, opt, *, augment=None, sample_weight=None, weight_noise=0.0):
+    """None if the compiled engine covers this training configuration, else why not."""
+    from .layers import Dense
+    from .optimizers import SGD, Adam
+
+    if not AVAILABLE:
+        return "the compiled engine is not built"
+    if os.environ.get("SYNAPSENET_ENGINE", "").lower() == "numpy":
+        return "SYNAPSENET_ENGINE=numpy"
+    layers = network.layers
+    if not all(type(layer) is Dense for layer in layers) or len(layers) > 16:
+        return "only networks of up to 16 Dense layers"
+    if network.dtype != np.float32:
+        return "float32 only"
+    if any(layer.dropout for layer in layers) or weight_noise:
+        return "dropout and weight noise run on the NumPy engine"
+    if augment is not None or sample_weight is not None:
+        return "augmentation and sample weights run on the NumPy engine"
+    if any(layer.activation.name not in _HIDDEN for layer in layers[:-1]) or \
+            layers[-1].activation.name not in _OUTPUT:
+        return "activations other than identity, relu, sigmoid, tanh (and a softmax output)"
+    if loss.name not in _LOSSES:
+        return f"loss {loss.name!r}"
+    if type(opt) is Adam:
+        return None
+    if type(opt) is SGD and opt.folds_learning_rate:
+        return None
+    return "momentum and weight decay with SGD run on the NumPy engine"
+
+
+def _engine_layout(s, p) -> bool:
+    """Whether optimiser state ``s`` for parameter ``p`` is laid out as the engine reads it:
+    exactly as the parameter (Wᵀ with its padded rows, or b), starting a cache line."""
+    return s.shape == p.shape and s.dtype == p.dtype and s.strides == p.strides and \
+        s.ctypes.data % 64 == 0
+
+
+class TrainingEngine:
+    """The compiled engine bound to one network, loss and optimiser for one ``fit`` call."""
+
+    def __init__(self, network, loss, opt, max_batch: int, threads: int):
+        from .optimizers import Adam
+
+        layers = network.layers
+        self.layers, self.opt = layers, opt
+        self.adam = isinstance(opt, Adam)
+        sizes = np.array([layers[0].n_in] + [layer.n_out for layer in layers], np.int64)
+        ptrs = lambda arrs: (ctypes.c_void_p * len(arrs))(*[a.ctypes.data for a in arrs])
+        for layer in layers:  # the engine writes into these arrays: rows of whole lines
+            assert layer._WT.strides[1] == 4 and layer._WT.ctypes.data % 64 == 0
+            assert layer._WT.strides[0] % 64 == 0 and layer.b.flags.c_contiguous
+        ldw = np.array([layer._WT.strides[0] // 4 for layer in layers], np.int64)
+        self._keep = [sizes, ldw]
+        adam_ptrs = [None] * 4
+        if self.adam:
+            params = network.parameters()
+            for name in ("m", "v"):  # state in the layout of the stored Wᵀ, aligned
+                bufs = opt._buffers(name, params)
+                for i, (p, s) in enumerate(zip(params, bufs)):
+                    if not _engine_layout(s, p):
+                        fixed = aligned_zeros(p.T.shape, p.dtype).T if p.ndim == 2 else \
+                            aligned_zeros(p.shape, p.dtype)
+                        fixed[...] = s
+                        bufs[i] = fixed  # same values, in the layout of the weights
+            m, v = opt.state["m"], opt.state["v"]
+            adam_ptrs = [ptrs([a.T for a in m[0::2]]), ptrs([a.T for a in v[0::2]]),
+                         ptrs(m[1::2]), ptrs(v[1::2])]
+        acts = (ctypes.c_int * len(layers))(
+            *[_HIDDEN[layer.activation.name] for layer in layers[:-1]],
+            _OUTPUT[layers[-1].activation.name])
+        args = [ptrs([layer._WT for layer in layers]), ptrs([layer.b for layer in layers]),
+                ptrs([layer.db for layer in layers])]
+        self._keep += args + [acts] + [p for p in adam_ptrs if p is not None]
+        self._handle = _LIB.sn_create(len(layers), sizes.ctypes.data, ldw.ctypes.data, *args, acts,
+                                      _LOSSES[loss.name], int(self.adam), *adam_ptrs,
+                                      int(threads), int(max_batch), _GEMM)
+        if not self._handle:
+            raise MemoryError("the compiled training engine could not allocate its buffers")
+        self._Ev, self._cv = ctypes.c_double(), _I64()
+        self._E, self._correct = ctypes.byref(self._Ev), ctypes.byref(self._cv)
+
+    def bind(self, X, D, labels, weight_bound):
+        """The training data of this fit (kept alive here; the engine reads them in place)."""
+        assert X.dtype == D.dtype == np.float32 and X.flags.c_contiguous and D.flags.c_contiguous
+        if labels is not None:
+            labels = np.ascontiguousarray(labels, np.int64)
+        self._data = (X, D, labels)
+        opt = self.opt
+        b1, b2, decay = (opt.beta1, opt.beta2, opt.weight_decay) if self.adam else (0, 0, 0)
+        _LIB.sn_bind(self._handle, X.ctypes.data, X.shape[1], D.ctypes.data, D.shape[1],
+                     None if labels is None else labels.ctypes.data, b1, b2, decay,
+                     0.0 if weight_bound is None else float(weight_bound))
+
+    def step(self, idx, start: int, m: int, lr: float):
+        """One update on rows ``idx`` of the bound X (an int64 array, or None for rows
+        start…start+m). Returns (E, correct, status): status 1 after an update, 0 when the
+        loss was not finite (nothing changed), 2 when the step was made but the first
+        layer's δ was not finite."""
+        opt = self.opt
+        if self.adam:
+            t, b1, b2 = opt.t + 1, opt.beta1, opt.beta2
+            root = math.sqrt((1 - b2 ** t) / (1 - b2))  # as in optimizers.Adam.step
+            status = _LIB.sn_step(self._handle, None if idx is None else idx.ctypes.data,
+                                  start, m, 1.0 / m, lr * (1 - b1) / (1 - b1 ** t) * root,
+                                  opt.eps * root, self._E, self._correct)
+        else:  # η folded into δ_out, as Network.train_step(update=True)
+            status = _LIB.sn_step(self._handle, None if idx is None else idx.ctypes.data,
+                                  start, m, lr / m, 0.0, 0.0, self._E, self._correct)
+        if status < 0:  # pragma: no cover - a batch larger than the buffers
+            raise ValueError(f"batch of {m} rows exceeds the engine's buffers")
+        if status == 1:
+            opt.t += 1
+        elif status == 2 and self.adam:
+            # the step was made with a non-finite δ: the caller restores the weights of the
+            # epoch's start, and Adam's moments (now NaN somewhere) start afresh with them
+            opt.state.clear()
+            opt.t = 0
+        return self._Ev.value, self._cv.value, status
+
+    def close(self):
+        if self._handle:
+            _LIB.sn_free(self._handle)
+            self._handle = None
+
+    def __del__(self):
+        self.close()
