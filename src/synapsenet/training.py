@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _blas, _engine, _parallel
+from . import _blas, _engine
 from .errors import ConfigError, DataError, DivergenceError, ShapeError, unknown_name
 from .losses import get_loss
 from .optimizers import Optimizer, get_optimizer, get_schedule
@@ -254,16 +254,11 @@ class _Loop:
         self.fold = opt.folds_learning_rate
         # the compiled engine, one thread per core, where it covers the configuration
         self.engine = None
-        # a thread per core pays once the products are large enough to outweigh the
-        # hand-offs (measured: about 3 million multiply-adds a step per thread)
-        macs = bmax * sum(lay.n_in * lay.n_out for lay in network.layers)
-        threads = max(1, min(_parallel.default_threads(), macs // 3_000_000))
-        if threads > 1 and not _blas.CAN_SET_THREADS:  # pragma: no cover - another BLAS
-            threads = 1
         why_not = _engine.unsupported(
             network, loss, opt, augment=augment, sample_weight=sw,
             weight_noise=max(lay.weight_noise for lay in network.layers))
         if why_not is None:
+            threads = _engine.threads_for(network, bmax)
             self.engine = _engine.TrainingEngine(network, loss, opt, bmax, threads)
             self.engine.bind(X, D, labels, weight_bound)
             network.train_config["engine"] = f"compiled, {threads} thread(s)"

@@ -1,0 +1,184 @@
+"""The compiled training step (_cengine.c via _engine.py) against the NumPy engine.
+
+Both implement the same equations; they differ in the order of float32 sums (the compiled one
+adds per-thread partial products), so weights agree to rounding, not bit for bit.
+"""
+
+import numpy as np
+import pytest
+
+import synapsenet as sn
+from synapsenet import _blas, _engine
+from synapsenet.errors import DivergenceError
+from synapsenet.layers import Dense, aligned_zeros
+
+pytestmark = pytest.mark.skipif(not _engine.AVAILABLE, reason="the compiled engine is not "
+                                "built here (no C compiler at install): the NumPy engine runs")
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(1)
+    X = rng.random((300, 20), dtype=np.float32)
+    y = rng.integers(0, 4, 300)
+    return X, y
+
+
+def train(monkeypatch, X, y, sizes, acts, engine, threads=2, epochs=2, **kw):
+    """Fit a fresh network with the compiled engine on ``threads`` threads, or with NumPy."""
+    monkeypatch.setenv("SYNAPSENET_ENGINE", "compiled" if engine else "numpy")
+    monkeypatch.setattr(_engine, "threads_for", lambda net, batch: threads)
+    net = sn.Network.from_sizes(sizes, activations=acts, seed=3)
+    kw = {"learning_rate": 0.05, "batch_size": 16, "seed": 0, **kw}
+    h = net.fit(X, y, epochs=epochs, **kw)
+    want = "compiled" if engine else "numpy"
+    assert net.train_config["engine"].startswith(want), net.train_config["engine"]
+    return net, h
+
+
+CASES = [  # sizes, activations, loss, optimizer options
+    ([20, 32, 4], ["relu", "softmax"], "cross_entropy", {}),
+    ([20, 32, 4], ["relu", "softmax"], "cross_entropy", {"optimizer": "adam"}),
+    ([20, 48, 4], ["tanh", "softmax"], "cross_entropy",
+     {"optimizer": "adam", "weight_decay": 1e-3, "batch_size": 50}),
+    ([20, 40, 24, 4], ["tanh", "sigmoid", "softmax"], "cross_entropy", {"batch_size": 7}),
+    ([20, 40, 24, 4], ["relu", "relu", "sigmoid"], "squared_error", {"optimizer": "adam"}),
+    ([20, 4], ["softmax"], "cross_entropy", {}),  # a single layer: its inputs are split
+    ([20, 33, 4], ["sigmoid", "softmax"], "squared_error", {}),  # softmax's Jacobian
+    ([20, 33, 4], ["relu", "sigmoid"], "binary_cross_entropy", {"weight_bound": 0.3}),
+    ([20, 100, 4], ["identity", "tanh"], "squared_error", {"shuffle": False}),
+    ([20, 17, 4], ["relu", "softmax"], "cross_entropy", {"mode": "sgd", "batch_size": None}),
+]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("sizes,acts,loss,kw", CASES)
+def test_compiled_step_matches_the_numpy_engine(monkeypatch, data, sizes, acts, loss, kw,
+                                                threads):
+    X, y = data
+    a, ha = train(monkeypatch, X, y, sizes, acts, False, loss=loss, **kw)
+    b, hb = train(monkeypatch, X, y, sizes, acts, True, threads, loss=loss, **kw)
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_allclose(q, p, rtol=1e-4, atol=2e-5)
+    np.testing.assert_allclose(hb.loss, ha.loss, rtol=1e-5)
+    assert hb.accuracy == pytest.approx(ha.accuracy, abs=1 / len(X))
+    assert hb.updates == ha.updates and b.optimizer.t == a.optimizer.t
+    if kw.get("optimizer") == "adam":  # the moments too, in whatever layout each keeps
+        for s in ("m", "v"):
+            for p, q in zip(a.optimizer.state[s], b.optimizer.state[s]):
+                np.testing.assert_allclose(q, p, rtol=1e-4, atol=1e-7)
+    if "weight_bound" in kw:
+        assert all(np.abs(p).max() <= kw["weight_bound"] for p in b.parameters())
+
+
+def test_targets_as_a_matrix_and_no_labels(monkeypatch, data):
+    X, y = data
+    D = np.eye(4, dtype=np.float32)[y] * 0.8 + 0.1
+    a, ha = train(monkeypatch, X, D, [20, 32, 4], ["relu", "identity"], False,
+                  loss="squared_error")
+    b, hb = train(monkeypatch, X, D, [20, 32, 4], ["relu", "identity"], True,
+                  loss="squared_error")
+    np.testing.assert_allclose(hb.loss, ha.loss, rtol=1e-5)
+    assert hb.accuracy == [None, None]
+
+
+def test_more_threads_than_cores_still_agree(monkeypatch, data):
+    X, y = data
+    a, _ = train(monkeypatch, X, y, [20, 64, 40, 4], ["relu", "tanh", "softmax"], False,
+                 epochs=1, loss="cross_entropy")
+    b, _ = train(monkeypatch, X, y, [20, 64, 40, 4], ["relu", "tanh", "softmax"], True, 3,
+                 epochs=1, loss="cross_entropy")
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_allclose(q, p, rtol=1e-4, atol=2e-5)
+
+
+def test_two_threads_give_the_same_weights_every_time(monkeypatch, data):
+    X, y = data
+    runs = [train(monkeypatch, X, y, [20, 64, 40, 4], ["relu", "tanh", "softmax"], True, 2,
+                  loss="cross_entropy", optimizer="adam")[0] for _ in range(3)]
+    for other in runs[1:]:
+        for p, q in zip(runs[0].parameters(), other.parameters()):
+            np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_divergence_keeps_the_last_finite_weights(monkeypatch, optimizer):
+    # a finite loss (summed in float64) whose backpropagated δ overflows float32: the step
+    # is made, found non-finite, and the epoch's starting weights come back
+    rng = np.random.default_rng(0)
+    X = rng.random((32, 2), dtype=np.float32)
+    y = np.ones((32, 1), np.float32)
+    y[5] = 3e38
+    monkeypatch.setattr(_engine, "threads_for", lambda net, batch: 2)
+    net = sn.Network.from_sizes([2, 40, 1], hidden="relu", output="identity", seed=0)
+    before = net.get_weights()
+    opt = sn.optimizers.get_optimizer(optimizer)
+    with pytest.raises(DivergenceError, match=r"diverged at epoch \d+, batch \d+") as err:
+        net.fit(X, y, epochs=2, learning_rate=100.0, optimizer=opt, batch_size=32,
+                loss="squared_error")
+    assert net.train_config["engine"].startswith("compiled")
+    assert all(np.isfinite(p).all() for p in net.parameters())
+    if err.value.epoch == 1:  # the weights the network started with
+        for p, q in zip(net.get_weights(), before):
+            np.testing.assert_array_equal(p, q)
+    # Adam's moments, NaN after that step, start afresh with the restored weights
+    assert all(np.isfinite(a).all() for arrs in opt.state.values() for a in arrs)
+
+
+@pytest.mark.parametrize("change,why", [
+    (dict(dropout=0.2), "dropout"),
+    (dict(optimizer="momentum"), "momentum"),
+    (dict(weight_decay=1e-3), "weight decay"),
+    (dict(dtype="float64"), "float32"),
+    (dict(activations=["elu", "softmax"]), "activations"),
+])
+def test_unsupported_options_run_on_numpy_and_say_why(data, change, why):
+    X, y = data
+    net_kw = {k: change.pop(k) for k in ("dropout", "dtype", "activations") if k in change}
+    net = sn.Network.from_sizes([20, 16, 4], **{"activations": ["relu", "softmax"], **net_kw})
+    net.fit(X, y, epochs=1, loss="cross_entropy", **change)
+    assert net.train_config["engine"].startswith("numpy") and why in \
+        net.train_config["engine"]
+
+
+def test_the_environment_can_turn_it_off(monkeypatch, data):
+    monkeypatch.setenv("SYNAPSENET_ENGINE", "numpy")
+    net = sn.Network.from_sizes([20, 16, 4], hidden="relu", output="softmax")
+    net.fit(*data, epochs=1, loss="cross_entropy")
+    assert net.train_config["engine"] == "numpy (SYNAPSENET_ENGINE=numpy)"
+
+
+def test_threads_follow_the_work_per_step():
+    small = sn.Network.from_sizes([64, 100, 10])
+    large = sn.Network.from_sizes([784, 256, 10])
+    assert _engine.threads_for(small, 200) == 1  # 1.5 M multiply-adds: hand-offs dominate
+    assert _engine.threads_for(large, 256) == min(2, _engine.threads_for(large, 10 ** 6))
+
+
+def test_weight_rows_start_cache_lines_and_keep_their_values(tmp_path):
+    layer = Dense(30, 100, "relu", seed=1)
+    assert layer._WT.ctypes.data % 64 == 0 and layer._WT.strides[0] % 64 == 0
+    assert layer.b.ctypes.data % 64 == 0
+    net = sn.Network([layer, Dense(100, 3, "softmax", seed=2)])
+    net.save(tmp_path / "m.safetensors")
+    back = sn.load(tmp_path / "m.safetensors")
+    for p, q in zip(net.parameters(), back.parameters()):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_aligned_zeros_shapes():
+    a = aligned_zeros((3, 5), np.float32)
+    assert a.shape == (3, 5) and a.strides == (64, 4) and not a.any()
+    b = aligned_zeros(7, np.float64)
+    assert b.shape == (7,) and b.flags.c_contiguous and b.ctypes.data % 64 == 0
+
+
+def test_fused_update_into_padded_rows():
+    rng = np.random.default_rng(0)
+    C = aligned_zeros((6, 5), np.float32)
+    C[...] = rng.standard_normal((6, 5))
+    A = rng.standard_normal((3, 6)).astype(np.float32)
+    B = rng.standard_normal((3, 5)).astype(np.float32)
+    want = C - 0.5 * (A.T @ B)
+    _blas.add_product(A.T, B, C, -0.5)
+    np.testing.assert_allclose(C, want, rtol=1e-5, atol=1e-6)
