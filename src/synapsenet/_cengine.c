@@ -314,6 +314,7 @@ static void work(engine *e, int t) {
     for (int64_t r = 0; r < B; r++) {
         const int64_t row = j->idx ? j->idx[r] : j->start + r;
         if (j->idx && r + 2 < B) __builtin_prefetch(j->X + j->idx[r + 2] * j->ldx);
+        __builtin_prefetch(j->D + row * j->ldd);  /* its targets, read in the output layer */
         memcpy(Xt + r * n0, j->X + row * j->ldx, (size_t)n0 * sizeof(float));
     }
     /* forward through the hidden layers: this thread's neurons only. Rows of Wᵀ are ldw[l]
