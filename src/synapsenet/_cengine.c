@@ -7,10 +7,10 @@
  *   hidden     δ_j = (Σ_k δ_k w_kj) f'(u_j)
  *   update     w_ji ← w_ji − η δ_j z_i   (or Adam on ∂E/∂w_ji = δ_j z_i)
  *
- * Why C: on a machine with few cores the NumPy loop spends a third of a step moving synaptic
- * weights between the cores' caches, because BLAS splits the forward product by neurons and the
- * weight update by inputs, and every element-wise pass runs on the Python thread. Here each of
- * T threads owns a fixed set of neurons for the whole step — their weights, biases, optimiser
+ * Why C: on a machine with few cores the NumPy loop spends up to a third of a step moving
+ * synaptic weights between the cores' caches, because BLAS splits the forward product by neurons
+ * and the weight update by inputs, and every element-wise pass runs on the Python thread. Here
+ * each of T threads owns a fixed set of neurons for the whole step — their weights, biases, optimiser
  * state and activations stay in that core's cache — and only activations cross between cores:
  *
  *   hidden layer l     thread t owns neurons [a_t, b_t): U[:, own] = Z_prev W[own, :]ᵀ, its
@@ -132,7 +132,7 @@ static void barrier(engine *e, int t) {
 
 /* z = f(u + b) over columns [a, c) of a B × ld block, in place */
 VECTOR static void bias_act(float *restrict U, int64_t B, int64_t ld, int64_t a, int64_t c,
-                     const float *restrict b, int act) {
+                            const float *restrict b, int act) {
     for (int64_t r = 0; r < B; r++) {
         float *restrict u = U + r * ld;
         switch (act) {
@@ -152,8 +152,8 @@ VECTOR static void bias_act(float *restrict U, int64_t B, int64_t ld, int64_t a,
 }
 
 /* δ = g f'(u) from z, over columns [a, c): relu' = [z > 0], sigmoid' = z(1 − z), tanh' = 1 − z² */
-VECTOR static void times_derivative(float *restrict g, const float *restrict z, int64_t B, int64_t ld,
-                             int64_t a, int64_t c, int act) {
+VECTOR static void times_derivative(float *restrict g, const float *restrict z, int64_t B,
+                                    int64_t ld, int64_t a, int64_t c, int act) {
     for (int64_t r = 0; r < B; r++) {
         float *restrict gr = g + r * ld;
         const float *restrict zr = z + r * ld;
@@ -175,16 +175,17 @@ VECTOR static void times_derivative(float *restrict g, const float *restrict z, 
 
 /* Adam on n values p (rows of `count` values, `ld` apart), with the caller's folded constants:
  * m' ← β1 m' + g,  v' ← β2 v' + g²,  p ← p − step · m' / (√v' + ε')  (see optimizers.Adam) */
-VECTOR static void adam(float *restrict p, float *restrict g, float *restrict m, float *restrict v,
-                 int64_t rows, int64_t count, int64_t ld, const job_t *j, float decay) {
+VECTOR static void adam(float *restrict p, const float *restrict g, float *restrict m,
+                        float *restrict v, int64_t rows, int64_t count, int64_t ld,
+                        const job_t *j, float decay) {
     const float b1 = j->beta1, b2 = j->beta2, step = j->adam_step, eps = j->adam_eps;
     for (int64_t r = 0; r < rows; r++) {
-        float *restrict pr = p + r * ld, *restrict gr = g + r * ld;
+        float *restrict pr = p + r * ld;
+        const float *restrict gr = g + r * ld;
         float *restrict mr = m + r * ld, *restrict vr = v + r * ld;
         for (int64_t i = 0; i < count; i++) {
             float gi = gr[i];
             if (decay != 0.f) gi += pr[i] * decay;  /* ∂/∂w (λ/2) w² = λ w */
-            gr[i] = gi;
             float mi = mr[i] * b1 + gi, vi = vr[i] * b2 + gi * gi;
             mr[i] = mi; vr[i] = vi;
             pr[i] += -step * (mi / (sqrtf(vi) + eps));
@@ -205,18 +206,22 @@ VECTOR static void add_into(float *restrict y, const float *restrict x, int64_t 
 }
 
 /* the first layer's bias gradient must be finite, or the caller undoes the epoch */
-static void flag_if_not_finite(engine *e, int t, const float *db, int64_t a, int64_t c);
+static void flag_if_not_finite(engine *e, int t, const float *db, int64_t a, int64_t c) {
+    float acc = 0.f;
+    for (int64_t k = a; k < c; k++) acc += db[k];
+    if (!isfinite(acc)) e->bad[t].v = 1;
+}
 
 /* column sums of δ[:, a:c) → db[a:c) */
-VECTOR static void col_sums(const float *restrict d, int64_t B, int64_t ld, int64_t a, int64_t c,
-                     float *restrict db) {
+VECTOR static void col_sums(const float *restrict d, int64_t B, int64_t ld, int64_t a,
+                            int64_t c, float *restrict db) {
     for (int64_t j = a; j < c; j++) db[j] = 0.f;
     for (int64_t r = 0; r < B; r++)
         for (int64_t j = a; j < c; j++) db[j] += d[r * ld + j];
 }
 
 /* The output layer, its loss and δ_out, computed by every thread on its own copy.
- * U holds Σ_t partials (without b); on return U holds z and D holds δ_out (scaled). */
+ * U holds Σ_t partials (without b); on return U holds z and Dl holds δ_out (scaled). */
 static double output_layer(engine *e, job_t *j, float *restrict U, float *restrict Dl,
                            const float *restrict b, int64_t *correct, int count) {
     const int64_t n = e->n[e->L], B = j->B;
@@ -296,12 +301,6 @@ static double output_layer(engine *e, job_t *j, float *restrict U, float *restri
     }
     *correct = right;
     return E / (double)B;
-}
-
-static void flag_if_not_finite(engine *e, int t, const float *db, int64_t a, int64_t c) {
-    float acc = 0.f;
-    for (int64_t k = a; k < c; k++) acc += db[k];
-    if (!isfinite(acc)) e->bad[t].v = 1;
 }
 
 static void work(engine *e, int t) {
@@ -598,5 +597,5 @@ void sn_free(engine *e) {
 /* An importable (empty) module, so that setuptools builds and installs the library in place. */
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_cengine",
                                     "Multi-core training steps (used through ctypes).", -1,
-                                    NULL};
+                                    NULL, NULL, NULL, NULL, NULL};
 PyMODINIT_FUNC PyInit__cengine(void) { return PyModule_Create(&module); }
