@@ -10,8 +10,9 @@
  * Why C: on a machine with few cores the NumPy loop spends up to a third of a step moving
  * synaptic weights between the cores' caches, because BLAS splits the forward product by neurons
  * and the weight update by inputs, and every element-wise pass runs on the Python thread. Here
- * each of T threads owns a fixed set of neurons for the whole step — their weights, biases, optimiser
- * state and activations stay in that core's cache — and only activations cross between cores:
+ * each of T threads owns a fixed set of neurons for the whole step — their weights, biases,
+ * optimiser state and activations stay in that core's cache — and only activations cross
+ * between cores:
  *
  *   hidden layer l     thread t owns neurons [a_t, b_t): U[:, own] = Z_prev W[own, :]ᵀ, its
  *                      bias, f, δ, the update of W[own, :], and its share of the δ W product
