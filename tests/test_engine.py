@@ -147,6 +147,14 @@ def test_unsupported_options_run_on_numpy_and_say_why(data, change, why):
         net.train_config["engine"]
 
 
+def test_very_large_batches_run_on_numpy():
+    rng = np.random.default_rng(0)
+    X = rng.random((_engine.MAX_BATCH + 1, 3), dtype=np.float32)
+    net = sn.Network.from_sizes([3, 4, 2], hidden="relu", output="softmax")
+    net.fit(X, (X[:, 0] > 0.5).astype(int), epochs=1, mode="batch", loss="cross_entropy")
+    assert "batches over" in net.train_config["engine"]
+
+
 def test_the_environment_can_turn_it_off(monkeypatch, data):
     monkeypatch.setenv("SYNAPSENET_ENGINE", "numpy")
     net = sn.Network.from_sizes([20, 16, 4], hidden="relu", output="softmax")

@@ -30,6 +30,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -121,14 +122,21 @@ static void *alloc(size_t nfloats) {
     return p;
 }
 
+/* Waiting for another thread: spin (it is microseconds away), but yield the core now and then
+ * in case that thread is not running — more threads than free cores must not stall. */
+static void wait_until_at_least(_Atomic long *counter, long value) {
+    for (unsigned spins = 1; atomic_load_explicit(counter, memory_order_acquire) < value; spins++) {
+        cpu_relax();
+        if (spins % 4096 == 0) sched_yield();
+    }
+}
+
 /* all threads wait here until every one has arrived (counters only grow) */
 static void barrier(engine *e, int t) {
     if (e->T == 1) return;
     long mine = atomic_fetch_add_explicit(&e->arrive[t].v, 1, memory_order_acq_rel) + 1;
     for (int s = 0; s < e->T; s++)
-        if (s != t)
-            while (atomic_load_explicit(&e->arrive[s].v, memory_order_acquire) < mine)
-                cpu_relax();
+        if (s != t) wait_until_at_least(&e->arrive[s].v, mine);
 }
 
 /* z = f(u + b) over columns [a, c) of a B × ld block, in place */
@@ -569,7 +577,7 @@ int sn_step(engine *e, const int64_t *idx, int64_t start, int64_t B, float scale
     }
     work(e, 0);
     for (int t = 1; t < e->T; t++)
-        while (atomic_load(&e->done[t].v) != g) cpu_relax();
+        wait_until_at_least(&e->done[t].v, g);
     *E = j->E;
     *correct = j->correct;
     if (!j->finite) return 0;

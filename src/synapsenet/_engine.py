@@ -60,7 +60,13 @@ if _LIB is not None and _blas._FUNCS is not None:
 AVAILABLE = _LIB is not None and _GEMM is not None
 
 
-def unsupported(network, loss, opt, *, augment=None, sample_weight=None, weight_noise=0.0):
+#: larger batches (mode="batch" on a big set, say) run on the NumPy engine: the compiled one
+#: keeps a copy of the batch per thread
+MAX_BATCH = 8192
+
+
+def unsupported(network, loss, opt, *, augment=None, sample_weight=None, weight_noise=0.0,
+                batch=1):
     """None if the compiled engine covers this training configuration, else why not."""
     from .layers import Dense
     from .optimizers import SGD, Adam
@@ -81,6 +87,8 @@ def unsupported(network, loss, opt, *, augment=None, sample_weight=None, weight_
     if any(layer.activation.name not in _HIDDEN for layer in layers[:-1]) or \
             layers[-1].activation.name not in _OUTPUT:
         return "activations other than identity, relu, sigmoid, tanh (and a softmax output)"
+    if batch > MAX_BATCH:
+        return f"batches over {MAX_BATCH:,} samples (memory: a copy per thread)"
     if loss.name not in _LOSSES:
         return f"loss {loss.name!r}"
     if type(opt) is Adam:

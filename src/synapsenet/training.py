@@ -245,17 +245,16 @@ class _Loop:
         self.slices, self.shuffle, self.weight_bound = slices, shuffle, weight_bound
         self.augment, self.callbacks, self.history = augment, callbacks, history
         bmax = max(s.stop - s.start for s in slices)
-        self.Xb_buf = np.empty((bmax, X.shape[1]), X.dtype)
-        self.Db_buf = np.empty((bmax, D.shape[1]), D.dtype)
         self.params, self.grads = network.parameters(), network.gradients()
         self.decays = [p.ndim == 2 for p in self.params]  # weight decay on W, not on b
         # plain gradient descent folds η into the output delta, and backpropagation then
         # makes the step w ← w − η ∂E/∂w inside each weight-gradient product
         self.fold = opt.folds_learning_rate
+        self.Xb_buf = self.Db_buf = None  # the NumPy engine's batch buffers, made when needed
         # the compiled engine, one thread per core, where it covers the configuration
         self.engine = None
         why_not = _engine.unsupported(
-            network, loss, opt, augment=augment, sample_weight=sw,
+            network, loss, opt, augment=augment, sample_weight=sw, batch=bmax,
             weight_noise=max(lay.weight_noise for lay in network.layers))
         if why_not is None:
             threads = _engine.threads_for(network, bmax)
@@ -338,6 +337,10 @@ class _Loop:
         else:
             idx = order[sl]
             # mode="clip" lets take write straight into the buffer (indices are in range)
+            if self.Xb_buf is None:
+                bmax = max(s.stop - s.start for s in self.slices)
+                self.Xb_buf = np.empty((bmax, self.X.shape[1]), self.X.dtype)
+                self.Db_buf = np.empty((bmax, self.D.shape[1]), self.D.dtype)
             Xb = np.take(self.X, idx, axis=0, out=self.Xb_buf[:m], mode="clip")
             Db = np.take(self.D, idx, axis=0, out=self.Db_buf[:m], mode="clip")
             lb = None if labels is None else labels[idx]
