@@ -420,7 +420,7 @@ def _summary(console, history, metrics):
         pct = lambda a: "" if a is None else f"{100 * a:.2f}%"  # noqa: E731
         t.add_row(str(r["epoch"]), f"{r['loss']:.5f}", pct(r["accuracy"]),
                   "" if r["val_loss"] is None else f"{r['val_loss']:.5f}",
-                  pct(r["val_accuracy"]), f"{r['seconds']:.2f}")
+                  pct(r["val_accuracy"]), f"{r['seconds']:.3f}")
     console.print(t)
 
 
