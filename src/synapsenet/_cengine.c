@@ -145,8 +145,8 @@ VECTOR static void bias_act(float *restrict U, int64_t B, int64_t ld, int64_t a,
     for (int64_t r = 0; r < B; r++) {
         float *restrict u = U + r * ld;
         switch (act) {
-        case ACT_RELU:
-            for (int64_t j = a; j < c; j++) { float x = u[j] + b[j]; u[j] = x > 0.f ? x : 0.f; }
+        case ACT_RELU:  /* max(u, 0), NaN kept as NumPy's maximum keeps it */
+            for (int64_t j = a; j < c; j++) { float x = u[j] + b[j]; u[j] = x < 0.f ? 0.f : x; }
             break;
         case ACT_SIGMOID:  /* (1 + tanh(u/2)) / 2: never overflows */
             for (int64_t j = a; j < c; j++) u[j] = 0.5f * tanhf(0.5f * (u[j] + b[j])) + 0.5f;
@@ -210,6 +210,13 @@ VECTOR static void clip(float *restrict p, int64_t rows, int64_t count, int64_t 
         }
 }
 
+/* whether every value is finite (x − x is 0 for those, NaN for ±inf and NaN) */
+VECTOR static int all_finite(const float *restrict x, int64_t n) {
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++) bad |= (x[i] - x[i]) != 0.f;
+    return !bad;
+}
+
 VECTOR static void add_into(float *restrict y, const float *restrict x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += x[i];
 }
@@ -265,7 +272,7 @@ static double output_layer(engine *e, job_t *j, float *restrict U, float *restri
             for (int64_t k = 0; k < n; k++) {
                 float x = u[k];
                 switch (act) {
-                case ACT_RELU: x = x > 0.f ? x : 0.f; break;
+                case ACT_RELU: x = x < 0.f ? 0.f : x; break;
                 case ACT_SIGMOID: x = 0.5f * tanhf(0.5f * x) + 0.5f; break;
                 case ACT_TANH: x = tanhf(x); break;
                 default: break;
@@ -584,6 +591,41 @@ int sn_step(engine *e, const int64_t *idx, int64_t start, int64_t B, float scale
     for (int t = 0; t < e->T; t++)
         if (e->bad[t].v) return 2;
     return 1;
+}
+
+/* Inference of `rows` samples on the calling thread (BLAS single-threaded by the caller):
+ * z = f(W z_prev + b) layer by layer, the bias and f fused into one pass after each product,
+ * hidden outputs in buf0/buf1 (rows × widest hidden layer each), the last layer's z in out.
+ * Returns 0 if the first layer's u was not finite anywhere (a NaN or infinite input, or an
+ * overflow: the caller then looks at the inputs), else 1. */
+int sn_forward(int L, const int64_t *sizes, const int64_t *ldw, float **WT, float **b,
+               const int *act, const float *X, int64_t ldx, int64_t rows, float *out,
+               float *buf0, float *buf1, void *gemm_ptr) {
+    const gemm_fn gemm = (gemm_fn)gemm_ptr;
+    const float *A = X;
+    int64_t lda = ldx;
+    int ok = 1;
+    for (int l = 0; l < L; l++) {
+        const int64_t ni = sizes[l], no = sizes[l + 1];
+        float *C = l == L - 1 ? out : (l % 2 ? buf1 : buf0);
+        gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, rows, no, ni, 1.f, A, lda, WT[l], ldw[l], 0.f, C,
+             no);  /* u = W z_prev */
+        if (l == 0) ok = all_finite(C, rows * no);
+        if (act[l] == ACT_SOFTMAX) {
+            for (int64_t r = 0; r < rows; r++) {
+                float *restrict u = C + r * no;
+                float mx = -INFINITY, sum = 0.f;
+                for (int64_t k = 0; k < no; k++) { u[k] += b[l][k]; mx = u[k] > mx ? u[k] : mx; }
+                for (int64_t k = 0; k < no; k++) sum += u[k] = expf(u[k] - mx);
+                for (int64_t k = 0; k < no; k++) u[k] /= sum;  /* z_k = e^u_k / Σ_j e^u_j */
+            }
+        } else {
+            bias_act(C, rows, no, 0, no, b[l], act[l]);  /* z = f(u + b) */
+        }
+        A = C;
+        lda = no;
+    }
+    return ok;
 }
 
 void sn_free(engine *e) {

@@ -16,6 +16,7 @@ import ctypes
 import importlib.util
 import math
 import os
+import threading
 
 import numpy as np
 
@@ -46,6 +47,9 @@ def _load():
     lib.sn_step.argtypes = [_P, _P, _I64, _I64, _F, _F, _F, ctypes.POINTER(ctypes.c_double),
                             ctypes.POINTER(_I64)]
     lib.sn_step.restype = ctypes.c_int
+    lib.sn_forward.argtypes = [ctypes.c_int, _P, _P, _P, _P, _P, _P, _I64, _I64, _P, _P, _P,
+                               _P]
+    lib.sn_forward.restype = ctypes.c_int
     lib.sn_free.argtypes = [_P]
     lib.sn_free.restype = None
     return lib
@@ -103,6 +107,51 @@ def _engine_layout(s, p) -> bool:
     exactly as the parameter (Wᵀ with its padded rows, or b), starting a cache line."""
     return s.shape == p.shape and s.dtype == p.dtype and s.strides == p.strides and \
         s.ctypes.data % 64 == 0
+
+
+class Forward:
+    """Inference through the compiled library: one call per chunk of rows, on the calling
+    thread, with the bias and activation fused after each product (see ``sn_forward``).
+    :meth:`supports` says whether a network can use it (float32 Dense layers with the
+    activations the engine knows)."""
+
+    _local = threading.local()  # per-thread buffers, kept: fresh ones cost page faults
+
+    @staticmethod
+    def supports(network) -> bool:
+        from .layers import Dense
+
+        layers = network.layers
+        return (AVAILABLE and os.environ.get("SYNAPSENET_ENGINE", "").lower() != "numpy"
+                and network.dtype == np.float32 and len(layers) <= 16
+                and all(type(layer) is Dense for layer in layers)
+                and all(layer.activation.name in _HIDDEN for layer in layers[:-1])
+                and layers[-1].activation.name in _OUTPUT)
+
+    def __init__(self, network):
+        layers = network.layers
+        self._sizes = np.array([layers[0].n_in] + [lay.n_out for lay in layers], np.int64)
+        self._ldw = np.array([lay._WT.strides[0] // 4 for lay in layers], np.int64)
+        self._WT = (ctypes.c_void_p * len(layers))(*[lay._WT.ctypes.data for lay in layers])
+        self._b = (ctypes.c_void_p * len(layers))(*[lay.b.ctypes.data for lay in layers])
+        self._act = (ctypes.c_int * len(layers))(
+            *[_HIDDEN[lay.activation.name] for lay in layers[:-1]],
+            _OUTPUT[layers[-1].activation.name])
+        self._keep = [lay._WT for lay in layers] + [lay.b for lay in layers]
+        self._L = len(layers)
+        self._widest = max([lay.n_out for lay in layers[:-1]], default=1)
+
+    def __call__(self, X, out) -> bool:
+        """Outputs of the rows of X (C-contiguous float32) into ``out``; False when the
+        first layer's u was not finite somewhere (check the inputs)."""
+        n = len(X) * self._widest
+        bufs = getattr(self._local, "bufs", None)
+        if bufs is None or bufs[0].size < n:
+            bufs = self._local.bufs = (np.empty(n, np.float32), np.empty(n, np.float32))
+        return bool(_LIB.sn_forward(self._L, self._sizes.ctypes.data, self._ldw.ctypes.data,
+                                    self._WT, self._b, self._act, X.ctypes.data, X.shape[1],
+                                    len(X), out.ctypes.data, bufs[0].ctypes.data,
+                                    bufs[1].ctypes.data, _GEMM))
 
 
 def threads_for(network, batch: int) -> int:

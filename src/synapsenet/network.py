@@ -18,8 +18,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import ConfigError, DataError, ShapeError
+from . import _engine
 from ._parallel import default_threads, map_batches
+from .errors import ConfigError, DataError, ShapeError
 from .layers import Dense, _check_dtype
 from .losses import Loss, get_loss
 
@@ -180,8 +181,14 @@ class Network:
             tasks = n * max(1, round(len(X) / (n * _TASK_ROWS)))
             rows = -(-len(X) // tasks)
 
+        compiled = _engine.Forward(self) if _engine.Forward.supports(self) else None
+
         def run(s):
             Z = X[s:s + rows]
+            if compiled is not None:  # the same layers, bias and f fused, in C
+                if not compiled(Z, out[s:s + rows]):
+                    self._raise_if_not_finite(X)  # else an overflow, not a bad input
+                return
             for i, layer in enumerate(self.layers):
                 with np.errstate(invalid="ignore", over="ignore"):  # checked just below
                     U = layer.linear(Z, reuse=True)  # u = W z_prev + b
