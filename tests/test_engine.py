@@ -196,3 +196,29 @@ def test_fused_update_into_padded_rows():
     want = C - 0.5 * (A.T @ B)
     _blas.add_product(A.T, B, C, -0.5)
     np.testing.assert_allclose(C, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("rows", [1, 100, 9000])
+@pytest.mark.parametrize("acts", [["relu", "softmax"], ["tanh", "sigmoid", "identity"],
+                                  ["sigmoid", "relu"], ["identity", "tanh"]])
+def test_compiled_inference_matches_numpy(monkeypatch, acts, rows):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((rows, 30)).astype(np.float32)
+    net = sn.Network.from_sizes([30, 50, 40, 7][:len(acts) + 1], activations=acts, seed=1)
+    assert _engine.Forward.supports(net)
+    ours = net.predict(X)
+    monkeypatch.setenv("SYNAPSENET_ENGINE", "numpy")
+    assert not _engine.Forward.supports(net)
+    np.testing.assert_allclose(ours, net.predict(X), rtol=1e-5, atol=1e-6)
+
+
+def test_compiled_inference_tells_a_bad_input_from_an_overflow():
+    net = sn.Network.from_sizes([4, 8, 3], hidden="relu", output="softmax", seed=0)
+    X = np.ones((50, 4), np.float32)
+    X[7, 2] = np.nan
+    with pytest.raises(sn.DataError, match=r"row 7, column 2"):
+        net.predict(X)
+    net.layers[0].W = np.full((8, 4), 1e38, np.float32)  # u overflows: not the input's fault
+    with np.errstate(all="ignore"):
+        Z = net.predict(np.ones((50, 4), np.float32))
+    assert Z.shape == (50, 3)
