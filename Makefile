@@ -11,11 +11,12 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+# setup.py and the C source are prerequisites too: the compiled engine is rebuilt when they change
+$(VENV)/.installed: pyproject.toml setup.py src/synapsenet/_cengine.c | $(BIN)/activate
 	$(BIN)/python -m pip install -q -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/activate
+$(VENV)/.installed-test: pyproject.toml setup.py src/synapsenet/_cengine.c | $(BIN)/activate
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(VENV)/.installed $@
 

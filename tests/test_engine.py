@@ -222,3 +222,9 @@ def test_compiled_inference_tells_a_bad_input_from_an_overflow():
     with np.errstate(all="ignore"):
         Z = net.predict(np.ones((50, 4), np.float32))
     assert Z.shape == (50, 3)
+
+
+def test_a_library_built_from_other_sources_is_refused(monkeypatch):
+    assert _engine._load() is not None
+    monkeypatch.setattr(_engine, "_ABI", _engine._ABI + 1)
+    assert _engine._load() is None  # the NumPy engine then runs, rather than a crash

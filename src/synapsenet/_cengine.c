@@ -50,6 +50,10 @@
 #define VECTOR
 #endif
 
+/* bumped whenever an exported function's arguments change: _engine.py refuses a stale build */
+#define SN_ABI 1
+int sn_abi(void) { return SN_ABI; }
+
 #define MAX_LAYERS 16
 #define MAX_THREADS 16
 #define ALIGN 64

@@ -26,6 +26,7 @@ from .layers import aligned_zeros
 _HIDDEN = {"identity": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 _OUTPUT = {**_HIDDEN, "softmax": 4}
 _LOSSES = {"squared_error": 0, "cross_entropy": 1, "binary_cross_entropy": 2}
+_ABI = 1  # must equal SN_ABI in _cengine.c
 _P = ctypes.c_void_p
 _I64 = ctypes.c_int64
 _F = ctypes.c_float
@@ -37,7 +38,10 @@ def _load():
         return None
     try:
         lib = ctypes.CDLL(spec.origin)
-    except OSError:  # pragma: no cover - a broken build
+        lib.sn_abi.restype = ctypes.c_int
+        if lib.sn_abi() != _ABI:  # pragma: no cover - built from other sources: rebuild
+            return None
+    except (OSError, AttributeError):  # pragma: no cover - a broken or stale build
         return None
     lib.sn_create.argtypes = [ctypes.c_int, _P, _P, _P, _P, _P, _P, ctypes.c_int, ctypes.c_int,
                               _P, _P, _P, _P, ctypes.c_int, _I64, _P]
@@ -82,7 +86,7 @@ def unsupported(network, loss, opt, *, augment=None, sample_weight=None, weight_
     layers = network.layers
     if not all(type(layer) is Dense for layer in layers) or len(layers) > 16:
         return "only networks of up to 16 Dense layers"
-    if network.dtype != np.float32:
+    if any(layer.dtype != np.float32 for layer in layers):
         return "float32 only"
     if any(layer.dropout for layer in layers) or weight_noise:
         return "dropout and weight noise run on the NumPy engine"
@@ -123,8 +127,8 @@ class Forward:
 
         layers = network.layers
         return (AVAILABLE and os.environ.get("SYNAPSENET_ENGINE", "").lower() != "numpy"
-                and network.dtype == np.float32 and len(layers) <= 16
-                and all(type(layer) is Dense for layer in layers)
+                and len(layers) <= 16
+                and all(type(layer) is Dense and layer.dtype == np.float32 for layer in layers)
                 and all(layer.activation.name in _HIDDEN for layer in layers[:-1])
                 and layers[-1].activation.name in _OUTPUT)
 
