@@ -51,7 +51,7 @@
 #endif
 
 /* bumped whenever an exported function's arguments change: _engine.py refuses a stale build */
-#define SN_ABI 1
+#define SN_ABI 2
 int sn_abi(void) { return SN_ABI; }
 
 #define MAX_LAYERS 16
@@ -62,8 +62,9 @@ int sn_abi(void) { return SN_ABI; }
 enum { ACT_IDENTITY = 0, ACT_RELU = 1, ACT_SIGMOID = 2, ACT_TANH = 3, ACT_SOFTMAX = 4 };
 /* losses */
 enum { LOSS_SQUARED = 0, LOSS_CROSS_ENTROPY = 1, LOSS_BINARY_CROSS_ENTROPY = 2 };
-/* optimisers */
-enum { OPT_SGD = 0, OPT_ADAM = 1 };
+/* optimisers: plain gradient descent (η folded into δ_out, the step made inside the product),
+ * Adam, and gradient descent with momentum, Nesterov momentum and/or L2 decay */
+enum { OPT_SGD = 0, OPT_ADAM = 1, OPT_MOMENTUM = 2 };
 
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
 typedef void (*gemm_fn)(int order, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
@@ -80,7 +81,9 @@ typedef struct {
     const float *D; int64_t ldd;          /* targets, one row per sample */
     const int64_t *labels;                /* class of each sample (for the accuracy), or NULL */
     float scale;                          /* δ_out multiplier: η/B for SGD, 1/B for Adam */
-    float adam_step, adam_eps, beta1, beta2, decay, bound;
+    float step, eps;                      /* Adam's folded step and ε', or η (OPT_MOMENTUM) */
+    float beta1, beta2, momentum, decay, bound;
+    int nesterov;
     /* results */
     double E; int64_t correct; int finite;
 } job_t;
@@ -191,7 +194,7 @@ VECTOR static void times_derivative(float *restrict g, const float *restrict z, 
 VECTOR static void adam(float *restrict p, const float *restrict g, float *restrict m,
                         float *restrict v, int64_t rows, int64_t count, int64_t ld,
                         const job_t *j, float decay) {
-    const float b1 = j->beta1, b2 = j->beta2, step = j->adam_step, eps = j->adam_eps;
+    const float b1 = j->beta1, b2 = j->beta2, step = j->step, eps = j->eps;
     for (int64_t r = 0; r < rows; r++) {
         float *restrict pr = p + r * ld;
         const float *restrict gr = g + r * ld;
@@ -204,6 +207,46 @@ VECTOR static void adam(float *restrict p, const float *restrict g, float *restr
             pr[i] += -step * (mi / (sqrtf(vi) + eps));
         }
     }
+}
+
+/* Gradient descent with momentum μ on the block (see optimizers.SGD): g ← g + λ w; then
+ * v ← μ v + g and w ← w − η v, or with Nesterov w ← w − η (g + μ v); μ = 0 (v NULL) is
+ * w ← w − η g with the decay. Same operations, in the same order, as the NumPy engine. */
+VECTOR static void momentum(float *restrict p, const float *restrict g, float *restrict v,
+                            int64_t rows, int64_t count, int64_t ld, const job_t *j,
+                            float decay) {
+    const float mu = j->momentum, lr = j->step;
+    for (int64_t r = 0; r < rows; r++) {
+        float *restrict pr = p + r * ld;
+        const float *restrict gr = g + r * ld;
+        for (int64_t i = 0; i < count; i++) {
+            float gi = gr[i];
+            if (decay != 0.f) gi += pr[i] * decay;
+            if (!v) {
+                pr[i] += gi * -lr;
+                continue;
+            }
+            const float vi = v[r * ld + i] * mu + gi;
+            v[r * ld + i] = vi;
+            if (j->nesterov)
+                pr[i] += (gi + mu * vi) * -lr;
+            else
+                pr[i] -= lr * vi;
+        }
+    }
+}
+
+/* p + offset, or NULL for a state array that is not there */
+static float *at(float *p, int64_t offset) { return p ? p + offset : NULL; }
+
+/* One optimiser step on a block of parameters p and their gradient g (state arrays laid out
+ * like p): Adam or momentum; `decay` is λ for weights, 0 for biases. */
+static void optimise(const engine *e, const job_t *j, float *p, const float *g, float *s1,
+                     float *s2, int64_t rows, int64_t count, int64_t ld, float decay) {
+    if (e->opt == OPT_ADAM)
+        adam(p, g, s1, s2, rows, count, ld, j, decay);
+    else
+        momentum(p, g, s1, rows, count, ld, j, decay);
 }
 
 VECTOR static void clip(float *restrict p, int64_t rows, int64_t count, int64_t ld, float bound) {
@@ -376,7 +419,7 @@ static void work(engine *e, int t) {
         return;
     }
     /* output layer backward: hand δ W down for this thread's inputs (old weights), update */
-    const int adam_on = e->opt == OPT_ADAM;
+    const int fused = e->opt == OPT_SGD;  /* else a gradient, then the optimiser's step */
     if (lo > 0 && c > a) {
         e->gemm(ROW_MAJOR, NO_TRANS, TRANS, B, c - a, no, 1.f, Do, no, e->WT[lo] + a * lw, lw,
                 0.f, e->Dl[lo] + a, ldp);  /* ∂E/∂z_i = Σ_k δ_k w_ki */
@@ -384,11 +427,12 @@ static void work(engine *e, int t) {
     }
     if (c > a) {
         float *Wblk = e->WT[lo] + a * lw;
-        if (adam_on) {
+        if (!fused) {
             float *G = e->dWT[lo] + a * lw;
             e->gemm(ROW_MAJOR, TRANS, NO_TRANS, c - a, no, B, 1.f, Zp + a, ldp, Do, no, 0.f, G,
                     lw);  /* ∂E/∂w_ki = δ_k z_i */
-            adam(Wblk, G, e->mW[lo] + a * lw, e->vW[lo] + a * lw, c - a, no, lw, j, j->decay);
+            optimise(e, j, Wblk, G, at(e->mW[lo], a * lw), at(e->vW[lo], a * lw), c - a, no,
+                     lw, j->decay);
         } else {
             e->gemm(ROW_MAJOR, TRANS, NO_TRANS, c - a, no, B, -1.f, Zp + a, ldp, Do, no, 1.f,
                     Wblk, lw);  /* w_ki ← w_ki − η δ_k z_i */
@@ -398,8 +442,8 @@ static void work(engine *e, int t) {
     if (t == 0) {
         col_sums(Do, B, no, 0, no, e->db[lo]);
         if (lo == 0) flag_if_not_finite(e, t, e->db[0], 0, no);
-        if (adam_on)
-            adam(e->b[lo], e->db[lo], e->mb[lo], e->vb[lo], 1, no, no, j, 0.f);
+        if (!fused)
+            optimise(e, j, e->b[lo], e->db[lo], e->mb[lo], e->vb[lo], 1, no, no, 0.f);
         else
             for (int64_t k = 0; k < no; k++) e->b[lo][k] -= e->db[lo][k];
         if (j->bound > 0) clip(e->b[lo], 1, no, no, j->bound);
@@ -417,11 +461,12 @@ static void work(engine *e, int t) {
                 e->gemm(ROW_MAJOR, NO_TRANS, TRANS, B, hi, hc - ha, 1.f, Dh + ha, lzo,
                         e->WT[l] + ha, lw, 0.f, Qt, lzi);  /* partial Σ_j δ_j w_ji */
             float *Wblk = e->WT[l] + ha;
-            if (adam_on) {
+            if (!fused) {
                 float *G = e->dWT[l] + ha;
                 e->gemm(ROW_MAJOR, TRANS, NO_TRANS, hi, hc - ha, B, 1.f, Zin, lzi, Dh + ha, lzo,
                         0.f, G, lw);  /* ∂E/∂w_ji = δ_j z_i */
-                adam(Wblk, G, e->mW[l] + ha, e->vW[l] + ha, hi, hc - ha, lw, j, j->decay);
+                optimise(e, j, Wblk, G, at(e->mW[l], ha), at(e->vW[l], ha), hi, hc - ha, lw,
+                         j->decay);
             } else {
                 e->gemm(ROW_MAJOR, TRANS, NO_TRANS, hi, hc - ha, B, -1.f, Zin, lzi, Dh + ha, lzo,
                         1.f, Wblk, lw);  /* w_ji ← w_ji − η δ_j z_i */
@@ -429,9 +474,9 @@ static void work(engine *e, int t) {
             if (j->bound > 0) clip(Wblk, hi, hc - ha, lw, j->bound);
             col_sums(Dh, B, lzo, ha, hc, e->db[l]);
             if (l == 0) flag_if_not_finite(e, t, e->db[0], ha, hc);
-            if (adam_on)
-                adam(e->b[l] + ha, e->db[l] + ha, e->mb[l] + ha, e->vb[l] + ha, 1, hc - ha,
-                     hc - ha, j, 0.f);
+            if (!fused)
+                optimise(e, j, e->b[l] + ha, e->db[l] + ha, at(e->mb[l], ha), at(e->vb[l], ha),
+                         1, hc - ha, hc - ha, 0.f);
             else
                 for (int64_t k = ha; k < hc; k++) e->b[l][k] -= e->db[l][k];
             if (j->bound > 0) clip(e->b[l] + ha, 1, hc - ha, hc - ha, j->bound);
@@ -517,8 +562,9 @@ engine *sn_create(int L, const int64_t *sizes, const int64_t *ldw, float **WT, f
         e->WT[l] = WT[l]; e->b[l] = b[l]; e->db[l] = db[l]; e->act[l] = act[l];
         e->ldw[l] = ldw[l];
         if (ldw[l] < sizes[l + 1]) ok = 0;
-        if (opt == OPT_ADAM) {
-            e->mW[l] = mW[l]; e->vW[l] = vW[l]; e->mb[l] = mb[l]; e->vb[l] = vb[l];
+        if (opt != OPT_SGD) {  /* state arrays: Adam's m', v'; momentum's v (or none) */
+            e->mW[l] = mW ? mW[l] : NULL; e->vW[l] = vW ? vW[l] : NULL;
+            e->mb[l] = mb ? mb[l] : NULL; e->vb[l] = vb ? vb[l] : NULL;
             ok &= (e->dWT[l] = alloc((size_t)(sizes[l] * ldw[l]))) != NULL;
         }
     }
@@ -559,24 +605,28 @@ engine *sn_create(int L, const int64_t *sizes, const int64_t *ldw, float **WT, f
 }
 
 /* The training data and fixed settings of this fit: samples X (rows ldx apart), targets D
- * (rows ldd apart), class labels or NULL; Adam's β1, β2, L2 decay λ; weight bound (0: none). */
+ * (rows ldd apart), class labels or NULL; Adam's β1, β2; momentum μ and Nesterov; L2 decay λ;
+ * weight bound (0: none). */
 void sn_bind(engine *e, const float *X, int64_t ldx, const float *D, int64_t ldd,
-             const int64_t *labels, float beta1, float beta2, float decay, float bound) {
+             const int64_t *labels, float beta1, float beta2, float momentum, int nesterov,
+             float decay, float bound) {
     job_t *j = &e->job;
     j->X = X; j->ldx = ldx; j->D = D; j->ldd = ldd; j->labels = labels;
-    j->beta1 = beta1; j->beta2 = beta2; j->decay = decay; j->bound = bound;
+    j->beta1 = beta1; j->beta2 = beta2; j->momentum = momentum; j->nesterov = nesterov;
+    j->decay = decay; j->bound = bound;
 }
 
 /* One step on rows idx[0..B) of the bound data (or start…start+B when idx is NULL), with δ_out
- * scaled by `scale` (η/B for gradient descent, 1/B for Adam) and Adam's folded step and ε.
+ * scaled by `scale` (η/B for plain gradient descent, else 1/B), and the optimiser's `step`
+ * (Adam's folded step size, or η for momentum) and Adam's folded ε.
  * Returns 1 after an update; 0 if the loss was not finite (nothing changed); 2 if the update
  * was made but the first layer's δ was not finite; -1 for a batch larger than the buffers. */
 int sn_step(engine *e, const int64_t *idx, int64_t start, int64_t B, float scale,
-            float adam_step, float adam_eps, double *E, int64_t *correct) {
+            float step, float eps, double *E, int64_t *correct) {
     if (B < 1 || B > e->max_batch) return -1;
     job_t *j = &e->job;
     j->idx = idx; j->start = start; j->B = B; j->scale = scale;
-    j->adam_step = adam_step; j->adam_eps = adam_eps;
+    j->step = step; j->eps = eps;
     j->finite = 1; j->E = 0; j->correct = 0;
     for (int t = 0; t < e->T; t++) e->bad[t].v = 0;
     const long g = atomic_load(&e->gen) + 1;

@@ -2,7 +2,7 @@
 
 ``_cengine.c`` (built at install when a C compiler is there) runs a whole training step —
 gather of the batch, forward pass, loss, output delta, backpropagation and the update (plain
-gradient descent or Adam) — with each of T threads owning a fixed share of every hidden
+gradient descent, momentum, Nesterov, L2 decay or Adam) — with each of T threads owning a fixed share of every hidden
 layer's neurons, so that synaptic weights, optimiser state and activations stay in one core's
 cache instead of crossing between cores at every product (see docs/performance.md). Matrix
 products are NumPy's own BLAS (float32, single-threaded per call). The fit loop uses it when
@@ -26,7 +26,7 @@ from .layers import aligned_zeros
 _HIDDEN = {"identity": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 _OUTPUT = {**_HIDDEN, "softmax": 4}
 _LOSSES = {"squared_error": 0, "cross_entropy": 1, "binary_cross_entropy": 2}
-_ABI = 1  # must equal SN_ABI in _cengine.c
+_ABI = 2  # must equal SN_ABI in _cengine.c
 _P = ctypes.c_void_p
 _I64 = ctypes.c_int64
 _F = ctypes.c_float
@@ -46,7 +46,7 @@ def _load():
     lib.sn_create.argtypes = [ctypes.c_int, _P, _P, _P, _P, _P, _P, ctypes.c_int, ctypes.c_int,
                               _P, _P, _P, _P, ctypes.c_int, _I64, _P]
     lib.sn_create.restype = _P
-    lib.sn_bind.argtypes = [_P, _P, _I64, _P, _I64, _P, _F, _F, _F, _F]
+    lib.sn_bind.argtypes = [_P, _P, _I64, _P, _I64, _P, _F, _F, _F, ctypes.c_int, _F, _F]
     lib.sn_bind.restype = None
     lib.sn_step.argtypes = [_P, _P, _I64, _I64, _F, _F, _F, ctypes.POINTER(ctypes.c_double),
                             ctypes.POINTER(_I64)]
@@ -99,11 +99,9 @@ def unsupported(network, loss, opt, *, augment=None, sample_weight=None, weight_
         return f"batches over {MAX_BATCH:,} samples (memory: a copy per thread)"
     if loss.name not in _LOSSES:
         return f"loss {loss.name!r}"
-    if type(opt) is Adam:
+    if type(opt) in (SGD, Adam):
         return None
-    if type(opt) is SGD and opt.folds_learning_rate:
-        return None
-    return "momentum and weight decay with SGD run on the NumPy engine"
+    return f"optimizer {type(opt).__name__}"
 
 
 def _engine_layout(s, p) -> bool:
@@ -173,12 +171,15 @@ def threads_for(network, batch: int) -> int:
 class TrainingEngine:
     """The compiled engine bound to one network, loss and optimiser for one ``fit`` call."""
 
+    _SGD, _ADAM, _MOMENTUM = 0, 1, 2  # as OPT_* in _cengine.c
+
     def __init__(self, network, loss, opt, max_batch: int, threads: int):
         from .optimizers import Adam
 
         layers = network.layers
         self.layers, self.opt = layers, opt
-        self.adam = isinstance(opt, Adam)
+        self.kind = self._ADAM if isinstance(opt, Adam) else \
+            self._SGD if opt.folds_learning_rate else self._MOMENTUM
         sizes = np.array([layers[0].n_in] + [layer.n_out for layer in layers], np.int64)
         ptrs = lambda arrs: (ctypes.c_void_p * len(arrs))(*[a.ctypes.data for a in arrs])
         for layer in layers:  # the engine writes into these arrays: rows of whole lines
@@ -186,28 +187,29 @@ class TrainingEngine:
             assert layer._WT.strides[0] % 64 == 0 and layer.b.flags.c_contiguous
         ldw = np.array([layer._WT.strides[0] // 4 for layer in layers], np.int64)
         self._keep = [sizes, ldw]
-        adam_ptrs = [None] * 4
-        if self.adam:
-            params = network.parameters()
-            for name in ("m", "v"):  # state in the layout of the stored Wᵀ, aligned
-                bufs = opt._buffers(name, params)
-                for i, (p, s) in enumerate(zip(params, bufs)):
-                    if not _engine_layout(s, p):
-                        fixed = aligned_zeros(p.T.shape, p.dtype).T if p.ndim == 2 else \
-                            aligned_zeros(p.shape, p.dtype)
-                        fixed[...] = s
-                        bufs[i] = fixed  # same values, in the layout of the weights
-            m, v = opt.state["m"], opt.state["v"]
-            adam_ptrs = [ptrs([a.T for a in m[0::2]]), ptrs([a.T for a in v[0::2]]),
-                         ptrs(m[1::2]), ptrs(v[1::2])]
+        # optimiser state, laid out as the weights: Adam's m', v'; momentum's velocity
+        names = ("m", "v") if self.kind == self._ADAM else \
+            ("velocity",) if self.kind == self._MOMENTUM and opt.momentum else ()
+        state_ptrs = [None] * 4
+        params = network.parameters()
+        for k, name in enumerate(names):
+            bufs = opt._buffers(name, params)
+            for i, (p, s) in enumerate(zip(params, bufs)):
+                if not _engine_layout(s, p):
+                    fixed = aligned_zeros(p.T.shape, p.dtype).T if p.ndim == 2 else \
+                        aligned_zeros(p.shape, p.dtype)
+                    fixed[...] = s
+                    bufs[i] = fixed  # same values, in the layout of the weights
+            state_ptrs[k] = ptrs([a.T for a in bufs[0::2]])  # for W (stored as Wᵀ)
+            state_ptrs[k + 2] = ptrs(bufs[1::2])  # for b
         acts = (ctypes.c_int * len(layers))(
             *[_HIDDEN[layer.activation.name] for layer in layers[:-1]],
             _OUTPUT[layers[-1].activation.name])
         args = [ptrs([layer._WT for layer in layers]), ptrs([layer.b for layer in layers]),
                 ptrs([layer.db for layer in layers])]
-        self._keep += args + [acts] + [p for p in adam_ptrs if p is not None]
-        self._handle = _LIB.sn_create(len(layers), sizes.ctypes.data, ldw.ctypes.data, *args, acts,
-                                      _LOSSES[loss.name], int(self.adam), *adam_ptrs,
+        self._keep += args + [acts] + [p for p in state_ptrs if p is not None]
+        self._handle = _LIB.sn_create(len(layers), sizes.ctypes.data, ldw.ctypes.data, *args,
+                                      acts, _LOSSES[loss.name], self.kind, *state_ptrs,
                                       int(threads), int(max_batch), _GEMM)
         if not self._handle:
             raise MemoryError("the compiled training engine could not allocate its buffers")
@@ -221,10 +223,11 @@ class TrainingEngine:
             labels = np.ascontiguousarray(labels, np.int64)
         self._data = (X, D, labels)
         opt = self.opt
-        b1, b2, decay = (opt.beta1, opt.beta2, opt.weight_decay) if self.adam else (0, 0, 0)
+        b1, b2 = (opt.beta1, opt.beta2) if self.kind == self._ADAM else (0.0, 0.0)
+        mu, nesterov = (opt.momentum, opt.nesterov) if self.kind == self._MOMENTUM else (0, 0)
         _LIB.sn_bind(self._handle, X.ctypes.data, X.shape[1], D.ctypes.data, D.shape[1],
-                     None if labels is None else labels.ctypes.data, b1, b2, decay,
-                     0.0 if weight_bound is None else float(weight_bound))
+                     None if labels is None else labels.ctypes.data, b1, b2, mu, int(nesterov),
+                     opt.weight_decay, 0.0 if weight_bound is None else float(weight_bound))
 
     def step(self, idx, start: int, m: int, lr: float):
         """One update on rows ``idx`` of the bound X (an int64 array, or None for rows
@@ -232,28 +235,32 @@ class TrainingEngine:
         loss was not finite (nothing changed), 2 when the step was made but the first
         layer's δ was not finite."""
         opt = self.opt
-        if self.adam:
+        rows = None if idx is None else idx.ctypes.data
+        if self.kind == self._ADAM:
             t, b1, b2 = opt.t + 1, opt.beta1, opt.beta2
             root = math.sqrt((1 - b2 ** t) / (1 - b2))  # as in optimizers.Adam.step
-            status = _LIB.sn_step(self._handle, None if idx is None else idx.ctypes.data,
-                                  start, m, 1.0 / m, lr * (1 - b1) / (1 - b1 ** t) * root,
-                                  opt.eps * root, self._E, self._correct)
+            status = _LIB.sn_step(self._handle, rows, start, m, 1.0 / m,
+                                  lr * (1 - b1) / (1 - b1 ** t) * root, opt.eps * root,
+                                  self._E, self._correct)
+        elif self.kind == self._MOMENTUM:  # the mean gradient, then the optimiser's step
+            status = _LIB.sn_step(self._handle, rows, start, m, 1.0 / m, lr, 0.0, self._E,
+                                  self._correct)
         else:  # η folded into δ_out, as Network.train_step(update=True)
-            status = _LIB.sn_step(self._handle, None if idx is None else idx.ctypes.data,
-                                  start, m, lr / m, 0.0, 0.0, self._E, self._correct)
+            status = _LIB.sn_step(self._handle, rows, start, m, lr / m, 0.0, 0.0, self._E,
+                                  self._correct)
         if status < 0:  # pragma: no cover - a batch larger than the buffers
             raise ValueError(f"batch of {m} rows exceeds the engine's buffers")
         if status == 1:
             opt.t += 1
-        elif status == 2 and self.adam:
+        elif status == 2 and self.kind != self._SGD:
             # the step was made with a non-finite δ: the caller restores the weights of the
-            # epoch's start, and Adam's moments (now NaN somewhere) start afresh with them
+            # epoch's start, and the optimiser's state (now NaN somewhere) starts afresh
             opt.state.clear()
             opt.t = 0
         return self._Ev.value, self._cv.value, status
 
     def close(self):
-        if self._handle:
+        if getattr(self, "_handle", None):
             _LIB.sn_free(self._handle)
             self._handle = None
 
