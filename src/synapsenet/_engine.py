@@ -2,13 +2,13 @@
 
 ``_cengine.c`` (built at install when a C compiler is there) runs a whole training step —
 gather of the batch, forward pass, loss, output delta, backpropagation and the update (plain
-gradient descent, momentum, Nesterov, L2 decay or Adam) — with each of T threads owning a fixed share of every hidden
-layer's neurons, so that synaptic weights, optimiser state and activations stay in one core's
-cache instead of crossing between cores at every product (see docs/performance.md). Matrix
-products are NumPy's own BLAS (float32, single-threaded per call). The fit loop uses it when
-the configuration is one it covers (:func:`unsupported` says why not otherwise) and runs the
-NumPy engine in every other case; ``SYNAPSENET_ENGINE=numpy`` turns it off.
-"""
+gradient descent, momentum, Nesterov, L2 decay or Adam) — with each of T threads owning a
+fixed share of every hidden layer's neurons, so that synaptic weights, optimiser state and
+activations stay in one core's cache instead of crossing between cores at every product (see
+docs/performance.md). Matrix products are NumPy's own BLAS (float32, single-threaded per
+call). The fit loop uses it when the configuration is one it covers (:func:`unsupported` says
+why not otherwise) and runs the NumPy engine in every other case; ``SYNAPSENET_ENGINE=numpy``
+turns it off. :class:`Forward` runs inference through the same library."""
 
 from __future__ import annotations
 
