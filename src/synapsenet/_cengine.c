@@ -5,7 +5,7 @@
  *   forward    u = W z_prev + b,  z = f(u)                 every layer
  *   output     δ_k = z_k − d_k (matched loss) or (z_k − d_k) f'(u_k)
  *   hidden     δ_j = (Σ_k δ_k w_kj) f'(u_j)
- *   update     w_ji ← w_ji − η δ_j z_i   (or Adam on ∂E/∂w_ji = δ_j z_i)
+ *   update     w_ji ← w_ji − η δ_j z_i   (or momentum, Nesterov, decay, Adam on ∂E/∂w_ji)
  *
  * Why C: on a machine with few cores the NumPy loop spends up to a third of a step moving
  * synaptic weights between the cores' caches, because BLAS splits the forward product by neurons
