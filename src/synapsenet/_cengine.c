@@ -80,7 +80,7 @@ typedef struct {
     int64_t B;                            /* batch size */
     const float *D; int64_t ldd;          /* targets, one row per sample */
     const int64_t *labels;                /* class of each sample (for the accuracy), or NULL */
-    float scale;                          /* δ_out multiplier: η/B for SGD, 1/B for Adam */
+    float scale;                          /* δ_out multiplier: η/B (OPT_SGD), else 1/B */
     float step, eps;                      /* Adam's folded step and ε', or η (OPT_MOMENTUM) */
     float beta1, beta2, momentum, decay, bound;
     int nesterov;
@@ -91,12 +91,13 @@ typedef struct {
 typedef struct {
     int L, T, loss, opt;
     int64_t n[MAX_LAYERS + 1];            /* layer sizes n[0] (inputs) … n[L] (outputs) */
-    int64_t ldw[MAX_LAYERS];              /* row stride of Wᵀ (and of its gradient, Adam state) */
+    int64_t ldw[MAX_LAYERS];              /* row stride of Wᵀ (and its gradient and state) */
     int64_t lz[MAX_LAYERS + 1];           /* row stride of hidden z and δ: whole cache lines */
     int act[MAX_LAYERS];
     float *WT[MAX_LAYERS], *b[MAX_LAYERS], *db[MAX_LAYERS];   /* Wᵀ (n_in × n_out), caller's */
-    float *mW[MAX_LAYERS], *vW[MAX_LAYERS], *mb[MAX_LAYERS], *vb[MAX_LAYERS];  /* Adam */
-    float *dWT[MAX_LAYERS];               /* ∂E/∂Wᵀ for Adam (own block of each thread) */
+    /* optimiser state for W and b: Adam's m', v'; momentum's velocity in m (or none) */
+    float *mW[MAX_LAYERS], *vW[MAX_LAYERS], *mb[MAX_LAYERS], *vb[MAX_LAYERS];
+    float *dWT[MAX_LAYERS];               /* ∂E/∂Wᵀ unless OPT_SGD (own block of each thread) */
     int64_t part[MAX_LAYERS + 1][MAX_THREADS + 1];  /* neurons of layer l owned by thread t */
     int64_t max_batch;
     gemm_fn gemm;
@@ -562,7 +563,8 @@ static void *helper(void *arg) {
 
 void sn_free(engine *e);
 
-/* sizes[0..L]; per layer: WT, b, db (caller's arrays), act; Adam state mW, vW, mb, vb or NULL */
+/* sizes[0..L]; per layer: WT, b, db (caller's arrays), act; optimiser state mW, vW, mb, vb
+ * (Adam: m', v'; momentum: velocity in mW, mb), or NULL */
 engine *sn_create(int L, const int64_t *sizes, const int64_t *ldw, float **WT, float **b,
                   float **db,
                   const int *act, int loss, int opt, float **mW, float **vW, float **mb,
