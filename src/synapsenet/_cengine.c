@@ -390,6 +390,40 @@ static double output_layer(engine *e, job_t *j, float *restrict U, float *restri
     return E / (double)B;
 }
 
+/* The step on a block of layer l's Wᵀ (rows × count values from offset `off`, rows ldw[l]
+ * apart), from the layer's inputs A (B × rows, lda) and its δ (B × count, ldd): inside the
+ * product for plain gradient descent (η is already in δ), else the gradient and then the
+ * optimiser; then the synaptic bound. */
+static void update_weights(engine *e, const job_t *j, int l, int64_t off, int64_t rows,
+                           int64_t count, const float *A, int64_t lda, const float *D,
+                           int64_t ldd) {
+    const int64_t lw = e->ldw[l];
+    float *W = e->WT[l] + off;
+    if (e->opt == OPT_SGD) {
+        e->gemm(ROW_MAJOR, TRANS, NO_TRANS, rows, count, j->B, -1.f, A, lda, D, ldd, 1.f, W,
+                lw);  /* w_ji ← w_ji − η δ_j z_i */
+    } else {
+        float *G = e->dWT[l] + off;
+        e->gemm(ROW_MAJOR, TRANS, NO_TRANS, rows, count, j->B, 1.f, A, lda, D, ldd, 0.f, G,
+                lw);  /* ∂E/∂w_ji = δ_j z_i */
+        optimise(e, j, W, G, at(e->mW[l], off), at(e->vW[l], off), rows, count, lw, j->decay);
+    }
+    if (j->bound > 0) clip(W, rows, count, lw, j->bound);
+}
+
+/* The biases [a, c) of layer l: ∂E/∂b_j = Σ_batch δ_j (kept in db), then the step. */
+static void update_biases(engine *e, const job_t *j, int t, int l, const float *D, int64_t ldd,
+                          int64_t a, int64_t c) {
+    float *b = e->b[l] + a, *db = e->db[l] + a;
+    col_sums(D, j->B, ldd, a, c, e->db[l]);
+    if (l == 0) flag_if_not_finite(e, t, e->db[0], a, c);
+    if (e->opt == OPT_SGD)
+        for (int64_t k = 0; k < c - a; k++) b[k] -= db[k];
+    else
+        optimise(e, j, b, db, at(e->mb[l], a), at(e->vb[l], a), 1, c - a, c - a, 0.f);
+    if (j->bound > 0) clip(b, 1, c - a, c - a, j->bound);
+}
+
 static void work(engine *e, int t) {
     job_t *j = &e->job;
     const int L = e->L, T = e->T;
@@ -443,35 +477,13 @@ static void work(engine *e, int t) {
         return;
     }
     /* output layer backward: hand δ W down for this thread's inputs (old weights), update */
-    const int fused = e->opt == OPT_SGD;  /* else a gradient, then the optimiser's step */
     if (lo > 0 && c > a) {
         e->gemm(ROW_MAJOR, NO_TRANS, TRANS, B, c - a, no, 1.f, Do, no, e->WT[lo] + a * lw, lw,
                 0.f, e->Dl[lo] + a, ldp);  /* ∂E/∂z_i = Σ_k δ_k w_ki */
         times_derivative(e->Dl[lo], e->Z[lo], B, ldp, a, c, e->act[lo - 1]);  /* δ_j */
     }
-    if (c > a) {
-        float *Wblk = e->WT[lo] + a * lw;
-        if (!fused) {
-            float *G = e->dWT[lo] + a * lw;
-            e->gemm(ROW_MAJOR, TRANS, NO_TRANS, c - a, no, B, 1.f, Zp + a, ldp, Do, no, 0.f, G,
-                    lw);  /* ∂E/∂w_ki = δ_k z_i */
-            optimise(e, j, Wblk, G, at(e->mW[lo], a * lw), at(e->vW[lo], a * lw), c - a, no,
-                     lw, j->decay);
-        } else {
-            e->gemm(ROW_MAJOR, TRANS, NO_TRANS, c - a, no, B, -1.f, Zp + a, ldp, Do, no, 1.f,
-                    Wblk, lw);  /* w_ki ← w_ki − η δ_k z_i */
-        }
-        if (j->bound > 0) clip(Wblk, c - a, no, lw, j->bound);
-    }
-    if (t == 0) {
-        col_sums(Do, B, no, 0, no, e->db[lo]);
-        if (lo == 0) flag_if_not_finite(e, t, e->db[0], 0, no);
-        if (!fused)
-            optimise(e, j, e->b[lo], e->db[lo], e->mb[lo], e->vb[lo], 1, no, no, 0.f);
-        else
-            for (int64_t k = 0; k < no; k++) e->b[lo][k] -= e->db[lo][k];
-        if (j->bound > 0) clip(e->b[lo], 1, no, no, j->bound);
-    }
+    if (c > a) update_weights(e, j, lo, a * lw, c - a, no, Zp + a, ldp, Do, no);
+    if (t == 0) update_biases(e, j, t, lo, Do, no, 0, no);
     /* hidden layers, top down: this thread's neurons */
     for (int l = lo - 1; l >= 0; l--) {
         const int64_t hi = e->n[l], lw = e->ldw[l], lzo = e->lz[l + 1];
@@ -484,26 +496,8 @@ static void work(engine *e, int t) {
             if (l > 0)
                 e->gemm(ROW_MAJOR, NO_TRANS, TRANS, B, hi, hc - ha, 1.f, Dh + ha, lzo,
                         e->WT[l] + ha, lw, 0.f, Qt, lzi);  /* partial Σ_j δ_j w_ji */
-            float *Wblk = e->WT[l] + ha;
-            if (!fused) {
-                float *G = e->dWT[l] + ha;
-                e->gemm(ROW_MAJOR, TRANS, NO_TRANS, hi, hc - ha, B, 1.f, Zin, lzi, Dh + ha, lzo,
-                        0.f, G, lw);  /* ∂E/∂w_ji = δ_j z_i */
-                optimise(e, j, Wblk, G, at(e->mW[l], ha), at(e->vW[l], ha), hi, hc - ha, lw,
-                         j->decay);
-            } else {
-                e->gemm(ROW_MAJOR, TRANS, NO_TRANS, hi, hc - ha, B, -1.f, Zin, lzi, Dh + ha, lzo,
-                        1.f, Wblk, lw);  /* w_ji ← w_ji − η δ_j z_i */
-            }
-            if (j->bound > 0) clip(Wblk, hi, hc - ha, lw, j->bound);
-            col_sums(Dh, B, lzo, ha, hc, e->db[l]);
-            if (l == 0) flag_if_not_finite(e, t, e->db[0], ha, hc);
-            if (!fused)
-                optimise(e, j, e->b[l] + ha, e->db[l] + ha, at(e->mb[l], ha), at(e->vb[l], ha),
-                         1, hc - ha, hc - ha, 0.f);
-            else
-                for (int64_t k = ha; k < hc; k++) e->b[l][k] -= e->db[l][k];
-            if (j->bound > 0) clip(e->b[l] + ha, 1, hc - ha, hc - ha, j->bound);
+            update_weights(e, j, l, ha, hi, hc - ha, Zin, lzi, Dh + ha, lzo);
+            update_biases(e, j, t, l, Dh, lzo, ha, hc);
         } else if (l > 0) {
             memset(Qt, 0, (size_t)(B * lzi) * sizeof(float));
         }

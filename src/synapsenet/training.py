@@ -244,7 +244,7 @@ class _Loop:
         self.loss, self.opt, self.sched, self.base_lr, self.rng = loss, opt, sched, base_lr, rng
         self.slices, self.shuffle, self.weight_bound = slices, shuffle, weight_bound
         self.augment, self.callbacks, self.history = augment, callbacks, history
-        bmax = max(s.stop - s.start for s in slices)
+        self.bmax = bmax = max(s.stop - s.start for s in slices)
         self.params, self.grads = network.parameters(), network.gradients()
         self.decays = [p.ndim == 2 for p in self.params]  # weight decay on W, not on b
         # plain gradient descent folds η into the output delta, and backpropagation then
@@ -321,11 +321,8 @@ class _Loop:
         if self.engine is not None:
             E, correct, status = self.engine.step(None if order is None else order[sl],
                                                   sl.start, m, lr)
-            if status != 1:
-                raise DivergenceError(
-                    f"training diverged at epoch {epoch + 1}, batch {bi + 1}: the loss is {E} "
-                    f"(learning rate {lr:g}); the network keeps its last finite weights. Try "
-                    "a smaller learning rate.", epoch=epoch + 1, batch=bi + 1)
+            if status != 1:  # a non-finite loss (no step made) or δ (the step undone)
+                raise _diverged(epoch, bi, E, lr)
             self.history.updates += 1
             return E, correct, m
         if order is None:
@@ -338,9 +335,8 @@ class _Loop:
             idx = order[sl]
             # mode="clip" lets take write straight into the buffer (indices are in range)
             if self.Xb_buf is None:
-                bmax = max(s.stop - s.start for s in self.slices)
-                self.Xb_buf = np.empty((bmax, self.X.shape[1]), self.X.dtype)
-                self.Db_buf = np.empty((bmax, self.D.shape[1]), self.D.dtype)
+                self.Xb_buf = np.empty((self.bmax, self.X.shape[1]), self.X.dtype)
+                self.Db_buf = np.empty((self.bmax, self.D.shape[1]), self.D.dtype)
             Xb = np.take(self.X, idx, axis=0, out=self.Xb_buf[:m], mode="clip")
             Db = np.take(self.D, idx, axis=0, out=self.Db_buf[:m], mode="clip")
             lb = None if labels is None else labels[idx]
@@ -353,10 +349,7 @@ class _Loop:
         # the first layer's bias gradient); a non-finite loss before any weight changed, a
         # non-finite δ after a step inside backpropagation, which epoch() then undoes
         if not (math.isfinite(E) and math.isfinite(net.layers[0].db.sum())):
-            raise DivergenceError(
-                f"training diverged at epoch {epoch + 1}, batch {bi + 1}: the loss is {E} "
-                f"(learning rate {lr:g}); the network keeps its last finite weights. Try a "
-                "smaller learning rate.", epoch=epoch + 1, batch=bi + 1)
+            raise _diverged(epoch, bi, E, lr)
         if self.fold:
             self.opt.t += 1  # the step w ← w − η ∂E/∂w was made in backpropagation
         else:
@@ -367,3 +360,10 @@ class _Loop:
         self.history.updates += 1
         correct = 0 if lb is None else int(np.count_nonzero(net.outputs_to_classes(Z) == lb))
         return E, correct, m
+
+
+def _diverged(epoch, bi, E, lr) -> DivergenceError:
+    return DivergenceError(
+        f"training diverged at epoch {epoch + 1}, batch {bi + 1}: the loss is {E} (learning "
+        f"rate {lr:g}); the network keeps its last finite weights. Try a smaller learning "
+        "rate.", epoch=epoch + 1, batch=bi + 1)
