@@ -237,3 +237,23 @@ def test_a_library_built_from_other_sources_is_refused(monkeypatch):
     assert _engine._load() is not None
     monkeypatch.setattr(_engine, "_ABI", _engine._ABI + 1)
     assert _engine._load() is None  # the NumPy engine then runs, rather than a crash
+
+
+@pytest.mark.parametrize("copy", ["pickle", "deepcopy"])
+def test_a_copied_network_trains_and_predicts_on_the_engine(monkeypatch, data, copy):
+    import copy as copying
+    import pickle
+
+    X, y = data
+    net = sn.Network.from_sizes([20, 40, 4], hidden="relu", output="softmax", seed=3)
+    net.fit(X, y, epochs=1, loss="cross_entropy", optimizer="adam")
+    twin = pickle.loads(pickle.dumps(net)) if copy == "pickle" else copying.deepcopy(net)
+    for layer in twin.layers:  # rows back on cache lines
+        assert layer._WT.ctypes.data % 64 == 0 and layer._WT.strides[0] % 64 == 0
+    np.testing.assert_array_equal(twin.predict(X), net.predict(X))
+    monkeypatch.setattr(_engine, "threads_for", lambda n, b: 2)
+    for n in (net, twin):
+        n.fit(X, y, epochs=1, loss="cross_entropy", optimizer="adam", seed=0)
+        assert n.train_config["engine"].startswith("compiled")
+    for p, q in zip(net.parameters(), twin.parameters()):
+        np.testing.assert_array_equal(p, q)

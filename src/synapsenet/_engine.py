@@ -73,11 +73,10 @@ AVAILABLE = _LIB is not None and _GEMM is not None
 MAX_BATCH = 8192
 
 
-def unsupported(network, loss, opt, *, augment=None, sample_weight=None, weight_noise=0.0,
-                batch=1):
-    """None if the compiled engine covers this training configuration, else why not."""
+def _network_unsupported(network):
+    """None if the compiled library can run this network (training or inference), else why
+    not: float32 Dense layers it knows the activations of."""
     from .layers import Dense
-    from .optimizers import SGD, Adam
 
     if not AVAILABLE:
         return "the compiled engine is not built"
@@ -88,13 +87,24 @@ def unsupported(network, loss, opt, *, augment=None, sample_weight=None, weight_
         return "only networks of up to 16 Dense layers"
     if any(layer.dtype != np.float32 for layer in layers):
         return "float32 only"
-    if any(layer.dropout for layer in layers) or weight_noise:
-        return "dropout and weight noise run on the NumPy engine"
-    if augment is not None or sample_weight is not None:
-        return "augmentation and sample weights run on the NumPy engine"
     if any(layer.activation.name not in _HIDDEN for layer in layers[:-1]) or \
             layers[-1].activation.name not in _OUTPUT:
         return "activations other than identity, relu, sigmoid, tanh (and a softmax output)"
+    return None
+
+
+def unsupported(network, loss, opt, *, augment=None, sample_weight=None, weight_noise=0.0,
+                batch=1):
+    """None if the compiled engine covers this training configuration, else why not."""
+    from .optimizers import SGD, Adam
+
+    why = _network_unsupported(network)
+    if why is not None:
+        return why
+    if any(layer.dropout for layer in network.layers) or weight_noise:
+        return "dropout and weight noise run on the NumPy engine"
+    if augment is not None or sample_weight is not None:
+        return "augmentation and sample weights run on the NumPy engine"
     if batch > MAX_BATCH:
         return f"batches over {MAX_BATCH:,} samples (memory: a copy per thread)"
     if loss.name not in _LOSSES:
@@ -102,6 +112,30 @@ def unsupported(network, loss, opt, *, augment=None, sample_weight=None, weight_
     if type(opt) in (SGD, Adam):
         return None
     return f"optimizer {type(opt).__name__}"
+
+
+def _pointers(arrays):
+    return (ctypes.c_void_p * len(arrays))(*[a.ctypes.data for a in arrays])
+
+
+class _Layers:
+    """The network as the C library takes it: sizes n[0..L], the row stride of each stored
+    Wᵀ, pointers to Wᵀ and b, activation codes. Keeps the arrays alive."""
+
+    def __init__(self, network):
+        layers = network.layers
+        for layer in layers:  # what the library needs: contiguous rows (whole cache lines
+            # only make it faster: a Dense keeps them so, see Dense.__setstate__)
+            assert layer._WT.strides[1] == 4 and layer._WT.strides[0] % 4 == 0
+            assert layer.b.flags.c_contiguous and layer.db.flags.c_contiguous
+        self.L = len(layers)
+        self.sizes = np.array([layers[0].n_in] + [lay.n_out for lay in layers], np.int64)
+        self.ldw = np.array([lay._WT.strides[0] // 4 for lay in layers], np.int64)
+        self.WT = _pointers([lay._WT for lay in layers])
+        self.b = _pointers([lay.b for lay in layers])
+        self.act = (ctypes.c_int * self.L)(*[_HIDDEN[lay.activation.name] for lay in layers[:-1]],
+                                           _OUTPUT[layers[-1].activation.name])
+        self._keep = [lay._WT for lay in layers] + [lay.b for lay in layers]
 
 
 def _engine_layout(s, p) -> bool:
@@ -121,27 +155,11 @@ class Forward:
 
     @staticmethod
     def supports(network) -> bool:
-        from .layers import Dense
-
-        layers = network.layers
-        return (AVAILABLE and os.environ.get("SYNAPSENET_ENGINE", "").lower() != "numpy"
-                and len(layers) <= 16
-                and all(type(layer) is Dense and layer.dtype == np.float32 for layer in layers)
-                and all(layer.activation.name in _HIDDEN for layer in layers[:-1])
-                and layers[-1].activation.name in _OUTPUT)
+        return _network_unsupported(network) is None
 
     def __init__(self, network):
-        layers = network.layers
-        self._sizes = np.array([layers[0].n_in] + [lay.n_out for lay in layers], np.int64)
-        self._ldw = np.array([lay._WT.strides[0] // 4 for lay in layers], np.int64)
-        self._WT = (ctypes.c_void_p * len(layers))(*[lay._WT.ctypes.data for lay in layers])
-        self._b = (ctypes.c_void_p * len(layers))(*[lay.b.ctypes.data for lay in layers])
-        self._act = (ctypes.c_int * len(layers))(
-            *[_HIDDEN[lay.activation.name] for lay in layers[:-1]],
-            _OUTPUT[layers[-1].activation.name])
-        self._keep = [lay._WT for lay in layers] + [lay.b for lay in layers]
-        self._L = len(layers)
-        self._widest = max([lay.n_out for lay in layers[:-1]], default=1)
+        self._layers = _Layers(network)
+        self._widest = max([lay.n_out for lay in network.layers[:-1]], default=1)
 
     def __call__(self, X, out) -> bool:
         """Outputs of the rows of X (C-contiguous float32) into ``out``; False when the
@@ -150,10 +168,10 @@ class Forward:
         bufs = getattr(self._local, "bufs", None)
         if bufs is None or bufs[0].size < n:
             bufs = self._local.bufs = (np.empty(n, np.float32), np.empty(n, np.float32))
-        return bool(_LIB.sn_forward(self._L, self._sizes.ctypes.data, self._ldw.ctypes.data,
-                                    self._WT, self._b, self._act, X.ctypes.data, X.shape[1],
-                                    len(X), out.ctypes.data, bufs[0].ctypes.data,
-                                    bufs[1].ctypes.data, _GEMM))
+        la = self._layers
+        return bool(_LIB.sn_forward(la.L, la.sizes.ctypes.data, la.ldw.ctypes.data, la.WT, la.b,
+                                    la.act, X.ctypes.data, X.shape[1], len(X), out.ctypes.data,
+                                    bufs[0].ctypes.data, bufs[1].ctypes.data, _GEMM))
 
 
 def threads_for(network, batch: int) -> int:
@@ -181,13 +199,7 @@ class TrainingEngine:
         self.layers, self.opt = layers, opt
         self.kind = self._ADAM if isinstance(opt, Adam) else \
             self._SGD if opt.folds_learning_rate else self._MOMENTUM
-        sizes = np.array([layers[0].n_in] + [layer.n_out for layer in layers], np.int64)
-        ptrs = lambda arrs: (ctypes.c_void_p * len(arrs))(*[a.ctypes.data for a in arrs])
-        for layer in layers:  # the engine writes into these arrays: rows of whole lines
-            assert layer._WT.strides[1] == 4 and layer._WT.ctypes.data % 64 == 0
-            assert layer._WT.strides[0] % 64 == 0 and layer.b.flags.c_contiguous
-        ldw = np.array([layer._WT.strides[0] // 4 for layer in layers], np.int64)
-        self._keep = [sizes, ldw]
+        la = _Layers(network)
         # optimiser state, laid out as the weights: Adam's m', v'; momentum's velocity
         names = ("m", "v") if self.kind == self._ADAM else \
             ("velocity",) if self.kind == self._MOMENTUM and opt.momentum else ()
@@ -201,17 +213,13 @@ class TrainingEngine:
                         aligned_zeros(p.shape, p.dtype)
                     fixed[...] = s
                     bufs[i] = fixed  # same values, in the layout of the weights
-            state_ptrs[k] = ptrs([a.T for a in bufs[0::2]])  # for W (stored as Wᵀ)
-            state_ptrs[k + 2] = ptrs(bufs[1::2])  # for b
-        acts = (ctypes.c_int * len(layers))(
-            *[_HIDDEN[layer.activation.name] for layer in layers[:-1]],
-            _OUTPUT[layers[-1].activation.name])
-        args = [ptrs([layer._WT for layer in layers]), ptrs([layer.b for layer in layers]),
-                ptrs([layer.db for layer in layers])]
-        self._keep += args + [acts] + [p for p in state_ptrs if p is not None]
-        self._handle = _LIB.sn_create(len(layers), sizes.ctypes.data, ldw.ctypes.data, *args,
-                                      acts, _LOSSES[loss.name], self.kind, *state_ptrs,
-                                      int(threads), int(max_batch), _GEMM)
+            state_ptrs[k] = _pointers([a.T for a in bufs[0::2]])  # for W (stored as Wᵀ)
+            state_ptrs[k + 2] = _pointers(bufs[1::2])  # for b
+        db = _pointers([layer.db for layer in layers])
+        self._keep = [la, db] + [p for p in state_ptrs if p is not None]
+        self._handle = _LIB.sn_create(la.L, la.sizes.ctypes.data, la.ldw.ctypes.data, la.WT,
+                                      la.b, db, la.act, _LOSSES[loss.name], self.kind,
+                                      *state_ptrs, int(threads), int(max_batch), _GEMM)
         if not self._handle:
             raise MemoryError("the compiled training engine could not allocate its buffers")
         self._Ev, self._cv = ctypes.c_double(), _I64()

@@ -89,6 +89,16 @@ class Dense:
         self._mask = None
         self.weight_noise = 0.0  # set by fit(weight_noise=...) while training
 
+    def __setstate__(self, state):
+        # an unpickled (or deep-copied) layer gets plain NumPy arrays: put the rows of its
+        # weights back on cache lines, as __init__ made them
+        self.__dict__.update(state)
+        for name in ("_WT", "b", "db"):
+            old = getattr(self, name)
+            new = aligned_zeros(old.shape, old.dtype)
+            new[...] = old
+            setattr(self, name, new)
+
     @property
     def W(self) -> np.ndarray:
         """Synaptic weights, (n_out, n_in): a writable view of the stored Wᵀ."""
