@@ -257,3 +257,100 @@ def test_a_copied_network_trains_and_predicts_on_the_engine(monkeypatch, data, c
         assert n.train_config["engine"].startswith("compiled")
     for p, q in zip(net.parameters(), twin.parameters()):
         np.testing.assert_array_equal(p, q)
+
+
+def _matmul(A, B, C, alpha=1.0, beta=0.0, transposed=False):
+    """C = α A B + β C by the library's product (A given as its transpose if ``transposed``)."""
+    M, N = C.shape
+    ars, acs = (1, A.strides[0] // 4) if transposed else (A.strides[0] // 4, 1)
+    _engine._LIB.sn_matmul(M, N, B.shape[0], alpha, A.ctypes.data, ars, acs, B.ctypes.data,
+                           B.strides[0] // 4, beta, C.ctypes.data, C.strides[0] // 4,
+                           _engine._GEMM)
+
+
+@pytest.mark.parametrize("own", [True, False])
+def test_the_matrix_product_matches_float64(own):
+    """Every tile shape of the AVX-512 kernel (1–12 rows, one or two vectors of 16 columns)
+    and OpenBLAS alike, with β = 0 never reading C (here full of NaN) and β ≠ 0 adding to it."""
+    rng = np.random.default_rng(0)
+    was = _engine.own_products(own)
+    try:
+        for M in (1, 5, 11, 12, 13, 25, 300):
+            for N in (16, 32, 48, 80, 256):
+                for K in (1, 7, 784):
+                    A = rng.standard_normal((M, K)).astype(np.float32)
+                    B = rng.standard_normal((K, N)).astype(np.float32)
+                    want = A.astype(np.float64) @ B
+                    C = np.full((M, N), np.nan, np.float32)
+                    _matmul(A, B, C)
+                    np.testing.assert_allclose(C, want, rtol=1e-4, atol=1e-4 * np.sqrt(K))
+                    C0 = rng.standard_normal((M, N)).astype(np.float32)
+                    C = C0.copy()
+                    _matmul(np.ascontiguousarray(A.T), B, C, -0.5, 2.0, transposed=True)
+                    np.testing.assert_allclose(C, 2.0 * C0 - 0.5 * want, rtol=1e-4,
+                                               atol=1e-4 * np.sqrt(K))
+    finally:
+        _engine.own_products(was)
+
+
+@pytest.mark.skipif(not _engine.own_products(), reason="the CPU has no AVX-512: OpenBLAS "
+                    "makes every product")
+def test_own_products_and_openblas_give_the_same_network(monkeypatch, data):
+    """Inference and training with the AVX-512 kernel agree with OpenBLAS's to rounding, for
+    widths that are not whole vectors (tiles over the weights' zero padding)."""
+    X, y = data
+    monkeypatch.setattr(_engine, "threads_for", lambda net, batch: 2)
+    out, weights = {}, {}
+    for own in (True, False):
+        was = _engine.own_products(own)
+        try:
+            net = sn.Network.from_sizes([20, 37, 100, 4], hidden="relu", output="softmax",
+                                        seed=3)
+            net.fit(X, y, epochs=2, batch_size=25, learning_rate=0.05, seed=0)
+            assert net.train_config["engine"].startswith("compiled")
+            big = np.repeat(X, 20, axis=0)  # 6,000 rows: inference on two threads
+            out[own], weights[own] = net.predict(big), net.get_weights()
+        finally:
+            _engine.own_products(was)
+    np.testing.assert_allclose(out[True], out[False], rtol=1e-4, atol=1e-6)
+    for a, b in zip(weights[True], weights[False]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("size", [1, 15, 16, 1000, 3 << 20])
+def test_the_quick_finite_check_finds_every_nan_and_inf(size):
+    X = np.zeros(size, np.float32)
+    assert _engine.maybe_finite(X)
+    for where in {0, size // 2, size - 1}:  # first, middle (a chunk's edge), last value
+        for bad in (np.nan, np.inf, -np.inf):
+            X[where] = bad
+            assert not _engine.maybe_finite(X), (where, bad)
+            X[where] = 0
+    X[-1] = np.finfo(np.float32).max  # large is finite: no overflow as a sum would have
+    assert _engine.maybe_finite(X)
+    assert _engine.maybe_finite(X.astype(np.float64)[:5])  # other types: NumPy's sum
+
+
+def test_a_network_trained_again_takes_up_its_engine(monkeypatch, data):
+    X, y = data
+    created = []
+    real_create = _engine._LIB.sn_create
+    monkeypatch.setattr(_engine._LIB, "sn_create",
+                        lambda *a: created.append(1) or real_create(*a))
+    net = sn.Network.from_sizes([20, 32, 4], hidden="relu", output="softmax", seed=3)
+    twin = sn.Network.from_sizes([20, 32, 4], hidden="relu", output="softmax", seed=3)
+    for n in (net, net, net):
+        n.fit(X, y, epochs=1, loss="cross_entropy", seed=0)
+    assert len(created) == 1  # the same network, configuration and arrays: one engine
+    twin.fit(X, y, epochs=1, loss="cross_entropy", seed=0)
+    net.fit(X, y, epochs=1, loss="cross_entropy", optimizer="adam", seed=0)
+    assert len(created) == 3  # another network, then another optimiser: new engines
+    a = sn.Network.from_sizes([20, 32, 4], hidden="relu", output="softmax", seed=5)
+    b = sn.Network.from_sizes([20, 32, 4], hidden="relu", output="softmax", seed=5)
+    a.fit(X, y, epochs=1, loss="cross_entropy", seed=0)
+    a.fit(X, y, epochs=1, loss="cross_entropy", seed=1)  # taken up
+    b.fit(X, y, epochs=1, loss="cross_entropy", seed=0)
+    monkeypatch.setenv("SYNAPSENET_ENGINE", "numpy")
+    b.fit(X, y, epochs=1, loss="cross_entropy", seed=1)  # the same steps on NumPy
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_allclose(p, q, rtol=1e-4, atol=1e-6)

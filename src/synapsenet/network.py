@@ -266,9 +266,8 @@ class Network:
             raise ShapeError(f"X has {X.shape[1]} features per sample but layer 1 "
                              f"({first!r}) expects {first.n_in}")
         X = np.ascontiguousarray(X, dtype=self.dtype)
-        # a finite sum proves every element finite (NaN and ±inf propagate) without a
-        # boolean copy of X; only if it is not (or overflowed) is X searched element-wise
-        if finite and not np.isfinite(X.sum()):
+        # a quick scan (no boolean copy of X); only if it fails is X searched element-wise
+        if finite and not _engine.maybe_finite(X):
             self._raise_if_not_finite(X)
         return X, single
 

@@ -258,7 +258,7 @@ class _Loop:
             weight_noise=max(lay.weight_noise for lay in network.layers))
         if why_not is None:
             threads = _engine.threads_for(network, bmax)
-            self.engine = _engine.TrainingEngine(network, loss, opt, bmax, threads)
+            self.engine = _engine.TrainingEngine.acquire(network, loss, opt, bmax, threads)
             self.engine.bind(X, D, labels, weight_bound)
             network.train_config["engine"] = f"compiled, {threads} thread(s)"
         else:
@@ -266,7 +266,7 @@ class _Loop:
 
     def close(self):
         if self.engine is not None:
-            self.engine.close()
+            self.engine.release()  # kept for the next fit of this network
             self.engine = None
 
     def epoch(self, epoch, epochs):
