@@ -191,6 +191,21 @@ def own_products(on: bool | None = None) -> bool:
     return bool(_LIB.sn_own_gemm(-1 if on is None else int(bool(on))))
 
 
+def product(A: np.ndarray, B: np.ndarray, C: np.ndarray, alpha=1.0, beta=0.0) -> bool:
+    """``C = alpha · A @ B + beta · C`` by the library's own kernel, where it applies (see
+    :func:`own_products`; float32 with contiguous rows, C's width a multiple of 16, B at most
+    2¹⁸ values); False, with nothing done, where it does not."""
+    M, K = A.shape
+    N = B.shape[1]
+    if not (N % 16 == 0 and N * K <= 1 << 18 and own_products()
+            and A.dtype == B.dtype == C.dtype == np.float32
+            and A.strides[1] == B.strides[1] == C.strides[1] == 4 and C.shape == (M, N)):
+        return False
+    _LIB.sn_matmul(M, N, K, alpha, A.ctypes.data, A.strides[0] // 4, 1, B.ctypes.data,
+                   B.strides[0] // 4, beta, C.ctypes.data, C.strides[0] // 4, _GEMM)
+    return True
+
+
 def maybe_finite(X: np.ndarray) -> bool:
     """True when every value of X is finite; False when one may not be (the caller then
     searches X element-wise). float32 is scanned by the compiled library, in chunks side by

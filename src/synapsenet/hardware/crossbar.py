@@ -20,8 +20,10 @@ import threading
 import numpy as np
 
 from .._blas import add_product
+from .._engine import product
 from .._parallel import map_batches
 from ..errors import ConfigError
+from ..layers import aligned_zeros
 from .config import HardwareConfig, load_config
 
 
@@ -168,7 +170,11 @@ class AnalogLayer:
     def _weights_in_steps(self, g: float) -> np.ndarray:
         """Normalised weights times g (cached for the last g: one per layer setting)."""
         if self._scaled is None or self._scaled[0] != g:
-            self._scaled = (g, np.ascontiguousarray(self.Wn_T * np.float32(g)))
+            # rows on cache lines for the compiled kernel (whole lines: no padding), else
+            # C-contiguous for BLAS
+            scaled = aligned_zeros(self.Wn_T.shape, np.float32) if self.n_out % 16 == 0 else \
+                np.empty(self.Wn_T.shape, np.float32)
+            self._scaled = (g, np.multiply(self.Wn_T, np.float32(g), out=scaled))
         return self._scaled[1]
 
     def effective_weights(self) -> np.ndarray:
@@ -238,8 +244,9 @@ class AnalogLayer:
                     if dev.read_noise:
                         var += (2.0 * (dev.read_noise * g) ** 2) * np.vecdot(xs, xs)
                     standard_normal(rng, y, ws["work"], sigma=np.sqrt(var))
-                    add_product(xs, Wk, y, 1.0)
-                else:
+                    if not product(xs, Wk, y, 1.0, 1.0):  # the compiled kernel, or BLAS
+                        add_product(xs, Wk, y, 1.0)
+                elif not product(xs, Wk, y):
                     np.matmul(xs, Wk, out=y)
                 if saturates:  # the ADC: saturate at ± adc_range, round to a step
                     np.clip(y, -bound, bound, out=y)
