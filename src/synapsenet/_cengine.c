@@ -109,6 +109,9 @@ typedef struct {
     float *P[MAX_THREADS];                /* partial output u, B × n[L] (per thread) */
     float *Uo[MAX_THREADS], *Do[MAX_THREADS];  /* output u/z and δ (each thread its own) */
     float *bo[MAX_THREADS];               /* output biases before the step (each its own copy) */
+    float *Wp[MAX_THREADS];               /* a narrow output layer's weights of this thread's
+                                           * inputs, packed: 16 lanes per input, and transposed:
+                                           * per output, the inputs in rows of 16 (or NULL) */
     /* threads */
     job_t job;
     pthread_t threads[MAX_THREADS];
@@ -276,13 +279,13 @@ static inline __attribute__((always_inline)) void tile(const int mr, const int n
                                                        int64_t acs, const float *restrict B,
                                                        int64_t brs, float *restrict C,
                                                        int64_t ldc, float alpha, float beta,
-                                                       const float *pf) {
+                                                       const float *const *pf) {
     __m512 c0[MR], c1[MR];
 #pragma GCC unroll 12
     for (int i = 0; i < mr; i++) c0[i] = c1[i] = _mm512_setzero_ps();
     for (int64_t k0 = 0; k0 < K; k0 += 16) {
-        if (pf)  /* the next MR rows of A (rows ars apart), a cache line each, into L2 */
-            for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(pf + i * ars + k0), _MM_HINT_T1);
+        if (pf)  /* a cache line of each of the next MR rows of A into L2 */
+            for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(pf[i] + k0), _MM_HINT_T1);
         const int64_t kn = K - k0 < 16 ? K : k0 + 16;
         for (int64_t k = k0; k < kn; k++) {
             const float *b = B + k * brs, *a = A + k * acs;
@@ -319,7 +322,7 @@ static inline __attribute__((always_inline)) void tile(const int mr, const int n
 
 static void tile_rows(int mr, int nv, int64_t K, const float *A, int64_t ars, int64_t acs,
                       const float *B, int64_t brs, float *C, int64_t ldc, float alpha,
-                      float beta, const float *pf) {
+                      float beta, const float *const *pf) {
     switch (mr) {
         TILE(1) TILE(2) TILE(3) TILE(4) TILE(5) TILE(6)
         TILE(7) TILE(8) TILE(9) TILE(10) TILE(11) TILE(12)
@@ -343,21 +346,98 @@ static void own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float *
         const int mr = M - i < MR ? (int)(M - i) : MR;
         /* while the first tile of these rows runs, the next rows of A come into L2 (from
          * memory in inference: 2,500 × 784 inputs, 10 % faster) */
-        const float *next = acs == 1 && i + 2 * MR <= M ? A + (i + MR) * ars : NULL;
+        const float *next[MR];
+        const int ahead = acs == 1 && i + 2 * MR <= M;
+        for (int q = 0; ahead && q < MR; q++) next[q] = A + (i + MR + q) * ars;
         for (int64_t j = 0; j < N; j += 32)
             tile_rows(mr, N - j >= 32 ? 2 : 1, K, A + i * ars, ars, acs, B + j, brs,
-                      C + i * ldc + j, ldc, alpha, beta, j ? NULL : next);
+                      C + i * ldc + j, ldc, alpha, beta, j || !ahead ? NULL : next);
     }
+}
+
+/* The first layer's forward product with the gather of the batch in it: each block of MR
+ * samples is copied from the data set into Xt (rows n0 apart, kept for the weight update)
+ * just before its tiles run, and while the first of those tiles runs the next block's samples
+ * come into L2, so that the copy reads them from there rather than from memory. (A gather
+ * of its own, before the product, waited on memory: 10 % of a step at batch 1,024.) */
+static void gather_forward(const job_t *j, float *Xt, int64_t n0, int64_t N, const float *WT,
+                           int64_t ldw, float *C, int64_t ldc) {
+    const int64_t B = j->B;
+#define ROW(r) (j->idx ? j->idx[r] : j->start + (r))
+    for (int64_t i = 0; i < B; i += MR) {
+        const int mr = B - i < MR ? (int)(B - i) : MR;
+        for (int q = 0; q < mr; q++) {
+            const int64_t row = ROW(i + q);
+            _mm_prefetch((const char *)(j->D + row * j->ldd), _MM_HINT_T1);  /* for later */
+            memcpy(Xt + (i + q) * n0, j->X + row * j->ldx, (size_t)n0 * sizeof(float));
+        }
+        const float *next[MR];
+        const int ahead = i + MR < B;
+        for (int q = 0; ahead && q < MR; q++)
+            next[q] = j->X + ROW(i + MR + q < B ? i + MR + q : B - 1) * j->ldx;
+        for (int64_t c = 0; c < N; c += 32)
+            tile_rows(mr, N - c >= 32 ? 2 : 1, n0, Xt + i * n0, n0, 1, WT + c, ldw,
+                      C + i * ldc + c, ldc, 1.f, 0.f, c || !ahead ? NULL : next);
+    }
+#undef ROW
+}
+
+/* e^x for 16 lanes: x = n ln 2 + r with |r| ≤ ln 2 / 2, e^r by Cephes' expf polynomial
+ * (S. L. Moshier, Cephes Math Library; relative error about 1e-7), times 2^n by scalef (which
+ * also gives 0 for n far below the smallest float) */
+static inline __m512 exp16(__m512 x) {
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* One row of a softmax output (n ≤ 16 classes) with the cross-entropy loss, in one vector:
+ * u += b, z = e^(u − max) / Σ, its loss −Σ d ln z = Σ d (lse − u) (in double, as the scalar
+ * path), δ = (z − d) · scale, and the first class of largest z. Returns 0, with nothing
+ * written, if some u is not finite (the scalar path then takes the row). */
+static int softmax_ce_row(float *u, float *dl, const float *d, const float *b, int64_t n,
+                          float scale, double *Er, int64_t *cls) {
+    const __mmask16 m = (__mmask16)((1u << n) - 1);
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, u), _mm512_maskz_loadu_ps(m, b));
+    if (_mm512_mask_cmp_ps_mask(m, _mm512_sub_ps(v, v), zero, _CMP_NEQ_UQ)) return 0;
+    const float mx = _mm512_mask_reduce_max_ps(m, v);
+    const __m512 ex = _mm512_maskz_mov_ps(m, exp16(_mm512_maskz_sub_ps(m, v, _mm512_set1_ps(mx))));
+    const float sum = _mm512_reduce_add_ps(ex);
+    const __m512 dv = _mm512_maskz_loadu_ps(m, d);
+    const __m512d lse = _mm512_set1_pd(mx + log((double)sum));
+    const __m512d lo = _mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(dv)),
+        _mm512_sub_pd(lse, _mm512_cvtps_pd(_mm512_castps512_ps256(v))));
+    const __m512 vh = _mm512_shuffle_f32x4(v, v, 0xEE), dh = _mm512_shuffle_f32x4(dv, dv, 0xEE);
+    const __m512d hi = _mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(dh)),
+        _mm512_sub_pd(lse, _mm512_cvtps_pd(_mm512_castps512_ps256(vh))));
+    *Er = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_maskz_mov_pd((__mmask8)m, lo),
+                                             _mm512_maskz_mov_pd((__mmask8)(m >> 8), hi)));
+    const __m512 z = _mm512_maskz_div_ps(m, ex, _mm512_set1_ps(sum));
+    _mm512_mask_storeu_ps(u, m, z);
+    _mm512_mask_storeu_ps(dl, m, _mm512_mul_ps(_mm512_sub_ps(z, dv), _mm512_set1_ps(scale)));
+    const __m512 top = _mm512_set1_ps(_mm512_mask_reduce_max_ps(m, z));
+    *cls = __builtin_ctz((unsigned)_mm512_mask_cmp_ps_mask(m, z, top, _CMP_EQ_OQ));
+    return 1;
 }
 #pragma GCC pop_options
 #endif
 
 /* 1 where own_gemm runs (a CPU with AVX-512, unless switched off), else 0 */
-static int own_gemm_on = 0;
+static int own_gemm_on = 0, cpu_avx512 = 0;
 
 #ifdef OWN_GEMM
 __attribute__((constructor)) static void detect_cpu(void) {
-    own_gemm_on = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    cpu_avx512 = own_gemm_on = __builtin_cpu_supports("avx512f") ? 1 : 0;
 }
 #endif
 
@@ -372,14 +452,23 @@ int sn_own_gemm(int on) {  /* on < 0: only ask; the previous setting is returned
 #endif
 }
 
+/* whether own_gemm makes a forward product onto n neurons from K inputs */
+static int own_product(int64_t n, int64_t K) {
+#ifdef OWN_GEMM
+    return own_gemm_on > 0 && (n + 15) / 16 * 16 * K <= OWN_GEMM_MAX;
+#else
+    (void)n; (void)K;
+    return 0;
+#endif
+}
+
 /* U (rows × n) = A (rows × K, lda) · Wᵀ (K × n, ldw) with C's and Wᵀ's rows padded to whole
  * cache lines past column n (their padding is written, or read, with zeros in Wᵀ's). */
 static void forward_product(gemm_fn gemm, int64_t rows, int64_t n, int64_t K, const float *A,
                             int64_t lda, const float *WT, int64_t ldw, float *C, int64_t ldc) {
 #ifdef OWN_GEMM
-    const int64_t N = (n + 15) / 16 * 16;
-    if (own_gemm_on > 0 && N * K <= OWN_GEMM_MAX) {
-        own_gemm(rows, N, K, 1.f, A, lda, 1, WT, ldw, 0.f, C, ldc);
+    if (own_product(n, K)) {
+        own_gemm(rows, (n + 15) / 16 * 16, K, 1.f, A, lda, 1, WT, ldw, 0.f, C, ldc);
         return;
     }
 #endif
@@ -428,6 +517,40 @@ VECTOR static void narrow_product(float *restrict P, const float *restrict Z, in
     }
 }
 
+/* G (rows × w, rows ldg apart; w a multiple of 16) = Δ (rows × no, no ≤ 16) · Wk (no × w):
+ * the δ a narrow output layer hands down, ∂E/∂z_i = Σ_k δ_k w_ki, for w inputs at once (Wk
+ * holds w_ki for output k in row k). BLAS, with an inner dimension of 10, took longer. */
+__attribute__((optimize("fp-contract=fast")))
+VECTOR static void narrow_backprop(float *restrict G, int64_t ldg, const float *restrict Dl,
+                                   int64_t no, const float *restrict Wk, int64_t w,
+                                   int64_t rows) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *restrict d = Dl + r * no;
+        for (int64_t c = 0; c < w; c += 16) {
+            v16 acc = {0}, wv;
+            for (int64_t k = 0; k < no; k++) {
+                memcpy(&wv, Wk + k * w + c, sizeof(v16));
+                acc += d[k] * wv;
+            }
+            memcpy(G + r * ldg + c, &acc, sizeof(v16));
+        }
+    }
+}
+
+/* Pack a narrow output layer's weights of inputs [a, c) for narrow_product (Wp: input i's no
+ * weights in 16 lanes) and narrow_backprop (Wk: output k's weights in a row of w lanes). */
+static void pack_narrow(const float *WT, int64_t ldw, int64_t a, int64_t c, int64_t no,
+                        float *Wp, float *Wk, int64_t w) {
+    memset(Wp, 0, (size_t)(16 * (c - a)) * sizeof(float));
+    memset(Wk, 0, (size_t)(no * w) * sizeof(float));
+    for (int64_t i = a; i < c; i++)
+        for (int64_t k = 0; k < no; k++) {
+            const float x = WT[i * ldw + k];
+            Wp[16 * (i - a) + k] = x;
+            Wk[k * w + (i - a)] = x;
+        }
+}
+
 /* whether every value is finite (x − x is 0 for those, NaN for ±inf and NaN) */
 VECTOR static int all_finite(const float *restrict x, int64_t n) {
     int bad = 0;
@@ -465,11 +588,24 @@ static double output_layer(engine *e, job_t *j, float *restrict U, float *restri
     const int act = e->act[e->L - 1];
     double E = 0.0;
     int64_t right = 0;
+#ifdef OWN_GEMM
+    /* the usual classifier in vectors, where the CPU has AVX-512 */
+    const int vector = cpu_avx512 && act == ACT_SOFTMAX && e->loss == LOSS_CROSS_ENTROPY &&
+                       n <= 16;
+#endif
     for (int64_t r = 0; r < B; r++) {
         float *restrict u = U + r * n, *restrict dl = Dl + r * n;
         const int64_t row = j->idx ? j->idx[r] : j->start + r;
         const float *restrict d = j->D + row * j->ldd;
         double Er = 0.0;
+#ifdef OWN_GEMM
+        int64_t cls;
+        if (vector && softmax_ce_row(u, dl, d, b, n, j->scale, &Er, &cls)) {
+            E += Er;
+            if (count && j->labels) right += cls == j->labels[row];
+            continue;
+        }
+#endif
         for (int64_t k = 0; k < n; k++) u[k] += b[k];
         if (act == ACT_SOFTMAX) {
             float mx = u[0];
@@ -578,10 +714,13 @@ static void work(engine *e, int t) {
     job_t *j = &e->job;
     const int L = e->L, T = e->T;
     const int64_t B = j->B;
-    /* each thread gathers the whole batch into its own cache */
+    /* each thread gathers the whole batch into its own cache: inside the first product where
+     * the own kernel makes it, else first */
     float *Xt = e->Xt[t];
     const int64_t n0 = e->n[0];
-    for (int64_t r = 0; r < B; r++) {
+    const int64_t a1 = e->part[1][t], c1 = e->part[1][t + 1];
+    const int fused = L > 1 && c1 > a1 && own_product(c1 - a1, n0);
+    for (int64_t r = 0; !fused && r < B; r++) {
         const int64_t row = j->idx ? j->idx[r] : j->start + r;
         if (j->idx && r + 2 < B) __builtin_prefetch(j->X + j->idx[r + 2] * j->ldx);
         __builtin_prefetch(j->D + row * j->ldd);  /* its targets, read in the output layer */
@@ -596,6 +735,12 @@ static void work(engine *e, int t) {
         const int64_t a = e->part[l + 1][t], c = e->part[l + 1][t + 1];
         if (l > 0) barrier(e, t);  /* all of z_prev written */
         if (c > a) {
+#ifdef OWN_GEMM
+            if (l == 0 && fused)
+                gather_forward(j, Xt, n0, (c - a + 15) / 16 * 16, e->WT[0] + a, lw,
+                               e->Z[1] + a, lz);  /* u = W x, x gathered on the way */
+            else
+#endif
             forward_product(e->gemm, B, c - a, ni, Zp, ldp, e->WT[l] + a, lw, e->Z[l + 1] + a,
                             lz);  /* u = W z_prev */
             bias_act(e->Z[l + 1], B, lz, a, c, e->b[l], e->act[l]);  /* z = f(u + b) */
@@ -608,7 +753,13 @@ static void work(engine *e, int t) {
     const int64_t no = e->n[L], lw = e->ldw[lo];
     const int64_t a = e->part[lo][t], c = e->part[lo][t + 1];
     float *P = e->P[t];
-    if (c > a)
+    /* a narrow output layer (≤ 16 outputs): products by register-blocked loops */
+    const int64_t w = (c - a + 15) / 16 * 16;
+    float *Wp = e->Wp[t], *Wk = Wp ? Wp + 16 * (c - a) : NULL;
+    if (Wp && c > a) {
+        pack_narrow(e->WT[lo], lw, a, c, no, Wp, Wk, w);
+        narrow_product(P, Zp + a, ldp, (const v16 *)Wp, c - a, no, B);
+    } else if (c > a)
         e->gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, B, no, c - a, 1.f, Zp + a, ldp,
                 e->WT[lo] + a * lw, lw, 0.f, P, no);
     else
@@ -628,8 +779,11 @@ static void work(engine *e, int t) {
     }
     /* output layer backward: hand δ W down for this thread's inputs (old weights), update */
     if (lo > 0 && c > a) {
-        e->gemm(ROW_MAJOR, NO_TRANS, TRANS, B, c - a, no, 1.f, Do, no, e->WT[lo] + a * lw, lw,
-                0.f, e->Dl[lo] + a, ldp);  /* ∂E/∂z_i = Σ_k δ_k w_ki */
+        if (Wp)  /* into rows of whole cache lines: the padding past c is no one's */
+            narrow_backprop(e->Dl[lo] + a, ldp, Do, no, Wk, w, B);
+        else
+            e->gemm(ROW_MAJOR, NO_TRANS, TRANS, B, c - a, no, 1.f, Do, no, e->WT[lo] + a * lw,
+                    lw, 0.f, e->Dl[lo] + a, ldp);  /* ∂E/∂z_i = Σ_k δ_k w_ki */
         times_derivative(e->Dl[lo], e->Z[lo], B, ldp, a, c, e->act[lo - 1]);  /* δ_j */
     }
     if (c > a) update_weights(e, j, lo, a * lw, c - a, no, Zp + a, ldp, Do, no);
@@ -751,6 +905,8 @@ engine *sn_create(int L, const int64_t *sizes, const int64_t *ldw, float **WT, f
         ok &= (e->Uo[t] = alloc((size_t)(max_batch * sizes[L]))) != NULL;
         ok &= (e->Do[t] = alloc((size_t)(max_batch * sizes[L]))) != NULL;
         ok &= (e->bo[t] = alloc((size_t)sizes[L])) != NULL;
+        if (sizes[L] <= 16)  /* 16 lanes for each input, then 16 × (inputs rounded up to 16) */
+            ok &= (e->Wp[t] = alloc((size_t)(32 * (sizes[L - 1] + 16)))) != NULL;
         for (int q = 0; q < 2; q++)
             ok &= (e->Q[q][t] = alloc((size_t)(max_batch * widest))) != NULL;
     }
@@ -879,6 +1035,7 @@ void sn_free(engine *e) {
     pthread_cond_destroy(&e->cv);
     for (int t = 0; t < MAX_THREADS; t++) {
         free(e->Xt[t]); free(e->P[t]); free(e->Uo[t]); free(e->Do[t]); free(e->bo[t]);
+        free(e->Wp[t]);
         free(e->Q[0][t]); free(e->Q[1][t]);
     }
     for (int l = 0; l < MAX_LAYERS; l++) { free(e->Z[l]); free(e->Dl[l]); free(e->dWT[l]); }
