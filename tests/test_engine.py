@@ -58,6 +58,12 @@ CASES = [  # sizes, activations, loss, optimizer options
     ([20, 32, 4], ["sigmoid", "softmax"], "cross_entropy",
      {"optimizer": "nesterov", "weight_decay": 1e-3, "weight_bound": 0.5}),
     ([20, 32, 4], ["relu", "sigmoid"], "squared_error", {"weight_decay": 1e-2}),
+    # batches of 32 and more: the batch gathered inside the first product (where the CPU has
+    # AVX-512), the narrow output layer's own loops, softmax rows in vectors
+    ([20, 40, 4], ["relu", "softmax"], "cross_entropy", {"batch_size": 64}),
+    ([20, 33, 4], ["tanh", "sigmoid"], "squared_error", {"batch_size": 40, "optimizer": "adam"}),
+    ([20, 40, 24, 4], ["relu", "relu", "softmax"], "cross_entropy",
+     {"batch_size": 100, "optimizer": "momentum", "weight_bound": 0.5}),
 ]
 
 
@@ -306,7 +312,8 @@ def test_own_products_and_openblas_give_the_same_network(monkeypatch, data):
         try:
             net = sn.Network.from_sizes([20, 37, 100, 4], hidden="relu", output="softmax",
                                         seed=3)
-            net.fit(X, y, epochs=2, batch_size=25, learning_rate=0.05, seed=0)
+            for batch in (25, 64):  # a gather of its own; the gather inside the product
+                net.fit(X, y, epochs=1, batch_size=batch, learning_rate=0.05, seed=0)
             assert net.train_config["engine"].startswith("compiled")
             big = np.repeat(X, 20, axis=0)  # 6,000 rows: inference on two threads
             out[own], weights[own] = net.predict(big), net.get_weights()
