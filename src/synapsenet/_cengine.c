@@ -279,7 +279,8 @@ static inline __attribute__((always_inline)) void tile(const int mr, const int n
                                                        int64_t acs, const float *restrict B,
                                                        int64_t brs, float *restrict C,
                                                        int64_t ldc, float alpha, float beta,
-                                                       const float *const *pf) {
+                                                       const float *const *pf,
+                                                       const float *bias, int64_t nb, int act) {
     __m512 c0[MR], c1[MR];
 #pragma GCC unroll 12
     for (int i = 0; i < mr; i++) c0[i] = c1[i] = _mm512_setzero_ps();
@@ -299,6 +300,23 @@ static inline __attribute__((always_inline)) void tile(const int mr, const int n
         }
     }
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    if (bias) {  /* z = f(u + b) in the same store, for f identity or ReLU (nb columns have b) */
+        const __mmask16 m0 = nb >= 16 ? 0xFFFF : (__mmask16)((1u << nb) - 1);
+        const __mmask16 m1 = nb >= 32 ? 0xFFFF : nb > 16 ? (__mmask16)((1u << (nb - 16)) - 1) : 0;
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, bias), b1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+        const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 12
+        for (int i = 0; i < mr; i++) {
+            __m512 x0 = _mm512_add_ps(c0[i], b0), x1 = _mm512_add_ps(c1[i], b1);
+            if (act == ACT_RELU) {  /* x < 0 ? 0 : x, NaN kept (as bias_act) */
+                x0 = _mm512_mask_mov_ps(x0, _mm512_cmp_ps_mask(x0, zero, _CMP_LT_OQ), zero);
+                x1 = _mm512_mask_mov_ps(x1, _mm512_cmp_ps_mask(x1, zero, _CMP_LT_OQ), zero);
+            }
+            _mm512_storeu_ps(C + i * ldc, x0);
+            if (nv > 1) _mm512_storeu_ps(C + i * ldc + 16, x1);
+        }
+        return;
+    }
 #pragma GCC unroll 12
     for (int i = 0; i < mr; i++) {
         float *c = C + i * ldc;
@@ -316,13 +334,14 @@ static inline __attribute__((always_inline)) void tile(const int mr, const int n
 
 #define TILE(m)                                                        \
     case m: {                                                          \
-        if (nv == 2) tile(m, 2, K, A, ars, acs, B, brs, C, ldc, alpha, beta, pf); \
-        else tile(m, 1, K, A, ars, acs, B, brs, C, ldc, alpha, beta, pf);         \
+        if (nv == 2) tile(m, 2, K, A, ars, acs, B, brs, C, ldc, alpha, beta, pf, bias, nb, act); \
+        else tile(m, 1, K, A, ars, acs, B, brs, C, ldc, alpha, beta, pf, bias, nb, act);         \
     } break;
 
 static void tile_rows(int mr, int nv, int64_t K, const float *A, int64_t ars, int64_t acs,
                       const float *B, int64_t brs, float *C, int64_t ldc, float alpha,
-                      float beta, const float *const *pf) {
+                      float beta, const float *const *pf, const float *bias, int64_t nb,
+                      int act) {
     switch (mr) {
         TILE(1) TILE(2) TILE(3) TILE(4) TILE(5) TILE(6)
         TILE(7) TILE(8) TILE(9) TILE(10) TILE(11) TILE(12)
@@ -341,7 +360,7 @@ static void tile_rows(int mr, int nv, int64_t K, const float *A, int64_t ars, in
 #define OWN_GEMM_MAX ((int64_t)1 << 18)
 static void own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t ars,
                      int64_t acs, const float *B, int64_t brs, float beta, float *C,
-                     int64_t ldc) {
+                     int64_t ldc, const float *bias, int64_t n, int act) {
     for (int64_t i = 0; i < M; i += MR) {
         const int mr = M - i < MR ? (int)(M - i) : MR;
         /* while the first tile of these rows runs, the next rows of A come into L2 (from
@@ -351,7 +370,8 @@ static void own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float *
         for (int q = 0; ahead && q < MR; q++) next[q] = A + (i + MR + q) * ars;
         for (int64_t j = 0; j < N; j += 32)
             tile_rows(mr, N - j >= 32 ? 2 : 1, K, A + i * ars, ars, acs, B + j, brs,
-                      C + i * ldc + j, ldc, alpha, beta, j || !ahead ? NULL : next);
+                      C + i * ldc + j, ldc, alpha, beta, j || !ahead ? NULL : next,
+                      bias ? bias + j : NULL, n - j, act);
     }
 }
 
@@ -361,7 +381,8 @@ static void own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float *
  * come into L2, so that the copy reads them from there rather than from memory. (A gather
  * of its own, before the product, waited on memory: 10 % of a step at batch 1,024.) */
 static void gather_forward(const job_t *j, float *Xt, int64_t n0, int64_t N, const float *WT,
-                           int64_t ldw, float *C, int64_t ldc) {
+                           int64_t ldw, float *C, int64_t ldc, const float *bias, int64_t n,
+                           int act) {
     const int64_t B = j->B;
 #define ROW(r) (j->idx ? j->idx[r] : j->start + (r))
     for (int64_t i = 0; i < B; i += MR) {
@@ -377,7 +398,8 @@ static void gather_forward(const job_t *j, float *Xt, int64_t n0, int64_t N, con
             next[q] = j->X + ROW(i + MR + q < B ? i + MR + q : B - 1) * j->ldx;
         for (int64_t c = 0; c < N; c += 32)
             tile_rows(mr, N - c >= 32 ? 2 : 1, n0, Xt + i * n0, n0, 1, WT + c, ldw,
-                      C + i * ldc + c, ldc, 1.f, 0.f, c || !ahead ? NULL : next);
+                      C + i * ldc + c, ldc, 1.f, 0.f, c || !ahead ? NULL : next,
+                      bias ? bias + c : NULL, n - c, act);
     }
 #undef ROW
 }
@@ -463,16 +485,24 @@ static int own_product(int64_t n, int64_t K) {
 }
 
 /* U (rows × n) = A (rows × K, lda) · Wᵀ (K × n, ldw) with C's and Wᵀ's rows padded to whole
- * cache lines past column n (their padding is written, or read, with zeros in Wᵀ's). */
-static void forward_product(gemm_fn gemm, int64_t rows, int64_t n, int64_t K, const float *A,
-                            int64_t lda, const float *WT, int64_t ldw, float *C, int64_t ldc) {
+ * cache lines past column n (their padding is written, or read, with zeros in Wᵀ's). With
+ * `bias`, z = f(u + b) is stored instead where the own kernel runs and f is the identity or
+ * ReLU: returns 1 then, 0 when the caller still has to apply them. */
+static int forward_product(gemm_fn gemm, int64_t rows, int64_t n, int64_t K, const float *A,
+                           int64_t lda, const float *WT, int64_t ldw, float *C, int64_t ldc,
+                           const float *bias, int act) {
 #ifdef OWN_GEMM
     if (own_product(n, K)) {
-        own_gemm(rows, (n + 15) / 16 * 16, K, 1.f, A, lda, 1, WT, ldw, 0.f, C, ldc);
-        return;
+        const int fuse = bias && (act == ACT_IDENTITY || act == ACT_RELU);
+        own_gemm(rows, (n + 15) / 16 * 16, K, 1.f, A, lda, 1, WT, ldw, 0.f, C, ldc,
+                 fuse ? bias : NULL, n, act);
+        return fuse;
     }
+#else
+    (void)bias; (void)act;
 #endif
     gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, rows, n, K, 1.f, A, lda, WT, ldw, 0.f, C, ldc);
+    return 0;
 }
 
 /* For the tests: C (M × N) = α A B + β C through forward_product's paths (N a multiple of
@@ -482,7 +512,7 @@ void sn_matmul(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int
                void *gemm) {
 #ifdef OWN_GEMM
     if (own_gemm_on > 0 && N % 16 == 0 && N * K <= OWN_GEMM_MAX) {
-        own_gemm(M, N, K, alpha, A, ars, acs, B, brs, beta, C, ldc);
+        own_gemm(M, N, K, alpha, A, ars, acs, B, brs, beta, C, ldc, NULL, N, 0);
         return;
     }
 #endif
@@ -517,23 +547,65 @@ VECTOR static void narrow_product(float *restrict P, const float *restrict Z, in
     }
 }
 
-/* G (rows × w, rows ldg apart; w a multiple of 16) = Δ (rows × no, no ≤ 16) · Wk (no × w):
- * the δ a narrow output layer hands down, ∂E/∂z_i = Σ_k δ_k w_ki, for w inputs at once (Wk
- * holds w_ki for output k in row k). BLAS, with an inner dimension of 10, took longer. */
+/* G (rows × w, rows ldg apart; w a multiple of 16) = Δ (rows × no, no ≤ 16) · Wk (no × w)
+ * times f'(z): the δ of the neurons below a narrow output layer, δ_j = (Σ_k δ_k w_kj) f'(u_j),
+ * for w of them at once (Wk holds w_kj for output k in row k; z in Z, rows ldg apart), and
+ * their bias gradients Σ_batch δ_j (into db, w values), in one pass. BLAS, with an inner
+ * dimension of 10, and then two passes of its own took longer. */
+typedef int v16i __attribute__((vector_size(64)));
+
 __attribute__((optimize("fp-contract=fast")))
 VECTOR static void narrow_backprop(float *restrict G, int64_t ldg, const float *restrict Dl,
                                    int64_t no, const float *restrict Wk, int64_t w,
-                                   int64_t rows) {
+                                   int64_t rows, const float *restrict Z, int act,
+                                   float *restrict db) {
+    const v16 zero = {0}, one = zero + 1.f;
+    memset(db, 0, (size_t)w * sizeof(float));
     for (int64_t r = 0; r < rows; r++) {
         const float *restrict d = Dl + r * no;
         for (int64_t c = 0; c < w; c += 16) {
-            v16 acc = {0}, wv;
+            v16 acc = {0}, wv, z, s;
             for (int64_t k = 0; k < no; k++) {
                 memcpy(&wv, Wk + k * w + c, sizeof(v16));
                 acc += d[k] * wv;
             }
+            memcpy(&z, Z + r * ldg + c, sizeof(v16));
+            switch (act) {  /* as times_derivative: products, so that NaN stays NaN */
+            case ACT_RELU: acc *= __builtin_convertvector(-(v16i)(z > zero), v16); break;
+            case ACT_SIGMOID: acc *= z * (one - z); break;
+            case ACT_TANH: acc *= one - z * z; break;
+            default: break;
+            }
             memcpy(G + r * ldg + c, &acc, sizeof(v16));
+            memcpy(&s, db + c, sizeof(v16));
+            s += acc;  /* rows in order, as col_sums adds them */
+            memcpy(db + c, &s, sizeof(v16));
         }
+    }
+}
+
+/* C (count × no, rows ldc apart) = α Zᵀ Δ + β C for a narrow output layer's weights of count
+ * inputs (z in Z, rows ldz apart; Δ rows × no, read 16 values a row: its buffer has slack):
+ * sixteen inputs at a time, one 16-lane accumulator each. */
+__attribute__((optimize("fp-contract=fast")))
+VECTOR static void narrow_update(float *restrict C, int64_t ldc, const float *restrict Z,
+                                 int64_t ldz, const float *restrict Dl, int64_t no,
+                                 int64_t rows, int64_t count, float alpha, float beta) {
+    for (int64_t i0 = 0; i0 < count; i0 += 16) {
+        v16 acc[16];
+        for (int q = 0; q < 16; q++) acc[q] = (v16){0};
+        for (int64_t r = 0; r < rows; r++) {
+            v16 d;
+            memcpy(&d, Dl + r * no, sizeof(v16));
+            const float *restrict z = Z + r * ldz + i0;
+            for (int q = 0; q < 16; q++) acc[q] += z[q] * d;
+        }
+        const int64_t m = count - i0 < 16 ? count - i0 : 16;
+        for (int64_t q = 0; q < m; q++)
+            for (int64_t k = 0; k < no; k++) {
+                float *x = C + (i0 + q) * ldc + k;
+                *x = beta == 0.f ? alpha * acc[q][k] : beta * *x + alpha * acc[q][k];
+            }
     }
 }
 
@@ -703,9 +775,12 @@ static void update_weights(engine *e, const job_t *j, int l, int64_t off, int64_
 
 /* The biases [a, c) of layer l: ∂E/∂b_j = Σ_batch δ_j (kept in db), then the step. */
 static void update_biases(engine *e, const job_t *j, int t, int l, const float *D, int64_t ldd,
-                          int64_t a, int64_t c) {
+                          int64_t a, int64_t c, const float *summed) {
     float *b = e->b[l] + a, *db = e->db[l] + a;
-    col_sums(D, j->B, ldd, a, c, e->db[l]);
+    if (summed)  /* already summed (narrow_backprop) */
+        memcpy(db, summed, (size_t)(c - a) * sizeof(float));
+    else
+        col_sums(D, j->B, ldd, a, c, e->db[l]);
     if (l == 0) flag_if_not_finite(e, t, e->db[0], a, c);
     if (e->opt == OPT_SGD)
         for (int64_t k = 0; k < c - a; k++) b[k] -= db[k];
@@ -743,15 +818,18 @@ static void work(engine *e, int t) {
         const int64_t a = e->part[l + 1][t], c = e->part[l + 1][t + 1];
         if (l > 0) barrier(e, t);  /* all of z_prev written */
         if (c > a) {
+            const int act = e->act[l];
+            int done = 0;  /* whether z = f(u + b) was stored by the product */
 #ifdef OWN_GEMM
-            if (l == 0 && fused)
+            if (l == 0 && fused) {  /* u = W x, x gathered on the way */
+                done = act == ACT_IDENTITY || act == ACT_RELU;
                 gather_forward(j, Xt, n0, (c - a + 15) / 16 * 16, e->WT[0] + a, lw,
-                               e->Z[1] + a, lz);  /* u = W x, x gathered on the way */
-            else
+                               e->Z[1] + a, lz, done ? e->b[0] + a : NULL, c - a, act);
+            } else
 #endif
-            forward_product(e->gemm, B, c - a, ni, Zp, ldp, e->WT[l] + a, lw, e->Z[l + 1] + a,
-                            lz);  /* u = W z_prev */
-            bias_act(e->Z[l + 1], B, lz, a, c, e->b[l], e->act[l]);  /* z = f(u + b) */
+            done = forward_product(e->gemm, B, c - a, ni, Zp, ldp, e->WT[l] + a, lw,
+                                   e->Z[l + 1] + a, lz, e->b[l] + a, act);  /* u = W z_prev */
+            if (!done) bias_act(e->Z[l + 1], B, lz, a, c, e->b[l], act);  /* z = f(u + b) */
         }
         Zp = e->Z[l + 1];
         ldp = lz;
@@ -786,16 +864,29 @@ static void work(engine *e, int t) {
         return;
     }
     /* output layer backward: hand δ W down for this thread's inputs (old weights), update */
+    float *dbs = Wk ? Wk + no * w : NULL;  /* the bias gradients narrow_backprop sums */
     if (lo > 0 && c > a) {
-        if (Wp)  /* into rows of whole cache lines: the padding past c is no one's */
-            narrow_backprop(e->Dl[lo] + a, ldp, Do, no, Wk, w, B);
-        else
+        if (Wp) {  /* into rows of whole cache lines: the padding past c is no one's */
+            narrow_backprop(e->Dl[lo] + a, ldp, Do, no, Wk, w, B, e->Z[lo] + a,
+                            e->act[lo - 1], dbs);
+        } else {
             e->gemm(ROW_MAJOR, NO_TRANS, TRANS, B, c - a, no, 1.f, Do, no, e->WT[lo] + a * lw,
                     lw, 0.f, e->Dl[lo] + a, ldp);  /* ∂E/∂z_i = Σ_k δ_k w_ki */
-        times_derivative(e->Dl[lo], e->Z[lo], B, ldp, a, c, e->act[lo - 1]);  /* δ_j */
+            times_derivative(e->Dl[lo], e->Z[lo], B, ldp, a, c, e->act[lo - 1]);  /* δ_j */
+        }
     }
-    if (c > a) update_weights(e, j, lo, a * lw, c - a, no, Zp + a, ldp, Do, no);
-    if (t == 0) update_biases(e, j, t, lo, Do, no, 0, no);
+    if (c > a && Wp) {  /* w_ki ← w_ki − η δ_k z_i (or the gradient, then the optimiser) */
+        float *W = e->WT[lo] + a * lw, *G = e->opt == OPT_SGD ? W : e->dWT[lo] + a * lw;
+        narrow_update(G, lw, Zp + a, ldp, Do, no, B, c - a, e->opt == OPT_SGD ? -1.f : 1.f,
+                      e->opt == OPT_SGD ? 1.f : 0.f);
+        if (e->opt != OPT_SGD)
+            optimise(e, j, W, G, at(e->mW[lo], a * lw), at(e->vW[lo], a * lw), c - a, no, lw,
+                     j->decay);
+        if (j->bound > 0) clip(W, c - a, no, lw, j->bound);
+    } else if (c > a) {
+        update_weights(e, j, lo, a * lw, c - a, no, Zp + a, ldp, Do, no);
+    }
+    if (t == 0) update_biases(e, j, t, lo, Do, no, 0, no, NULL);
     /* hidden layers, top down: this thread's neurons */
     for (int l = lo - 1; l >= 0; l--) {
         const int64_t hi = e->n[l], lw = e->ldw[l], lzo = e->lz[l + 1];
@@ -809,7 +900,7 @@ static void work(engine *e, int t) {
                 e->gemm(ROW_MAJOR, NO_TRANS, TRANS, B, hi, hc - ha, 1.f, Dh + ha, lzo,
                         e->WT[l] + ha, lw, 0.f, Qt, lzi);  /* partial Σ_j δ_j w_ji */
             update_weights(e, j, l, ha, hi, hc - ha, Zin, lzi, Dh + ha, lzo);
-            update_biases(e, j, t, l, Dh, lzo, ha, hc);
+            update_biases(e, j, t, l, Dh, lzo, ha, hc, l == lo - 1 ? dbs : NULL);
         } else if (l > 0) {
             memset(Qt, 0, (size_t)(B * lzi) * sizeof(float));
         }
@@ -911,10 +1002,12 @@ engine *sn_create(int L, const int64_t *sizes, const int64_t *ldw, float **WT, f
         ok &= (e->Xt[t] = alloc((size_t)(max_batch * sizes[0]))) != NULL;
         ok &= (e->P[t] = alloc((size_t)(max_batch * sizes[L]))) != NULL;
         ok &= (e->Uo[t] = alloc((size_t)(max_batch * sizes[L]))) != NULL;
-        ok &= (e->Do[t] = alloc((size_t)(max_batch * sizes[L]))) != NULL;
+        ok &= (e->Do[t] = alloc((size_t)(max_batch * sizes[L] + 16))) != NULL;  /* slack:
+                                                          * narrow_update reads 16 a row */
         ok &= (e->bo[t] = alloc((size_t)sizes[L])) != NULL;
-        if (sizes[L] <= 16)  /* 16 lanes for each input, then 16 × (inputs rounded up to 16) */
-            ok &= (e->Wp[t] = alloc((size_t)(32 * (sizes[L - 1] + 16)))) != NULL;
+        if (sizes[L] <= 16)  /* 16 lanes for each input, then 16 × (inputs rounded up to 16),
+                              * then the bias gradients of those inputs' neurons */
+            ok &= (e->Wp[t] = alloc((size_t)(33 * (sizes[L - 1] + 16)))) != NULL;
         for (int q = 0; q < 2; q++)
             ok &= (e->Q[q][t] = alloc((size_t)(max_batch * widest))) != NULL;
     }
@@ -1009,7 +1102,7 @@ int sn_forward(int L, const int64_t *sizes, const int64_t *ldw, float **WT, floa
             narrow_product(C, A, lda, Wp, ni, no, rows);  /* u = W z_prev */
             free(Wp);
         } else if (ldc % 16 == 0) {
-            forward_product(gemm, rows, no, ni, A, lda, WT[l], ldw[l], C, ldc);  /* u = W z_prev */
+            forward_product(gemm, rows, no, ni, A, lda, WT[l], ldw[l], C, ldc, NULL, 0);
         } else {
             gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, rows, no, ni, 1.f, A, lda, WT[l], ldw[l], 0.f, C,
                  ldc);
