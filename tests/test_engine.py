@@ -361,3 +361,48 @@ def test_a_network_trained_again_takes_up_its_engine(monkeypatch, data):
     b.fit(X, y, epochs=1, loss="cross_entropy", seed=1)  # the same steps on NumPy
     for p, q in zip(a.parameters(), b.parameters()):
         np.testing.assert_allclose(p, q, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("batch", [16, 64])  # a gather of its own; inside the first product
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_a_bad_input_met_mid_epoch_stops_the_fit_and_changes_nothing(monkeypatch, data, batch,
+                                                                      bad, shuffle):
+    """The engine checks each sample as it gathers it, instead of a pass over X first: a NaN
+    or ±inf input stops the fit with the same error, and the network is left as it was."""
+    X, y = data
+    X = X.copy()
+    X[200, 7] = bad  # a late row: steps have been made before the engine meets it
+    X[250, 3] = bad
+    monkeypatch.setattr(_engine, "threads_for", lambda net, b: 2)
+    net = sn.Network.from_sizes([20, 32, 4], hidden="relu", output="softmax", seed=3)
+    adam = sn.optimizers.Adam()
+    net.fit(X[:100], y[:100], epochs=1, batch_size=batch, optimizer=adam)
+    state = {k: [a.copy() for a in v] for k, v in adam.state.items()}, adam.t
+    before = (net.get_weights(), net.history, net.train_config)
+    with pytest.raises(sn.DataError, match=r"first at row 200, column 7"):
+        net.fit(X, y, epochs=3, batch_size=batch, optimizer=adam, shuffle=shuffle, seed=0)
+    assert "compiled" in before[2]["engine"]
+    for p, q in zip(net.get_weights(), before[0]):
+        np.testing.assert_array_equal(p, q)
+    assert net.history is before[1] and net.train_config is before[2]
+    assert adam.t == state[1]
+    for k, arrays in state[0].items():
+        for p, q in zip(adam.state[k], arrays):
+            np.testing.assert_array_equal(p, q)
+
+
+def test_the_numpy_engine_still_checks_the_data_first(monkeypatch, data):
+    from synapsenet import training
+
+    X, y = data
+    X = X.copy()
+    X[5, 1] = np.inf
+    net = sn.Network.from_sizes([20, 32, 4], hidden="relu", output="softmax", seed=3,
+                                dropout=0.2)  # dropout: the NumPy engine
+    w = net.get_weights()
+    monkeypatch.setattr(training._Loop, "batch", lambda *a: pytest.fail("a step was made"))
+    with pytest.raises(sn.DataError, match=r"first at row 5, column 1"):
+        net.fit(X, y, epochs=1)
+    for p, q in zip(net.get_weights(), w):
+        np.testing.assert_array_equal(p, q)

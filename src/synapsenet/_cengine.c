@@ -85,7 +85,7 @@ typedef struct {
     float beta1, beta2, momentum, decay, bound;
     int nesterov;
     /* results */
-    double E; int64_t correct; int finite;
+    double E; int64_t correct; int finite, bad_input;
 } job_t;
 
 typedef struct {
@@ -261,6 +261,19 @@ VECTOR static void clip(float *restrict p, int64_t rows, int64_t count, int64_t 
         }
 }
 
+/* dst = src (n values), and whether they are all finite (x − x is 0 for those, NaN for ±inf
+ * and NaN): the training data is checked as the step gathers it, not in a pass of its own
+ * before training (a pass over all of X, 2.5 ms of a 77 ms one-epoch fit on MNIST). */
+VECTOR static int copy_finite(float *restrict dst, const float *restrict src, int64_t n) {
+    int bad = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float x = src[i];
+        dst[i] = x;
+        bad |= (x - x) != 0.f;
+    }
+    return !bad;
+}
+
 /* The products with a wide result, on AVX-512: C = α A B + β C, for C whose columns come in
  * whole vectors of 16 (rows padded to cache lines). A(i, k) = A[i·ars + k·acs], so both the
  * forward product (A = the layer's inputs, row-major) and the weight gradient (A = their
@@ -380,18 +393,20 @@ static void own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float *
  * just before its tiles run, and while the first of those tiles runs the next block's samples
  * come into L2, so that the copy reads them from there rather than from memory. (A gather
  * of its own, before the product, waited on memory: 10 % of a step at batch 1,024.) */
-static void gather_forward(const job_t *j, float *Xt, int64_t n0, int64_t N, const float *WT,
-                           int64_t ldw, float *C, int64_t ldc, const float *bias, int64_t n,
-                           int act) {
+static int gather_forward(const job_t *j, float *Xt, int64_t n0, int64_t N, const float *WT,
+                          int64_t ldw, float *C, int64_t ldc, const float *bias, int64_t n,
+                          int act) {
     const int64_t B = j->B;
+    int clean = 1;
 #define ROW(r) (j->idx ? j->idx[r] : j->start + (r))
     for (int64_t i = 0; i < B; i += MR) {
         const int mr = B - i < MR ? (int)(B - i) : MR;
         for (int q = 0; q < mr; q++) {
             const int64_t row = ROW(i + q);
             _mm_prefetch((const char *)(j->D + row * j->ldd), _MM_HINT_T1);  /* for later */
-            memcpy(Xt + (i + q) * n0, j->X + row * j->ldx, (size_t)n0 * sizeof(float));
+            clean &= copy_finite(Xt + (i + q) * n0, j->X + row * j->ldx, n0);
         }
+        if (!clean) return 0;  /* a NaN or infinite input: no step */
         const float *next[MR];
         const int ahead = i + MR < B;
         for (int q = 0; ahead && q < MR; q++)
@@ -402,6 +417,7 @@ static void gather_forward(const job_t *j, float *Xt, int64_t n0, int64_t N, con
                       bias ? bias + c : NULL, n - c, act);
     }
 #undef ROW
+    return 1;
 }
 
 /* e^x for 16 lanes: x = n ln 2 + r with |r| ≤ ln 2 / 2, e^r by Cephes' expf polynomial
@@ -803,11 +819,16 @@ static void work(engine *e, int t) {
     const int64_t n0 = e->n[0];
     const int64_t a1 = e->part[1][t], c1 = e->part[1][t + 1];
     const int fused = L > 1 && c1 > a1 && B >= FUSED_MIN_BATCH && own_product(c1 - a1, n0);
+    int clean = 1;  /* every input finite: all threads gather the same rows, so all agree */
     for (int64_t r = 0; !fused && r < B; r++) {
         const int64_t row = j->idx ? j->idx[r] : j->start + r;
         if (j->idx && r + 2 < B) __builtin_prefetch(j->X + j->idx[r + 2] * j->ldx);
         __builtin_prefetch(j->D + row * j->ldd);  /* its targets, read in the output layer */
-        memcpy(Xt + r * n0, j->X + row * j->ldx, (size_t)n0 * sizeof(float));
+        clean &= copy_finite(Xt + r * n0, j->X + row * j->ldx, n0);
+    }
+    if (!clean) {  /* before any barrier and any update */
+        if (t == 0) j->bad_input = 1;
+        return;
     }
     /* forward through the hidden layers: this thread's neurons only. Rows of Wᵀ are ldw[l]
      * apart, rows of hidden z and δ lz[l] apart: both whole cache lines */
@@ -823,8 +844,11 @@ static void work(engine *e, int t) {
 #ifdef OWN_GEMM
             if (l == 0 && fused) {  /* u = W x, x gathered on the way */
                 done = act == ACT_IDENTITY || act == ACT_RELU;
-                gather_forward(j, Xt, n0, (c - a + 15) / 16 * 16, e->WT[0] + a, lw,
-                               e->Z[1] + a, lz, done ? e->b[0] + a : NULL, c - a, act);
+                if (!gather_forward(j, Xt, n0, (c - a + 15) / 16 * 16, e->WT[0] + a, lw,
+                                    e->Z[1] + a, lz, done ? e->b[0] + a : NULL, c - a, act)) {
+                    if (t == 0) j->bad_input = 1;  /* before any barrier and any update */
+                    return;
+                }
             } else
 #endif
             done = forward_product(e->gemm, B, c - a, ni, Zp, ldp, e->WT[l] + a, lw,
@@ -1046,14 +1070,15 @@ void sn_bind(engine *e, const float *X, int64_t ldx, const float *D, int64_t ldd
  * scaled by `scale` (η/B for plain gradient descent, else 1/B), and the optimiser's `step`
  * (Adam's folded step size, or η for momentum) and Adam's folded ε.
  * Returns 1 after an update; 0 if the loss was not finite (nothing changed); 2 if the update
- * was made but the first layer's δ was not finite; -1 for a batch larger than the buffers. */
+ * was made but the first layer's δ was not finite; 3 if an input of the batch was NaN or
+ * infinite (nothing changed); -1 for a batch larger than the buffers. */
 int sn_step(engine *e, const int64_t *idx, int64_t start, int64_t B, float scale,
             float step, float eps, double *E, int64_t *correct) {
     if (B < 1 || B > e->max_batch) return -1;
     job_t *j = &e->job;
     j->idx = idx; j->start = start; j->B = B; j->scale = scale;
     j->step = step; j->eps = eps;
-    j->finite = 1; j->E = 0; j->correct = 0;
+    j->finite = 1; j->bad_input = 0; j->E = 0; j->correct = 0;
     for (int t = 0; t < e->T; t++) e->bad[t].v = 0;
     const long g = atomic_load(&e->gen) + 1;
     atomic_store(&e->gen, g);
@@ -1067,6 +1092,7 @@ int sn_step(engine *e, const int64_t *idx, int64_t start, int64_t B, float scale
         wait_until_at_least(&e->done[t].v, g);
     *E = j->E;
     *correct = j->correct;
+    if (j->bad_input) return 3;
     if (!j->finite) return 0;
     for (int t = 0; t < e->T; t++)
         if (e->bad[t].v) return 2;

@@ -345,7 +345,8 @@ class TrainingEngine:
         """One update on rows ``idx`` of the bound X (an int64 array, or None for rows
         start…start+m). Returns (E, correct, status): status 1 after an update, 0 when the
         loss was not finite (nothing changed), 2 when the step was made but the first
-        layer's δ was not finite."""
+        layer's δ was not finite, 3 when an input of the batch was NaN or infinite (nothing
+        changed: the engine checks the data as it gathers it)."""
         opt = self.opt
         rows = None if idx is None else idx.ctypes.data
         if self.kind == self._ADAM:

@@ -12,6 +12,7 @@ means the same thing in all three:
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -154,7 +155,7 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
         raise ConfigError(f"weight_noise must be in [0, 10), got {weight_noise!r}")
     if patience < 1:
         raise ConfigError(f"patience must be ≥ 1, got {patience!r}")
-    X, _ = network._check_X(X)
+    X, _ = network._check_X(X, finite=False)  # NaN and ±inf: see below
     D, labels = network.targets(y, len(X))
     sw = None
     if sample_weight is not None:
@@ -178,6 +179,9 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
     opt: Optimizer = get_optimizer(optimizer, momentum=momentum, nesterov=nesterov,
                                    weight_decay=weight_decay)
     sched = get_schedule(schedule)
+    # what a fit stopped by bad data puts back (the compiled engine finds it mid-epoch)
+    before = (network.get_weights(), network.history, network.train_config,
+              copy.deepcopy((opt.state, opt.t)) if opt.state else None)
     rng = network.rng if seed is None else (
         seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed))
 
@@ -202,6 +206,11 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
     best = (math.inf, None, None)  # (monitored loss, epoch, weights)
     waited = 0
     try:
+        # NaN and ±inf inputs: the compiled engine checks every sample as it gathers it (each
+        # is gathered in the first epoch) and stops before the step that would use one; the
+        # NumPy engine needs the data checked first
+        if loop.engine is None and not _engine.maybe_finite(X):
+            network._raise_if_not_finite(X)
         for epoch in range(initial_epoch, epochs):
             logs = loop.epoch(epoch, epochs)
             if logs is None:  # interrupted mid-epoch: the epoch is not recorded as done
@@ -224,6 +233,15 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
                 break
         if early_stopping and best[2] is not None:
             network.set_weights(best[2])
+    except DataError:  # bad inputs met mid-epoch: the network as it was before this fit
+        weights, network.history, network.train_config, opt_state = before
+        network.set_weights(weights)
+        if opt_state is not None:
+            opt.state, opt.t = opt_state
+        else:
+            opt.state.clear()
+            opt.t = 0
+        raise
     finally:
         loop.close()
         for layer in network.layers:
@@ -321,6 +339,8 @@ class _Loop:
         if self.engine is not None:
             E, correct, status = self.engine.step(None if order is None else order[sl],
                                                   sl.start, m, lr)
+            if status == 3:  # a NaN or infinite input in this batch (no step made)
+                net._raise_if_not_finite(self.X)
             if status != 1:  # a non-finite loss (no step made) or δ (the step undone)
                 raise _diverged(epoch, bi, E, lr)
             self.history.updates += 1
