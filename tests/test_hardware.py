@@ -160,6 +160,30 @@ def test_dac_quantises_inputs():
     assert out.tolist() == pytest.approx([1.0, 1 / 3, -2 / 3])
 
 
+def test_the_compiled_input_stage_gives_numpys_codes(monkeypatch, net, X):
+    """sn_dac (scale by max |x|, DAC codes) against NumPy's passes: the same outputs, bit for
+    bit, with negative inputs, a row of zeros, ties at half a code; a NaN input still says so."""
+    from synapsenet import _engine
+    from synapsenet.hardware import crossbar
+
+    X = X.copy()
+    X[3] = 0.0
+    X[4, :3] = [1.0, 0.5 / 7, -1.5 / 7]  # with 4-bit codes (q = 7): halves, to even
+    outs = []
+    for compiled in (True, False):
+        if not compiled:
+            monkeypatch.setattr(crossbar, "dac", lambda *a: False)
+        elif not _engine.AVAILABLE:
+            pytest.skip("the compiled library is not built: NumPy's stage runs")
+        chip = deploy(net, hw(dac_bits=4, adc_bits=8, read_noise=0.01), seed=0)
+        outs.append(chip.predict(X))
+        bad = X.copy()
+        bad[9, 2] = np.nan
+        with pytest.raises(sn.DataError, match="row 9, column 2"):
+            chip.predict(bad)
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
 def test_bit_serial_inputs_equal_parallel_ones_with_ideal_adc(net, X):
     a = deploy(net, hw(dac_bits=6)).predict(X)
     b = deploy(net, hw(dac_bits=6, bit_serial=True)).predict(X)

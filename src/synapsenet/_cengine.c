@@ -51,7 +51,7 @@
 #endif
 
 /* bumped whenever an exported function's arguments change: _engine.py refuses a stale build */
-#define SN_ABI 3
+#define SN_ABI 4
 int sn_abi(void) { return SN_ABI; }
 
 #define MAX_LAYERS 16
@@ -652,6 +652,34 @@ VECTOR static int all_finite(const float *restrict x, int64_t n) {
 
 /* whether all n values of x are finite: the training data's check, on the caller's thread */
 int sn_all_finite(const float *x, int64_t n) { return all_finite(x, n); }
+
+/* The simulated chip's input stage for a block of rows (hardware/crossbar.py): each row's
+ * scale s = max |z| (1 for a row of zeros; NaN if the row has a NaN), then the DAC's codes
+ * x = round(z · (q / s)), round half to even — NumPy's four passes (maximum, scale factor,
+ * multiply, round) in two over each row while it is in cache, with the same float32
+ * operations, so the same codes. */
+VECTOR void sn_dac(const float *restrict Z, int64_t ldz, int64_t rows, int64_t n, float q,
+                   float *restrict X, int64_t ldx, float *restrict s) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *restrict z = Z + r * ldz;
+        /* |z| as integers: for non-negative floats the bits order as the values, and a NaN's
+         * lie above infinity's, so the largest is NaN if there is one */
+        uint32_t top = 0;
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t b;
+            memcpy(&b, z + i, sizeof b);
+            b &= 0x7FFFFFFFu;
+            top = b > top ? b : top;
+        }
+        float m;
+        memcpy(&m, &top, sizeof m);
+        if (top == 0) m = 1.f;
+        s[r] = m;
+        const float f = q / m;
+        float *restrict x = X + r * ldx;
+        for (int64_t i = 0; i < n; i++) x[i] = rintf(z[i] * f);
+    }
+}
 
 VECTOR static void add_into(float *restrict y, const float *restrict x, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] += x[i];

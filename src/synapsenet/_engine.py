@@ -27,7 +27,7 @@ from .layers import aligned_zeros
 _HIDDEN = {"identity": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 _OUTPUT = {**_HIDDEN, "softmax": 4}
 _LOSSES = {"squared_error": 0, "cross_entropy": 1, "binary_cross_entropy": 2}
-_ABI = 3  # must equal SN_ABI in _cengine.c
+_ABI = 4  # must equal SN_ABI in _cengine.c
 _P = ctypes.c_void_p
 _I64 = ctypes.c_int64
 _F = ctypes.c_float
@@ -59,6 +59,8 @@ def _load():
     lib.sn_own_gemm.restype = ctypes.c_int
     lib.sn_matmul.argtypes = [_I64, _I64, _I64, _F, _P, _I64, _I64, _P, _I64, _F, _P, _I64, _P]
     lib.sn_matmul.restype = None
+    lib.sn_dac.argtypes = [_P, _I64, _I64, _I64, _F, _P, _I64, _P]
+    lib.sn_dac.restype = None
     lib.sn_all_finite.argtypes = [_P, _I64]
     lib.sn_all_finite.restype = ctypes.c_int
     lib.sn_free.argtypes = [_P]
@@ -203,6 +205,18 @@ def product(A: np.ndarray, B: np.ndarray, C: np.ndarray, alpha=1.0, beta=0.0) ->
         return False
     _LIB.sn_matmul(M, N, K, alpha, A.ctypes.data, A.strides[0] // 4, 1, B.ctypes.data,
                    B.strides[0] // 4, beta, C.ctypes.data, C.strides[0] // 4, _GEMM)
+    return True
+
+
+def dac(Z: np.ndarray, q: int, X: np.ndarray, s: np.ndarray) -> bool:
+    """The chip's input stage, compiled (see ``sn_dac``): s = max |z| per row (1 for zeros),
+    X = round(Z · q / s). False, with nothing done, where it does not apply (the library not
+    built, or not float32 rows)."""
+    if _LIB is None or not (Z.dtype == X.dtype == s.dtype == np.float32 and
+                            Z.strides[1] == X.strides[1] == 4 and s.flags.c_contiguous):
+        return False
+    _LIB.sn_dac(Z.ctypes.data, Z.strides[0] // 4, Z.shape[0], Z.shape[1], float(q),
+                X.ctypes.data, X.strides[0] // 4, s.ctypes.data)
     return True
 
 
