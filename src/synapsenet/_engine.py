@@ -5,8 +5,9 @@ gather of the batch, forward pass, loss, output delta, backpropagation and the u
 gradient descent, momentum, Nesterov, L2 decay or Adam) — with each of T threads owning a
 fixed share of every hidden layer's neurons, so that synaptic weights, optimiser state and
 activations stay in one core's cache instead of crossing between cores at every product (see
-docs/performance.md). Matrix products are NumPy's own BLAS (float32, single-threaded per
-call). The fit loop uses it when the configuration is one it covers (:func:`unsupported` says
+docs/performance.md). Matrix products are the library's own AVX-512 kernel where it applies
+(:func:`own_products`) and NumPy's own BLAS otherwise (float32, single-threaded per call). The
+fit loop uses it when the configuration is one it covers (:func:`unsupported` says
 why not otherwise) and runs the NumPy engine in every other case; ``SYNAPSENET_ENGINE=numpy``
 turns it off. :class:`Forward` runs inference through the same library."""
 
