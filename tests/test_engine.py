@@ -406,3 +406,49 @@ def test_the_numpy_engine_still_checks_the_data_first(monkeypatch, data):
         net.fit(X, y, epochs=1)
     for p, q in zip(net.get_weights(), w):
         np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("kw", [{"mode": "sgd", "batch_size": None}, {"batch_size": 16},
+                                {"batch_size": 64, "optimizer": "adam"},
+                                {"batch_size": 40, "optimizer": "nesterov", "shuffle": False}])
+def test_steps_in_chunks_equal_steps_one_by_one(monkeypatch, data, kw):
+    """Without callbacks the fit hands the engine a chunk of batches per call; with one (which
+    must see every batch) one batch per call: the same steps, the same history."""
+    from synapsenet import training
+
+    X, y = data
+    monkeypatch.setattr(training, "_CHUNK_SAMPLES", 50)  # several chunks, a partial last one
+    monkeypatch.setattr(_engine, "threads_for", lambda net, b: 2)
+    seen = []
+
+    class Count(sn.training.Callback):
+        def on_batch_end(self, batch, n_samples, loss):
+            seen.append(n_samples)
+
+    runs = []
+    for callbacks in ((), (Count(),)):
+        net = sn.Network.from_sizes([20, 32, 4], hidden="relu", output="softmax", seed=3)
+        h = net.fit(X, y, epochs=2, learning_rate=0.05, loss="cross_entropy", seed=0,
+                    callbacks=callbacks, **kw)
+        assert net.train_config["engine"].startswith("compiled")
+        runs.append((net, h))
+    (a, ha), (b, hb) = runs
+    assert sum(seen) == 2 * len(X)
+    for p, q in zip(a.parameters(), b.parameters()):
+        np.testing.assert_array_equal(p, q)
+    assert ha.loss == hb.loss and ha.accuracy == hb.accuracy and ha.updates == hb.updates
+    assert a.optimizer.t == b.optimizer.t == ha.updates
+
+
+def test_divergence_in_a_chunk_names_its_batch(monkeypatch):
+    from synapsenet import training
+
+    monkeypatch.setattr(training, "_CHUNK_SAMPLES", 64)
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((400, 20)) * 50).astype(np.float32)
+    y = rng.integers(0, 4, 400)
+    net = sn.Network.from_sizes([20, 32, 4], hidden="relu", output="softmax", seed=3)
+    with pytest.raises(DivergenceError, match=r"epoch 1, batch \d+") as e:
+        net.fit(X, y, epochs=5, learning_rate=1e6, batch_size=16, loss="cross_entropy")
+    assert e.value.epoch == 1 and e.value.batch >= 1
+    assert all(np.isfinite(p).all() for p in net.parameters())

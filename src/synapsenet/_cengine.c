@@ -54,7 +54,7 @@
 #endif
 
 /* bumped whenever an exported function's arguments change: _engine.py refuses a stale build */
-#define SN_ABI 4
+#define SN_ABI 5
 int sn_abi(void) { return SN_ABI; }
 
 #define MAX_LAYERS 16
@@ -1128,6 +1128,26 @@ int sn_step(engine *e, const int64_t *idx, int64_t start, int64_t B, float scale
     for (int t = 0; t < e->T; t++)
         if (e->bad[t].v) return 2;
     return 1;
+}
+
+/* n steps in a row, without returning to Python between them: step s on rows
+ * idx[off[s]] … idx[off[s] + B[s] − 1] (or off[s] … when idx is NULL) with its own scale,
+ * step and ε (sn_step); its loss and correct count into E[s], correct[s]. Stops after the
+ * first step whose status is not 1, returning its index with that status in *status; n and 1
+ * when all were made. */
+int64_t sn_steps(engine *e, const int64_t *idx, const int64_t *off, const int64_t *B,
+                 const float *scale, const float *step, const float *eps, int64_t n, double *E,
+                 int64_t *correct, int *status) {
+    for (int64_t s = 0; s < n; s++) {
+        const int st = sn_step(e, idx ? idx + off[s] : NULL, off[s], B[s], scale[s], step[s],
+                               eps[s], E + s, correct + s);
+        if (st != 1) {
+            *status = st;
+            return s;
+        }
+    }
+    *status = 1;
+    return n;
 }
 
 /* Inference of `rows` samples on the calling thread (BLAS single-threaded by the caller):

@@ -252,6 +252,11 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
     return history
 
 
+# samples per call into the compiled engine when no callback needs each batch: ~20–60 ms of
+# work, so that Ctrl-C and stop_training still act within a fraction of a second
+_CHUNK_SAMPLES = 8192
+
+
 class _Loop:
     """The epochs and batches of one ``fit`` call, with its buffers (allocated once)."""
 
@@ -301,7 +306,13 @@ class _Loop:
         # the compiled engine runs its own threads, one per core, and BLAS on one each
         threads = _blas.single_threaded() if self.engine else contextlib.nullcontext()
         with np.errstate(over="ignore", invalid="ignore"), threads:
-            for bi, sl in enumerate(slices):
+            if self.engine is not None and not self.callbacks:
+                # no one to tell after each batch: the steps in few calls into the library
+                stats = self.run_steps(epoch, order, lr, snapshot)
+                if stats is None:
+                    return None
+                sum_loss, n_correct, seen = stats
+            for bi, sl in enumerate(slices if seen == 0 else ()):
                 try:
                     E, correct, m = self.batch(epoch, bi, sl, order, lr)
                 except DivergenceError:
@@ -331,6 +342,30 @@ class _Loop:
         for c in History.COLUMNS:
             getattr(self.history, c).append(logs[c])
         return logs
+
+    def run_steps(self, epoch, order, lr, snapshot):
+        """The epoch's batches on the compiled engine, a chunk of them (~8,192 samples) per
+        call: (summed loss, correct, samples), or None if ``stop_training`` was set."""
+        net, slices = self.network, self.slices
+        chunk = max(1, _CHUNK_SAMPLES // self.bmax)
+        sum_loss, n_correct, seen = 0.0, 0, 0
+        for first in range(0, len(slices), chunk):
+            part = slices[first:first + chunk]
+            E, correct, made, status = self.engine.steps(order, part, lr)
+            for E_k, sl in zip(E[:made].tolist(), part):  # in order, as batch() adds them
+                sum_loss += E_k * (sl.stop - sl.start)
+                seen += sl.stop - sl.start
+            n_correct += int(correct[:made].sum())
+            self.history.updates += made
+            if status == 3:  # a NaN or infinite input in that batch (no step made)
+                net._raise_if_not_finite(self.X)
+            if status != 1:  # a non-finite loss (no step made) or δ (the step undone)
+                if not all(np.isfinite(p).all() for p in self.params):
+                    net.set_weights(snapshot)
+                raise _diverged(epoch, first + made, E[made], lr)
+            if net.stop_training and first + made < len(slices):
+                return None
+        return sum_loss, n_correct, seen
 
     def batch(self, epoch, bi, sl, order, lr):
         """One update; returns (loss, correct predictions, samples)."""
