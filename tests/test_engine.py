@@ -64,6 +64,10 @@ CASES = [  # sizes, activations, loss, optimizer options
     ([20, 33, 4], ["tanh", "sigmoid"], "squared_error", {"batch_size": 40, "optimizer": "adam"}),
     ([20, 40, 24, 4], ["relu", "relu", "softmax"], "cross_entropy",
      {"batch_size": 100, "optimizer": "momentum", "weight_bound": 0.5}),
+    # batches of 128 and more: the output layer's rows shared out between the threads
+    ([20, 40, 4], ["relu", "softmax"], "cross_entropy", {"batch_size": 150}),
+    ([20, 33, 4], ["sigmoid", "softmax"], "squared_error", {"batch_size": 128,
+                                                           "optimizer": "adam"}),
 ]
 
 

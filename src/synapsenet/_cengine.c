@@ -126,6 +126,8 @@ typedef struct {
     padded_counter done[MAX_THREADS];
     padded_counter arrive[MAX_THREADS];
     padded_counter bad[MAX_THREADS];      /* a non-finite δ in the first layer, per thread */
+    float *Dsh;                           /* δ_out of the whole batch, rows shared out */
+    struct { double E; int64_t correct; char pad[ALIGN - 16]; } part_E[MAX_THREADS];
 } engine;
 
 static void *alloc(size_t nfloats) {
@@ -706,7 +708,8 @@ VECTOR static void col_sums(const float *restrict d, int64_t B, int64_t ld, int6
 /* The output layer, its loss and δ_out, computed by every thread on its own copy.
  * U holds Σ_t partials (without b); on return U holds z and Dl holds δ_out (scaled). */
 static double output_layer(engine *e, job_t *j, float *restrict U, float *restrict Dl,
-                           const float *restrict b, int64_t *correct, int count) {
+                           const float *restrict b, int64_t *correct, int count, int64_t r0,
+                           int64_t r1) {
     const int64_t n = e->n[e->L], B = j->B;
     const int act = e->act[e->L - 1];
     double E = 0.0;
@@ -716,7 +719,7 @@ static double output_layer(engine *e, job_t *j, float *restrict U, float *restri
     const int vector = cpu_avx512 && act == ACT_SOFTMAX && e->loss == LOSS_CROSS_ENTROPY &&
                        n <= 16;
 #endif
-    for (int64_t r = 0; r < B; r++) {
+    for (int64_t r = r0; r < r1; r++) {  /* rows [r0, r1) of the batch */
         float *restrict u = U + r * n, *restrict dl = Dl + r * n;
         const int64_t row = j->idx ? j->idx[r] : j->start + r;
         const float *restrict d = j->D + row * j->ldd;
@@ -840,6 +843,11 @@ static void update_biases(engine *e, const job_t *j, int t, int l, const float *
  * block's fetch behind (batch 16: ×0.94 of a gather of its own; 32: ×1.12) */
 #define FUSED_MIN_BATCH 32
 
+/* from this batch on the output layer's rows are shared out between the threads: below, the
+ * barrier that then follows costs more than the redundant rows (the output layer is ~4 % of a
+ * step at batch 1,024) */
+#define SPLIT_MIN_BATCH 128
+
 static void work(engine *e, int t) {
     job_t *j = &e->job;
     const int L = e->L, T = e->T;
@@ -908,11 +916,23 @@ static void work(engine *e, int t) {
     /* the output biases as they are now: thread 0 updates them while others may still read */
     memcpy(e->bo[t], e->b[lo], (size_t)no * sizeof(float));
     barrier(e, t);
-    float *U = e->Uo[t], *Do = e->Do[t];
-    memcpy(U, e->P[0], (size_t)(B * no) * sizeof(float));
-    for (int s = 1; s < T; s++) add_into(U, e->P[s], B * no);
+    /* large batches: each thread its share of the rows, then δ_out shared (one barrier more);
+     * small ones: every thread all rows, no barrier (it would cost more than it saves) */
+    const int split = T > 1 && B >= SPLIT_MIN_BATCH;
+    const int64_t r0 = split ? B * t / T : 0, r1 = split ? B * (t + 1) / T : B;
+    float *U = e->Uo[t], *Do = split ? e->Dsh : e->Do[t];
+    memcpy(U + r0 * no, e->P[0] + r0 * no, (size_t)((r1 - r0) * no) * sizeof(float));
+    for (int s = 1; s < T; s++) add_into(U + r0 * no, e->P[s] + r0 * no, (r1 - r0) * no);
     int64_t correct = 0;
-    const double E = output_layer(e, j, U, Do, e->bo[t], &correct, t == 0);
+    double E = output_layer(e, j, U, Do, e->bo[t], &correct, split || t == 0, r0, r1);
+    if (split) {  /* every thread adds the parts in the same order: the same E everywhere */
+        e->part_E[t].E = E;
+        e->part_E[t].correct = correct;
+        barrier(e, t);
+        E = 0.0;
+        correct = 0;
+        for (int s = 0; s < T; s++) { E += e->part_E[s].E; correct += e->part_E[s].correct; }
+    }
     if (t == 0) { j->E = E; j->correct = correct; }
     if (!isfinite(E)) {  /* every thread computed the same E: all stop before any update */
         if (t == 0) j->finite = 0;
@@ -1057,7 +1077,8 @@ engine *sn_create(int L, const int64_t *sizes, const int64_t *ldw, float **WT, f
         ok &= (e->Xt[t] = alloc((size_t)(max_batch * sizes[0]))) != NULL;
         ok &= (e->P[t] = alloc((size_t)(max_batch * sizes[L]))) != NULL;
         ok &= (e->Uo[t] = alloc((size_t)(max_batch * sizes[L]))) != NULL;
-        ok &= (e->Do[t] = alloc((size_t)(max_batch * sizes[L] + 16))) != NULL;  /* slack:
+        ok &= (e->Do[t] = alloc((size_t)(max_batch * sizes[L] + 16))) != NULL;
+        if (t == 0) ok &= (e->Dsh = alloc((size_t)(max_batch * sizes[L] + 16))) != NULL;  /* slack:
                                                           * narrow_update reads 16 a row */
         ok &= (e->bo[t] = alloc((size_t)sizes[L])) != NULL;
         if (sizes[L] <= 16)  /* 16 lanes for each input, then 16 × (inputs rounded up to 16),
@@ -1217,6 +1238,7 @@ void sn_free(engine *e) {
         free(e->Q[0][t]); free(e->Q[1][t]);
     }
     for (int l = 0; l < MAX_LAYERS; l++) { free(e->Z[l]); free(e->Dl[l]); free(e->dWT[l]); }
+    free(e->Dsh);
     free(e);
 }
 
