@@ -456,3 +456,29 @@ def test_divergence_in_a_chunk_names_its_batch(monkeypatch):
         net.fit(X, y, epochs=5, learning_rate=1e6, batch_size=16, loss="cross_entropy")
     assert e.value.epoch == 1 and e.value.batch >= 1
     assert all(np.isfinite(p).all() for p in net.parameters())
+
+
+def test_a_reporting_callback_gets_every_batch_after_each_chunk(monkeypatch, data):
+    """A callback with batch_by_batch = False lets the engine run chunks; it still sees every
+    batch in order, and a stop it asks for ends the epoch at the chunk's end."""
+    from synapsenet import training
+
+    X, y = data
+    monkeypatch.setattr(training, "_CHUNK_SAMPLES", 64)  # 4 batches of 16 a chunk
+    calls = []
+
+    class Report(sn.training.Callback):
+        batch_by_batch = False
+
+        def on_train_begin(self, network, info):
+            self.net = network
+
+        def on_batch_end(self, batch, n_samples, loss):
+            calls.append((batch, n_samples))
+            if len(calls) == 6:
+                self.net.stop_training = True  # in the second chunk: stops after batch 8
+
+    net = sn.Network.from_sizes([20, 32, 4], hidden="relu", output="softmax", seed=3)
+    h = net.fit(X, y, epochs=3, batch_size=16, callbacks=[Report()])
+    assert net.train_config["engine"].startswith("compiled")
+    assert [b for b, _ in calls] == list(range(8)) and h.interrupted and h.updates == 8

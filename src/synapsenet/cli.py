@@ -171,6 +171,8 @@ def _make_callback(progress: _Progress | None, n_samples: int):
     from .training import Callback
 
     class Live(Callback):
+        batch_by_batch = False  # it reports: batches may come in chunks (training.Callback)
+
         def __init__(self):
             self.net = None
             self.t0 = time.perf_counter()

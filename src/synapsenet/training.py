@@ -60,7 +60,15 @@ class History:
 
 class Callback:
     """Hooks into the fit loop. Set ``network.stop_training = True`` to stop after the
-    current batch."""
+    current batch.
+
+    ``batch_by_batch``: True (the default) when ``on_batch_end`` must run as each batch ends.
+    A callback that only reports (a progress bar) may set it False: the compiled engine then
+    runs batches in chunks of ~8,192 samples without returning to Python, and its
+    ``on_batch_end`` calls come, in order, after each chunk — a stop it asks for then takes
+    effect at the end of that chunk."""
+
+    batch_by_batch = True
 
     def on_train_begin(self, network, info: dict): ...
     def on_epoch_begin(self, epoch: int, n_batches: int): ...
@@ -306,8 +314,8 @@ class _Loop:
         # the compiled engine runs its own threads, one per core, and BLAS on one each
         threads = _blas.single_threaded() if self.engine else contextlib.nullcontext()
         with np.errstate(over="ignore", invalid="ignore"), threads:
-            if self.engine is not None and not self.callbacks:
-                # no one to tell after each batch: the steps in few calls into the library
+            if self.engine is not None and not any(cb.batch_by_batch for cb in self.callbacks):
+                # no one to tell as each batch ends: the steps in few calls into the library
                 stats = self.run_steps(epoch, order, lr, snapshot)
                 if stats is None:
                     return None
@@ -345,16 +353,19 @@ class _Loop:
 
     def run_steps(self, epoch, order, lr, snapshot):
         """The epoch's batches on the compiled engine, a chunk of them (~8,192 samples) per
-        call: (summed loss, correct, samples), or None if ``stop_training`` was set."""
+        call, the callbacks' ``on_batch_end`` after each chunk: (summed loss, correct,
+        samples), or None if ``stop_training`` was set."""
         net, slices = self.network, self.slices
         chunk = max(1, _CHUNK_SAMPLES // self.bmax)
         sum_loss, n_correct, seen = 0.0, 0, 0
         for first in range(0, len(slices), chunk):
             part = slices[first:first + chunk]
             E, correct, made, status = self.engine.steps(order, part, lr)
-            for E_k, sl in zip(E[:made].tolist(), part):  # in order, as batch() adds them
-                sum_loss += E_k * (sl.stop - sl.start)
+            for k, (E_k, sl) in enumerate(zip(E[:made].tolist(), part)):  # in order, as
+                sum_loss += E_k * (sl.stop - sl.start)  # batch() adds them
                 seen += sl.stop - sl.start
+                for cb in self.callbacks:
+                    cb.on_batch_end(first + k, sl.stop - sl.start, E_k)
             n_correct += int(correct[:made].sum())
             self.history.updates += made
             if status == 3:  # a NaN or infinite input in that batch (no step made)
