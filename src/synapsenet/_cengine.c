@@ -130,6 +130,11 @@ typedef struct {
     struct { double E; int64_t correct; char pad[ALIGN - 16]; } part_E[MAX_THREADS];
 } engine;
 
+/* the data set's row of the batch's r-th sample */
+static inline int64_t row_of(const job_t *j, int64_t r) {
+    return j->idx ? j->idx[r] : j->start + r;
+}
+
 static void *alloc(size_t nfloats) {
     void *p = NULL;
     size_t bytes = ((nfloats * sizeof(float) + ALIGN - 1) / ALIGN) * ALIGN;
@@ -279,14 +284,13 @@ VECTOR static int copy_finite(float *restrict dst, const float *restrict src, in
     return !bad;
 }
 
-/* The products with a wide result, on AVX-512: C = α A B + β C, for C whose columns come in
- * whole vectors of 16 (rows padded to cache lines). A(i, k) = A[i·ars + k·acs], so both the
- * forward product (A = the layer's inputs, row-major) and the weight gradient (A = their
- * transpose) read the arrays where they lie, without packing; rows of B are brs apart.
- * Each tile is MR rows × 32 columns, held in 24 of the 32 vector registers for the whole
- * sum over k: per k two rows-of-16 of B are loaded and every A(i, k) broadcast once, 24
- * fused multiply-adds for 14 loads. Measured on one core of the benchmark machine (220
- * GFLOP/s peak): 1,024 × 784 inputs by 128 neurons at 196 GFLOP/s, OpenBLAS 0.3.31 155. */
+/* Our own products, on AVX-512: C = α A B + β C, for C whose columns come in whole vectors of
+ * 16 (rows padded to cache lines). A(i, k) = A[i·ars + k·acs]: the forward product reads the
+ * layer's inputs where they lie, without packing (the tests also run a transposed A); rows of
+ * B are brs apart. Each tile is MR rows × 32 columns, held in 24 of the 32 vector registers
+ * for the whole sum over k: per k two rows-of-16 of B are loaded and every A(i, k) broadcast
+ * once, 24 fused multiply-adds for 14 loads. The weight update stays with BLAS: no
+ * orientation of it tried here was faster in the step (docs/performance.md). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define OWN_GEMM 1
 #define MR 12
@@ -403,11 +407,10 @@ static int gather_forward(const job_t *j, float *Xt, int64_t n0, int64_t N, cons
                           int act) {
     const int64_t B = j->B;
     int clean = 1;
-#define ROW(r) (j->idx ? j->idx[r] : j->start + (r))
     for (int64_t i = 0; i < B; i += MR) {
         const int mr = B - i < MR ? (int)(B - i) : MR;
         for (int q = 0; q < mr; q++) {
-            const int64_t row = ROW(i + q);
+            const int64_t row = row_of(j, i + q);
             _mm_prefetch((const char *)(j->D + row * j->ldd), _MM_HINT_T1);  /* for later */
             clean &= copy_finite(Xt + (i + q) * n0, j->X + row * j->ldx, n0);
         }
@@ -415,13 +418,12 @@ static int gather_forward(const job_t *j, float *Xt, int64_t n0, int64_t N, cons
         const float *next[MR];
         const int ahead = i + MR < B;
         for (int q = 0; ahead && q < MR; q++)
-            next[q] = j->X + ROW(i + MR + q < B ? i + MR + q : B - 1) * j->ldx;
+            next[q] = j->X + row_of(j, i + MR + q < B ? i + MR + q : B - 1) * j->ldx;
         for (int64_t c = 0; c < N; c += 32)
             tile_rows(mr, N - c >= 32 ? 2 : 1, n0, Xt + i * n0, n0, 1, WT + c, ldw,
                       C + i * ldc + c, ldc, 1.f, 0.f, c || !ahead ? NULL : next,
                       bias ? bias + c : NULL, n - c, act);
     }
-#undef ROW
     return 1;
 }
 
@@ -487,7 +489,7 @@ __attribute__((constructor)) static void detect_cpu(void) {
 int sn_own_gemm(int on) {  /* on < 0: only ask; the previous setting is returned */
 #ifdef OWN_GEMM
     const int was = own_gemm_on;
-    if (on >= 0) own_gemm_on = on && __builtin_cpu_supports("avx512f");
+    if (on >= 0) own_gemm_on = on && cpu_avx512;
     return was;
 #else
     (void)on;
@@ -721,7 +723,7 @@ static double output_layer(engine *e, job_t *j, float *restrict U, float *restri
 #endif
     for (int64_t r = r0; r < r1; r++) {  /* rows [r0, r1) of the batch */
         float *restrict u = U + r * n, *restrict dl = Dl + r * n;
-        const int64_t row = j->idx ? j->idx[r] : j->start + r;
+        const int64_t row = row_of(j, r);
         const float *restrict d = j->D + row * j->ldd;
         double Er = 0.0;
 #ifdef OWN_GEMM
@@ -805,21 +807,22 @@ static double output_layer(engine *e, job_t *j, float *restrict U, float *restri
 /* The step on a block of layer l's Wᵀ (rows × count values from offset `off`, rows ldw[l]
  * apart), from the layer's inputs A (B × rows, lda) and its δ (B × count, ldd): inside the
  * product for plain gradient descent (η is already in δ), else the gradient and then the
- * optimiser; then the synaptic bound. */
+ * optimiser; then the synaptic bound. The product is BLAS's, or for a narrow output layer
+ * (count ≤ 16, δ's buffer with slack) narrow_update. */
 static void update_weights(engine *e, const job_t *j, int l, int64_t off, int64_t rows,
                            int64_t count, const float *A, int64_t lda, const float *D,
-                           int64_t ldd) {
+                           int64_t ldd, int narrow) {
     const int64_t lw = e->ldw[l];
     float *W = e->WT[l] + off;
-    if (e->opt == OPT_SGD) {
-        e->gemm(ROW_MAJOR, TRANS, NO_TRANS, rows, count, j->B, -1.f, A, lda, D, ldd, 1.f, W,
-                lw);  /* w_ji ← w_ji − η δ_j z_i */
-    } else {
-        float *G = e->dWT[l] + off;
-        e->gemm(ROW_MAJOR, TRANS, NO_TRANS, rows, count, j->B, 1.f, A, lda, D, ldd, 0.f, G,
-                lw);  /* ∂E/∂w_ji = δ_j z_i */
+    float *G = e->opt == OPT_SGD ? W : e->dWT[l] + off;  /* the step inside, or ∂E/∂w first */
+    const float alpha = e->opt == OPT_SGD ? -1.f : 1.f, beta = e->opt == OPT_SGD ? 1.f : 0.f;
+    if (narrow)  /* w_ji ← w_ji − η δ_j z_i, or ∂E/∂w_ji = δ_j z_i */
+        narrow_update(G, lw, A, lda, D, ldd, j->B, rows, alpha, beta);  /* ldd = count */
+    else
+        e->gemm(ROW_MAJOR, TRANS, NO_TRANS, rows, count, j->B, alpha, A, lda, D, ldd, beta, G,
+                lw);
+    if (e->opt != OPT_SGD)
         optimise(e, j, W, G, at(e->mW[l], off), at(e->vW[l], off), rows, count, lw, j->decay);
-    }
     if (j->bound > 0) clip(W, rows, count, lw, j->bound);
 }
 
@@ -860,7 +863,7 @@ static void work(engine *e, int t) {
     const int fused = L > 1 && c1 > a1 && B >= FUSED_MIN_BATCH && own_product(c1 - a1, n0);
     int clean = 1;  /* every input finite: all threads gather the same rows, so all agree */
     for (int64_t r = 0; !fused && r < B; r++) {
-        const int64_t row = j->idx ? j->idx[r] : j->start + r;
+        const int64_t row = row_of(j, r);
         if (j->idx && r + 2 < B) __builtin_prefetch(j->X + j->idx[r + 2] * j->ldx);
         __builtin_prefetch(j->D + row * j->ldd);  /* its targets, read in the output layer */
         clean &= copy_finite(Xt + r * n0, j->X + row * j->ldx, n0);
@@ -950,17 +953,7 @@ static void work(engine *e, int t) {
             times_derivative(e->Dl[lo], e->Z[lo], B, ldp, a, c, e->act[lo - 1]);  /* δ_j */
         }
     }
-    if (c > a && Wp) {  /* w_ki ← w_ki − η δ_k z_i (or the gradient, then the optimiser) */
-        float *W = e->WT[lo] + a * lw, *G = e->opt == OPT_SGD ? W : e->dWT[lo] + a * lw;
-        narrow_update(G, lw, Zp + a, ldp, Do, no, B, c - a, e->opt == OPT_SGD ? -1.f : 1.f,
-                      e->opt == OPT_SGD ? 1.f : 0.f);
-        if (e->opt != OPT_SGD)
-            optimise(e, j, W, G, at(e->mW[lo], a * lw), at(e->vW[lo], a * lw), c - a, no, lw,
-                     j->decay);
-        if (j->bound > 0) clip(W, c - a, no, lw, j->bound);
-    } else if (c > a) {
-        update_weights(e, j, lo, a * lw, c - a, no, Zp + a, ldp, Do, no);
-    }
+    if (c > a) update_weights(e, j, lo, a * lw, c - a, no, Zp + a, ldp, Do, no, Wp != NULL);
     if (t == 0) update_biases(e, j, t, lo, Do, no, 0, no, NULL);
     /* hidden layers, top down: this thread's neurons */
     for (int l = lo - 1; l >= 0; l--) {
@@ -974,7 +967,7 @@ static void work(engine *e, int t) {
             if (l > 0)
                 e->gemm(ROW_MAJOR, NO_TRANS, TRANS, B, hi, hc - ha, 1.f, Dh + ha, lzo,
                         e->WT[l] + ha, lw, 0.f, Qt, lzi);  /* partial Σ_j δ_j w_ji */
-            update_weights(e, j, l, ha, hi, hc - ha, Zin, lzi, Dh + ha, lzo);
+            update_weights(e, j, l, ha, hi, hc - ha, Zin, lzi, Dh + ha, lzo, 0);
             update_biases(e, j, t, l, Dh, lzo, ha, hc, l == lo - 1 ? dbs : NULL);
         } else if (l > 0) {
             memset(Qt, 0, (size_t)(B * lzi) * sizeof(float));

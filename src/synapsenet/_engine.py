@@ -9,7 +9,9 @@ docs/performance.md). Matrix products are the library's own AVX-512 kernel where
 (:func:`own_products`) and NumPy's own BLAS otherwise (float32, single-threaded per call). The
 fit loop uses it when the configuration is one it covers (:func:`unsupported` says
 why not otherwise) and runs the NumPy engine in every other case; ``SYNAPSENET_ENGINE=numpy``
-turns it off. :class:`Forward` runs inference through the same library."""
+turns it off. The same library also serves :class:`Forward` (inference), :func:`product`
+(our matrix-product kernel, for the chip simulator's tiles), :func:`dac` (the chip's input
+stage) and :func:`maybe_finite` (the NaN/∞ scan of input data)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ _HIDDEN = {"identity": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 _OUTPUT = {**_HIDDEN, "softmax": 4}
 _LOSSES = {"squared_error": 0, "cross_entropy": 1, "binary_cross_entropy": 2}
 _ABI = 5  # must equal SN_ABI in _cengine.c
+_OWN_MAX = 1 << 18  # OWN_GEMM_MAX in _cengine.c: the most weights our kernel takes
 _P = ctypes.c_void_p
 _I64 = ctypes.c_int64
 _F = ctypes.c_float
@@ -203,7 +206,7 @@ def product(A: np.ndarray, B: np.ndarray, C: np.ndarray, alpha=1.0, beta=0.0) ->
     2¹⁸ values); False, with nothing done, where it does not."""
     M, K = A.shape
     N = B.shape[1]
-    if not (N % 16 == 0 and N * K <= 1 << 18 and own_products()
+    if not (N % 16 == 0 and N * K <= _OWN_MAX and own_products()
             and A.dtype == B.dtype == C.dtype == np.float32
             and A.strides[1] == B.strides[1] == C.strides[1] == 4 and C.shape == (M, N)):
         return False

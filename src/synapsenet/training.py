@@ -314,26 +314,20 @@ class _Loop:
         # the compiled engine runs its own threads, one per core, and BLAS on one each
         threads = _blas.single_threaded() if self.engine else contextlib.nullcontext()
         with np.errstate(over="ignore", invalid="ignore"), threads:
-            if self.engine is not None and not any(cb.batch_by_batch for cb in self.callbacks):
-                # no one to tell as each batch ends: the steps in few calls into the library
-                stats = self.run_steps(epoch, order, lr, snapshot)
-                if stats is None:
-                    return None
-                sum_loss, n_correct, seen = stats
-            for bi, sl in enumerate(slices if seen == 0 else ()):
-                try:
-                    E, correct, m = self.batch(epoch, bi, sl, order, lr)
-                except DivergenceError:
-                    if not all(np.isfinite(p).all() for p in self.params):
-                        net.set_weights(snapshot)  # a step made inside backpropagation
-                    raise
-                sum_loss += E * m
-                n_correct += correct
-                seen += m
-                for cb in self.callbacks:
-                    cb.on_batch_end(bi, m, E)
-                if net.stop_training and bi < len(slices) - 1:
-                    return None
+            try:
+                if self.engine is not None and \
+                        not any(cb.batch_by_batch for cb in self.callbacks):
+                    # no one to tell as each batch ends: the steps in few calls into the library
+                    stats = self.run_steps(epoch, order, lr)
+                else:
+                    stats = self.run_batches(epoch, order, lr)
+            except DivergenceError:
+                if not all(np.isfinite(p).all() for p in self.params):
+                    net.set_weights(snapshot)  # a step made inside backpropagation
+                raise
+            if stats is None:  # stop_training was set mid-epoch
+                return None
+            sum_loss, n_correct, seen = stats
             if not all(np.isfinite(p).all() for p in self.params):
                 net.set_weights(snapshot)
                 raise DivergenceError(
@@ -351,10 +345,25 @@ class _Loop:
             getattr(self.history, c).append(logs[c])
         return logs
 
-    def run_steps(self, epoch, order, lr, snapshot):
+    def run_batches(self, epoch, order, lr):
+        """The epoch's batches one at a time, the callbacks' ``on_batch_end`` after each:
+        (summed loss, correct, samples), or None if ``stop_training`` was set."""
+        net, slices = self.network, self.slices
+        sum_loss, n_correct, seen = 0.0, 0, 0
+        for bi, sl in enumerate(slices):
+            E, correct, m = self.batch(epoch, bi, sl, order, lr)
+            sum_loss += E * m
+            n_correct += correct
+            seen += m
+            for cb in self.callbacks:
+                cb.on_batch_end(bi, m, E)
+            if net.stop_training and bi < len(slices) - 1:
+                return None
+        return sum_loss, n_correct, seen
+
+    def run_steps(self, epoch, order, lr):
         """The epoch's batches on the compiled engine, a chunk of them (~8,192 samples) per
-        call, the callbacks' ``on_batch_end`` after each chunk: (summed loss, correct,
-        samples), or None if ``stop_training`` was set."""
+        call, the callbacks' ``on_batch_end`` after each chunk: as :meth:`run_batches`."""
         net, slices = self.network, self.slices
         chunk = max(1, _CHUNK_SAMPLES // self.bmax)
         sum_loss, n_correct, seen = 0.0, 0, 0
@@ -368,15 +377,18 @@ class _Loop:
                     cb.on_batch_end(first + k, sl.stop - sl.start, E_k)
             n_correct += int(correct[:made].sum())
             self.history.updates += made
-            if status == 3:  # a NaN or infinite input in that batch (no step made)
-                net._raise_if_not_finite(self.X)
-            if status != 1:  # a non-finite loss (no step made) or δ (the step undone)
-                if not all(np.isfinite(p).all() for p in self.params):
-                    net.set_weights(snapshot)
-                raise _diverged(epoch, first + made, E[made], lr)
+            if status != 1:  # step `made` of the chunk did not end well
+                self.check_engine(status, epoch, first + made, E[made], lr)
             if net.stop_training and first + made < len(slices):
                 return None
         return sum_loss, n_correct, seen
+
+    def check_engine(self, status, epoch, bi, E, lr):
+        """Raise for a compiled step (batch ``bi``) that did not end with status 1."""
+        if status == 3:  # a NaN or infinite input in that batch (no step made)
+            self.network._raise_if_not_finite(self.X)
+        if status != 1:  # a non-finite loss (no step made) or δ (the step undone by epoch())
+            raise _diverged(epoch, bi, E, lr)
 
     def batch(self, epoch, bi, sl, order, lr):
         """One update; returns (loss, correct predictions, samples)."""
@@ -385,10 +397,7 @@ class _Loop:
         if self.engine is not None:
             E, correct, status = self.engine.step(None if order is None else order[sl],
                                                   sl.start, m, lr)
-            if status == 3:  # a NaN or infinite input in this batch (no step made)
-                net._raise_if_not_finite(self.X)
-            if status != 1:  # a non-finite loss (no step made) or δ (the step undone)
-                raise _diverged(epoch, bi, E, lr)
+            self.check_engine(status, epoch, bi, E, lr)
             self.history.updates += 1
             return E, correct, m
         if order is None:
