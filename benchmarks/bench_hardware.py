@@ -36,7 +36,7 @@ def main():
             times = interleaved({"digital": lambda: net.predict(Xt),
                                  "chip": lambda chip=chip: chip.predict(Xt)}, rounds=7)
             ratios = [c / d for c, d in zip(times["chip"], times["digital"])]
-            acc = chip.evaluate(Xt, yt)
+            acc = chip.evaluate(Xt, yt)["accuracy"]
             med = float(np.median(ratios))
             out.setdefault("digital_s", []).append(min(times["digital"]))
             out[preset] = {"best_seconds": min(times["chip"]), "median_ratio": med,

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import synapsenet as sn
+from synapsenet.substrate import Digital
 from synapsenet import _blas, _engine
 from synapsenet.errors import DivergenceError
 from synapsenet.layers import Dense, aligned_zeros
@@ -34,7 +35,8 @@ def train(monkeypatch, X, y, sizes, acts, engine, threads=2, epochs=2, **kw):
     """Fit a fresh network with the compiled engine on ``threads`` threads, or with NumPy."""
     monkeypatch.setenv("SYNAPSENET_ENGINE", "compiled" if engine else "numpy")
     monkeypatch.setattr(_engine, "threads_for", lambda net, batch: threads)
-    net = sn.Network.from_sizes(sizes, activations=acts, seed=3)
+    bound = kw.pop("weight_bound", None)
+    net = sn.Network.from_sizes(sizes, activations=acts, seed=3).on(Digital(weight_bound=bound))
     kw = {"learning_rate": 0.05, "batch_size": 16, "seed": 0, **kw}
     h = net.fit(X, y, epochs=epochs, **kw)
     want = "compiled" if engine else "numpy"
@@ -91,6 +93,7 @@ def test_compiled_step_matches_the_numpy_engine(monkeypatch, data, sizes, acts, 
                 np.testing.assert_allclose(q, p, rtol=1e-4, atol=1e-7)
     if "weight_bound" in kw:
         assert all(np.abs(p).max() <= kw["weight_bound"] for p in b.parameters())
+        assert b.train_config["substrate"]["weight_bound"] == kw["weight_bound"]
 
 
 def test_targets_as_a_matrix_and_no_labels(monkeypatch, data):
@@ -190,7 +193,7 @@ def test_threads_follow_the_work_per_step():
 
 def test_weight_rows_start_cache_lines_and_keep_their_values(tmp_path):
     layer = Dense(30, 100, "relu", seed=1)
-    assert layer._WT.ctypes.data % 64 == 0 and layer._WT.strides[0] % 64 == 0
+    assert layer.WT.ctypes.data % 64 == 0 and layer.WT.strides[0] % 64 == 0
     assert layer.b.ctypes.data % 64 == 0
     net = sn.Network([layer, Dense(100, 3, "softmax", seed=2)])
     net.save(tmp_path / "m.safetensors")
@@ -259,7 +262,7 @@ def test_a_copied_network_trains_and_predicts_on_the_engine(monkeypatch, data, c
     net.fit(X, y, epochs=1, loss="cross_entropy", optimizer="adam")
     twin = pickle.loads(pickle.dumps(net)) if copy == "pickle" else copying.deepcopy(net)
     for layer in twin.layers:  # rows back on cache lines
-        assert layer._WT.ctypes.data % 64 == 0 and layer._WT.strides[0] % 64 == 0
+        assert layer.WT.ctypes.data % 64 == 0 and layer.WT.strides[0] % 64 == 0
     np.testing.assert_array_equal(twin.predict(X), net.predict(X))
     monkeypatch.setattr(_engine, "threads_for", lambda n, b: 2)
     for n in (net, twin):

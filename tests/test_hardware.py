@@ -5,7 +5,8 @@ import pytest
 
 import synapsenet as sn
 from synapsenet import ConfigError
-from synapsenet.hardware import HardwareConfig, deploy, load_config
+from synapsenet.hardware import HardwareConfig, deploy, energy_report, load_config
+from synapsenet.substrate import NoisyDigital
 from synapsenet.hardware.crossbar import standard_normal
 
 
@@ -32,7 +33,7 @@ def one_layer(W, b=None):
 def test_ideal_reproduces_the_digital_network(net, X):
     chip = deploy(net, "ideal")
     assert np.allclose(chip.predict(X), net.predict(X), rtol=1e-5, atol=1e-6)
-    for al, layer in zip(chip.layers, net.layers):
+    for al, layer in zip(chip.substrate.arrays, net.layers):
         assert np.allclose(al.effective_weights(), layer.W, rtol=1e-6, atol=1e-7)
 
 
@@ -40,7 +41,7 @@ def test_ideal_reproduces_the_digital_network(net, X):
 def test_differential_pair_mapping(mapping):
     W = np.array([[0.5, -0.25, 0.0], [-1.0, 0.1, 0.2]])
     chip = deploy(one_layer(W), hw(g_min=2.0, g_max=12.0, mapping=mapping))
-    Gp, Gm = chip.layers[0].G0
+    Gp, Gm = chip.substrate.arrays[0].G0
     # one device of each pair at g_min, the other carries |w|, full range at the largest |w|
     assert np.all((Gp == 2.0) | (Gm == 2.0))
     span = (np.abs(W).max(axis=1, keepdims=True) if mapping == "column"
@@ -53,7 +54,7 @@ def test_quantisation_error_within_half_a_level():
     W = np.random.default_rng(0).uniform(-1, 1, size=(30, 40))
     for levels in (2, 4, 16, 64):
         chip = deploy(one_layer(W), hw(levels=levels, mapping="layer"))
-        al = chip.layers[0]
+        al = chip.substrate.arrays[0]
         G = al.G0
         step = (25.0 - 0.0) / (levels - 1)
         ideal = np.stack([np.maximum(al.target, 0), np.maximum(-al.target, 0)]) * 25.0
@@ -66,12 +67,12 @@ def test_programming_noise_spread():
     W[0, 0] = 1.0
     chip = deploy(one_layer(W), hw(prog_noise=0.05, g_min=0.0, g_max=10.0, mapping="layer"),
                   seed=3)
-    Gp = chip.layers[0].G0[0].ravel()[1:]
+    Gp = chip.substrate.arrays[0].G0[0].ravel()[1:]
     assert np.isclose(Gp.mean(), 5.0, atol=0.01)
     assert np.isclose(Gp.std(), 0.5, rtol=0.03)  # 40k samples: ±1.5 % sampling error
-    before = chip.layers[0].G0.copy()
-    chip.program()
-    assert not np.array_equal(before, chip.layers[0].G0)  # a fresh draw
+    before = chip.substrate.arrays[0].G0.copy()
+    chip.substrate.program()
+    assert not np.array_equal(before, chip.substrate.arrays[0].G0)  # a fresh draw
 
 
 def test_read_noise_spread_on_every_product():
@@ -99,13 +100,13 @@ def test_fault_rates_within_statistical_bounds(p_min, p_max):
     W = np.random.default_rng(0).uniform(-1, 1, size=(100, 100))
     chip = deploy(one_layer(W), hw(stuck_at_min=p_min, stuck_at_max=p_max, g_min=1.0,
                                    g_max=11.0), seed=4)
-    al = chip.layers[0]
+    al = chip.substrate.arrays[0]
     n = al.stuck_min.size  # 20,000 devices
     for rate, mask, value in ((p_min, al.stuck_min, 1.0), (p_max, al.stuck_max, 11.0)):
         sd = np.sqrt(rate * (1 - rate) / n)
         assert abs(mask.mean() - rate) <= 4 * sd + 1e-12
         assert np.all(al.G0[mask] == value)
-    chip.program()  # faults are properties of the chip: they survive re-programming
+    chip.substrate.program()  # faults are properties of the chip: they survive re-programming
     assert np.all(al.G0[al.stuck_max] == 11.0)
 
 
@@ -113,23 +114,25 @@ def test_drift_follows_its_law():
     W = np.random.default_rng(0).uniform(0.1, 1, size=(50, 50))
     cfg = hw(drift_nu=0.05, drift_nu_std=0.01, drift_t0=20.0, drift_compensation=False)
     chip = deploy(one_layer(W), cfg, seed=0)
-    al = chip.layers[0]
+    al = chip.substrate.arrays[0]
     G0 = al.G0.copy()
     for t in (20.0, 3600.0, 86400.0 * 365):
-        chip.drift(t)
+        chip.substrate.drift(t)
         assert np.allclose(al.G, G0 * (t / 20.0) ** (-al.nu))
     assert np.isclose(al.nu.mean(), 0.05, atol=4 * 0.01 / np.sqrt(al.nu.size))
     assert np.isclose(al.nu.std(), 0.01, rtol=0.05)
     with pytest.raises(ConfigError, match="drift time must be ≥ t0"):
-        chip.drift(1.0)
+        chip.substrate.drift(1.0)
 
 
 def test_drift_compensation_restores_the_scale():
     W = np.random.default_rng(0).uniform(0.1, 1, size=(10, 50))
     x = np.random.default_rng(1).random((100, 50)).astype(np.float32)
     net = one_layer(W)
-    plain = deploy(net, hw(drift_nu=0.1, drift_compensation=False)).drift(1e6)
-    comp = deploy(net, hw(drift_nu=0.1, drift_compensation=True)).drift(1e6)
+    plain = deploy(net, hw(drift_nu=0.1, drift_compensation=False))
+    plain.substrate.drift(1e6)
+    comp = deploy(net, hw(drift_nu=0.1, drift_compensation=True))
+    comp.substrate.drift(1e6)
     exact = net.predict(x)
     assert np.abs(plain.predict(x) / exact - 1).max() > 0.5  # (1e6/20)^−0.1 ≈ 0.34
     assert np.allclose(comp.predict(x), exact, rtol=1e-4)  # uniform ν: fully compensated
@@ -139,7 +142,7 @@ def test_tiling_with_ideal_converters_equals_untiled(net, X):
     whole = deploy(net, hw(rows=512, cols=512)).predict(X)
     for rows in (3, 7, 16):
         tiled = deploy(net, hw(rows=rows, cols=4))
-        assert tiled.layers[0].n_tiles == -(-20 // rows) * 4
+        assert tiled.substrate.arrays[0].n_tiles == -(-20 // rows) * 4
         assert np.allclose(tiled.predict(X), whole, rtol=1e-5, atol=1e-6)
 
 
@@ -196,7 +199,7 @@ def test_device_spread_changes_weights_by_its_size():
     W = np.full((100, 100), 0.5)
     W[0, 0] = 1
     chip = deploy(one_layer(W), hw(d2d_spread=0.1, mapping="layer"), seed=0)
-    ratio = chip.layers[0].effective_weights()[W == 0.5] / 0.5
+    ratio = chip.substrate.arrays[0].effective_weights()[W == 0.5] / 0.5
     assert np.isclose(ratio.std(), 0.1, rtol=0.05)
 
 
@@ -271,11 +274,11 @@ def test_unknown_preset_and_parameter():
 
 def test_energy_report_counts_operations(net, X):
     chip = deploy(net, "pcm")
-    e = chip.energy_report(10, X)
+    e = energy_report(chip, 10, X)
     assert e["analog_j_per_inference"] > 0 and e["digital_j_per_inference"] > 0
     assert e["analog_j_total"] == pytest.approx(10 * e["analog_j_per_inference"])
     l1 = e["layers"][0]
-    cfg = chip.config
+    cfg = chip.substrate.config
     assert l1["adc_j"] == pytest.approx(16 * 1 * cfg.energy.adc_fom * 2 ** 8)
     assert l1["dac_j"] == pytest.approx(20 * 7 * cfg.energy.dac_energy_per_bit)
     assert e["brain_watts"] == 20.0
@@ -285,8 +288,11 @@ def test_hardware_aware_training_injects_weight_noise(X):
     y = (X[:, 0] > 0).astype(int)
     net = sn.Network.from_sizes([20, 8, 2], hidden="tanh", output="softmax", seed=0)
     twin = sn.Network.from_sizes([20, 8, 2], hidden="tanh", output="softmax", seed=0)
-    net.fit(X, y, epochs=3, learning_rate=0.1, loss="cross_entropy", weight_noise=0.1, seed=1)
+    net = net.on(NoisyDigital(weight_noise=0.1))
+    net.fit(X, y, epochs=3, learning_rate=0.1, loss="cross_entropy", seed=1)
     twin.fit(X, y, epochs=3, learning_rate=0.1, loss="cross_entropy", seed=1)
     assert not np.allclose(net.layers[0].W, twin.layers[0].W)
-    assert all(layer.weight_noise == 0 for layer in net.layers)  # off again after training
+    assert net.train_config["substrate"] == {"name": "noisy", "weight_noise": 0.1,
+                                             "weight_bound": None}
+    assert net.train_config["engine"].startswith("numpy")
     assert np.array_equal(net.predict(X), net.predict(X))  # inference is noise-free

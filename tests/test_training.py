@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import synapsenet as sn
+from synapsenet.substrate import Digital
 from synapsenet import ConfigError, DivergenceError
 from synapsenet.optimizers import CosineSchedule, StepSchedule
 from synapsenet.training import batch_slices
@@ -75,7 +76,6 @@ def test_mode_options_that_contradict_the_mode_are_rejected(data):
     ({"loss": "cross_entropy"}, "needs a softmax output"),
     ({"optimizer": "rmsprop"}, "unknown optimizer 'rmsprop'.*adam"),
     ({"schedule": "linear"}, "unknown schedule 'linear'"),
-    ({"weight_bound": 0}, "weight_bound must be positive"),
     ({"batch_size": 0}, "batch_size must be a positive integer"),
     ({"validation_data": np.zeros(3)}, "validation_data must be a pair"),
 ])
@@ -122,11 +122,17 @@ def test_schedules():
 
 def test_weight_bound_keeps_synapses_in_range(data):
     X, y = data
-    net = sn.Network.from_sizes([3, 8, 2], init="uniform", seed=0)
-    net.fit(X * 10, y, epochs=30, learning_rate=5.0, weight_bound=1.0)
+    net = sn.Network.from_sizes([3, 8, 2], init="uniform", seed=0).on(Digital(weight_bound=1.0))
+    net.fit(X * 10, y, epochs=30, learning_rate=5.0)
     for p in net.parameters():
         assert np.abs(p).max() <= 1.0
     assert any(np.isclose(np.abs(p).max(), 1.0) for p in net.parameters())  # bound was hit
+
+
+@pytest.mark.parametrize("bound", [0, -1.0, float("inf"), "one"])
+def test_weight_bound_must_be_positive_and_finite(bound):
+    with pytest.raises(sn.ConfigError, match="weight_bound must be (a )?positive"):
+        Digital(weight_bound=bound)
 
 
 def test_early_stopping_restores_best_weights():

@@ -109,18 +109,15 @@ def _network_unsupported(network):
     return None
 
 
-def unsupported(network, loss, opt, *, augment=None, sample_weight=None, weight_noise=0.0,
-                batch=1):
+def unsupported(network, loss, opt, *, batch=1):
     """None if the compiled engine covers this training configuration, else why not."""
     from .optimizers import SGD, Adam
 
     why = _network_unsupported(network)
     if why is not None:
         return why
-    if any(layer.dropout for layer in network.layers) or weight_noise:
-        return "dropout and weight noise run on the NumPy engine"
-    if augment is not None or sample_weight is not None:
-        return "augmentation and sample weights run on the NumPy engine"
+    if any(layer.dropout for layer in network.layers):
+        return "dropout runs on the NumPy engine"
     if batch > MAX_BATCH:
         return f"batches over {MAX_BATCH:,} samples (memory: a copy per thread)"
     if loss.name not in _LOSSES:
@@ -142,16 +139,16 @@ class _Layers:
         layers = network.layers
         for layer in layers:  # what the library needs: contiguous rows (whole cache lines
             # only make it faster: a Dense keeps them so, see Dense.__setstate__)
-            assert layer._WT.strides[1] == 4 and layer._WT.strides[0] % 4 == 0
+            assert layer.WT.strides[1] == 4 and layer.WT.strides[0] % 4 == 0
             assert layer.b.flags.c_contiguous and layer.db.flags.c_contiguous
         self.L = len(layers)
         self.sizes = np.array([layers[0].n_in] + [lay.n_out for lay in layers], np.int64)
-        self.ldw = np.array([lay._WT.strides[0] // 4 for lay in layers], np.int64)
-        self.WT = _pointers([lay._WT for lay in layers])
+        self.ldw = np.array([lay.WT.strides[0] // 4 for lay in layers], np.int64)
+        self.WT = _pointers([lay.WT for lay in layers])
         self.b = _pointers([lay.b for lay in layers])
         self.act = (ctypes.c_int * self.L)(*[_HIDDEN[lay.activation.name] for lay in layers[:-1]],
                                            _OUTPUT[layers[-1].activation.name])
-        self._keep = [lay._WT for lay in layers] + [lay.b for lay in layers]
+        self._keep = [lay.WT for lay in layers] + [lay.b for lay in layers]
 
 
 def _engine_layout(s, p) -> bool:
@@ -306,7 +303,8 @@ class TrainingEngine:
         from .optimizers import Adam
 
         layers = network.layers
-        self.layers, self.opt = layers, opt
+        self.layers, self.opt, self.threads = layers, opt, int(threads)
+        self.weight_bound = None  # set by the substrate: every weight and bias kept in ±bound
         self.kind = self._ADAM if isinstance(opt, Adam) else \
             self._SGD if opt.folds_learning_rate else self._MOMENTUM
         la = _Layers(network)
@@ -349,7 +347,14 @@ class TrainingEngine:
         self._Ev, self._cv = ctypes.c_double(), _I64()
         self._E, self._correct = ctypes.byref(self._Ev), ctypes.byref(self._cv)
 
-    def bind(self, X, D, labels, weight_bound):
+    def count(self, counters, samples: int) -> None:
+        """Add ``samples`` training samples' products to a substrate's counters."""
+        for k, layer in enumerate(self.layers):
+            macs = samples * layer.n_in * layer.n_out
+            counters.add(k, vectors=samples, macs=macs, update_macs=macs,
+                         backward_macs=macs if k else 0)
+
+    def bind(self, X, D, labels):
         """The training data of this fit (kept alive here; the engine reads them in place)."""
         assert X.dtype == D.dtype == np.float32 and X.flags.c_contiguous and D.flags.c_contiguous
         if labels is not None:
@@ -360,7 +365,8 @@ class TrainingEngine:
         mu, nesterov = (opt.momentum, opt.nesterov) if self.kind == self._MOMENTUM else (0, 0)
         _LIB.sn_bind(self._handle, X.ctypes.data, X.shape[1], D.ctypes.data, D.shape[1],
                      None if labels is None else labels.ctypes.data, b1, b2, mu, int(nesterov),
-                     opt.weight_decay, 0.0 if weight_bound is None else float(weight_bound))
+                     opt.weight_decay, 0.0 if self.weight_bound is None else
+                     float(self.weight_bound))
 
     def _constants(self, m: int, lr: float, t: int):
         """sn_step's scale, step and ε for a batch of m samples, the optimiser's step t."""

@@ -49,6 +49,8 @@ class Activation:
 
     name = "activation"
     low, high = 0.0, 1.0
+    #: every output is ≥ 0 (an analog chip then need not look for negative inputs)
+    nonnegative = False
 
     def forward(self, u, out=None):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -75,6 +77,7 @@ class Sigmoid(Activation):
     """f(u) = 1 / (1 + e^(−u)),  f'(u) = z(1 − z)."""
 
     name = "sigmoid"
+    nonnegative = True
 
     def forward(self, u, out=None):
         # 1/(1+e^-u) == (1 + tanh(u/2)) / 2, which never overflows.
@@ -113,6 +116,7 @@ class ReLU(Activation):
     """f(u) = max(0, u),  f'(u) = [u > 0]."""
 
     name = "relu"
+    nonnegative = True
 
     def forward(self, u, out=None):
         return np.maximum(u, 0, out=out)
@@ -171,6 +175,7 @@ class Softplus(Activation):
     """f(u) = ln(1 + e^u),  f'(u) = sigmoid(u)."""
 
     name = "softplus"
+    nonnegative = True
 
     def forward(self, u, out=None):
         return np.logaddexp(0, u, out=out)
@@ -209,6 +214,7 @@ class Softmax(Activation):
     """
 
     name = "softmax"
+    nonnegative = True
 
     def forward(self, u, out=None):
         out = np.subtract(u, row_max(u), out=out)  # shift: no overflow

@@ -262,7 +262,9 @@ def cmd_train(args) -> int:
 
     dl = _download_progress(console) if not quiet else None
     prep = runs.prepare(cfg, progress=dl)
-    if not args.resume:
+    if args.resume:
+        net = net.on(runs.substrate(cfg))
+    else:
         net = runs.build_network(cfg, prep.dataset.n_features, prep.dataset.n_classes)
         # checked now, created once there is something to write into it
         run_dir = runs.new_run_dir(args.out, cfg["dataset"], args.force, create=False)
@@ -299,7 +301,7 @@ def cmd_train(args) -> int:
             cb = _make_callback(progress, len(prep.X_train))
             history = net.fit(prep.X_train, prep.y_train, optimizer=optimizer, seed=rng,
                               validation_data=_val(prep), callbacks=[cb],
-                              weight_noise=cfg["train_noise"], augment=augment,
+                              augment=augment,
                               initial_epoch=initial_epoch, history=history, **opts)
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -471,12 +473,16 @@ def cmd_evaluate(args) -> int:
     if args.hardware:
         from .hardware import deploy, load_config
 
+        from .hardware import energy_report
+
         chip = deploy(net, load_config(args.hardware), seed=seed)
-        pred = net.outputs_to_classes(chip.predict(Xs))
+        on_chip = chip.evaluate(Xs, y, loss)
         result["hardware"] = args.hardware
+        result["digital_loss"] = result.pop("loss")
         result["digital_accuracy"] = result.pop("accuracy", None)
-        result["accuracy"] = float(np.mean(pred == y))
-        result["energy"] = chip.energy_report(len(X))
+        result["loss"] = on_chip["loss"]
+        result["accuracy"] = on_chip.get("accuracy")
+        result["energy"] = energy_report(chip, len(X))
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -8,29 +8,52 @@ Backpropagation for a batch of N samples (rows), written out as the textbook der
     gradient    ∂E/∂wˡ_ji = δˡ_j zˡ⁻¹_i,   ∂E/∂bˡ_j = δˡ_j     (mean over the batch)
     update      w ← w − η ∂E/∂w
 
-No automatic differentiation is involved: the deltas are the engine.
+No automatic differentiation is involved: the deltas are the engine. Each product — W·z,
+δ·W and the update — is made by the network's *substrate* (``synapsenet.substrate``: the
+digital computer, or a simulated analog chip), so these loops are written once for all.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 
 import numpy as np
 
 from . import _engine
-from ._parallel import default_threads, map_batches
+from ._parallel import map_batches
 from .errors import ConfigError, DataError, ShapeError
 from .layers import Dense, _check_dtype
 from .losses import Loss, get_loss
+from .substrate import Digital, Substrate
 
-# inference runs in chunks of rows: memory stays bounded (a layer's buffer ≤ 8 MiB of float32)
-# while each matrix product stays large enough for BLAS's best speed (4 % faster at 8,192
-# rows than at 2,048 for 784-256-10, measured)
-_CHUNK_ELEMENTS = 1 << 21
-# below this many rows inference runs on one thread (with BLAS's own threads)
-_PARALLEL_ROWS = 4096
-_TASK_ROWS = 2048  # rows per task when inference runs on several threads
+
+class Workspace:
+    """The per-step values of a training pass over a batch of up to ``n`` rows, per layer:
+    ``U`` (u), ``Z`` (z = f(u)), ``D`` (δ), ``G`` (δ·W for the layer below), the layer's
+    input ``Z_prev`` and its dropout ``mask``. Owned by the loop that trains, allocated
+    once, passed explicitly; the layers keep only their parameters."""
+
+    def __init__(self, layers, n: int):
+        self.n = n
+        self.U = [np.empty((n, l.n_out), l.dtype) for l in layers]
+        self.Z = [np.empty((n, l.n_out), l.dtype) for l in layers]
+        self.D = [np.empty((n, l.n_out), l.dtype) for l in layers]
+        self.G = [np.empty((n, l.n_in), l.dtype) for l in layers]
+        self.Z_prev: list = [None] * len(layers)
+        self.mask: list = [None] * len(layers)
+
+    def rows(self, m: int) -> "Workspace":
+        """The same buffers seen for a batch of m ≤ n rows (views, no allocation)."""
+        if m == self.n:
+            return self
+        view = Workspace.__new__(Workspace)
+        view.n = m
+        for name in ("U", "Z", "D", "G"):
+            setattr(view, name, [a[:m] for a in getattr(self, name)])
+        view.Z_prev, view.mask = self.Z_prev, self.mask
+        return view
 
 
 class Network:
@@ -43,7 +66,7 @@ class Network:
     (1, 1)
     """
 
-    def __init__(self, layers: Sequence[Dense], *, seed=0):
+    def __init__(self, layers: Sequence[Dense], *, seed=0, substrate: Substrate | None = None):
         layers = list(layers)
         if not layers:
             raise ConfigError("a Network needs at least one layer")
@@ -63,6 +86,35 @@ class Network:
         self.stop_training = False
         self.history = None
         self.train_config: dict = {}
+        self._inference = threading.local()  # per-thread inference buffers, kept
+        self._ws: Workspace | None = None  # the training workspace of gradient() and friends
+        self.substrate = Digital() if substrate is None else substrate
+        if not isinstance(self.substrate, Substrate):
+            raise ConfigError(f"substrate must be a synapsenet.substrate.Substrate, got "
+                              f"{type(substrate).__name__}")
+        self.substrate.place(self)
+
+    def __getstate__(self):  # buffers are not part of a network: a copy makes its own
+        state = dict(self.__dict__)
+        state.pop("_inference", None)
+        state["_ws"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._inference = threading.local()
+
+    def on(self, substrate: Substrate) -> "Network":
+        """This network's layers on another substrate: a new Network sharing the layers
+        (the same synapses; an analog chip programs its devices from them now). Training
+        the result trains on that substrate; ``Digital()`` brings a network back."""
+        net = Network(self.layers, seed=self.seed, substrate=substrate)
+        net.rng = self.rng
+        net.train_config = dict(self.train_config)
+        net.history = self.history
+        if hasattr(self, "optimizer"):
+            net.optimizer = self.optimizer
+        return net
 
     # -- construction --------------------------------------------------------------------
     @classmethod
@@ -159,49 +211,71 @@ class Network:
     def __repr__(self):
         arrows = " → ".join(str(s) for s in self.sizes)
         inner = ", ".join(repr(layer) for layer in self.layers)
-        return f"Network({arrows}: {inner}; {self.n_params} parameters)"
+        on = "" if type(self.substrate) is Digital and self.substrate.weight_bound is None \
+            else f" on {self.substrate!r}"
+        return f"Network({arrows}: {inner}; {self.n_params} parameters{on})"
 
     # -- inference -----------------------------------------------------------------------
-    def predict(self, X, threads=None) -> np.ndarray:
+    def predict(self, X, threads=None, batch_size=None) -> np.ndarray:
         """Inference: the output z of the last layer for each row of X, shape (N, n_outputs).
 
-        A single sample given as a 1-D array returns a 1-D array. From a few thousand rows on,
-        chunks of rows run side by side on up to ``threads`` threads (None: as many as BLAS
-        may use, one per core at most),
-        each with its own product and element-wise work (see ``synapsenet._parallel``); the
-        outputs are the same, up to the rounding of BLAS's order of summation.
+        A single sample given as a 1-D array returns a 1-D array. The substrate makes each
+        product; rows run in chunks (``batch_size`` rows; None: the substrate's choice), side
+        by side on up to ``threads`` threads (None: as many as BLAS may use, one per core at
+        most), each with its own product and element-wise work (see
+        ``synapsenet._parallel``). The outputs do not depend on the number of threads, up to
+        the rounding of BLAS's order of summation; a noisy substrate draws each chunk's noise
+        from a generator seeded by the chunk's first row.
         """
         X, single = self._check_X(X, allow_1d=True, finite=False)
-        out = np.empty((len(X), self.n_outputs), self.dtype)
-        rows = min(8192, max(256, _CHUNK_ELEMENTS // max(l.n_out for l in self.layers)))
-        n = default_threads() if threads is None else max(1, int(threads))
-        if len(X) < _PARALLEL_ROWS:
-            n = 1
-        if n > 1:  # equal chunks, the same number for every thread, each near _TASK_ROWS
-            tasks = n * max(1, round(len(X) / (n * _TASK_ROWS)))
-            rows = -(-len(X) // tasks)
+        out = self._outputs(X, threads, batch_size)[0]
+        return out[0] if single else out
 
-        compiled = _engine.Forward(self) if _engine.Forward.supports(self) else None
+    def _outputs(self, X, threads=None, batch_size=None, keep_u=False):
+        """(Z, U) of the last layer for checked rows X; U only with ``keep_u``."""
+        out = np.empty((len(X), self.n_outputs), self.dtype)
+        u_out = np.empty_like(out) if keep_u else None
+        sub = self.substrate
+        rows, n = sub.inference_plan(self, len(X), threads)
+        if batch_size is not None:
+            rows = max(1, int(batch_size))
+        fused = None if keep_u else sub.fused_inference(self)
+        noise = sub.noise(len(X))
+        last = len(self.layers) - 1
 
         def run(s):
             Z = X[s:s + rows]
-            if compiled is not None:  # the same layers, bias and f fused, in C
-                if not compiled(Z, out[s:s + rows]):
+            if fused is not None:  # the same layers, bias and f fused, compiled
+                if not fused(Z, out[s:s + rows]):
                     self._raise_if_not_finite(X)  # else an overflow, not a bad input
                 return
-            for i, layer in enumerate(self.layers):
+            rng = None if noise is None else noise(s)
+            for k, layer in enumerate(self.layers):
                 with np.errstate(invalid="ignore", over="ignore"):  # checked just below
-                    U = layer.linear(Z, reuse=True)  # u = W z_prev + b
+                    U = sub.forward(k, layer, Z, self._buffer(k, len(Z)), rng)  # u = W z + b
                     # a NaN or ±inf input makes its row of u non-finite (inf·w, or inf·0 =
                     # NaN), so checking u — smaller than x, and in cache — checks x
-                    finite = i > 0 or np.isfinite(U.sum())
+                    finite = k > 0 or np.isfinite(U.sum())
                 if not finite:
                     self._raise_if_not_finite(X)
+                if keep_u and k == last:
+                    u_out[s:s + rows] = U
                 Z = layer.activation.forward(U, out=U)  # z = f(u)
             out[s:s + rows] = Z
 
         map_batches(run, range(0, len(X), rows), n)
-        return out[0] if single else out
+        return out, u_out
+
+    def _buffer(self, k, n):
+        """This thread's inference buffer for layer k, n rows (valid until its next use):
+        kept, since fresh arrays per chunk cost page faults."""
+        bufs = getattr(self._inference, "bufs", None)
+        if bufs is None:
+            bufs = self._inference.bufs = {}
+        buf = bufs.get(k)
+        if buf is None or len(buf) < n:
+            buf = bufs[k] = np.empty((n, self.layers[k].n_out), self.dtype)
+        return buf[:n]
 
     __call__ = predict
 
@@ -219,25 +293,27 @@ class Network:
             return (Z[:, 0] >= (act.low + act.high) / 2).astype(np.int64)
         return Z.argmax(axis=1)
 
-    def evaluate(self, X, y, loss="squared_error") -> dict:
-        """Loss (mean over samples) and, for class labels, accuracy on (X, y)."""
-        loss = get_loss(loss)
+    def evaluate(self, X, y, loss=None) -> dict:
+        """Loss (mean over samples) and, for class labels, accuracy on (X, y), computed from
+        this network's outputs on its substrate. ``loss``: None means the loss the network
+        was trained with (``train_config["loss"]``), else squared error."""
+        loss = get_loss(loss if loss is not None else
+                        self.train_config.get("loss", "squared_error"))
         X, _ = self._check_X(X)
         D, labels = self.targets(y, len(X))
-        Z = self.predict(X)
+        Z = self._outputs(X)[0]
         E = loss.quick_value(Z, D)
-        if E is None:  # the exact log needs u of the output layer: one more forward pass
-            E = loss.value(Z, D, self._output_u(X))
+        if E is None:  # the exact log needs u of the output layer: the pass again, keeping it
+            Z, U = self._outputs(X, keep_u=True)
+            E = loss.value(Z, D, U)
         result = {"loss": E, "n": int(len(X))}
         if labels is not None:
             result["accuracy"] = float(np.mean(self.outputs_to_classes(Z) == labels))
         return result
 
     def _output_u(self, X):
-        Z = X
-        for layer in self.layers[:-1]:
-            Z = layer.forward(Z)
-        return self.layers[-1].linear(Z)
+        """u of the output layer for the rows of X."""
+        return self._outputs(self._check_X(X)[0], keep_u=True)[1]
 
     # -- data checks ---------------------------------------------------------------------
     @staticmethod
@@ -320,39 +396,63 @@ class Network:
         return np.ascontiguousarray(y, dtype=self.dtype), None
 
     # -- learning ------------------------------------------------------------------------
-    def train_step(self, X, D, loss: Loss, rng=None, weights=None,
-                   scale=1.0, update=False) -> tuple[float, np.ndarray]:
-        """One forward and backward pass over a batch: fills every layer's dW, db with the
-        *mean* gradient over the batch (weighted by ``weights`` when given), times ``scale``,
-        and returns (loss, outputs).
+    def workspace(self, n: int) -> Workspace:
+        """A training workspace for batches of up to n rows."""
+        return Workspace(self.layers, n)
+
+    def train_step(self, X, D, loss: Loss, rng=None, weights=None, scale=1.0, update=False,
+                   ws: Workspace | None = None) -> tuple[float, np.ndarray]:
+        """One forward and backward pass over a batch, every product made by the substrate:
+        fills every layer's dW, db with the *mean* gradient over the batch (weighted by
+        ``weights`` when given), times ``scale``, and returns (loss, outputs).
 
         ``update=True`` also makes the plain gradient-descent step w ← w − scale·∂E/∂w, layer
         by layer inside backpropagation (``scale`` is then η), instead of filling dW; a
-        non-finite loss returns before any weight is touched.
+        non-finite loss returns before any weight is touched. ``ws``: the caller's
+        workspace (else one kept by the network).
         """
+        if ws is None:
+            if self._ws is None or self._ws.n < len(X):
+                self._ws = self.workspace(len(X))
+            ws = self._ws
+        ws = ws.rows(len(X))
+        sub = self.substrate
         Z = X
-        for layer in self.layers:
-            Z = layer.forward_train(Z, rng)  # z = f(W z_prev + b), stored for backward
-        last = self.layers[-1]
-        E = loss.value(Z, D, last._U, weights)  # E = (1/N) Σ_n E_n
+        for k, layer in enumerate(self.layers):
+            if layer.dropout and rng is not None:  # inverted dropout of this layer's inputs
+                keep = rng.random(Z.shape, dtype=layer.dtype) >= layer.dropout
+                ws.mask[k] = keep * layer.dtype.type(1.0 / (1.0 - layer.dropout))
+                Z = Z * ws.mask[k]
+            else:
+                ws.mask[k] = None
+            ws.Z_prev[k] = Z
+            U = sub.forward(k, layer, Z, ws.U[k], rng, train=True)  # u = W z_prev + b
+            Z = layer.activation.forward(U, out=ws.Z[k])  # z = f(u)
+        last = len(self.layers) - 1
+        E = loss.value(Z, D, ws.U[last], weights)  # E = (1/N) Σ_n E_n
         if update and not math.isfinite(E):
             return E, Z
-        ws = last._workspace(len(X))
-        delta = loss.output_delta(Z, D, last._U, last.activation, out=ws["D"])  # δ_out
+        delta = loss.output_delta(Z, D, ws.U[last], self.layers[last].activation,
+                                  out=ws.D[last])  # δ_out
         if weights is None:
             delta *= scale / len(X)  # mean over the batch: every later gradient is a mean too
         else:
             total = weights.sum()  # weighted mean; a batch of zero weights changes nothing
             w = weights * (scale / total) if total > 0 else 0 * weights
             delta *= w[:, None].astype(delta.dtype)
-        for i in range(len(self.layers) - 1, -1, -1):
-            layer = self.layers[i]
-            G = layer.backward(delta, i > 0, update)  # dW = δᵀ z_prev; G = δ W
-            if i > 0:
-                below = self.layers[i - 1]
+        for k in range(last, -1, -1):
+            layer = self.layers[k]
+            G = None
+            if k > 0:  # ∂E/∂z_prev = δ·W, with the weights before this layer's step
+                G = sub.backward(k, layer, delta, ws.G[k])
+                if ws.mask[k] is not None:
+                    G *= ws.mask[k]
+            sub.update(k, layer, ws.Z_prev[k], delta, update)  # ∂E/∂w_ji = δ_j z_i (, step)
+            if k > 0:
+                below = self.layers[k - 1]
                 # hidden δ_j = (Σ_k δ_k w_kj) f'(u_j)
-                delta = below.activation.backward(G, below._U, below._Z,
-                                                  out=below._workspace(len(X))["D"])
+                delta = below.activation.backward(G, ws.U[k - 1], ws.Z[k - 1],
+                                                  out=ws.D[k - 1])
         return E, Z
 
     def gradient(self, X, y, loss="squared_error") -> list[np.ndarray]:

@@ -187,9 +187,20 @@ def prepare(cfg: dict, progress=None) -> Prepared:
 def build_network(cfg: dict, n_features: int, n_classes: int) -> Network:
     n_out = 1 if n_classes == 2 and cfg["output"] in ("sigmoid", "tanh") else n_classes
     sizes = [n_features] + parse_layers(cfg["layers"]) + [n_out]
-    return Network.from_sizes(sizes, hidden=cfg["hidden"], output=cfg["output"],
-                              init=cfg.get("init"), dropout=cfg.get("dropout", 0.0),
-                              seed=cfg["seed"], dtype=cfg["dtype"])
+    net = Network.from_sizes(sizes, hidden=cfg["hidden"], output=cfg["output"],
+                             init=cfg.get("init"), dropout=cfg.get("dropout", 0.0),
+                             seed=cfg["seed"], dtype=cfg["dtype"])
+    return net.on(substrate(cfg))
+
+
+def substrate(cfg: dict):
+    """The substrate a run trains on: digital, with the synapses' bound, or noisy digital
+    (hardware-aware training) when ``train_noise`` is set."""
+    from .substrate import Digital, NoisyDigital
+
+    if cfg.get("train_noise"):
+        return NoisyDigital(cfg["train_noise"], weight_bound=cfg.get("weight_bound"))
+    return Digital(weight_bound=cfg.get("weight_bound"))
 
 
 def fit_options(cfg: dict) -> dict:
@@ -201,7 +212,7 @@ def fit_options(cfg: dict) -> dict:
                 n_batches=cfg.get("n_batches") if mode == "minibatch" else None,
                 optimizer=cfg["optimizer"], momentum=cfg.get("momentum"),
                 weight_decay=cfg["weight_decay"], schedule=cfg["schedule"],
-                weight_bound=cfg.get("weight_bound"), early_stopping=cfg["early_stopping"],
+                early_stopping=cfg["early_stopping"],
                 patience=cfg["patience"])
 
 

@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .network import Network
 from .optimizers import SGD, Adam
+from .substrate import Digital
 from .training import History, fit as core_fit
 
 
@@ -129,7 +130,8 @@ class _BaseNeuralNetwork(BaseEstimator):
             sizes = self._sizes(X.shape[1], self._n_out)
             self.network_ = Network.from_sizes(
                 sizes, activations=self._activations(len(sizes) - 1), init=self.init,
-                dropout=self.dropout, seed=self._rng, dtype=self.dtype)
+                dropout=self.dropout, seed=self._rng, dtype=self.dtype,
+            ).on(Digital(weight_bound=self.weight_bound))
             self._optimizer_ = self._optimizer()
             self.loss_curve_, self.n_iter_, self.t_ = [], 0, 0
             self.best_loss_ = np.inf
@@ -160,7 +162,7 @@ class _BaseNeuralNetwork(BaseEstimator):
                  self.learning_rate != "constant" else "constant", shuffle=self.shuffle,
                  seed=self._rng, validation_data=val, early_stopping=not incremental,
                  patience=self.n_iter_no_change, min_delta=self.tol,
-                 weight_bound=self.weight_bound, sample_weight=sw, history=history)
+                 sample_weight=sw, history=history)
         self.n_iter_ += len(history)
         self.t_ += history.updates
         self.loss_curve_ += list(history.loss)

@@ -109,9 +109,12 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
         mode="minibatch", batch_size=None, n_batches=None, optimizer="sgd", momentum=None,
         nesterov=False, weight_decay=0.0, schedule="constant", shuffle=True, seed=None,
         validation_data=None, early_stopping=False, patience=10, min_delta=0.0,
-        weight_bound=None, weight_noise=0.0, sample_weight=None, augment=None, callbacks=(),
-        initial_epoch=0, history=None):
-    """Train ``network`` on (X, y) by gradient descent and backpropagation.
+        sample_weight=None, augment=None, callbacks=(), initial_epoch=0, history=None):
+    """Train ``network`` on (X, y) by gradient descent and backpropagation, on the substrate
+    the network is on (``network.substrate``): every product of the training step is the
+    substrate's, and so are the synapses' limits (a weight bound is ``Digital(weight_bound=…)``,
+    hardware-aware weight noise is ``NoisyDigital(weight_noise=…)``; put the network on one
+    with ``network.on(…)``).
 
     Parameters
     ----------
@@ -135,10 +138,6 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
     early_stopping : bool     stop when the validation loss (or the training loss without
                               validation data) has not improved by ``min_delta`` for
                               ``patience`` epochs, and restore the best weights
-    weight_bound : float      keep every weight and bias in [−w_max, w_max] (the textbook's
-                              synapses: 1.0); None leaves them unbounded
-    weight_noise : float      hardware-aware training: every forward pass uses
-                              W + N(0, (weight_noise · max|W|)²), fresh noise per batch
     sample_weight : array (N,) non-negative weights: each update uses the weighted mean
                               gradient of its samples
     augment : callable        ``augment(X_batch, rng)`` returns a transformed copy of each
@@ -157,10 +156,10 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
     if not (isinstance(learning_rate, (int, float, np.floating)) and
             math.isfinite(learning_rate) and learning_rate > 0):
         raise ConfigError(f"learning_rate must be a positive number, got {learning_rate!r}")
-    if weight_bound is not None and not weight_bound > 0:
-        raise ConfigError(f"weight_bound must be positive (or None), got {weight_bound!r}")
-    if not 0 <= weight_noise < 10:
-        raise ConfigError(f"weight_noise must be in [0, 10), got {weight_noise!r}")
+    if not network.substrate.trainable:
+        raise ConfigError(f"the network is on the {network.substrate.name} substrate, which "
+                          "cannot train yet; train it digitally (network.on(Digital())) and "
+                          "place the trained network on the chip")
     if patience < 1:
         raise ConfigError(f"patience must be ≥ 1, got {patience!r}")
     X, _ = network._check_X(X, finite=False)  # NaN and ±inf: see below
@@ -200,14 +199,11 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
         "loss": loss_fn.name, "mode": mode, "batch_size": slices[0].stop - slices[0].start,
         "n_batches": len(slices), "optimizer": opt.config(), "schedule": sched.config(),
         "learning_rate": float(learning_rate), "epochs": int(epochs), "shuffle": bool(shuffle),
-        "weight_bound": weight_bound, "early_stopping": bool(early_stopping),
-        "weight_noise": float(weight_noise),
+        "early_stopping": bool(early_stopping), "substrate": network.substrate.describe(),
     }
     network.stop_training = False
-    for layer in network.layers:
-        layer.weight_noise = float(weight_noise)
     loop = _Loop(network, X, D, labels, sw, val, loss_fn, opt, sched, float(learning_rate), rng,
-                 slices, shuffle, weight_bound, augment, callbacks, history)
+                 slices, shuffle, augment, callbacks, history)
     for cb in callbacks:
         cb.on_train_begin(network, {"n_samples": len(X), "n_batches": len(slices),
                                     "epochs": epochs, "initial_epoch": initial_epoch})
@@ -252,8 +248,6 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
         raise
     finally:
         loop.close()
-        for layer in network.layers:
-            layer.weight_noise = 0.0
     for cb in callbacks:
         cb.on_train_end(history)
     network.optimizer = opt
@@ -269,11 +263,12 @@ class _Loop:
     """The epochs and batches of one ``fit`` call, with its buffers (allocated once)."""
 
     def __init__(self, network, X, D, labels, sw, val, loss, opt, sched, base_lr, rng, slices,
-                 shuffle, weight_bound, augment, callbacks, history):
+                 shuffle, augment, callbacks, history):
         self.network, self.X, self.D, self.labels, self.sw, self.val = network, X, D, labels, \
             sw, val
         self.loss, self.opt, self.sched, self.base_lr, self.rng = loss, opt, sched, base_lr, rng
-        self.slices, self.shuffle, self.weight_bound = slices, shuffle, weight_bound
+        self.slices, self.shuffle = slices, shuffle
+        self.substrate = network.substrate
         self.augment, self.callbacks, self.history = augment, callbacks, history
         self.bmax = bmax = max(s.stop - s.start for s in slices)
         self.params, self.grads = network.parameters(), network.gradients()
@@ -282,16 +277,16 @@ class _Loop:
         # makes the step w ← w − η ∂E/∂w inside each weight-gradient product
         self.fold = opt.folds_learning_rate
         self.Xb_buf = self.Db_buf = None  # the NumPy engine's batch buffers, made when needed
-        # the compiled engine, one thread per core, where it covers the configuration
+        self.ws = None  # the per-layer workspace of the NumPy steps, made when needed
+        # the substrate's compiled training step, where it covers the configuration
         self.engine = None
-        why_not = _engine.unsupported(
-            network, loss, opt, augment=augment, sample_weight=sw, batch=bmax,
-            weight_noise=max(lay.weight_noise for lay in network.layers))
+        why_not = "augmentation and sample weights run on the NumPy engine" \
+            if augment is not None or sw is not None else None
         if why_not is None:
-            threads = _engine.threads_for(network, bmax)
-            self.engine = _engine.TrainingEngine.acquire(network, loss, opt, bmax, threads)
-            self.engine.bind(X, D, labels, weight_bound)
-            network.train_config["engine"] = f"compiled, {threads} thread(s)"
+            self.engine, why_not = self.substrate.trainer(network, loss, opt, bmax)
+        if self.engine is not None:
+            self.engine.bind(X, D, labels)
+            network.train_config["engine"] = f"compiled, {self.engine.threads} thread(s)"
         else:
             network.train_config["engine"] = f"numpy ({why_not})"
 
@@ -377,6 +372,8 @@ class _Loop:
                     cb.on_batch_end(first + k, sl.stop - sl.start, E_k)
             n_correct += int(correct[:made].sum())
             self.history.updates += made
+            self.engine.count(self.substrate.counters,
+                              sum(sl.stop - sl.start for sl in part[:made]))
             if status != 1:  # step `made` of the chunk did not end well
                 self.check_engine(status, epoch, first + made, E[made], lr)
             if net.stop_training and first + made < len(slices):
@@ -399,6 +396,7 @@ class _Loop:
                                                   sl.start, m, lr)
             self.check_engine(status, epoch, bi, E, lr)
             self.history.updates += 1
+            self.engine.count(self.substrate.counters, m)
             return E, correct, m
         if order is None:
             Xb, Db = self.X[sl], self.D[sl]
@@ -418,8 +416,10 @@ class _Loop:
             wb = None if sw is None else sw[idx]
             if self.augment is not None:
                 Xb = self.augment(Xb, self.rng)
+        if self.ws is None:
+            self.ws = net.workspace(self.bmax)
         E, Z = net.train_step(Xb, Db, self.loss, self.rng, wb, lr if self.fold else 1.0,
-                              update=self.fold)
+                              update=self.fold, ws=self.ws)
         # a non-finite loss or gradient stops the training (a non-finite δ anywhere reaches
         # the first layer's bias gradient); a non-finite loss before any weight changed, a
         # non-finite δ after a step inside backpropagation, which epoch() then undoes
@@ -429,9 +429,8 @@ class _Loop:
             self.opt.t += 1  # the step w ← w − η ∂E/∂w was made in backpropagation
         else:
             self.opt.step(self.params, self.grads, lr, self.decays)  # momentum, Adam, decay
-        if self.weight_bound is not None:
-            for p in self.params:
-                np.clip(p, -self.weight_bound, self.weight_bound, out=p)
+        for layer in net.layers:
+            self.substrate.constrain(layer)  # the synapses' limits, after the step
         self.history.updates += 1
         correct = 0 if lb is None else int(np.count_nonzero(net.outputs_to_classes(Z) == lb))
         return E, correct, m

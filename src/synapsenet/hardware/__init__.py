@@ -1,9 +1,10 @@
-"""Analog AI hardware: a trained network on simulated crossbar arrays of synaptic devices.
+"""Analog AI hardware: a network on simulated crossbar arrays of synaptic devices — the
+``Analog`` substrate — with its configuration, presets and energy.
 
 >>> import synapsenet as sn
 >>> from synapsenet import hardware
 >>> net = sn.Network.from_sizes([4, 8, 3], hidden="relu", output="softmax", seed=0)
->>> chip = hardware.deploy(net, "ideal")
+>>> chip = hardware.deploy(net, "ideal")      # = net.on(hardware.Analog("ideal"))
 >>> X = sn.datasets.load("gaussians").X[:5].repeat(2, axis=1)
 >>> bool(abs(chip.predict(X) - net.predict(X)).max() < 1e-5)
 True
@@ -11,9 +12,9 @@ True
 
 from .config import (PRESETS, DeviceConfig, EnergyConfig, HardwareConfig, IOConfig, TileConfig,
                      load_config, parameter_names, to_toml)
-from .crossbar import AnalogLayer, AnalogNetwork, deploy
+from .crossbar import Analog, CrossbarArray, deploy
 from .energy import energy_report
 
-__all__ = ["deploy", "AnalogNetwork", "AnalogLayer", "HardwareConfig", "DeviceConfig",
+__all__ = ["deploy", "Analog", "CrossbarArray", "HardwareConfig", "DeviceConfig",
            "IOConfig", "TileConfig", "EnergyConfig", "PRESETS", "load_config", "to_toml",
            "parameter_names", "energy_report"]

@@ -66,9 +66,9 @@ def run_sweep(net, cfg, X, y, parameter, values, seeds=3):
         for seed in range(seeds):
             chip = deploy(net, chip_cfg, seed=seed)
             if parameter == TIME:
-                chip.drift(float(v))
+                chip.substrate.drift(float(v))
             rows.append({"parameter": parameter, "value": v, "seed": seed,
-                         "accuracy": chip.evaluate(X, y)})
+                         "accuracy": float(np.mean(chip.classify(X) == y))})
     return rows
 
 

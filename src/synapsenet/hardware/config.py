@@ -42,7 +42,9 @@ class DeviceConfig:
 class IOConfig:
     dac_bits: int | None = None  # input DAC resolution (None: ideal)
     adc_bits: int | None = None  # output ADC resolution (None: ideal)
-    adc_range: float = 1e9  # ADC full scale (± this); outputs beyond saturate
+    # ADC full scale (± this); outputs beyond saturate. None: no saturation without adc_bits;
+    # with adc_bits, calibrated to the worst case of the programmed weights (crossbar.py)
+    adc_range: float | None = None
     out_noise: float = 0.0  # σ of additive noise at each column output
     input_scaling: str = "abs_max"  # "abs_max": each input vector scaled to max |x| = 1
     input_range: float = 1.0  # with input_scaling="fixed": inputs clipped to ± this
@@ -125,7 +127,8 @@ class HardwareConfig:
             b = getattr(io, n)
             if b is not None and not 2 <= b <= 24:
                 raise ConfigError(f"{where}: {n} must be in 2…24 (or unset), got {b}")
-        if io.adc_range <= 0 or io.input_range <= 0 or io.out_noise < 0:
+        if (io.adc_range is not None and io.adc_range <= 0) or io.input_range <= 0 or \
+                io.out_noise < 0:
             raise ConfigError(f"{where}: adc_range and input_range must be > 0, out_noise ≥ 0")
         if io.input_scaling not in ("abs_max", "fixed"):
             raise ConfigError(f"{where}: input_scaling must be 'abs_max' or 'fixed'")
@@ -155,8 +158,8 @@ def _build(klass, values, where):
 def _coerce(obj, name, value, where):
     default = getattr(type(obj)(), name)
     optional_int = name in ("levels", "dac_bits", "adc_bits")
-    if value is None or (isinstance(value, str) and value.lower() in ("none", "ideal")):
-        if optional_int:
+    if value is None or (isinstance(value, str) and value.lower() in ("none", "ideal", "auto")):
+        if optional_int or name == "adc_range":
             return None
         raise ConfigError(f"{where}: a value is required")
     if isinstance(default, bool):
@@ -273,5 +276,6 @@ def to_toml(cfg: HardwareConfig) -> str:
     for section in _SECTIONS:
         lines.append(f"\n[{section}]")
         for k, v in dataclasses.asdict(getattr(cfg, section)).items():
-            lines.append(f"# {k} = (unset: ideal)" if v is None else f"{k} = {json.dumps(v)}")
+            unset = "calibrated to the weights' worst case" if k == "adc_range" else "ideal"
+            lines.append(f"# {k} = (unset: {unset})" if v is None else f"{k} = {json.dumps(v)}")
     return "\n".join(lines) + "\n"

@@ -1,4 +1,4 @@
-"""Simulate a trained network on analog crossbar arrays.
+"""The analog chip as a substrate: a network's layers on simulated crossbar arrays.
 
 Each synapse is a differential pair of devices, ``w = (G⁺ − G⁻) / g_scale``: the excitatory
 device carries positive weights and the inhibitory one negative weights, the other sitting at
@@ -21,9 +21,9 @@ import numpy as np
 
 from .._blas import add_product
 from .._engine import dac, product
-from .._parallel import map_batches
 from ..errors import ConfigError
 from ..layers import aligned_zeros
+from ..substrate import Substrate
 from .config import HardwareConfig, load_config
 
 
@@ -63,26 +63,17 @@ def standard_normal(rng: np.random.Generator, out: np.ndarray, work=None,
     return out
 
 
-_NONNEGATIVE = {"relu", "sigmoid", "softmax", "softplus"}  # activations with outputs ≥ 0
-
-
-class AnalogLayer:
-    """One ``Dense`` layer programmed into crossbar tiles."""
+class CrossbarArray:
+    """One ``Dense`` layer's synapses programmed into crossbar tiles: its devices' state
+    (conductances, faults, drift) and the analog matrix-vector product."""
 
     def __init__(self, layer, cfg: HardwareConfig, rng: np.random.Generator):
         self.layer = layer
         self.cfg = cfg
         self.n_in, self.n_out = layer.n_in, layer.n_out
-        W = layer.W.astype(np.float64)
         d = cfg.device
-        # weight → conductance scale: the largest |w| (per output column, or per layer)
-        if cfg.io.mapping == "column":
-            w_max = np.abs(W).max(axis=1, keepdims=True)
-        else:
-            w_max = np.full((self.n_out, 1), np.abs(W).max())
-        self.w_scale = np.where(w_max > 0, w_max, 1.0)  # (n_out, 1)
-        self.target = np.clip(W / self.w_scale, -1.0, 1.0)  # normalised weights in [−1, 1]
         shape = (2, self.n_out, self.n_in)  # [G⁺, G⁻]
+        # weight → conductance scale: the largest |w| (per output column, or per layer)
         # fixed properties of this chip's devices, drawn once
         self.g_max_dev = d.g_min + (d.g_max - d.g_min) * (
             1.0 + d.d2d_spread * rng.standard_normal(shape)) if d.d2d_spread else None
@@ -107,8 +98,16 @@ class AnalogLayer:
         return d.g_min + G * span
 
     def program(self, rng: np.random.Generator) -> None:
-        """Write the weights: quantise, add programming noise, apply the fixed device faults,
-        and draw each device's drift exponent."""
+        """Write the layer's weights as they are now: scale them to the conductance range,
+        quantise, add programming noise, apply the fixed device faults, and draw each
+        device's drift exponent."""
+        W = self.layer.W.astype(np.float64)
+        if self.cfg.io.mapping == "column":
+            w_max = np.abs(W).max(axis=1, keepdims=True)
+        else:
+            w_max = np.full((self.n_out, 1), np.abs(W).max())
+        self.w_scale = np.where(w_max > 0, w_max, 1.0)  # (n_out, 1)
+        self.target = np.clip(W / self.w_scale, -1.0, 1.0)  # normalised weights in [−1, 1]
         d = self.cfg.device
         span = d.g_max - d.g_min
         G = self.target_conductances()
@@ -154,6 +153,16 @@ class AnalogLayer:
             self.alpha = float(np.abs(W0.sum(axis=1)).sum() / now) if now > 0 else 1.0
         self.Wn_T = np.ascontiguousarray(Wn.T, dtype=np.float32)  # (n_in, n_out)
         self._scaled = None
+        io = self.cfg.io
+        self.adc_range = io.adc_range
+        if self.adc_range is None and io.adc_bits:
+            # no full scale given: calibrated to the weights' worst case, the largest column
+            # output any input in [−1, 1] can give in one row block (Σ_i |w_ij| over the
+            # block), so that no output saturates; calibrate() sets it from data instead
+            rows = self.cfg.tile.rows
+            worst = max(float(np.abs(Wn[:, r0:r0 + rows]).sum(axis=1).max(initial=0.0))
+                        for r0 in range(0, self.n_in, rows))
+            self.adc_range = worst * self.alpha if worst > 0 else 1.0
         self.G_sum_rows = G.sum(axis=(0, 1))  # Σ_j (G⁺ + G⁻) per input row, for energy
 
     def _workspace(self, n):
@@ -182,8 +191,10 @@ class AnalogLayer:
         return self.Wn_T.T.astype(np.float64) * self.w_scale * self.alpha
 
     # -- the analog matrix-vector product ---------------------------------------------------
-    def matvec(self, Z, rng):
-        """u = W·z + b on the chip, for a batch of rows Z (B, n_in)."""
+    def matvec(self, Z, rng, out=None, counts=None):
+        """u = W·z + b on the chip, for a batch of rows Z (B, n_in), into ``out`` (float32,
+        (B, n_out); None: a buffer of this thread's). ``counts``: a dict that receives what
+        the chip did (reads, conversions; see ``substrate.LayerCounts``)."""
         io, dev = self.cfg.io, self.cfg.device
         Z = np.asarray(Z, np.float32)
         ws = self._workspace(len(Z))
@@ -224,16 +235,24 @@ class AnalogLayer:
         # outputs are accumulated in ADC units (steps), converted once at the end
         # signed mid-tread ADC: codes −m…m with m = 2^(bits−1) − 1, so 0 and ±adc_range are
         # both exact levels; the DAC uses the same kind of code
-        step = io.adc_range / (2 ** (io.adc_bits - 1) - 1) if io.adc_bits else 1.0
-        bound = io.adc_range / step
-        saturates = io.adc_bits or io.adc_range < 1e8
+        step = self.adc_range / (2 ** (io.adc_bits - 1) - 1) if io.adc_bits else 1.0
+        saturates = self.adc_range is not None
+        bound = self.adc_range / step if saturates else None
         rows = self.cfg.tile.rows
-        out = ws["out"]
+        out = ws["out"] if out is None else out
+        n_planes = 0
+        meter = counts is not None and counts.get("meter")
+        G_rows = self.G_sum_rows * 1e-6 if meter else None  # S, per input row
+        energy = 0.0
         noisy = bool(dev.read_noise or io.out_noise)
         blocks = range(0, self.n_in, rows)  # one block of tiles per `rows` inputs
         first = True
         for unit, Xp in planes:  # unit: input value of one DAC code (× sign and bit weight)
             g = unit / step  # one input code → ADC steps
+            n_planes += 1
+            if meter:  # Σ_i x_i² Σ_j (G⁺ + G⁻) over the batch: what the reads dissipate
+                energy += float(np.square(Xp, dtype=np.float64).sum(axis=0) @ G_rows) * \
+                    unit * unit
             for r0 in blocks:
                 xs = Xp[:, r0:r0 + rows]
                 # column currents Σ_i x_i (G⁺ − G⁻), directly in ADC steps; the first block
@@ -260,6 +279,13 @@ class AnalogLayer:
         out *= s  # undo the input scaling (digital)
         out *= (self.w_scale.T * (self.alpha * step)).astype(np.float32)  # → weight units
         out += self.layer.b  # digital bias
+        if counts is not None:
+            B, blocks_n = len(Z), self.n_row_blocks
+            counts.update(vectors=B, macs=B * self.n_in * self.n_out,
+                          array_reads=B * blocks_n * n_planes,
+                          dac_conversions=B * self.n_in * n_planes,
+                          adc_conversions=B * self.n_out * blocks_n * n_planes,
+                          input_energy_units=energy)
         return out
 
     def _bit_planes(self, X):
@@ -286,87 +312,101 @@ class AnalogLayer:
         return -(-self.n_in // self.cfg.tile.rows)
 
 
-class AnalogNetwork:
-    """A network deployed on a simulated chip. Build with :func:`deploy`.
+class Analog(Substrate):
+    """A simulated analog chip described by ``config`` (a preset name, a TOML file or a
+    :class:`HardwareConfig`): each layer's synapses on crossbar tiles (:class:`CrossbarArray`),
+    its devices drawn from ``seed`` when placed under a network, which programs them.
 
-    ``threads``: how many batches are simulated at once (None: as many as BLAS may use, one
-    per core and 8 at most; see ``synapsenet._parallel``).
-    The outputs do not depend on it (see :meth:`predict`).
+    Inference runs chunks of ``batch_size`` rows on up to ``threads`` threads (None: as
+    many as BLAS may use, one per core and 8 at most), each on one core with BLAS
+    single-threaded meanwhile: the simulation is mostly element-wise work, which NumPy does
+    on one core, so chunks side by side use the machine better than one chunk with a
+    multi-threaded product. The read noise of the chunk starting at row s comes from a
+    generator seeded by (one draw of the chip's generator, s): a seed gives the same outputs
+    on any number of threads. ``meter=True`` also counts the energy-weighted input of
+    every read (``LayerCounts.input_energy_units``; one more pass over the inputs).
+
+    Training on the chip (updates by device pulses) is not available yet: ``trainable`` is
+    False, and ``fit`` says so.
     """
 
-    def __init__(self, network, cfg: HardwareConfig, seed=0, threads=None):
-        self.network = network
-        self.config = cfg
-        self.threads = threads
+    name = "analog"
+    trainable = False
+
+    def __init__(self, config="ideal", seed=0, threads=None, batch_size=1024, meter=False):
+        super().__init__()
+        self.config = load_config(config)
+        self.seed, self.threads, self.batch_size = seed, threads, int(batch_size)
+        self.meter = bool(meter)
         # SFC64: the fastest of NumPy's bit generators here, and noise is most of the work
         self.rng = np.random.Generator(np.random.SFC64(seed))
-        self.layers = [AnalogLayer(layer, cfg, self.rng) for layer in network.layers]
-        for below, above in zip(self.layers, self.layers[1:]):
-            above.nonnegative_input = below.layer.activation.name in _NONNEGATIVE
+        self.arrays: list[CrossbarArray] = []
 
-    def program(self) -> "AnalogNetwork":
-        """Re-write every weight: a fresh draw of programming noise (faults stay)."""
-        for layer in self.layers:
-            layer.program(self.rng)
+    def place(self, network):
+        if self.arrays:
+            raise ConfigError("this Analog substrate is already under a network: make one "
+                              "chip per network")
+        self.arrays = [CrossbarArray(layer, self.config, self.rng) for layer in network.layers]
+        for below, above in zip(network.layers, self.arrays[1:]):
+            above.nonnegative_input = below.activation.nonnegative
+
+    # -- the devices ------------------------------------------------------------------------
+    def program(self) -> "Analog":
+        """Re-write every weight from the layers: a fresh draw of programming noise (the
+        devices' faults stay)."""
+        for array in self.arrays:
+            array.program(self.rng)
         return self
 
-    def drift(self, t: float) -> "AnalogNetwork":
+    def drift(self, t: float) -> "Analog":
         """Advance every device to ``t`` seconds after programming."""
-        for layer in self.layers:
-            layer.drift(t)
+        for array in self.arrays:
+            array.drift(t)
         return self
 
-    def predict(self, X, batch_size=1024) -> np.ndarray:
-        """Outputs of the last layer, computed on the chip (read noise drawn afresh).
+    # -- the substrate's operations -----------------------------------------------------------
+    def forward(self, k, layer, Z, out, rng=None, train=False):
+        array = self.arrays[k]
+        if train:
+            raise ConfigError("the analog substrate cannot train yet")
+        counts = {"meter": self.meter}
+        direct = out.dtype == np.float32 and out.flags.c_contiguous
+        U = array.matvec(Z, rng, out if direct else None, counts)
+        if not direct:
+            out[...] = U
+        del counts["meter"]
+        self.counters.add(k, **counts)
+        if k == 0 and not np.isfinite(Z.sum()):
+            # clipped inputs (fixed input scaling) hide an infinite input: show it in u, as
+            # the digital substrate's product does
+            out[~np.isfinite(Z).all(axis=1)] = np.nan
+        return out
 
-        Batches of ``batch_size`` rows are simulated on up to ``threads`` threads, each on
-        one core, with BLAS single-threaded meanwhile: the simulation is mostly element-wise
-        work, which NumPy does on one core, so batches side by side use the machine better
-        than one batch with a two-thread product (33 ms instead of 48 ms for MNIST's test
-        set on PCM, 2 cores, measured). The read noise of the batch starting at row s comes
-        from a generator seeded by (one draw of the chip's generator, s): a seed gives the
-        same outputs on any number of threads.
-        """
-        # with per-vector input scaling, a NaN or ±inf input shows in its row's scale, so
-        # the full check of X is left to that (cheaper) test below
-        by_scale = self.config.io.input_scaling == "abs_max"
-        X, single = self.network._check_X(X, allow_1d=True, finite=not by_scale)
-        out = np.empty((len(X), self.network.n_outputs), np.float32)
+    def backward(self, k, layer, delta, out):
+        raise ConfigError("the analog substrate cannot train yet")
+
+    def update(self, k, layer, Z_prev, delta, step):
+        raise ConfigError("the analog substrate cannot train yet")
+
+    def inference_plan(self, network, n_rows, threads):
+        return self.batch_size, self.threads if threads is None else threads
+
+    def noise(self, n_rows):
         seed = int(self.rng.bit_generator.random_raw())  # fresh noise on every call
+        return lambda s: np.random.Generator(np.random.SFC64([seed, s]))
 
-        def run(s):
-            rng = np.random.Generator(np.random.SFC64([seed, s]))
-            Z = X[s:s + batch_size]
-            for i, al in enumerate(self.layers):
-                with np.errstate(invalid="ignore", over="ignore"):  # checked just below
-                    U = al.matvec(Z, rng)
-                if i == 0 and by_scale and not np.isfinite(al._workspace(len(Z))["s"]).all():
-                    self.network._raise_if_not_finite(X)
-                Z = al.layer.activation.forward(U, out=U)
-            out[s:s + batch_size] = Z
-
-        map_batches(run, range(0, len(X), batch_size), self.threads)
-        return out[0] if single else out
-
-    def classify(self, X) -> np.ndarray:
-        return self.network.outputs_to_classes(self.predict(X))
-
-    def evaluate(self, X, y) -> float:
-        """Accuracy on (X, labels)."""
-        return float(np.mean(self.classify(X) == np.asarray(y)))
-
-    def energy_report(self, n_inferences: int = 1, X=None) -> dict:
-        from .energy import energy_report
-
-        return energy_report(self, n_inferences, X)
+    def describe(self):
+        return {"name": self.name, "hardware": self.config.name, "seed": self.seed}
 
     def __repr__(self):
-        tiles = sum(l.n_tiles for l in self.layers)
-        return (f"AnalogNetwork({self.config.name}: {self.network!r}; {tiles} tiles of "
-                f"{self.config.tile.rows}×{self.config.tile.cols})")
+        tiles = sum(a.n_tiles for a in self.arrays)
+        t = self.config.tile
+        return f"Analog({self.config.name!r}, {tiles} tiles of {t.rows}×{t.cols})"
 
 
-def deploy(network, config="ideal", seed=0, threads=None) -> AnalogNetwork:
-    """Program ``network`` into a simulated chip described by ``config`` (a preset name, a
-    TOML file or a :class:`HardwareConfig`); ``threads`` as in :class:`AnalogNetwork`."""
-    return AnalogNetwork(network, load_config(config), seed=seed, threads=threads)
+def deploy(network, config="ideal", seed=0, threads=None, batch_size=1024, meter=False):
+    """``network`` on a simulated chip: ``network.on(Analog(config, seed, …))``. The result
+    is a Network sharing the layers, its products made by the chip; the chip itself is its
+    ``.substrate`` (``program()``, ``drift(t)``, ``arrays``, ``counters``)."""
+    return network.on(Analog(config, seed=seed, threads=threads, batch_size=batch_size,
+                             meter=meter))
