@@ -13,7 +13,7 @@ The network engine imports NumPy only; scikit-learn, rich and matplotlib are imp
 datasets, the command line and the plots when they are used.
 """
 
-from . import activations, losses, optimizers
+from . import activations, losses, optimizers, substrate
 from .activations import get_activation
 from .errors import (ConfigError, DataError, DivergenceError, ModelFileError, ShapeError,
                      SynapseError)
@@ -29,7 +29,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Network", "Dense", "fit", "History", "Callback", "load", "gradient_check", "SGD", "Adam",
-    "get_activation", "get_loss", "activations", "losses", "optimizers", "datasets",
+    "get_activation", "get_loss", "activations", "losses", "optimizers", "substrate", "datasets",
     "SynapseError", "ConfigError", "ShapeError", "DataError", "ModelFileError",
     "DivergenceError", "__version__",
 ]
