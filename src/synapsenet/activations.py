@@ -19,7 +19,7 @@ from .errors import unknown_name
 
 def row_max(a: np.ndarray) -> np.ndarray:
     """max over each row, shape (N, 1). For many narrow rows (a softmax over 10 classes) a
-    loop over the columns is up to 14× faster than NumPy's reduction along a short axis; for
+    loop over the columns beats NumPy's reduction along a short axis; for
     a few rows, or wide ones, the reduction is faster."""
     if a.shape[1] > 32 or len(a) < 128:
         return a.max(axis=1, keepdims=True)

@@ -254,8 +254,9 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
     return history
 
 
-# samples per call into the compiled engine when no callback needs each batch: ~20–60 ms of
-# work, so that Ctrl-C and stop_training still act within a fraction of a second
+# samples per call into the compiled engine when no callback needs each batch: small enough
+# that Ctrl-C and stop_training act within a fraction of a second, large enough that
+# Python's own cost per call vanishes
 _CHUNK_SAMPLES = 8192
 
 
