@@ -4,8 +4,12 @@ Each case writes a small file, loads it as a user would, and checks that the Dat
 what was wrong, where it is (file, line, array), and what is accepted.
 """
 
+import io
+import zipfile
 
+import numpy as np
 import pytest
+from numpy.lib import format as npy_format
 
 from synapsenet import DataError, datasets
 
@@ -88,3 +92,122 @@ def test_csv_accepts(tmp_path, contents, names, labels):
     f.write_text(contents, encoding="utf-8")
     ds = datasets.load(f"csv:{f}")
     assert ds.class_names == names and ds.y.tolist() == labels
+
+
+# -- NPZ: X is 2-D numbers, y one label per row; sizes checked before anything is allocated --
+def _npz_declaring(path, shape, dtype="<f8", name="X"):
+    """An .npz whose array ``name`` declares ``shape`` but holds no data: a few bytes."""
+    hdr = io.BytesIO()
+    npy_format.write_array_header_1_0(hdr, {"descr": dtype, "fortran_order": False,
+                                            "shape": shape})
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(f"{name}.npy", hdr.getvalue())
+        zf.writestr("y.npy", _npy_bytes(np.zeros(3, np.int64)))
+
+
+def _npy_bytes(a):
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
+def _savez(**arrays):
+    return lambda path: np.savez(path, **arrays)
+
+
+def _bomb(path):
+    """8 MB of zeros that compress to a few kB: refused by size, not by MemoryError."""
+    np.savez_compressed(path, X=np.zeros((1000, 1000)), y=np.zeros(1000, np.int64))
+
+
+def _not_zip(path):
+    path.write_bytes(b"this is not a zip file")
+
+
+def _single_npy(path):
+    path.write_bytes(_npy_bytes(np.eye(3)))
+
+
+def _truncated(path):
+    np.savez(path, X=np.eye(40), y=np.arange(40) % 2)
+    data = path.read_bytes()
+    with zipfile.ZipFile(path, "w") as zf:  # a member whose data stops short of its header
+        with zipfile.ZipFile(io.BytesIO(data)) as src:
+            zf.writestr("X.npy", src.read("X.npy")[:300])
+            zf.writestr("y.npy", src.read("y.npy"))
+
+
+TWO = np.array([0, 1])
+NPZ_REFUSED = [
+    # (why it is refused, how the file is made, what the message must say)
+    ("a header declaring terabytes", lambda p: _npz_declaring(p, (10 ** 6, 10 ** 6)),
+     r"array 'X' declares shape \(1000000, 1000000\) float64 = 8\.0 TB, more than the"),
+    ("a decompression bomb", _bomb, r"array 'X' declares shape \(1000, 1000\) float64 = 8\.0 MB"),
+    ("a truncated array", _truncated, r"array 'X' is truncated or damaged"),
+    ("not a zip file", _not_zip, r"is not an \.npz archive"),
+    ("a single .npy array", _single_npy, r"is a single \.npy array.*np\.savez\(path, X=X, y=y\)"),
+    ("no X/y arrays", _savez(features=np.eye(2)), r"has arrays \['features'\]; expected a feature"),
+    ("Python objects", lambda p: _npz_declaring(p, (3, 2), "|O"), r"array 'X' holds object"),
+    ("complex numbers", _savez(X=np.eye(2) * 1j, y=TWO), r"array 'X' holds complex128"),
+    ("strings as features", _savez(X=np.array([["a"], ["b"]]), y=TWO), r"'X' holds <U1 values"),
+    ("3-D images", _savez(X=np.zeros((4, 2, 2)), y=np.arange(4) % 2),
+     r"'X' has 3 dimensions \(4, 2, 2\); expected 2-D.*X\.reshape\(len\(X\), -1\)"),
+    ("1-D features", _savez(X=np.arange(4.0), y=np.arange(4) % 2),
+     r"'X' has 1 dimensions \(4,\); store one row per sample"),
+    ("no features", _savez(X=np.zeros((4, 0)), y=np.arange(4) % 2),
+     r"'X' has shape \(4, 0\): no features"),
+    ("no samples", _savez(X=np.zeros((0, 3)), y=np.zeros(0, int)),
+     r"'X' has shape \(0, 3\): no samples"),
+    ("NaN in X", _savez(X=np.array([[0.0, 1], [np.nan, 2], [1, 1]]), y=np.array([0, 1, 0])),
+     r"X\[1, 0\] is nan; features must be finite"),
+    ("more rows than labels", _savez(X=np.eye(4), y=np.array([0, 1, 0])),
+     r"'X' has 4 rows but 'y' has 3 labels"),
+    ("one-hot labels", _savez(X=np.eye(3), y=np.eye(3)),
+     r"'y' has shape \(3, 3\): one-hot.*y\.argmax\(axis=1\)"),
+    ("a label 1.5", _savez(X=np.eye(3), y=np.array([0.0, 1.5, 1.0])),
+     r"y\[1\]: label 1\.5 is not a whole number"),
+    ("a NaN label", _savez(X=np.eye(3), y=np.array([0.0, np.nan, 1.0])),
+     r"y\[1\]: label .*nan.* is not finite"),
+    ("one class", _savez(X=np.eye(3), y=np.zeros(3, int)), r"all 3 samples have the label '0'"),
+    ("a single sample", _savez(X=np.eye(1), y=np.zeros(1, int)), r"only 1 sample"),
+]
+
+
+@pytest.mark.parametrize("make,message", [pytest.param(*c[1:], id=c[0]) for c in NPZ_REFUSED])
+def test_npz_refuses(tmp_path, monkeypatch, make, message):
+    monkeypatch.setenv("SYNAPSENET_MAX_DATA_BYTES", "1000000")  # 1 MB: the bomb is 8 MB
+    f = tmp_path / "data.npz"
+    make(f)
+    with pytest.raises(DataError, match=message) as err:
+        datasets.load(f"npz:{f}")
+    assert str(f) in str(err.value)
+
+
+def test_npz_size_is_checked_before_loading(tmp_path, monkeypatch):
+    """The declared size is refused from the header alone: np.load is never reached."""
+    f = tmp_path / "huge.npz"
+    _npz_declaring(f, (2 ** 40, 2 ** 20))
+    monkeypatch.setattr(np, "load", lambda *a, **k: pytest.fail("np.load was called"))
+    with pytest.raises(DataError, match=r"\(1099511627776, 1048576\) float64 = 9223\.4 PB"):
+        datasets.load_npz(f)
+
+
+def test_npz_accepts_column_labels_and_strings(tmp_path):
+    f = tmp_path / "d.npz"
+    np.savez(f, X=np.eye(4, dtype=np.uint8), y=np.array([["b"], ["a"], ["b"], ["a"]]))
+    ds = datasets.load(f"npz:{f}")
+    assert ds.class_names == ["a", "b"] and ds.y.tolist() == [1, 0, 1, 0]
+    assert ds.X.dtype == np.float64
+
+
+def test_features_for_predict_are_checked_the_same_way(tmp_path, monkeypatch):
+    from synapsenet.datasets.files import load_features
+
+    monkeypatch.setenv("SYNAPSENET_MAX_DATA_BYTES", "1000000")
+    f = tmp_path / "in.npz"
+    _bomb(f)
+    with pytest.raises(DataError, match=r"array 'X' declares shape \(1000, 1000\)"):
+        load_features(f)
+    np.savez(f, X=np.zeros((2, 2, 2)))
+    with pytest.raises(DataError, match=r"'X' has 3 dimensions"):
+        load_features(f)

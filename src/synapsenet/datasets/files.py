@@ -7,6 +7,9 @@ such as 1.5, NaN or infinity, an empty label, numbers mixed with names; and so a
 cannot be a classification: fewer than two samples, a single class, or a label per sample.
 
 Features are numbers; missing values, NaN and infinity are refused, naming line and column.
+The arrays of an .npz archive are checked against their declared shapes and types (read from
+the .npy headers inside the zip) before anything is allocated, so a few bytes declaring
+terabytes are refused instead of exhausting memory (see :mod:`.limits`).
 """
 
 from __future__ import annotations
@@ -14,11 +17,14 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npy_format
 
 from ..errors import DataError
+from .limits import check_size
 
 HOW_LABELS = ("labels are read from the last column unless another is named (label_column= "
               "a name or index; --label-column on the command line)")
@@ -238,6 +244,98 @@ def load_csv(path, label_column=None):
 
 
 # -- NPZ ------------------------------------------------------------------------------------
+_NPZ_KEYS = (("X", "y"), ("x", "y"), ("data", "target"), ("features", "labels"))
+
+
+def _npy_header(fh):
+    version = npy_format.read_magic(fh)
+    if version == (1, 0):
+        return npy_format.read_array_header_1_0(fh)
+    if version == (2, 0):
+        return npy_format.read_array_header_2_0(fh)
+    return npy_format._read_array_header(fh, version)  # 3.0 (UTF-8 field names): no public API
+
+
+def _npz_headers(path: Path) -> dict:
+    """{array name: (shape, dtype)} of an .npz archive, from the .npy headers in the zip:
+    nothing but the headers is decompressed."""
+    src = repr(str(path))
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+    except IsADirectoryError:
+        raise DataError(f"{src} is a folder, not an .npz file") from None
+    except OSError as e:
+        raise DataError(f"cannot read {src}: {e.strerror or e}") from None
+    if magic == b"\x93NUMPY":
+        raise DataError(f"{src} is a single .npy array, not an .npz archive of named arrays; "
+                        "save features and labels with np.savez(path, X=X, y=y)")
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{src} is not an .npz archive (a zip of .npy arrays, as np.savez "
+                        "writes it)")
+    out, name = {}, None
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    continue
+                name = info.filename[:-4]
+                with zf.open(info) as fh:
+                    shape, _fortran, dtype = _npy_header(fh)
+                out[name] = (tuple(shape), np.dtype(dtype))
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError,
+            NotImplementedError) as e:
+        what = f"array {name!r}" if name else "the archive"
+        raise DataError(f"{src}: {what} is damaged or not a NumPy array ({e})") from None
+    return out
+
+
+def _load_npz_arrays(path: Path, names) -> dict:
+    """Check the declared types and sizes of ``names``, then load them."""
+    src = repr(str(path))
+    headers = _npz_headers(path)
+    total = 0
+    for name in names:
+        shape, dtype = headers[name]
+        if dtype.hasobject or dtype.names or dtype.kind not in "biufUS":
+            raise DataError(f"{src}: array {name!r} holds {dtype} values; accepted are real "
+                            "numbers (and strings for labels), not objects, records or complex")
+        nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        check_size(nbytes, f"{src}: array {name!r} declares shape {shape} {dtype}")
+        total += nbytes
+    if len(names) > 1:
+        check_size(total, f"{src}: arrays {', '.join(map(repr, names))} declare together")
+    out, current = {}, None
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            for current in names:
+                out[current] = npz[current]
+    except (OSError, zipfile.BadZipFile, zlib.error, EOFError, ValueError) as e:
+        what = f"array {current!r}" if current else "the archive"
+        raise DataError(f"{src}: {what} is truncated or damaged ({e})") from None
+    return out
+
+
+def _check_features(X: np.ndarray, src: str, name: str) -> np.ndarray:
+    """X as float64 (N, F): numbers, 2-D, non-empty, finite."""
+    if X.dtype.kind not in "biuf":
+        raise DataError(f"{src}: array {name!r} holds {X.dtype} values; features must be "
+                        "numbers (integer, float or bool)")
+    if X.ndim != 2:
+        advice = ("store one row per sample, shape (N, n_features); X.reshape(-1, 1) for a "
+                  "single feature" if X.ndim == 1 else
+                  "expected 2-D, one row per sample: flatten images with X.reshape(len(X), -1)")
+        raise DataError(f"{src}: array {name!r} has {X.ndim} dimensions {X.shape}; {advice}")
+    if 0 in X.shape:
+        raise DataError(f"{src}: array {name!r} has shape {X.shape}: no "
+                        f"{'samples' if X.shape[0] == 0 else 'features'}")
+    if X.dtype.kind == "f" and not np.isfinite(X).all():
+        r, c = np.argwhere(~np.isfinite(X))[0]
+        raise DataError(f"{src}: {name}[{r}, {c}] is {X[r, c]}; features must be finite "
+                        "numbers")
+    return X.astype(np.float64)
+
+
 def load_features(path) -> np.ndarray:
     """Inputs without labels, for prediction: every column of a CSV file (optional header),
     or the array X (or x, data, features) of a .npz archive. Returns float64 (N, F)."""
@@ -246,47 +344,42 @@ def load_features(path) -> np.ndarray:
         numbered, header = _read_table(path)
         width = len(numbered[0][1])
         return _parse_numbers(path, numbered, list(range(width)), header, width)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            key = next((k for k, _ in _NPZ_KEYS if k in npz.files), None)
-            if key is None:
-                raise DataError(f"{str(path)!r} has arrays {sorted(npz.files)}; expected the "
-                                "inputs in an array named X")
-            X = npz[key]
-    except (OSError, zipfile.BadZipFile, ValueError) as e:
-        raise DataError(f"cannot read {str(path)!r} as .npz: {e}") from None
-    if X.ndim != 2 or not np.issubdtype(X.dtype, np.number) or not np.isfinite(X).all():
-        raise DataError(f"{str(path)!r}: X must be a 2-D array of finite numbers, got "
-                        f"{X.dtype} {X.shape}")
-    return X.astype(np.float64)
-
-
-_NPZ_KEYS = (("X", "y"), ("x", "y"), ("data", "target"), ("features", "labels"))
+    src = repr(str(path))
+    headers = _npz_headers(path)
+    key = next((k for k, _ in _NPZ_KEYS if k in headers), None)
+    if key is None:
+        raise DataError(f"{src} has arrays {sorted(headers)}; expected the inputs in an array "
+                        "named X (or x, data, features)")
+    return _check_features(_load_npz_arrays(path, [key])[key], src, key)
 
 
 def load_npz(path):
     """Read features and labels from a .npz archive with keys X/y (or x/y, data/target,
-    features/labels). Returns (X, y, class_names)."""
+    features/labels). X is 2-D (samples × features) of numbers; y holds one class label per
+    sample, 1-D or (N, 1). Returns (X float64, y int64, class_names)."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            keys = set(npz.files)
-            for kx, ky in _NPZ_KEYS:
-                if kx in keys and ky in keys:
-                    X, raw = npz[kx], npz[ky]
-                    break
-            else:
-                raise DataError(f"{str(path)!r} has arrays {sorted(keys)}; expected a feature "
-                                "array and a label array named X and y (or data/target)")
-    except (OSError, zipfile.BadZipFile, ValueError) as e:
-        raise DataError(f"cannot read {str(path)!r} as .npz: {e}") from None
-    if X.ndim != 2 or len(X) != len(raw):
-        raise DataError(f"{str(path)!r}: X must be 2-D with one row per label, got X "
-                        f"{X.shape} and y {raw.shape}")
-    if not np.issubdtype(X.dtype, np.number) or not np.isfinite(X).all():
-        raise DataError(f"{str(path)!r}: X must hold finite numbers")
-    y, classes = encode_labels(raw, str(path))
-    return X.astype(np.float64), y, classes
+    src = repr(str(path))
+    headers = _npz_headers(path)
+    pair = next(((kx, ky) for kx, ky in _NPZ_KEYS if kx in headers and ky in headers), None)
+    if pair is None:
+        raise DataError(f"{src} has arrays {sorted(headers)}; expected a feature array and a "
+                        "label array named X and y (or x/y, data/target, features/labels)")
+    kx, ky = pair
+    arrays = _load_npz_arrays(path, [kx, ky])
+    X = _check_features(arrays[kx], src, kx)
+    raw = arrays[ky]
+    if raw.ndim == 2 and raw.shape[1] == 1:
+        raw = raw[:, 0]
+    if raw.ndim != 1:
+        advice = ("one-hot or multi-label; store one class label per sample (y.argmax(axis=1) "
+                  "for one-hot)" if raw.ndim == 2 else "expected 1-D, one label per sample")
+        raise DataError(f"{src}: array {ky!r} has shape {raw.shape}: {advice}")
+    if len(X) != len(raw):
+        raise DataError(f"{src}: {kx!r} has {len(X)} rows but {ky!r} has {len(raw)} labels; "
+                        "every sample needs exactly one label")
+    y, classes = encode_labels(raw, src, where=lambda i: f"{ky}[{i}]",
+                               hint=f"labels are the array {ky!r}")
+    return X, y, classes
 
 
 __all__ = ["load_csv", "load_npz", "load_features", "encode_labels"]
