@@ -211,3 +211,29 @@ def test_features_for_predict_are_checked_the_same_way(tmp_path, monkeypatch):
     np.savez(f, X=np.zeros((2, 2, 2)))
     with pytest.raises(DataError, match=r"'X' has 3 dimensions"):
         load_features(f)
+
+
+# -- splits: both parts need samples, and a stratified split one of each class on each side --
+SPLIT_REFUSED = [
+    # (why it is refused, labels, fraction set aside, what the message must say)
+    ("one sample", [0], 0.2, r"1 sample cannot be split 0\.8 : 0\.2: it leaves 0 to keep and 1"),
+    ("a fraction that takes everything", [0, 1, 0, 1], 0.9,
+     r"4 samples cannot be split 0\.1 : 0\.9: it leaves 0 to keep and 4 to set aside"),
+    ("fewer test samples than classes", [0, 0, 1, 1, 2, 2, 3, 3, 4, 4], 0.2,
+     r"10 samples of 5 classes cannot be split 0\.8 : 0\.2 with every class on both sides: "
+     r"8 kept and 2 set aside, and each part needs at least 5"),
+]
+
+
+@pytest.mark.parametrize("labels,fraction,message",
+                         [pytest.param(*c[1:], id=c[0]) for c in SPLIT_REFUSED])
+def test_split_refuses(labels, fraction, message):
+    y = np.array(labels)
+    with pytest.raises(DataError, match=message):
+        datasets.split(np.zeros((len(y), 1)), y, fraction)
+
+
+def test_split_sets_aside_the_stated_number():
+    y = np.array([0, 1] * 5 + [2])  # class 2 has one sample: not stratified
+    _, part, _, y_part = datasets.split(np.arange(11)[:, None], y, 0.2, seed=0)
+    assert len(part) == len(y_part) == 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 
 SCALINGS = ("none", "255", "standard", "minmax")
 
@@ -73,10 +73,30 @@ class Scaler:
 
 def split(X, y, fraction: float, seed=0, stratify=True):
     """Split off ``fraction`` of the samples (stratified by label, seeded):
-    returns X_keep, X_part, y_keep, y_part."""
+    returns X_keep, X_part, y_keep, y_part.
+
+    The part set aside has ⌈fraction·N⌉ samples. Both parts must have samples, and when every
+    class has at least two samples the split is stratified, so both parts must be able to hold
+    one sample of each class; a set too small for that is refused, naming the numbers.
+    """
     if not 0 < fraction < 1:
         raise ConfigError(f"split fraction must be between 0 and 1, got {fraction!r}")
+    y = np.asarray(y)
+    n = len(y)
+    n_part = int(np.ceil(fraction * n))
+    n_keep = n - n_part
+    if n_part < 1 or n_keep < 1:
+        raise DataError(f"{n} sample{'s' * (n != 1)} cannot be split {1 - fraction:g} : "
+                        f"{fraction:g}: it leaves {n_keep} to keep and {n_part} to set aside")
+    counts = np.bincount(y)
+    counts = counts[counts > 0]
+    strat = stratify and counts.min() >= 2
+    if strat and min(n_part, n_keep) < len(counts):
+        raise DataError(f"{n} samples of {len(counts)} classes cannot be split {1 - fraction:g} : "
+                        f"{fraction:g} with every class on both sides: {n_keep} kept and "
+                        f"{n_part} set aside, and each part needs at least {len(counts)}; use "
+                        "more data or a fraction nearer 0.5")
     from sklearn.model_selection import train_test_split
 
-    strat = y if stratify and np.min(np.bincount(y)) >= 2 else None
-    return train_test_split(X, y, test_size=fraction, random_state=seed, stratify=strat)
+    return train_test_split(X, y, test_size=fraction, random_state=seed,
+                            stratify=y if strat else None)
