@@ -237,3 +237,116 @@ def test_split_sets_aside_the_stated_number():
     y = np.array([0, 1] * 5 + [2])  # class 2 has one sample: not stratified
     _, part, _, y_part = datasets.split(np.arange(11)[:, None], y, 0.2, seed=0)
     assert len(part) == len(y_part) == 3
+
+
+# -- idx:DIR: any four IDX files with MNIST's names, each fault named with its file ----------
+def _idx(dims, body=None, code=0x08):
+    """IDX bytes: magic, dims, body (default: zeros of the declared size)."""
+    head = bytes([0, 0, code, len(dims)]) + b"".join(int(d).to_bytes(4, "big") for d in dims)
+    if body is None:
+        size = int(np.prod(dims)) * {0x08: 1, 0x0B: 2}[code]
+        body = bytes(size)
+    return head + bytes(body)
+
+
+GOOD = {  # 6 training images of 2×3 pixels, labels 0–2; 3 test images
+    "train-images-idx3-ubyte": _idx((6, 2, 3), range(36)),
+    "train-labels-idx1-ubyte": _idx((6,), [0, 1, 2, 0, 1, 2]),
+    "t10k-images-idx3-ubyte": _idx((3, 2, 3), range(18)),
+    "t10k-labels-idx1-ubyte": _idx((3,), [2, 1, 0]),
+}
+
+
+def _write_idx_set(folder, gz=("train-images-idx3-ubyte",), **replace):
+    """The four files, some gzip-compressed; ``replace`` swaps one file's bytes (None: left out)."""
+    import gzip
+
+    folder.mkdir(exist_ok=True)
+    for name, data in GOOD.items():
+        data = replace.get(name.replace("-", "_"), data)
+        if data is None:
+            continue
+        if name in gz:
+            (folder / f"{name}.gz").write_bytes(gzip.compress(data))
+        else:
+            (folder / name).write_bytes(data)
+    return folder
+
+
+IDX_REFUSED = [
+    # (why it is refused, the file it concerns, its replacement bytes, what the message says)
+    ("a file missing", "t10k_labels_idx1_ubyte", None,
+     r"has no t10k-labels-idx1-ubyte \(looked for NAME\.gz and NAME\)"),
+    ("wrong magic", "train_labels_idx1_ubyte", b"\x01\x02\x08\x01" + bytes(10),
+     r"train-labels-idx1-ubyte': wrong magic number 0x01020801"),
+    ("an empty file", "t10k_images_idx3_ubyte", b"", r"t10k-images-idx3-ubyte': too short"),
+    ("labels of type int16", "train_labels_idx1_ubyte", _idx((6,), None, 0x0B),
+     r"train-labels-idx1-ubyte': holds int16 data, but IDX files named …-ubyte hold unsigned"),
+    ("images with two dimensions", "t10k_images_idx3_ubyte", _idx((3, 6)),
+     r"t10k-images-idx3-ubyte': expected 3-D image data \(N, rows, cols\), got dims \(3, 6\)"),
+    ("labels with two dimensions", "train_labels_idx1_ubyte", _idx((6, 1)),
+     r"train-labels-idx1-ubyte': expected 1-D labels"),
+    ("no images", "train_images_idx3_ubyte", _idx((0, 2, 3)), r"holds no images"),
+    ("fewer labels than images", "train_labels_idx1_ubyte", _idx((5,), [0, 1, 2, 0, 1]),
+     r"train-images-idx3-ubyte.gz' has 6 images but .*train-labels-idx1-ubyte' has 5 labels"),
+    ("test images of another shape", "t10k_images_idx3_ubyte", _idx((3, 3, 2)),
+     r"t10k-images-idx3-ubyte': test images are 3×2 but the training images .* are 2×3"),
+    ("a test label the training set lacks", "t10k_labels_idx1_ubyte", _idx((3,), [2, 7, 0]),
+     r"t10k-labels-idx1-ubyte': label 7 \(test sample 1\) is not among the training labels"),
+    ("one class", "train_labels_idx1_ubyte", _idx((6,), [4] * 6),
+     r"train-labels-idx1-ubyte': all 6 training labels are 4: one class"),
+    ("a truncated body", "t10k_images_idx3_ubyte", _idx((3, 2, 3), range(17)),
+     r"t10k-images-idx3-ubyte': truncated: header promises dims \(3, 2, 3\) = 18 bytes of "
+     r"data, found 17"),
+    ("an over-long body", "t10k_labels_idx1_ubyte", _idx((3,), [2, 1, 0, 0]),
+     r"t10k-labels-idx1-ubyte': longer than its header says: .* = 3 bytes of data, found 4"),
+    ("a truncated gzip file", "train_images_idx3_ubyte", "truncated-gzip",
+     r"train-images-idx3-ubyte.gz': damaged gzip data"),
+    ("a header declaring more than memory", "train_images_idx3_ubyte",
+     _idx((60000, 100000, 100000), b""),
+     r"train-images-idx3-ubyte.gz': the header declares dims \(60000, 100000, 100000\) of "
+     r"unsigned byte = 600\.0 TB, more than the"),
+]
+
+
+@pytest.mark.parametrize("which,data,message",
+                         [pytest.param(*c[1:], id=c[0]) for c in IDX_REFUSED])
+def test_idx_dir_refuses(tmp_path, which, data, message):
+    folder = _write_idx_set(tmp_path / "mine", **{which: data if data != "truncated-gzip"
+                                                   else GOOD["train-images-idx3-ubyte"]})
+    if data == "truncated-gzip":
+        f = folder / "train-images-idx3-ubyte.gz"
+        f.write_bytes(f.read_bytes()[:-12])
+    with pytest.raises(DataError, match=message):
+        datasets.load(f"idx:{folder}")
+
+
+def test_idx_dir_is_not_a_folder(tmp_path):
+    with pytest.raises(DataError, match=r"idx:.*nowhere' does not exist; idx:DIR names a folder"):
+        datasets.load(f"idx:{tmp_path / 'nowhere'}")
+
+
+def test_idx_gzip_bomb_is_refused_from_its_header(tmp_path, monkeypatch):
+    """40 MB of zeros compressed to a few kB: refused before it is inflated."""
+    import gzip
+
+    monkeypatch.setenv("SYNAPSENET_MAX_DATA_BYTES", "1000000")
+    f = tmp_path / "train-images-idx3-ubyte.gz"
+    with gzip.open(f, "wb") as out:
+        out.write(_idx((50000, 28, 28), b""))
+        out.write(bytes(50000 * 784))
+    assert f.stat().st_size < 100_000
+    with pytest.raises(DataError, match=r"declares dims \(50000, 28, 28\) .* = 39\.2 MB, more "
+                                        r"than the 1\.0 MB a data file may use \(set in"):
+        datasets.idx.read_idx(f)
+
+
+def test_idx_dir_loads_a_set_of_ones_own(tmp_path):
+    """EMNIST-style labels 1–3 become classes 0–2, named by their numbers."""
+    folder = _write_idx_set(tmp_path / "mine", train_labels_idx1_ubyte=_idx((6,), [1, 2, 3] * 2),
+                            t10k_labels_idx1_ubyte=_idx((3,), [3, 2, 1]))
+    ds = datasets.load(f"idx:{folder}")
+    assert ds.X.shape == (6, 6) and ds.X.dtype == np.uint8 and ds.X_test.shape == (3, 6)
+    assert ds.class_names == ["1", "2", "3"] and ds.y.tolist() == [0, 1, 2, 0, 1, 2]
+    assert ds.y_test.tolist() == [2, 1, 0] and ds.n_classes == 3
+    assert ds.X[0].tolist() == list(range(6))

@@ -1,4 +1,5 @@
-"""Datasets: built-in toy sets, scikit-learn's digits, MNIST / Fashion-MNIST, CSV and NPZ files.
+"""Datasets: built-in toy sets, scikit-learn's digits, MNIST / Fashion-MNIST, and files of
+one's own: CSV, NPZ, and a folder of IDX files.
 
 >>> from synapsenet import datasets
 >>> ds = datasets.load("xor")
@@ -36,6 +37,16 @@ DESCRIPTIONS = {
     "fashion-mnist": "70,000 28×28 clothing images, 10 classes (60k train / 10k test)",
 }
 
+# Files of one's own: the form to write and what it reads (for `synapsenet datasets`).
+FILE_FORMATS = {
+    "csv:PATH": "a CSV file: numeric feature columns and a label column (the last, or "
+                "--label-column); labels whole numbers or names",
+    "npz:PATH": "a NumPy .npz archive: arrays X (samples × features) and y (one label each)",
+    "idx:DIR": "a folder of four IDX files with MNIST's names (train-images-idx3-ubyte, "
+               "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte; raw "
+               "or .gz): EMNIST, KMNIST, a subset of MNIST…, validated but not checksummed",
+}
+
 
 @dataclass
 class Dataset:
@@ -68,11 +79,13 @@ class Dataset:
 
 def load(name: str, *, data_dir=None, n_samples=None, noise=None, seed=0,
          label_column=None, allow_download=True, progress=None) -> Dataset:
-    """Load a dataset by name: one of :data:`NAMES`, ``csv:PATH`` or ``npz:PATH`` (a path
-    ending in .csv or .npz works too).
+    """Load a dataset by name: one of :data:`NAMES`, or a file of one's own (:data:`FILE_FORMATS`):
+    ``csv:PATH``, ``npz:PATH`` (a path ending in .csv or .npz works too) or ``idx:DIR``.
 
     ``n_samples`` and ``noise`` shape the 2-D sets; ``data_dir`` is where MNIST files are
     looked for first; ``label_column`` (name or index) picks the CSV's label column.
+    ``mnist`` and ``fashion-mnist`` are the published files, verified by checksum; ``idx:DIR``
+    reads any four IDX files with their names, validated (see :func:`.idx.load_idx_dir`).
     """
     if not isinstance(name, str) or not name:
         raise ConfigError(f"dataset must be a name, got {name!r}")
@@ -85,6 +98,11 @@ def load(name: str, *, data_dir=None, n_samples=None, noise=None, seed=0,
     if kind == "npz" and path:
         X, y, classes = load_npz(path)
         return Dataset(name, X, y, class_names=classes, scale="standard")
+    if kind == "idx" and path:
+        from .idx import load_idx_dir
+
+        Xtr, ytr, Xte, yte, classes = load_idx_dir(path)
+        return Dataset(name, Xtr, ytr, Xte, yte, class_names=classes, scale="255")
     key = name.lower()
     if key in LOGIC:
         X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
@@ -104,8 +122,11 @@ def load(name: str, *, data_dir=None, n_samples=None, noise=None, seed=0,
 
         Xtr, ytr, Xte, yte = load_idx_dataset(key, data_dir, allow_download, progress)
         return Dataset(key, Xtr, ytr, Xte, yte, class_names=CLASS_NAMES[key], scale="255")
+    if kind in ("csv", "npz", "idx") and not path:
+        raise ConfigError(f"dataset {name!r} needs a path after the colon: {kind}:"
+                          f"{'DIR' if kind == 'idx' else 'PATH'}")
     raise ConfigError(f"unknown dataset {name!r}; valid datasets are: {', '.join(NAMES)}, "
-                      "csv:PATH, npz:PATH")
+                      f"{', '.join(FILE_FORMATS)}")
 
 
 def _two_d(name, n, noise, seed):
@@ -131,5 +152,5 @@ def _two_d(name, n, noise, seed):
     return centres[y] + rng.normal(0, noise, (n, 2)), y
 
 
-__all__ = ["Dataset", "load", "NAMES", "BUILTIN", "DESCRIPTIONS", "Scaler", "split",
-           "load_csv", "load_npz"]
+__all__ = ["Dataset", "load", "NAMES", "BUILTIN", "DESCRIPTIONS", "FILE_FORMATS", "Scaler",
+           "split", "load_csv", "load_npz"]

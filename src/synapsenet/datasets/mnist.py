@@ -24,10 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .idx import read_idx_pair
-
-FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+from .idx import FILES, read_idx_pair
 
 # SHA-256 of each file, gzip-compressed (as distributed) and uncompressed.
 SHA256 = {
