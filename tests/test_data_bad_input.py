@@ -350,3 +350,84 @@ def test_idx_dir_loads_a_set_of_ones_own(tmp_path):
     assert ds.class_names == ["1", "2", "3"] and ds.y.tolist() == [0, 1, 2, 0, 1, 2]
     assert ds.y_test.tolist() == [2, 1, 0] and ds.n_classes == 3
     assert ds.X[0].tolist() == list(range(6))
+
+
+# -- mnist / fashion-mnist: the same file names, told apart by checksum -----------------------
+def _link_set(src, dest):
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in src.iterdir():
+        (dest / f.name).symlink_to(f)
+    return dest
+
+
+def test_fashion_is_not_read_from_an_mnist_folder(tmp_path, mnist_dir, monkeypatch):
+    from synapsenet.datasets import mnist
+
+    monkeypatch.setenv("SYNAPSENET_MIRRORS", "http://127.0.0.1:9/")  # nothing may download
+    with pytest.raises(DataError) as err:
+        datasets.load("fashion-mnist", data_dir=mnist_dir)
+    msg = str(err.value)
+    assert f"{mnist_dir} holds the mnist files (recognised by their checksums), not " \
+           "fashion-mnist's" in msg and "Delete" not in msg and "could not download" not in msg
+    if (mnist_dir.parent / "fashion-mnist").is_dir():  # the shared folder's layout
+        assert f"(the folder {mnist_dir.parent / 'fashion-mnist'} beside it has files of the " \
+               f"same names: --data-dir {mnist_dir.parent} would look there first)" in msg
+    assert mnist.find("fashion-mnist", mnist_dir) is None  # what `synapsenet datasets` shows
+    assert not (mnist.cache_dir() / "fashion-mnist").exists()
+
+
+def test_a_sets_own_subfolder_comes_first(tmp_path, mnist_dir, fashion_dir):
+    """MNIST's files directly in the folder, Fashion-MNIST's in its fashion-mnist/ sub-folder."""
+    top = _link_set(mnist_dir, tmp_path / "data")
+    _link_set(fashion_dir, top / "fashion-mnist")
+    assert datasets.load("fashion-mnist", data_dir=top).class_names[0] == "T-shirt/top"
+    assert datasets.load("mnist", data_dir=top).class_names[0] == "0"
+
+
+def test_another_sets_file_among_the_files_is_named_not_condemned(tmp_path, mnist_dir,
+                                                                  fashion_dir):
+    folder = _link_set(fashion_dir, tmp_path / "data" / "fashion-mnist")
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    (folder / "t10k-labels-idx1-ubyte.gz").symlink_to(mnist_dir / "t10k-labels-idx1-ubyte.gz")
+    with pytest.raises(DataError, match=r"is the published mnist file t10k-labels-idx1-ubyte, "
+                                        r"not fashion-mnist's") as err:
+        datasets.load("fashion-mnist", data_dir=tmp_path / "data")
+    assert "Delete" not in str(err.value)
+
+
+def test_a_damaged_file_of_ones_own_is_not_to_be_deleted(tmp_path, mnist_dir):
+    import gzip
+
+    folder = _link_set(mnist_dir, tmp_path / "mine")
+    f = folder / "t10k-labels-idx1-ubyte.gz"
+    data = gzip.decompress(f.read_bytes())
+    f.unlink()
+    f.write_bytes(gzip.compress(data[:-1] + b"\x07"))
+    with pytest.raises(DataError, match=r"does not match the published mnist file .*Replace it "
+                                        r"with the published file; .* use idx:") as err:
+        datasets.load("mnist", data_dir=folder)
+    assert "Delete" not in str(err.value)
+
+
+def test_a_damaged_file_in_the_cache_may_be_deleted(mnist_dir):
+    from synapsenet.datasets import mnist
+
+    folder = mnist.cache_dir() / "mnist"
+    _link_set(mnist_dir, folder)
+    (folder / "train-labels-idx1-ubyte.gz").unlink()
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(b"damaged")
+    with pytest.raises(DataError, match="Delete it and load again to re-download"):
+        datasets.load("mnist")
+
+
+def test_download_keeps_another_sets_file_in_its_folder(mnist_dir, monkeypatch):
+    from synapsenet.datasets import mnist
+
+    monkeypatch.setenv("SYNAPSENET_MIRRORS", "http://127.0.0.1:9/")
+    folder = mnist.cache_dir() / "fashion-mnist"
+    folder.mkdir(parents=True)
+    f = folder / "train-images-idx3-ubyte.gz"
+    f.symlink_to(mnist_dir / "train-images-idx3-ubyte.gz")
+    with pytest.raises(DataError, match="is the published mnist file train-images-idx3-ubyte"):
+        datasets.load("fashion-mnist")
+    assert f.exists()  # not deleted to make room for a download
