@@ -12,6 +12,7 @@ import pytest
 from numpy.lib import format as npy_format
 
 from synapsenet import DataError, datasets
+from synapsenet.errors import ConfigError
 
 # -- CSV: features are numbers, labels are whole numbers or names -----------------------------
 CSV_REFUSED = [
@@ -431,3 +432,17 @@ def test_download_keeps_another_sets_file_in_its_folder(mnist_dir, monkeypatch):
     with pytest.raises(DataError, match="is the published mnist file train-images-idx3-ubyte"):
         datasets.load("fashion-mnist")
     assert f.exists()  # not deleted to make room for a download
+
+
+# -- a model's stored scaling ------------------------------------------------------------------
+@pytest.mark.parametrize("stored,message", [
+    pytest.param("none", r"must be a table with a 'kind'", id="not a table"),
+    pytest.param({"kind": "log"}, r"unknown scaling 'log'", id="an unknown kind"),
+    pytest.param({"kind": "standard", "offset": [0.0, 1.0], "scale": [1.0]},
+                 r"offset and scale must be lists of the same length", id="lengths differ"),
+    pytest.param({"kind": "standard", "offset": [0.0], "scale": [0.0]}, r"every scale > 0",
+                 id="a zero scale"),
+])
+def test_a_damaged_stored_scaling_is_refused(stored, message):
+    with pytest.raises((DataError, ConfigError), match=message):
+        datasets.Scaler.from_dict(stored)

@@ -51,7 +51,23 @@ FILE_FORMATS = {
 @dataclass
 class Dataset:
     """Features ``X`` (N × n_features) and integer labels ``y``; ``X_test``/``y_test`` when
-    the set has an official test split. Unpacks as ``X, y = dataset``."""
+    the set has an official test split. Unpacks as ``X, y = dataset``.
+
+    Values are as the source stores them; no loader rescales them: MNIST's pixels are 0–255
+    (uint8), the digits' 0–16, a file's numbers as written. ``value_range`` says which range
+    that is and ``scale`` names the scaling that suits the data, *not applied*. A network wants
+    inputs of order one (pixels of 0–255 saturate its neurons: about 11 % on MNIST), so
+    :meth:`scaled` applies it and keeps the fitted :class:`Scaler` in ``scaler``, to be stored
+    with a model (``synapsenet train`` does this with ``--scale auto``), so that the model's
+    users give it raw inputs in the same units.
+
+    >>> ds = load("digits")
+    >>> ds.value_range, ds.scale, ds.scaler
+    ((0.0, 16.0), '16', None)
+    >>> s = ds.scaled()
+    >>> s.value_range, s.scaler.kind, s.scale
+    ((0.0, 1.0), '16', 'none')
+    """
 
     name: str
     X: np.ndarray
@@ -59,7 +75,25 @@ class Dataset:
     X_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
     class_names: list = field(default_factory=list)
-    scale: str = "none"  # the scaling that suits it: "255", "standard", "minmax", "none"
+    scale: str = "none"  # the scaling that suits it, not applied: one of SCALINGS
+    value_range: tuple | None = None  # (lowest, highest) value as stored; None: from the data
+    scaler: Scaler | None = None  # the fitted scaling already applied to X (and X_test)
+
+    def __post_init__(self):
+        if self.value_range is None:
+            parts = [a for a in (self.X, self.X_test) if a is not None and a.size]
+            self.value_range = ((float(min(a.min() for a in parts)),
+                                 float(max(a.max() for a in parts))) if parts else None)
+        else:
+            self.value_range = tuple(map(float, self.value_range))
+
+    def scaled(self, kind: str | None = None, dtype=np.float32) -> Dataset:
+        """A copy with ``X`` (and ``X_test``) scaled by ``kind`` (default: :attr:`scale`),
+        fitted on the training rows; its ``scaler`` is the fitted :class:`Scaler`."""
+        scaler = Scaler(self.scale if kind is None else kind).fit(self.X)
+        X_test = None if self.X_test is None else scaler.transform(self.X_test, dtype)
+        return Dataset(self.name, scaler.transform(self.X, dtype), self.y, X_test, self.y_test,
+                       list(self.class_names), scale="none", scaler=scaler)
 
     def __iter__(self):
         return iter((self.X, self.y))
@@ -86,6 +120,9 @@ def load(name: str, *, data_dir=None, n_samples=None, noise=None, seed=0,
     looked for first; ``label_column`` (name or index) picks the CSV's label column.
     ``mnist`` and ``fashion-mnist`` are the published files, verified by checksum; ``idx:DIR``
     reads any four IDX files with their names, validated (see :func:`.idx.load_idx_dir`).
+
+    Values come as the source stores them (see :class:`Dataset`): scale them before training,
+    with :meth:`Dataset.scaled` or the :class:`Scaler` named by ``dataset.scale``.
     """
     if not isinstance(name, str) or not name:
         raise ConfigError(f"dataset must be a name, got {name!r}")
@@ -102,17 +139,19 @@ def load(name: str, *, data_dir=None, n_samples=None, noise=None, seed=0,
         from .idx import load_idx_dir
 
         Xtr, ytr, Xte, yte, classes = load_idx_dir(path)
-        return Dataset(name, Xtr, ytr, Xte, yte, class_names=classes, scale="255")
+        return Dataset(name, Xtr, ytr, Xte, yte, class_names=classes, scale="255",
+                       value_range=(0, 255))
     key = name.lower()
     if key in LOGIC:
         X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
-        return Dataset(key, X, np.array(LOGIC[key]), class_names=["0", "1"])
+        return Dataset(key, X, np.array(LOGIC[key]), class_names=["0", "1"],
+                       value_range=(0, 1))
     if key == "digits":
         from sklearn.datasets import load_digits
 
-        d = load_digits()
-        return Dataset(key, d.data / 16.0, d.target.astype(np.int64),
-                       class_names=[str(i) for i in range(10)], scale="none")
+        d = load_digits()  # 4-bit pixels, 0–16, as scikit-learn stores them
+        return Dataset(key, d.data, d.target.astype(np.int64),
+                       class_names=[str(i) for i in range(10)], scale="16", value_range=(0, 16))
     if key in TWO_D:
         X, y = _two_d(key, n_samples or 600, noise, seed)
         return Dataset(key, X, y, class_names=[str(c) for c in range(int(y.max()) + 1)],
@@ -121,7 +160,8 @@ def load(name: str, *, data_dir=None, n_samples=None, noise=None, seed=0,
         from .mnist import CLASS_NAMES, load_idx_dataset
 
         Xtr, ytr, Xte, yte = load_idx_dataset(key, data_dir, allow_download, progress)
-        return Dataset(key, Xtr, ytr, Xte, yte, class_names=CLASS_NAMES[key], scale="255")
+        return Dataset(key, Xtr, ytr, Xte, yte, class_names=CLASS_NAMES[key], scale="255",
+                       value_range=(0, 255))
     if kind in ("csv", "npz", "idx") and not path:
         raise ConfigError(f"dataset {name!r} needs a path after the colon: {kind}:"
                           f"{'DIR' if kind == 'idx' else 'PATH'}")
