@@ -434,7 +434,31 @@ def test_download_keeps_another_sets_file_in_its_folder(mnist_dir, monkeypatch):
     assert f.exists()  # not deleted to make room for a download
 
 
-# -- a model's stored scaling ------------------------------------------------------------------
+# -- options of the built-in sets, and a model's stored scaling -------------------------------
+OPTIONS_REFUSED = [
+    # (why it is refused, dataset, options, error type, what the message must say)
+    ("no samples", "moons", {"n_samples": 0}, ConfigError, r"n_samples must be a whole number ≥ 8"),
+    ("negative samples", "spiral", {"n_samples": -5}, ConfigError, r"got -5"),
+    ("fractional samples", "circles", {"n_samples": 20.5}, ConfigError, r"got 20\.5"),
+    ("negative noise", "spiral", {"noise": -0.1}, ConfigError, r"noise must be a finite number"),
+    ("NaN noise", "gaussians", {"noise": float("nan")}, ConfigError, r"got nan"),
+    ("csv: without a path", "csv:", {}, ConfigError, r"'csv:' needs a path after the colon"),
+    ("idx: without a folder", "idx:", {}, ConfigError, r"'idx:' needs a path.*idx:DIR"),
+]
+
+
+@pytest.mark.parametrize("name,options,error,message",
+                         [pytest.param(*c[1:], id=c[0]) for c in OPTIONS_REFUSED])
+def test_options_refused(name, options, error, message):
+    with pytest.raises(error, match=message):
+        datasets.load(name, **options)
+
+
+def test_two_d_sets_have_the_samples_asked_for():
+    assert len(datasets.load("spiral", n_samples=100).X) == 100  # was 99: 3 arms of 33
+    assert set(datasets.load("gaussians", n_samples=8).y.tolist()) == {0, 1, 2, 3}
+
+
 @pytest.mark.parametrize("stored,message", [
     pytest.param("none", r"must be a table with a 'kind'", id="not a table"),
     pytest.param({"kind": "log"}, r"unknown scaling 'log'", id="an unknown kind"),

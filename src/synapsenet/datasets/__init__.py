@@ -153,7 +153,8 @@ def load(name: str, *, data_dir=None, n_samples=None, noise=None, seed=0,
         return Dataset(key, d.data, d.target.astype(np.int64),
                        class_names=[str(i) for i in range(10)], scale="16", value_range=(0, 16))
     if key in TWO_D:
-        X, y = _two_d(key, n_samples or 600, noise, seed)
+        _check_two_d_options(n_samples, noise)
+        X, y = _two_d(key, 600 if n_samples is None else int(n_samples), noise, seed)
         return Dataset(key, X, y, class_names=[str(c) for c in range(int(y.max()) + 1)],
                        scale="standard")
     if key in IDX_SETS:
@@ -169,6 +170,16 @@ def load(name: str, *, data_dir=None, n_samples=None, noise=None, seed=0,
                       f"{', '.join(FILE_FORMATS)}")
 
 
+def _check_two_d_options(n_samples, noise):
+    if n_samples is not None and (isinstance(n_samples, bool) or
+                                  not float(n_samples).is_integer() or n_samples < 8):
+        raise ConfigError(f"n_samples must be a whole number ≥ 8 (two samples of each class of "
+                          f"the 2-D sets), got {n_samples!r}")
+    if noise is not None and not (isinstance(noise, (int, float)) and np.isfinite(noise)
+                                  and noise >= 0):
+        raise ConfigError(f"noise must be a finite number ≥ 0, got {noise!r}")
+
+
 def _two_d(name, n, noise, seed):
     rng = np.random.default_rng(seed)
     if name in ("moons", "circles"):
@@ -180,8 +191,8 @@ def _two_d(name, n, noise, seed):
                             random_state=seed)
     if name == "spiral":
         k, noise = 3, 0.2 if noise is None else noise
-        per = n // k
-        t = np.tile(np.linspace(0.0, 1.0, per), k)
+        per = [n // k + (i < n % k) for i in range(k)]  # exactly n samples
+        t = np.concatenate([np.linspace(0.0, 1.0, c) for c in per])
         y = np.repeat(np.arange(k), per)
         angle = 4.0 * t + y * (2 * np.pi / k) + rng.normal(0, noise, t.size)
         X = np.c_[t * np.cos(angle), t * np.sin(angle)]
@@ -189,6 +200,8 @@ def _two_d(name, n, noise, seed):
     k, noise = 4, 1.0 if noise is None else noise  # gaussians
     centres = np.array([[-3.0, -3.0], [3.0, 3.0], [-3.0, 3.0], [3.0, -3.0]])
     y = rng.integers(0, k, n)
+    if len(np.unique(y)) < k:  # a few samples: every blob gets some
+        y = rng.permutation(np.arange(n) % k)
     return centres[y] + rng.normal(0, noise, (n, 2)), y
 
 
