@@ -121,6 +121,15 @@ def _bomb(path):
     np.savez_compressed(path, X=np.zeros((1000, 1000)), y=np.zeros(1000, np.int64))
 
 
+def _huge_header(path):
+    """A .npy header of 200 kB (NumPy reads at most 10 kB of header text)."""
+    text = b"{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }"
+    head = b"\x93NUMPY\x02\x00" + (200_000).to_bytes(4, "little") + text.ljust(199_999) + b"\n"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("X.npy", head)
+        zf.writestr("y.npy", _npy_bytes(np.zeros(3, np.int64)))
+
+
 def _not_zip(path):
     path.write_bytes(b"this is not a zip file")
 
@@ -144,6 +153,8 @@ NPZ_REFUSED = [
     ("a header declaring terabytes", lambda p: _npz_declaring(p, (10 ** 6, 10 ** 6)),
      r"array 'X' declares shape \(1000000, 1000000\) float64 = 8\.0 TB, more than the"),
     ("a decompression bomb", _bomb, r"array 'X' declares shape \(1000, 1000\) float64 = 8\.0 MB"),
+    ("a header of 200 kB", _huge_header,
+     r"array 'X' has a \.npy header of 200,000 bytes, more than NumPy reads safely"),
     ("a truncated array", _truncated, r"array 'X' is truncated or damaged"),
     ("not a zip file", _not_zip, r"is not an \.npz archive"),
     ("a single .npy array", _single_npy, r"is a single \.npy array.*np\.savez\(path, X=X, y=y\)"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 import zlib
 from pathlib import Path
@@ -286,7 +287,13 @@ def _npz_headers(path: Path) -> dict:
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError,
             NotImplementedError) as e:
         what = f"array {name!r}" if name else "the archive"
-        raise DataError(f"{src}: {what} is damaged or not a NumPy array ({e})") from None
+        huge = re.search(r"Header info length \((\d+)\)", str(e))
+        if huge:  # NumPy's own limit on header text: its advice (allow_pickle) is not ours
+            raise DataError(f"{src}: {what} has a .npy header of {int(huge[1]):,} bytes, more "
+                            "than NumPy reads safely (10,000); np.save writes a few hundred"
+                            ) from None
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DataError(f"{src}: {what} is damaged or not a NumPy array ({first})") from None
     return out
 
 
