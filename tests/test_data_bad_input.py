@@ -258,7 +258,7 @@ def _idx(dims, body=None, code=0x08):
     if body is None:
         size = int(np.prod(dims)) * {0x08: 1, 0x0B: 2}[code]
         body = bytes(size)
-    return head + bytes(body)
+    return head + (body if isinstance(body, bytes) else np.asarray(body, np.uint8).tobytes())
 
 
 GOOD = {  # 6 training images of 2×3 pixels, labels 0–2; 3 test images
@@ -481,3 +481,76 @@ def test_two_d_sets_have_the_samples_asked_for():
 def test_a_damaged_stored_scaling_is_refused(stored, message):
     with pytest.raises((DataError, ConfigError), match=message):
         datasets.Scaler.from_dict(stored)
+
+
+# -- through the installed command: exit 2, one line, no traceback, nothing left behind ------
+def _cli(*args):
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = shutil.which("synapsenet", path=str(Path(sys.executable).parent))
+    if exe is None:
+        pytest.skip("the synapsenet command is not installed")
+    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "SYNAPSENET_MIRRORS": "http://127.0.0.1:9/"})
+
+
+def _csv_fraction(tmp_path):
+    (tmp_path / "d.csv").write_text("x,y,label\n1,2,0\n3,4,1.5\n5,6,1\n")
+    return "csv:" + str(tmp_path / "d.csv"), r"line 3: label '1\.5' is not a whole number"
+
+
+def _npz_huge(tmp_path):
+    _npz_declaring(tmp_path / "d.npz", (10 ** 6, 10 ** 6))
+    return "npz:" + str(tmp_path / "d.npz"), r"array 'X' declares shape \(1000000, 1000000\)"
+
+
+def _idx_bad_magic(tmp_path):
+    folder = _write_idx_set(tmp_path / "mine", train_labels_idx1_ubyte=b"\x01\x02\x08\x01")
+    return f"idx:{folder}", r"train-labels-idx1-ubyte': wrong magic number"
+
+
+def _idx_too_few(tmp_path):
+    folder = _write_idx_set(tmp_path / "mine", train_labels_idx1_ubyte=_idx((6,), [3] * 6))
+    return f"idx:{folder}", r"all 6 training labels are 3: one class"
+
+
+@pytest.mark.parametrize("make", [_csv_fraction, _npz_huge, _idx_bad_magic, _idx_too_few])
+def test_the_command_refuses_bad_data_in_one_line(tmp_path, make):
+    import re
+
+    dataset, message = make(tmp_path)
+    p = _cli("train", "--dataset", dataset, "--epochs", "1", "--out", tmp_path / "run")
+    assert p.returncode == 2, p.stderr
+    assert re.search(message, p.stderr) and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_command_names_mnist_files_given_for_fashion(tmp_path, mnist_dir):
+    p = _cli("train", "--dataset", "fashion-mnist", "--data-dir", mnist_dir, "--epochs", "1",
+             "--out", tmp_path / "run")
+    assert p.returncode == 2 and "holds the mnist files" in p.stderr
+    assert "Delete" not in p.stderr and not (tmp_path / "run").exists()
+
+
+def test_the_command_trains_on_idx_files_of_ones_own(tmp_path):
+    import json
+
+    big = {"train-images-idx3-ubyte": _idx((40, 2, 3), np.arange(240) % 256),
+           "train-labels-idx1-ubyte": _idx((40,), [1, 2] * 20),
+           "t10k-images-idx3-ubyte": _idx((10, 2, 3), np.arange(60)),
+           "t10k-labels-idx1-ubyte": _idx((10,), [2, 1] * 5)}
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for name, data in big.items():
+        (folder / name).write_bytes(data)
+    p = _cli("train", "--dataset", f"idx:{folder}", "--layers", "4", "--epochs", "2",
+             "--out", tmp_path / "run", "--json")
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["test_samples"] == 10
+    desc = json.loads((tmp_path / "run" / "model.json").read_text())
+    assert desc["preprocessing"]["kind"] == "255" and desc["class_names"] == ["1", "2"]

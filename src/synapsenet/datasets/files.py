@@ -27,8 +27,8 @@ from numpy.lib import format as npy_format
 from ..errors import DataError
 from .limits import check_size
 
-HOW_LABELS = ("labels are read from the last column unless another is named (label_column= "
-              "a name or index; --label-column on the command line)")
+HOW_LABELS = ("labels are read from the last column unless another is named, by name or "
+              "index: --label-column on the command line, label_column= in Python")
 
 
 def _is_number(s: str) -> bool:
