@@ -455,6 +455,8 @@ OPTIONS_REFUSED = [
     ("NaN noise", "gaussians", {"noise": float("nan")}, ConfigError, r"got nan"),
     ("csv: without a path", "csv:", {}, ConfigError, r"'csv:' needs a path after the colon"),
     ("idx: without a folder", "idx:", {}, ConfigError, r"'idx:' needs a path.*idx:DIR"),
+    ("a label column for a set that has none", "digits", {"label_column": "7"}, ConfigError,
+     r"a label column is for CSV files; dataset 'digits' has its labels apart"),
 ]
 
 
@@ -463,6 +465,14 @@ OPTIONS_REFUSED = [
 def test_options_refused(name, options, error, message):
     with pytest.raises(error, match=message):
         datasets.load(name, **options)
+
+
+def test_a_plain_path_is_read_by_its_suffix(tmp_path):
+    folder = tmp_path / "a:b"  # a colon in the path is not a dataset kind
+    folder.mkdir()
+    f = folder / "D.CSV"
+    f.write_text("x,label\n1,0\n2,1\n3,0\n")
+    assert datasets.load(str(f)).y.tolist() == [0, 1, 0]
 
 
 def test_two_d_sets_have_the_samples_asked_for():

@@ -37,6 +37,7 @@ DESCRIPTIONS = {
     "fashion-mnist": "70,000 28×28 clothing images, 10 classes (60k train / 10k test)",
 }
 
+FILE_KINDS = ("csv", "npz", "idx")
 # Files of one's own: the form to write and what it reads (for `synapsenet datasets`).
 FILE_FORMATS = {
     "csv:PATH": "a CSV file: numeric feature columns and a label column (the last, or "
@@ -127,8 +128,15 @@ def load(name: str, *, data_dir=None, n_samples=None, noise=None, seed=0,
     if not isinstance(name, str) or not name:
         raise ConfigError(f"dataset must be a name, got {name!r}")
     kind, _, path = name.partition(":")
-    if not path and name.endswith((".csv", ".npz")):
-        kind, path = name.rsplit(".", 1)[1], name
+    if kind not in FILE_KINDS:  # a plain path: data.csv, ./a:b.npz
+        kind, path = "", ""
+        if name.lower().endswith((".csv", ".npz")):
+            kind, path = name.rsplit(".", 1)[1].lower(), name
+    if label_column == "":
+        label_column = None  # an option left empty
+    if label_column is not None and kind != "csv":
+        raise ConfigError(f"a label column is for CSV files; dataset {name!r} has its labels "
+                          "apart (drop label_column / --label-column)")
     if kind == "csv" and path:
         X, y, classes = load_csv(path, label_column=label_column)
         return Dataset(name, X, y, class_names=classes, scale="standard")
@@ -163,7 +171,7 @@ def load(name: str, *, data_dir=None, n_samples=None, noise=None, seed=0,
         Xtr, ytr, Xte, yte = load_idx_dataset(key, data_dir, allow_download, progress)
         return Dataset(key, Xtr, ytr, Xte, yte, class_names=CLASS_NAMES[key], scale="255",
                        value_range=(0, 255))
-    if kind in ("csv", "npz", "idx") and not path:
+    if kind in FILE_KINDS and not path:
         raise ConfigError(f"dataset {name!r} needs a path after the colon: {kind}:"
                           f"{'DIR' if kind == 'idx' else 'PATH'}")
     raise ConfigError(f"unknown dataset {name!r}; valid datasets are: {', '.join(NAMES)}, "
