@@ -480,6 +480,14 @@ def test_two_d_sets_have_the_samples_asked_for():
     assert set(datasets.load("gaussians", n_samples=8).y.tolist()) == {0, 1, 2, 3}
 
 
+def test_a_pixel_scaling_is_refused_for_data_beyond_its_full_scale():
+    with pytest.raises(DataError, match=r"the '16' scaling is for values 0…16 .* the training "
+                                        r"data span 0…255"):
+        datasets.Scaler("16").fit(np.array([[0.0, 255.0]]))
+    with pytest.raises(DataError, match=r"the '255' scaling .* span -3…2"):
+        datasets.Scaler("255").fit(np.array([[-3.0, 2.0]]))
+
+
 @pytest.mark.parametrize("stored,message", [
     pytest.param("none", r"must be a table with a 'kind'", id="not a table"),
     pytest.param({"kind": "log"}, r"unknown scaling 'log'", id="an unknown kind"),

@@ -48,7 +48,13 @@ class Scaler:
             lo = X.min(axis=0).astype(np.float64)
             self.offset, s = lo, X.max(axis=0).astype(np.float64) - lo
         elif self.kind in FULL_SCALE:
-            self.offset, s = np.zeros(n), np.full(n, FULL_SCALE[self.kind])
+            full = FULL_SCALE[self.kind]
+            lo, hi = self.input_range or (0.0, 0.0)
+            if lo < 0 or hi > full:
+                raise DataError(f"the '{self.kind}' scaling is for values 0…{full:g} (pixels of "
+                                f"that full scale); the training data span {lo:g}…{hi:g}: choose "
+                                f"a scaling that suits them ({', '.join(SCALINGS)})")
+            self.offset, s = np.zeros(n), np.full(n, full)
         else:
             self.offset, s = np.zeros(n), np.ones(n)
         self.scale = np.where(s > 0, s, 1.0)  # constant features stay put
