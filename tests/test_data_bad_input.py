@@ -456,7 +456,7 @@ OPTIONS_REFUSED = [
     ("csv: without a path", "csv:", {}, ConfigError, r"'csv:' needs a path after the colon"),
     ("idx: without a folder", "idx:", {}, ConfigError, r"'idx:' needs a path.*idx:DIR"),
     ("a label column for a set that has none", "digits", {"label_column": "7"}, ConfigError,
-     r"a label column is for CSV files; dataset 'digits' has its labels apart"),
+     r"dataset 'digits' has no label column to choose: a label column is for CSV files"),
 ]
 
 

@@ -57,10 +57,10 @@ class Dataset:
     Values are as the source stores them; no loader rescales them: MNIST's pixels are 0–255
     (uint8), the digits' 0–16, a file's numbers as written. ``value_range`` says which range
     that is and ``scale`` names the scaling that suits the data, *not applied*. A network wants
-    inputs of order one (pixels of 0–255 saturate its neurons: about 11 % on MNIST), so
-    :meth:`scaled` applies it and keeps the fitted :class:`Scaler` in ``scaler``, to be stored
-    with a model (``synapsenet train`` does this with ``--scale auto``), so that the model's
-    users give it raw inputs in the same units.
+    inputs of order one (pixels of 0–255 saturate its neurons, and training learns next to
+    nothing), so :meth:`scaled` applies it and keeps the fitted :class:`Scaler` in ``scaler``,
+    to be stored with a model (``synapsenet train`` does this with ``--scale auto``), so that
+    the model's users give it raw inputs in the same units.
 
     >>> ds = load("digits")
     >>> ds.value_range, ds.scale, ds.scaler
@@ -135,8 +135,8 @@ def load(name: str, *, data_dir=None, n_samples=None, noise=None, seed=0,
     if label_column == "":
         label_column = None  # an option left empty
     if label_column is not None and kind != "csv":
-        raise ConfigError(f"a label column is for CSV files; dataset {name!r} has its labels "
-                          "apart (drop label_column / --label-column)")
+        raise ConfigError(f"dataset {name!r} has no label column to choose: a label column "
+                          "is for CSV files (drop --label-column / label_column=)")
     if kind == "csv" and path:
         X, y, classes = load_csv(path, label_column=label_column)
         return Dataset(name, X, y, class_names=classes, scale="standard")
