@@ -39,7 +39,7 @@ def test_train_with_no_arguments_is_the_main_job(tmp_path):
     assert {"model.safetensors", "model.json", "config.toml", "history.csv", "metrics.json",
             "curves.png", "confusion.png"} <= files
     desc = json.loads((runs[0] / "model.json").read_text())
-    assert desc["network"]["layers"][0]["n_in"] == 64 and desc["preprocessing"]["kind"] == "none"
+    assert desc["network"]["layers"][0]["n_in"] == 64 and desc["preprocessing"]["kind"] == "16"
     metrics = json.loads((runs[0] / "metrics.json").read_text())
     assert metrics["test_accuracy"] > 0.9
 

@@ -180,7 +180,7 @@ def test_callback_can_stop_after_a_batch(data):
 
 
 def test_digits_small_mlp_reaches_97_percent():
-    ds = sn.datasets.load("digits")
+    ds = sn.datasets.load("digits").scaled()  # pixels 0–16 → 0–1
     Xtr, Xte, ytr, yte = sn.datasets.split(ds.X, ds.y, 0.25, seed=0)
     net = sn.Network.from_sizes([64, 64, 10], hidden="relu", output="softmax", seed=0)
     net.fit(Xtr, ytr, epochs=60, learning_rate=0.1, loss="cross_entropy", batch_size=16,
@@ -189,7 +189,7 @@ def test_digits_small_mlp_reaches_97_percent():
 
 
 def test_digits_textbook_setting_sigmoid_squared_error():
-    ds = sn.datasets.load("digits")
+    ds = sn.datasets.load("digits").scaled()  # pixels 0–16 → 0–1
     Xtr, Xte, ytr, yte = sn.datasets.split(ds.X, ds.y, 0.25, seed=0)
     net = sn.Network.from_sizes([64, 64, 10], hidden="sigmoid", output="sigmoid", seed=0)
     net.fit(Xtr, ytr, epochs=100, learning_rate=0.5, batch_size=16, seed=0)

@@ -6,9 +6,12 @@ Where the files are looked for, in order:
 2. the folder in the environment variable ``SYNAPSENET_DATA``;
 3. the user cache, ``$XDG_CACHE_HOME/synapsenet`` or ``~/.cache/synapsenet``;
 
-each either directly or in a sub-folder named after the set (``mnist/``, ``fashion-mnist/``),
-as ``NAME.gz`` or uncompressed ``NAME``. If none has them, they are downloaded from the public
-mirrors into the cache, with a progress bar, and verified by SHA-256 before use.
+each first in a sub-folder named after the set (``mnist/``, ``fashion-mnist/``), then directly,
+as ``NAME.gz`` or uncompressed ``NAME``. MNIST and Fashion-MNIST use the same file names: a
+folder holding the other set's files (recognised by checksum) is passed over, never reported
+as damaged, and named if the set is not found elsewhere. If no folder has them, they are
+downloaded from the public mirrors into the cache, with a progress bar, and verified by
+SHA-256 before use.
 ``SYNAPSENET_MIRRORS`` (space-separated base URLs) replaces the built-in mirror list.
 """
 
@@ -24,10 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
-from .idx import read_idx_pair
-
-FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+from .idx import FILES, read_idx_pair
 
 # SHA-256 of each file, gzip-compressed (as distributed) and uncompressed.
 SHA256 = {
@@ -91,17 +91,15 @@ def search_dirs(name: str, data_dir=None) -> list[Path]:
     return out
 
 
-def _find(name: str, dirs) -> dict[str, Path] | None:
-    for d in dirs:
-        found = {}
-        for f in FILES:
-            for cand in (d / f"{f}.gz", d / f):
-                if cand.is_file():
-                    found[f] = cand
-                    break
-        if len(found) == len(FILES):
-            return found
-    return None
+def _four_files(d: Path) -> dict[str, Path] | None:
+    """The four files in folder ``d`` (``NAME.gz`` preferred to ``NAME``), or None."""
+    found = {}
+    for f in FILES:
+        cand = next((p for p in (d / f"{f}.gz", d / f) if p.is_file()), None)
+        if cand is None:
+            return None
+        found[f] = cand
+    return found
 
 
 def sha256_file(path) -> str:
@@ -112,13 +110,58 @@ def sha256_file(path) -> str:
     return h.hexdigest()
 
 
+def identify(fname: str, path, digest: str | None = None) -> str | None:
+    """Which published set ``path`` is the file ``fname`` of (by SHA-256), or None."""
+    digest = digest or sha256_file(path)
+    return next((n for n, table in SHA256.items() if digest in table[fname]), None)
+
+
+def _find(name: str, dirs) -> dict[str, Path] | None:
+    """The first folder of ``dirs`` with the four files, skipping folders whose training
+    labels are another published set's (a quick look: the labels file is the smallest)."""
+    for d in dirs:
+        found = _four_files(d)
+        if found is None:
+            continue
+        owner = identify(FILES[1], found[FILES[1]])
+        if owner is None or owner == name:
+            return found
+    return None
+
+
+def find(name: str, data_dir=None) -> dict[str, Path] | None:
+    """Where ``name``'s files would be read from (unverified), or None if not found."""
+    return _find(name, search_dirs(name, data_dir))
+
+
+def _in_cache(path: Path) -> bool:
+    try:
+        Path(path).resolve().relative_to(cache_dir().resolve())
+        return True
+    except ValueError:
+        return False
+
+
 def verify(name: str, fname: str, path: Path) -> None:
-    """Check a file against the published SHA-256 (compressed or uncompressed form)."""
+    """Check a file against the published SHA-256 (compressed or uncompressed form).
+
+    A file that is another set's (MNIST's in Fashion-MNIST's place: the names are the same)
+    is named as such; only a damaged copy in synapsenet's own cache is to be deleted."""
     digest = sha256_file(path)
-    if digest not in SHA256[name][fname]:
-        raise DataError(f"{str(path)!r} does not match the published {name} file {fname}: "
-                        f"SHA-256 {digest[:16]}… is neither the compressed nor the "
-                        "uncompressed checksum. Delete it and load again to re-download.")
+    if digest in SHA256[name][fname]:
+        return
+    owner = identify(fname, path, digest)
+    if owner is not None:
+        up = Path(path).parent.parent
+        raise DataError(f"{str(path)!r} is the published {owner} file {fname}, not {name}'s "
+                        f"(the sets use the same file names); keep each set in a folder of its "
+                        f"own, such as {up / owner}/ and {up / name}/")
+    advice = ("Delete it and load again to re-download." if _in_cache(path) else
+              f"Replace it with the published file; to train on IDX files of your own, use "
+              f"idx:{Path(path).parent}")
+    raise DataError(f"{str(path)!r} does not match the published {name} file {fname}: "
+                    f"SHA-256 {digest[:16]}… is neither the compressed nor the uncompressed "
+                    f"checksum (of {name}, nor of any other set known). {advice}")
 
 
 def download(name: str, dest: Path, mirrors=None, progress=None, timeout=30.0) -> dict[str, Path]:
@@ -134,12 +177,13 @@ def download(name: str, dest: Path, mirrors=None, progress=None, timeout=30.0) -
     for fname in FILES:
         target = dest / f"{fname}.gz"
         if target.is_file():
-            try:
-                verify(name, fname, target)
+            owner = identify(fname, target)
+            if owner == name:
                 paths[fname] = target
                 continue
-            except DataError:
-                target.unlink()
+            if owner is not None:  # another set's file: not ours to replace
+                verify(name, fname, target)
+            target.unlink()  # a damaged or partial copy in the download folder
         errors = []
         for base in mirrors:
             url = base.rstrip("/") + f"/{fname}.gz"
@@ -182,21 +226,42 @@ def _fetch(url, target: Path, sha256: str, fname, progress, timeout):
 
 def _where_to_put(name: str) -> str:
     names = ", ".join(f"{f}.gz" for f in FILES)
-    return (f"Put the four {name} files ({names}) in a folder and pass it with --data-dir "
-            f"(or set SYNAPSENET_DATA), or place them in {cache_dir() / name}.")
+    return (f"Put the four {name} files ({names}) in a folder of their own and pass it, or its "
+            f"parent holding it as {name}/, with --data-dir (or set SYNAPSENET_DATA), or place "
+            f"them in {cache_dir() / name}.")
 
 
 def locate(name: str, data_dir=None, allow_download=True, progress=None) -> dict[str, Path]:
-    """Paths of the four files, found locally or downloaded."""
+    """Paths of the four files, found locally (verified by checksum) or downloaded.
+
+    A folder holding another published set's files (MNIST's where Fashion-MNIST's were
+    looked for: the names are the same) is passed over and named if nothing else is found;
+    then nothing is downloaded, since the folder given was meant to hold the set."""
     if name not in SHA256:
         raise DataError(f"unknown IDX dataset {name!r}; known: {', '.join(SHA256)}")
-    found = _find(name, search_dirs(name, data_dir))
-    if found is not None:
-        for fname, path in found.items():
-            verify(name, fname, path)
-        return found
     if data_dir is not None and not Path(data_dir).is_dir():
         raise DataError(f"--data-dir {str(data_dir)!r} is not a folder")
+    others = []
+    for d in search_dirs(name, data_dir):
+        found = _four_files(d)
+        if found is None:
+            continue
+        owners = {f: identify(f, p) for f, p in found.items()}
+        if all(o == name for o in owners.values()):
+            return found
+        kinds = set(owners.values())
+        if len(kinds) == 1 and None not in kinds:
+            note = (f"{d} holds the {kinds.pop()} files (recognised by their checksums), "
+                    f"not {name}'s")
+            if _four_files(d.parent / name) is not None:
+                note += (f" (the folder {d.parent / name} beside it has files of the same names:"
+                         f" --data-dir {d.parent} would look there first)")
+            others.append(note)
+            continue
+        bad = next(f for f, o in owners.items() if o != name)
+        verify(name, bad, found[bad])  # raises: a damaged copy, or one of another set
+    if others:
+        raise DataError(f"{name} files not found: {'; '.join(others)}. " + _where_to_put(name))
     if not allow_download:
         where = ", ".join(map(str, search_dirs(name, data_dir)))
         raise DataError(f"{name} files not found in {where}. " + _where_to_put(name))
@@ -212,4 +277,4 @@ def load_idx_dataset(name: str, data_dir=None, allow_download=True, progress=Non
             Xte.reshape(len(Xte), -1), yte.astype(np.int64))
 
 
-__all__ = ["locate", "download", "load_idx_dataset", "cache_dir", "verify"]
+__all__ = ["locate", "find", "identify", "download", "load_idx_dataset", "cache_dir", "verify"]
