@@ -145,7 +145,7 @@ def test_metered_read_energy_is_sum_of_x_squared_times_row_conductance():
 
 def test_an_adc_without_a_range_is_calibrated_not_collapsed():
     """adc_bits alone used to quantise every output to zero (a full scale of 10⁹)."""
-    X, y = sn.datasets.load("digits")
+    X, y = sn.datasets.load("digits").scaled()
     order = np.random.default_rng(0).permutation(len(X))
     X, y = X[order], y[order]
     net = sn.Network.from_sizes([64, 32, 10], hidden="relu", output="softmax", seed=0)
