@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import synapsenet as sn
-from synapsenet import ModelFileError
+from synapsenet import ModelFileError, files
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def trained(xor):
 def test_round_trip_gives_identical_outputs(tmp_path, xor, dtype):
     net = sn.Network.from_sizes([2, 5, 3, 1], hidden="relu", output="sigmoid", seed=1,
                                 dtype=dtype)
-    net.save(tmp_path / "m.safetensors")
+    sn.save(net, tmp_path / "m.safetensors")
     back = sn.load(tmp_path / "m.safetensors")
     assert back.dtype == net.dtype and repr(back) == repr(net)
     assert np.array_equal(back.predict(xor[0]), net.predict(xor[0]))
@@ -27,7 +27,7 @@ def test_round_trip_gives_identical_outputs(tmp_path, xor, dtype):
 
 def test_file_is_safetensors_with_json_description(tmp_path, trained):
     path = tmp_path / "m.safetensors"
-    trained.save(path, metadata={"dataset": "xor"})
+    sn.save(trained, path, metadata={"dataset": "xor"})
     raw = path.read_bytes()
     n = struct.unpack("<Q", raw[:8])[0]
     header = json.loads(raw[8:8 + n])
@@ -37,21 +37,21 @@ def test_file_is_safetensors_with_json_description(tmp_path, trained):
     assert json.loads(meta["training"])["loss"] == "cross_entropy"
     assert json.loads(meta["user"]) == {"dataset": "xor"}
     assert header["layers.0.W"]["shape"] == [3, 2]
-    back, user, extras = sn.io.load(path, with_extras=True)
+    back, user, extras = sn.model_file.load(path, with_extras=True)
     assert user == {"dataset": "xor"} and back.train_config["loss"] == "cross_entropy"
 
 
 def test_save_is_atomic_and_leaves_no_temporary(tmp_path, trained, monkeypatch):
     path = tmp_path / "m.safetensors"
-    trained.save(path)
+    sn.save(trained, path)
     before = path.read_bytes()
 
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(sn.io.os, "replace", broken_replace)
+    monkeypatch.setattr(files.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
-        sn.Network.from_sizes([2, 1]).save(path)
+        sn.save(sn.Network.from_sizes([2, 1]), path)
     assert path.read_bytes() == before  # the old model is intact
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]  # no temp file left
 
@@ -63,7 +63,7 @@ def test_missing_file(tmp_path):
 
 def test_corrupt_file(tmp_path, trained):
     path = tmp_path / "m.safetensors"
-    trained.save(path)
+    sn.save(trained, path)
     path.write_bytes(path.read_bytes()[:40])
     with pytest.raises(ModelFileError, match="not a readable safetensors file"):
         sn.load(path)
@@ -108,7 +108,12 @@ def test_no_pickle_anywhere():
 def test_saved_files_get_ordinary_permissions(tmp_path, trained):
     import os
 
-    trained.save(tmp_path / "m.safetensors")
+    sn.save(trained, tmp_path / "m.safetensors")
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "m.safetensors").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_saving_is_a_function_not_a_network_method():
+    # the model file format imports the network, never the reverse
+    assert not hasattr(sn.Network, "save") and sn.save is sn.model_file.save

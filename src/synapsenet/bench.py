@@ -294,7 +294,7 @@ def run_cli(args) -> int:
         print(f"MNIST training (one epoch, own process): peak RSS {mem['peak_rss_mb']:.0f} MB; "
               f"the training set as float32 is {mem['train_set_float32_mb']:.0f} MB")
     if args.json:
-        from .io import atomic_write_text
+        from .files import atomic_write_text
 
         atomic_write_text(args.json, json.dumps(res, indent=2) + "\n")
     return 0

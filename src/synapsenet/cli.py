@@ -231,7 +231,8 @@ def _on_sigint(signum, frame):
 
 def cmd_train(args) -> int:
     from . import runs
-    from .io import atomic_write_text, save
+    from .files import atomic_write_text
+    from .model_file import save
 
     cli_values = {o.name: getattr(args, o.name) for o in runs.OPTIONS
                   if getattr(args, o.name) is not None}
@@ -428,7 +429,7 @@ def _summary(console, history, metrics):
 
 # -- evaluate / predict / info / datasets -------------------------------------------------
 def _load_model(path):
-    from .io import load
+    from .model_file import load
 
     net, user, _ = load(path, with_extras=True)
     return net, user
@@ -495,7 +496,7 @@ def cmd_evaluate(args) -> int:
 
 def cmd_predict(args) -> int:
     from .datasets.files import load_features
-    from .io import atomic_write_text
+    from .files import atomic_write_text
 
     net, user = _load_model(args.model)
     path = Path(args.input)

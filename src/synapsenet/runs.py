@@ -23,7 +23,7 @@ import numpy as np
 
 from . import datasets
 from .errors import ConfigError, SynapseError
-from .io import atomic_write_text, jsonable, read_toml
+from .files import atomic_write_text, jsonable, read_toml
 from .network import Network
 
 
@@ -270,7 +270,7 @@ def load_run_config(run_dir) -> dict:
 
 def load_checkpoint(run_dir):
     """(network, optimizer state, state dict) from an interrupted run."""
-    from .io import load
+    from .model_file import load
 
     path = Path(run_dir) / "checkpoint.safetensors"
     if not path.is_file():

@@ -78,7 +78,7 @@ def cmd_sweep(args) -> int:
 
     from .. import datasets
     from ..cli import _load_model, _scaler
-    from ..io import atomic_write_text
+    from ..files import atomic_write_text
     from .config import load_config, resolve_parameter
 
     if "=" not in args.vary:
