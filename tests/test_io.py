@@ -114,6 +114,52 @@ def test_saved_files_get_ordinary_permissions(tmp_path, trained):
     assert (tmp_path / "m.safetensors").stat().st_mode & 0o777 == 0o666 & ~mask
 
 
+def _rewrite(path, tensors_override):
+    """The model at ``path`` written again with some tensors replaced."""
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    with safe_open(str(path), framework="np") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    save_file({**tensors, **tensors_override}, str(path), metadata=meta)
+
+
+def test_integer_weights_are_refused_naming_tensor_and_file(tmp_path, trained):
+    path = tmp_path / "m.safetensors"
+    sn.save(trained, path)
+    _rewrite(path, {"layers.1.W": np.ones((2, 3), np.int8)})
+    with pytest.raises(ModelFileError, match=r"m\.safetensors.*'layers\.1\.W' is int8; weights "
+                                             "must be floating point"):
+        sn.load(path)
+
+
+def test_float16_weights_are_upcast(tmp_path, trained):
+    path = tmp_path / "m.safetensors"
+    sn.save(trained, path)
+    W16 = np.ascontiguousarray(trained.layers[0].W, np.float16)
+    _rewrite(path, {"layers.0.W": W16})
+    back = sn.load(path)
+    assert back.layers[0].W.dtype == np.float32
+    np.testing.assert_array_equal(back.layers[0].W, W16.astype(np.float32))
+
+
+def test_non_finite_or_missing_weights_are_refused(tmp_path, trained):
+    path = tmp_path / "m.safetensors"
+    sn.save(trained, path)
+    _rewrite(path, {"layers.0.b": np.array([0, np.nan, 0], np.float32)})
+    with pytest.raises(ModelFileError, match="'layers.0.b' holds non-finite values"):
+        sn.load(path)
+    sn.save(trained, path)
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    with safe_open(str(path), framework="np") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys() if k != "layers.1.b"}
+    save_file(tensors, str(path), metadata=meta)
+    with pytest.raises(ModelFileError, match="has no tensor 'layers.1.b'"):
+        sn.load(path)
+
+
 def test_saving_is_a_function_not_a_network_method():
     # the model file format imports the network, never the reverse
     assert not hasattr(sn.Network, "save") and sn.save is sn.model_file.save

@@ -46,7 +46,8 @@ def save(network: Network, path, metadata: dict | None = None, *,
 def load(path, *, with_extras: bool = False):
     """Load a network saved by :func:`save`.
 
-    Raises :class:`~synapsenet.errors.ModelFileError` for a missing, corrupt or foreign file.
+    Raises :class:`~synapsenet.errors.ModelFileError` for a missing, corrupt or foreign file,
+    and for weights that are not finite floating-point numbers (float16 is upcast).
     With ``with_extras=True`` returns ``(network, user_metadata, extra_tensors)``.
     """
     from safetensors import safe_open
@@ -72,10 +73,13 @@ def load(path, *, with_extras: bool = False):
         user = json.loads(header.get("user", "{}"))
         layers = []
         for i, lc in enumerate(config["layers"]):
+            W, b = (_weights(tensors, f"layers.{i}.{n}", path) for n in ("W", "b"))
             layers.append(Dense(lc["n_in"], lc["n_out"], lc["activation"], init=lc.get("init"),
                                 dropout=lc.get("dropout", 0.0), dtype=config["dtype"],
-                                W=tensors[f"layers.{i}.W"], b=tensors[f"layers.{i}.b"]))
+                                W=W, b=b))
         net = Network(layers, seed=config.get("seed"))
+    except ModelFileError:
+        raise
     except SynapseError as e:
         raise ModelFileError(f"{str(path)!r} describes an invalid network: {e}") from None
     except (KeyError, TypeError, ValueError) as e:
@@ -86,3 +90,17 @@ def load(path, *, with_extras: bool = False):
         return net, user, extras
     return net
 
+
+def _weights(tensors: dict, name: str, path: Path) -> np.ndarray:
+    """The tensor ``name``: floating point (integers would be cast without a word), finite."""
+    if name not in tensors:
+        raise ModelFileError(f"{str(path)!r} has no tensor {name!r} for the layer its header "
+                             "describes")
+    t = tensors[name]
+    if not np.issubdtype(t.dtype, np.floating):
+        raise ModelFileError(f"{str(path)!r}: tensor {name!r} is {t.dtype}; weights must be "
+                             "floating point (float16, float32 or float64)")
+    if not np.isfinite(t).all():
+        raise ModelFileError(f"{str(path)!r}: tensor {name!r} holds non-finite values "
+                             "(NaN or infinity)")
+    return t
