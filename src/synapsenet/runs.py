@@ -89,6 +89,36 @@ def defaults() -> dict:
     return {o.name: o.default for o in OPTIONS}
 
 
+def resolve_options(given: dict, *, config=None, resume=None):
+    """The options of a run: the defaults, then the ``config`` file (TOML), then ``given``; or,
+    with ``resume`` (a run folder), the run's own options with only ``epochs`` and ``data_dir``
+    changeable. Returns (options, checkpoint), the checkpoint being
+    (network, optimizer state, state) when resuming, else None."""
+    checkpoint = None
+    if resume:
+        if config:
+            raise ConfigError("--resume continues a run with its own config; drop --config")
+        cfg = load_run_config(resume)
+        checkpoint = load_checkpoint(resume)
+        extra = set(given) - {"epochs", "data_dir"}
+        if extra:
+            flags = ", ".join("--" + e.replace("_", "-") for e in sorted(extra))
+            raise ConfigError(f"--resume keeps the run's options; only --epochs and --data-dir "
+                              f"may be given, not {flags}")
+    else:
+        cfg = defaults()
+        if config:
+            cfg.update(read_config(config))
+    cfg.update(given)
+    parse_layers(cfg["layers"])
+    for k in ("test_split", "val_split"):
+        if not 0 <= cfg[k] < 1:
+            raise ConfigError(f"--{k.replace('_', '-')} must be in [0, 1), got {cfg[k]}")
+    if cfg["early_stopping"] and not cfg["val_split"]:
+        cfg["val_split"] = 0.1  # early stopping needs a validation set
+    return cfg, checkpoint
+
+
 def read_config(path) -> dict:
     """Options from a TOML file; unknown keys and wrong types are errors naming the file."""
     path = Path(path)
@@ -282,3 +312,101 @@ def load_checkpoint(run_dir):
         raise SynapseError(f"{str(path)!r} is a model, not a training checkpoint")
     opt_state = {k[len("optimizer."):]: v for k, v in extras.items() if k.startswith("optimizer.")}
     return net, opt_state, state
+
+
+# -- training state and the run folder's results ----------------------------------------------
+def training_state(cfg: dict, checkpoint=None):
+    """(optimizer, fit options, rng, history, initial epoch) for ``fit``: fresh, or from
+    ``checkpoint`` = (optimizer state, state dict) as :func:`load_checkpoint` gives them."""
+    from .optimizers import get_optimizer
+    from .training import History
+
+    opts = fit_options(cfg)
+    optimizer = get_optimizer(opts.pop("optimizer"), momentum=opts.pop("momentum"),
+                              weight_decay=opts.pop("weight_decay"))
+    history, initial_epoch = History(), 0
+    rng = np.random.default_rng(cfg["seed"] + 7919)
+    if checkpoint:
+        opt_state, state = checkpoint
+        optimizer.load_state_dict(opt_state)
+        initial_epoch = int(state["epochs_done"])
+        rng.bit_generator.state = state["rng"]
+        for k, v in state["history"].items():
+            setattr(history, k, v)
+    return optimizer, opts, rng, history, initial_epoch
+
+
+def save_checkpoint(run_dir, net, meta: dict, optimizer, rng, history) -> None:
+    """checkpoint.safetensors: the network, the optimiser's state, the rng and the history."""
+    from .model_file import save
+
+    state = {"epochs_done": len(history), "rng": rng.bit_generator.state,
+             "history": {c: getattr(history, c) for c in history.COLUMNS}}
+    extras = {f"optimizer.{k}": v for k, v in optimizer.state_dict().items()}
+    save(net, Path(run_dir) / "checkpoint.safetensors", metadata={**meta, "checkpoint": state},
+         extra_tensors=extras)
+
+
+def save_results(run_dir, net, prep: Prepared, history, cfg: dict, meta: dict,
+                 seconds: float) -> tuple[dict, dict]:
+    """Write the model, model.json, history.csv and metrics.json, remove the checkpoint;
+    return (metrics, the test evaluation)."""
+    from .model_file import save
+
+    run_dir = Path(run_dir)
+    save(net, run_dir / "model.safetensors", metadata=meta)
+    write_json(run_dir / "model.json", {"network": net.config(), "training": net.train_config,
+                                        **meta})  # the same description, for people
+    atomic_write_text(run_dir / "history.csv", history_csv(history))
+    test = net.evaluate(prep.X_test, prep.y_test, loss=cfg["loss"])
+    metrics = {"dataset": cfg["dataset"], "test_accuracy": test.get("accuracy"),
+               "test_loss": test["loss"], "test_samples": test["n"], "epochs": len(history),
+               "updates": history.updates, "train_seconds": round(seconds, 3),
+               "final_train_loss": history.loss[-1], "stopped_early": history.stopped_early,
+               "network": repr(net), "engine": net.train_config.get("engine"),
+               "run_dir": str(run_dir)}
+    if history.val_accuracy and history.val_accuracy[-1] is not None:
+        metrics["val_accuracy"] = history.val_accuracy[-1]
+    write_json(run_dir / "metrics.json", metrics)
+    ckpt = run_dir / "checkpoint.safetensors"
+    if ckpt.exists():
+        ckpt.unlink()
+    return metrics, test
+
+
+def write_plots(net, prep: Prepared, history, run_dir, dataset: str) -> None:
+    """curves.png, confusion.png (classes) and boundary.png (2-D data)."""
+    from . import plots
+
+    run_dir = Path(run_dir)
+    acts = "/".join(dict.fromkeys(l.activation.name for l in net.layers))
+    plots.plot_history(history, run_dir / "curves.png",
+                       title=f"{dataset}: {' → '.join(map(str, net.sizes))} ({acts})")
+    pred = net.classify(prep.X_test)
+    k = prep.dataset.n_classes
+    if int(pred.max(initial=0)) < k and net.n_outputs in (1, k):
+        cm = plots.confusion_matrix(prep.y_test, pred, k)
+        plots.plot_confusion(cm, prep.dataset.class_names, run_dir / "confusion.png")
+    if prep.dataset.n_features == 2:
+        official = prep.dataset.X_test is not None
+        X_all = np.vstack([prep.dataset.X] + ([prep.X_test_raw] if official else []))
+        y_all = np.concatenate([prep.dataset.y] + ([prep.y_test] if official else []))
+        plots.plot_decision_boundary(
+            lambda P: net.classify(prep.scaler.transform(P, net.dtype)), X_all, y_all,
+            run_dir / "boundary.png", title=f"{dataset}: decision boundary")
+
+
+# -- a saved model ----------------------------------------------------------------------------
+def load_model(path):
+    """(network, the metadata saved with it) from a model file."""
+    from .model_file import load
+
+    net, user, _ = load(path, with_extras=True)
+    return net, user
+
+
+def model_scaler(user: dict, net: Network) -> datasets.Scaler:
+    """The feature scaling the model was trained with (none when it records none)."""
+    if user.get("preprocessing"):
+        return datasets.Scaler.from_dict(user["preprocessing"])
+    return datasets.Scaler("none").fit(np.zeros((1, net.n_inputs)))

@@ -1,0 +1,78 @@
+"""The ``synapsenet`` command.
+
+    synapsenet train                      train a small network on 'digits' (the main job)
+    synapsenet train --dataset mnist --layers 300 --epochs 20
+    synapsenet evaluate RUN/model.safetensors --dataset digits
+    synapsenet predict RUN/model.safetensors inputs.csv
+    synapsenet info RUN/model.safetensors
+    synapsenet datasets
+
+One module per command (``add_parser(sub)`` and ``run(args)``); ``ui`` holds what is shown.
+Exit status: 0 success, 2 bad input or usage (one line on stderr, no traceback), 1 internal
+error, 130 interrupted (a checkpoint is saved; resume with ``synapsenet train --resume RUN``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .. import __version__
+from ..errors import SynapseError
+from . import bench, datasets, evaluate, hardware, info, predict, sweep, train, ui
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+COMMANDS = {"train": train, "evaluate": evaluate, "predict": predict, "info": info,
+            "datasets": datasets, "sweep": sweep, "hardware": hardware, "bench": bench}
+
+
+class UsageError(SynapseError):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse's own status), no usage dump
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="synapsenet", description="The textbook neural network: train, evaluate "
+                "and predict, on digital maths or simulated analog hardware.",
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+                epilog="Run 'synapsenet COMMAND --help' for the options of a command.")
+    p.add_argument("--version", action="version", version=f"synapsenet {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for command in COMMANDS.values():
+        command.add_parser(sub)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not args.command:
+            parser.print_help()
+            return EXIT_OK
+        return COMMANDS[args.command].run(args)
+    except ui.Interrupted as e:
+        print(f"synapsenet: {e}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except SynapseError as e:
+        msg = str(e).replace("\n", " ")
+        print(f"synapsenet: error: {msg}" if not isinstance(e, UsageError) else msg,
+              file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("synapsenet: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as e:  # an internal error: say so in one line, traceback on request
+        if os.environ.get("SYNAPSENET_DEBUG"):
+            raise
+        print(f"synapsenet: internal error: {type(e).__name__}: {e} "
+              "(set SYNAPSENET_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL

@@ -1,0 +1,44 @@
+"""``synapsenet info``: what a saved model is, how big, and how it was trained."""
+
+from __future__ import annotations
+
+import json
+
+from . import ui
+
+
+def add_parser(sub):
+    i = sub.add_parser("info", help="describe a saved model")
+    i.add_argument("model", help="model file (.safetensors)")
+    i.add_argument("--json", action="store_true", help="print as JSON")
+
+
+def run(args) -> int:
+    from .. import runs
+
+    net, user = runs.load_model(args.model)
+    info = {"file": args.model, "layers": [repr(l) for l in net.layers], "sizes": net.sizes,
+            "parameters": net.n_params, "macs_per_inference": net.macs_per_sample,
+            "dtype": str(net.dtype), "dataset": user.get("dataset"),
+            "preprocessing": (user.get("preprocessing") or {}).get("kind"),
+            "classes": user.get("class_names"), "training": net.train_config}
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    out = ui.console()
+    out.print(f"[bold]{args.model}[/bold]: {net!r}")
+    rows = [(str(i), f"{l.n_out}×{l.n_in}", str(l.n_out), repr(l.activation), f"{l.n_params:,}",
+             f"{l.n_in * l.n_out:,}") for i, l in enumerate(net.layers, 1)]
+    rows.append(("total", "", "", "", f"{net.n_params:,}", f"{net.macs_per_sample:,}"))
+    ui.table(("layer", "synapses W", "neurons", "activation", "parameters", "MACs"), rows,
+             justify="right", out=out)
+    out.print(f"multiply-accumulates per inference: {net.macs_per_sample:,}; dtype {net.dtype}")
+    if user.get("dataset"):
+        out.print(f"trained on {user['dataset']} ({info['preprocessing']} scaling)")
+    if net.train_config:
+        tc = net.train_config
+        out.print(f"training: loss {tc.get('loss')}, mode {tc.get('mode')}, batch "
+                  f"{tc.get('batch_size')}, η {tc.get('learning_rate')}, optimizer "
+                  f"{(tc.get('optimizer') or {}).get('name')}, epochs {tc.get('epochs')}"
+                  + (f", engine {tc['engine']}" if tc.get("engine") else ""))
+    return 0
