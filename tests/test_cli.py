@@ -237,6 +237,16 @@ def test_evaluate_on_hardware_presets(digits_model):
     assert pcm["energy"]["digital_over_analog"] > 1 and 0.5 < pcm["accuracy"] <= 1
 
 
+def test_sweep_and_evaluate_score_the_same_held_out_samples(digits_model):
+    # digits has no official test split: both must use the run's own (360 of 1,797 samples),
+    # never the training data
+    ev = json.loads(ok("evaluate", digits_model, "--json").stdout)
+    sw = json.loads(ok("sweep", digits_model, "--vary", "adc_bits=8", "--seeds", "1",
+                       "--json").stdout)
+    assert sw["samples"] == ev["samples"] == 360
+    assert sw["digital_accuracy"] == pytest.approx(ev["accuracy"])
+
+
 def test_sweep_writes_table_and_plot(digits_model, tmp_path):
     p = ok("sweep", digits_model, "--vary", "adc_bits=2..6", "--seeds", "2", "--out",
            tmp_path / "s")

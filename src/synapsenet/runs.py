@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import datasets
-from .errors import ConfigError, SynapseError
+from .errors import ConfigError, DataError, SynapseError
 from .files import atomic_write_text, jsonable, read_toml
 from .network import Network
 
@@ -196,13 +196,7 @@ def prepare(cfg: dict, progress=None) -> Prepared:
     ds = datasets.load(cfg["dataset"], data_dir=cfg.get("data_dir"), n_samples=cfg.get("n_samples"),
                        noise=cfg.get("noise"), seed=cfg["seed"],
                        label_column=cfg.get("label_column"), progress=progress)
-    X, y = ds.X, ds.y
-    if ds.X_test is not None:
-        Xte, yte = ds.X_test, ds.y_test
-    elif len(X) <= 16:  # logic gates: the four patterns are both training and test set
-        Xte, yte = X, y
-    else:
-        X, Xte, y, yte = datasets.split(X, y, cfg["test_split"], seed=cfg["seed"])
+    X, y, Xte, yte = split_test(ds, cfg["test_split"], cfg["seed"])
     Xv = yv = None
     if cfg.get("val_split"):
         X, Xv, y, yv = datasets.split(X, y, cfg["val_split"], seed=cfg["seed"] + 1)
@@ -212,6 +206,17 @@ def prepare(cfg: dict, progress=None) -> Prepared:
     return Prepared(ds, scaler, scaler.transform(X, dt), y,
                     None if Xv is None else scaler.transform(Xv, dt), yv,
                     scaler.transform(Xte, dt), yte, Xte)
+
+
+def split_test(ds: datasets.Dataset, fraction: float, seed: int):
+    """(X_train, y_train, X_test, y_test): the set's official test split; for the logic gates
+    the four patterns as both; else a seeded split that holds out ``fraction``."""
+    if ds.X_test is not None:
+        return ds.X, ds.y, ds.X_test, ds.y_test
+    if len(ds.X) <= 16:
+        return ds.X, ds.y, ds.X, ds.y
+    X, Xte, y, yte = datasets.split(ds.X, ds.y, fraction, seed=seed)
+    return X, y, Xte, yte
 
 
 def build_network(cfg: dict, n_features: int, n_classes: int) -> Network:
@@ -403,6 +408,44 @@ def load_model(path):
 
     net, user, _ = load(path, with_extras=True)
     return net, user
+
+
+@dataclass
+class HeldOut:
+    """A saved model and the data to score it on, scaled as its training data was."""
+    network: Network
+    user: dict  # the metadata saved with the model
+    dataset: str
+    X: np.ndarray
+    y: np.ndarray
+    seed: int  # of the data's draw and split
+
+
+def load_held_out(model, dataset=None, *, data_dir=None, label_column=None,
+                  seed=None) -> HeldOut:
+    """The model file ``model`` and its held-out data: on the dataset it was trained on, the
+    samples its run held out (the official test set, or the run's own seeded split, never
+    training data); on another ``dataset``, that set's test set, or all of it.
+
+    ``seed`` replaces the run's seed of the draw and split."""
+    net, user = load_model(model)
+    name = dataset or user.get("dataset")
+    if not name:
+        raise ConfigError("the model does not record its dataset; pass --dataset")
+    same = name == user.get("dataset")
+    drawn = user.get("data", {}) if same else {}  # the training run's draw and split
+    seed = drawn.get("seed", 0) if seed is None else seed
+    ds = datasets.load(name, data_dir=data_dir,
+                       label_column=label_column or drawn.get("label_column"),
+                       n_samples=drawn.get("n_samples"), noise=drawn.get("noise"), seed=seed)
+    if same:
+        _, _, X, y = split_test(ds, drawn.get("test_split", 0.2), seed)
+    else:
+        X, y = (ds.X, ds.y) if ds.X_test is None else (ds.X_test, ds.y_test)
+    if X.shape[1] != net.n_inputs:
+        raise DataError(f"dataset {name!r} has {X.shape[1]} features but the model expects "
+                        f"{net.n_inputs}")
+    return HeldOut(net, user, name, model_scaler(user, net).transform(X, net.dtype), y, seed)
 
 
 def model_scaler(user: dict, net: Network) -> datasets.Scaler:

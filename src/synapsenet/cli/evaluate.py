@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from ..errors import ConfigError, DataError
 from . import chip, ui
 
 
@@ -23,33 +22,16 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from .. import datasets, runs
+    from .. import runs
 
-    net, user = runs.load_model(args.model)
-    name = args.dataset or user.get("dataset")
-    if not name:
-        raise ConfigError("the model does not record its dataset; pass --dataset")
-    same = name == user.get("dataset")
-    drawn = user.get("data", {}) if same else {}  # the training run's draw and split
-    seed = drawn.get("seed", 0) if args.seed is None else args.seed
-    ds = datasets.load(name, data_dir=args.data_dir,
-                       label_column=args.label_column or drawn.get("label_column"),
-                       n_samples=drawn.get("n_samples"), noise=drawn.get("noise"), seed=seed)
-    if ds.X_test is not None:
-        X, y = ds.X_test, ds.y_test
-    elif len(ds.X) <= 16 or not same:
-        X, y = ds.X, ds.y
-    else:  # the same held-out split the training run used
-        _, X, _, y = datasets.split(ds.X, ds.y, drawn.get("test_split", 0.2), seed=seed)
-    if X.shape[1] != net.n_inputs:
-        raise DataError(f"dataset {name!r} has {X.shape[1]} features but the model expects "
-                        f"{net.n_inputs}")
-    Xs = runs.model_scaler(user, net).transform(X, net.dtype)
+    data = runs.load_held_out(args.model, args.dataset, data_dir=args.data_dir,
+                              label_column=args.label_column, seed=args.seed)
+    net, X, y = data.network, data.X, data.y
     loss = net.train_config.get("loss", "squared_error")
-    result = {"dataset": name, "samples": len(X), **{k: v for k, v in
-                                                     net.evaluate(Xs, y, loss).items() if k != "n"}}
+    result = {"dataset": data.dataset, "samples": len(X),
+              **{k: v for k, v in net.evaluate(X, y, loss).items() if k != "n"}}
     if args.hardware:
-        on_chip = chip.score(net, args.hardware, Xs, y, seed)
+        on_chip = chip.score(net, args.hardware, X, y, data.seed)
         result["hardware"] = args.hardware
         result["digital_accuracy"] = result.pop("accuracy", None)
         result.update(on_chip)

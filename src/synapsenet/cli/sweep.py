@@ -26,7 +26,7 @@ def add_parser(sub):
     s.add_argument("--seeds", type=int, default=3, help="chips per value (default 3)")
     s.add_argument("--dataset", help="dataset (default: the model's)")
     s.add_argument("--data-dir", help="folder with MNIST / Fashion-MNIST IDX files")
-    s.add_argument("--samples", type=int, help="use only the first N test samples")
+    s.add_argument("--samples", type=int, help="use only the first N held-out samples")
     s.add_argument("--out", metavar="DIR", help="write sweep.csv, sweep.json and sweep.png here")
     s.add_argument("--json", action="store_true", help="print the rows as JSON")
 
@@ -54,7 +54,7 @@ def parse_values(spec: str) -> list:
 
 
 def run(args) -> int:
-    from .. import datasets, runs
+    from .. import runs
 
     if "=" not in args.vary:
         raise ConfigError("--vary needs NAME=VALUES, e.g. adc_bits=2..8")
@@ -63,16 +63,10 @@ def run(args) -> int:
     values = parse_values(spec)
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be ≥ 1, got {args.seeds}")
-    net, user = runs.load_model(args.model)
     cfg = chip.load_config(args.hardware)
-    ds_name = args.dataset or user.get("dataset")
-    if not ds_name:
-        raise ConfigError("the model does not record its dataset; pass --dataset")
-    ds = datasets.load(ds_name, data_dir=args.data_dir)
-    X, y = (ds.X_test, ds.y_test) if ds.X_test is not None else (ds.X, ds.y)
-    if args.samples:
-        X, y = X[:args.samples], y[:args.samples]
-    X = runs.model_scaler(user, net).transform(X, net.dtype)
+    data = runs.load_held_out(args.model, args.dataset, data_dir=args.data_dir)
+    n = args.samples or None
+    net, X, y = data.network, data.X[:n], data.y[:n]
     digital = float(np.mean(net.classify(X) == y))
     rows = chip.sweep(net, cfg, X, y, name, values, args.seeds)
     summary = [{"value": v, "mean": float(np.mean(a)), "std": float(np.std(a)),
@@ -81,7 +75,7 @@ def run(args) -> int:
     result = {"model": args.model, "hardware": cfg.name, "parameter": name,
               "digital_accuracy": digital, "samples": len(X), "seeds": args.seeds,
               "summary": summary, "rows": rows}
-    title = f"{ds_name} on '{cfg.name}'"
+    title = f"{data.dataset} on '{cfg.name}'"
     if args.out:
         _write(Path(args.out), result, f"{title}: accuracy vs {name}")
     if args.json:
