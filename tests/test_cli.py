@@ -212,6 +212,22 @@ def test_datasets_lists_sources(tmp_path):
     assert "would download to" in p.stdout
 
 
+@pytest.mark.parametrize("args", [["datasets"], ["hardware"], ["hardware", "pcm"], ["--help"],
+                                  ["train", "--dataset", "xor", "--epochs", "2", "--no-plots"]])
+def test_a_closed_stdout_pipe_is_not_an_error(args, tmp_path):
+    # `synapsenet datasets | head -1`: the reader has gone before we write (rich exited with
+    # 1); with stdout buffered, as on a user's machine, the closed pipe may show only at exit
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        p = subprocess.run([EXE, *args], stdout=write_end, stderr=subprocess.PIPE, text=True,
+                           cwd=tmp_path, timeout=300, env=env)
+    finally:
+        os.close(write_end)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+
+
 def test_mnist_from_data_dir(tmp_path, mnist_dir):
     p = ok("train", "--dataset", "mnist", "--data-dir", mnist_dir.parent, "--layers", "32",
            "--epochs", "1", "--batch-size", "64", "--out", tmp_path / "m", "--json")

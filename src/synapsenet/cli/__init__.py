@@ -50,6 +50,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    try:
+        code = _dispatch(argv)
+    except SystemExit:  # --help and --version print, then exit through argparse
+        _flush_stdout()
+        raise
+    return _flush_stdout(code)
+
+
+def _dispatch(argv) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -68,7 +77,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("synapsenet: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader closed the pipe (| head): it has what it wanted
+        _discard_stdout()
         return EXIT_OK
     except Exception as e:  # an internal error: say so in one line, traceback on request
         if os.environ.get("SYNAPSENET_DEBUG"):
@@ -76,3 +86,20 @@ def main(argv=None) -> int:
         print(f"synapsenet: internal error: {type(e).__name__}: {e} "
               "(set SYNAPSENET_DEBUG=1 for the traceback)", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _flush_stdout(code=EXIT_OK) -> int:
+    """Flush stdout, where a closed pipe often shows first; ``code`` stands either way."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+    return code
+
+
+def _discard_stdout() -> None:
+    # what is still buffered goes to /dev/null, so that the interpreter's last flush is quiet
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor behind stdout
+        pass
