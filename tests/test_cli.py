@@ -66,6 +66,23 @@ def test_train_xor_and_evaluate_predict_info(tmp_path):
     assert "MACs" in info and "multiply-accumulates per inference: 6" in info
 
 
+@pytest.mark.parametrize("options,shown", [
+    ([], "optimizer sgd, schedule constant"),
+    (["--optimizer", "momentum"], "optimizer momentum (momentum 0.9), schedule constant"),
+    (["--optimizer", "nesterov", "--momentum", "0.8", "--schedule", "step",
+      "--weight-decay", "0.001"],
+     "optimizer nesterov (momentum 0.8), weight decay 0.001, schedule step (step_size 10, "
+     "gamma 0.1)"),
+    (["--optimizer", "adam", "--schedule", "cosine"], "optimizer adam, schedule cosine (min_lr 0)"),
+])
+def test_info_shows_the_optimizer_and_schedule(options, shown, tmp_path):
+    # momentum and Nesterov runs showed "optimizer sgd", and no run showed its schedule
+    ok("train", "--dataset", "xor", "--epochs", "2", "--learning-rate", "0.1", *options,
+       "--out", tmp_path / "r", "-q", "--no-plots")
+    info = " ".join(ok("info", tmp_path / "r" / "model.safetensors").stdout.split())
+    assert shown in info
+
+
 def test_digits_run_is_reproducible_from_its_config(tmp_path):
     ok("train", "--epochs", "5", "--out", tmp_path / "a", "-q")
     ok("train", "--config", tmp_path / "a" / "config.toml", "--out", tmp_path / "b", "-q")

@@ -39,6 +39,23 @@ def run(args) -> int:
         tc = net.train_config
         out.print(f"training: loss {tc.get('loss')}, mode {tc.get('mode')}, batch "
                   f"{tc.get('batch_size')}, η {tc.get('learning_rate')}, optimizer "
-                  f"{(tc.get('optimizer') or {}).get('name')}, epochs {tc.get('epochs')}"
+                  f"{optimizer_text(tc.get('optimizer') or {})}, schedule "
+                  f"{schedule_text(tc.get('schedule') or {})}, epochs {tc.get('epochs')}"
+                  + (f", weight bound {tc['weight_bound']:g}" if tc.get("weight_bound") else "")
+                  + (f", train noise {tc['weight_noise']:g}" if tc.get("weight_noise") else "")
                   + (f", engine {tc['engine']}" if tc.get("engine") else ""))
     return 0
+
+
+def optimizer_text(o: dict) -> str:
+    """The optimiser as --optimizer names it: momentum and Nesterov are SGD with a momentum."""
+    name = o.get("name") or "?"
+    if name == "sgd" and o.get("momentum"):
+        name = f"{'nesterov' if o.get('nesterov') else 'momentum'} (momentum {o['momentum']:g})"
+    return name + (f", weight decay {o['weight_decay']:g}" if o.get("weight_decay") else "")
+
+
+def schedule_text(s: dict) -> str:
+    """'constant', or e.g. 'step (step_size 10, gamma 0.1)'."""
+    params = ", ".join(f"{k} {v:g}" for k, v in s.items() if k != "name")
+    return (s.get("name") or "constant") + (f" ({params})" if params else "")
