@@ -1,0 +1,122 @@
+"""What the command line refuses, and why.
+
+Each case runs the installed `synapsenet` command and expects: exit status 2, one line on
+stderr that contains the message shown (naming what was wrong, in the command line's words),
+no traceback, and no file left behind. Read the list top to bottom: it is the catalogue.
+
+In the arguments, {tmp} is the case's own empty folder (the command runs there), {model} a
+small trained xor model (2 inputs), and {int8} a copy of it whose first weights are int8.
+`files` are written into {tmp} before the command runs.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXE = shutil.which("synapsenet", path=str(Path(sys.executable).parent)) or shutil.which(
+    "synapsenet")
+pytestmark = pytest.mark.skipif(EXE is None, reason="the synapsenet command is not installed")
+
+
+def case(why, args, message, files=None):
+    return pytest.param(args, message, files or {}, id=why)
+
+
+CASES = [
+    # -- usage: commands and options --------------------------------------------------------
+    case("unknown command", ["frobnicate"], "invalid choice: 'frobnicate'"),
+    case("value not among the choices", ["train", "--hidden", "sigmoidd"],
+         "invalid choice: 'sigmoidd'"),
+    case("learning mode not among the choices", ["train", "--mode", "online"],
+         "invalid choice: 'online'"),
+    case("integer option given a word", ["train", "--epochs", "abc"],
+         "invalid int value: 'abc'"),
+
+    # -- training options out of range -----------------------------------------------------
+    case("learning rate not positive", ["train", "--learning-rate", "-1"],
+         "learning_rate must be a positive number"),
+    case("zero epochs", ["train", "--epochs", "0"], "epochs must be a positive integer"),
+    case("layer size not a number", ["train", "--layers", "64,x"],
+         "--layers must be comma-separated positive integers"),
+    case("loss that needs another output", ["train", "--loss", "cross_entropy"],
+         "needs a softmax output"),
+
+    # -- data -------------------------------------------------------------------------------
+    case("unknown dataset", ["train", "--dataset", "nope"], "unknown dataset 'nope'"),
+    case("missing CSV file", ["train", "--dataset", "csv:/nonexistent/data.csv"],
+         "cannot read '/nonexistent/data.csv'"),
+    case("CSV value that is not a number", ["train", "--dataset", "csv:d.csv"],
+         "line 3, column 'b' (2): 'oops' is not a number",
+         {"d.csv": "a,b,label\n1,2,x\n3,oops,y\n"}),
+    case("inputs of the wrong width", ["predict", "{model}", "in.csv"],
+         "3 features per row but the model expects 2", {"in.csv": "1,2,3\n"}),
+
+    # -- config files and run folders ------------------------------------------------------
+    case("unknown option in a config file", ["train", "--config", "bad.toml"],
+         "bad.toml': unknown option 'epochz'", {"bad.toml": "epochz = 3\n"}),
+    case("wrong type in a config file", ["train", "--config", "bad.toml"],
+         "option 'epochs': expected int", {"bad.toml": "epochs = 'three'\n"}),
+    case("config file that is not TOML", ["train", "--config", "bad.toml"],
+         "not valid TOML", {"bad.toml": "epochs = = 3\n"}),
+    case("resuming a folder that is no run", ["train", "--resume", "{tmp}"],
+         "not a run folder"),
+
+    # -- model files -----------------------------------------------------------------------
+    case("missing model file", ["evaluate", "/nonexistent/model.safetensors"],
+         "does not exist"),
+    case("model file that is not safetensors", ["info", "m.safetensors"],
+         "not a readable safetensors file", {"m.safetensors": "\x00" * 30}),
+    case("integer weights in a model file", ["info", "{int8}"],
+         "tensor 'layers.0.W' is int8; weights must be floating point"),
+
+    # -- the chip ----------------------------------------------------------------------------
+    case("unknown hardware parameter", ["sweep", "{model}", "--vary", "adc_bitz=2..4"],
+         "unknown hardware parameter 'adc_bitz'"),
+    case("descending range", ["sweep", "{model}", "--vary", "adc_bits=8..2"],
+         "are not understood"),
+    case("--vary without values", ["sweep", "{model}", "--vary", "adc_bits"],
+         "--vary needs NAME=VALUES"),
+    case("a device with one level", ["sweep", "{model}", "--vary", "levels=1,2"],
+         "levels must be ≥ 2"),
+    case("unknown hardware preset", ["sweep", "{model}", "--vary", "adc_bits=4",
+                                     "--hardware", "flash"], "unknown hardware 'flash'"),
+]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """A small trained xor model, and a copy with int8 weights."""
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    out = tmp_path_factory.mktemp("models")
+    p = subprocess.run([EXE, "train", "--dataset", "xor", "--layers", "2", "--epochs", "2",
+                        "--out", str(out / "run"), "-q", "--no-plots"], capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    model = out / "run" / "model.safetensors"
+    with safe_open(str(model), framework="np") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    tensors["layers.0.W"] = np.ones_like(tensors["layers.0.W"], np.int8)
+    save_file(tensors, str(out / "int8.safetensors"), metadata=meta)
+    return {"model": model, "int8": out / "int8.safetensors"}
+
+
+@pytest.mark.parametrize("args,message,files", CASES)
+def test_refused_with_one_line_and_status_2(args, message, files, tmp_path, models):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    args = [a.format(tmp=tmp_path, **models) for a in args]
+    if args[0] == "train" and "--resume" not in args:
+        args += ["--out", str(tmp_path / "run")]
+    p = subprocess.run([EXE, *args], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                       env={**os.environ, "COLUMNS": "120"})
+    assert p.returncode == 2, p.stderr + p.stdout
+    assert message in p.stderr
+    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert sorted(f.name for f in tmp_path.iterdir()) == sorted(files)  # nothing left behind
