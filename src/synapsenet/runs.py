@@ -164,16 +164,20 @@ def to_toml(config: dict) -> str:
 
 
 def parse_layers(spec: str) -> list[int]:
+    """Hidden layer sizes from '64,32' ('' for none); an empty, non-integer or non-positive
+    entry is an error naming it ('2,,1' is not '2,1')."""
     spec = (spec or "").strip()
     if not spec:
         return []
-    try:
-        sizes = [int(s) for s in spec.replace(" ", "").split(",") if s]
-    except ValueError:
-        raise ConfigError(f"--layers must be comma-separated positive integers, got {spec!r}") \
-            from None
-    if any(s < 1 for s in sizes):
-        raise ConfigError(f"--layers must be comma-separated positive integers, got {spec!r}")
+    sizes = []
+    for i, s in enumerate(spec.split(","), 1):
+        s = s.strip()
+        size = int(s) if s.isascii() and s.isdecimal() else None  # no sign, point, exponent
+        if not size:
+            what = "is empty" if not s else f"{s!r} is not a positive integer"
+            raise ConfigError(f"--layers must be comma-separated positive integers ('' for "
+                              f"none), got {spec!r}: entry {i} {what}")
+        sizes.append(size)
     return sizes
 
 
