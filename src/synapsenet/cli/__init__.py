@@ -19,8 +19,8 @@ import os
 import sys
 
 from .. import __version__
-from ..errors import SynapseError
-from . import bench, datasets, evaluate, hardware, info, predict, sweep, train, ui
+from ..errors import ConfigError, SynapseError
+from . import bench, datasets, evaluate, hardware, info, predict, sweep, train, ui, words
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -33,8 +33,19 @@ class UsageError(SynapseError):
 
 
 class _Parser(argparse.ArgumentParser):
+    commands: dict = {}  # the top parser's: command name → its parser
+
     def error(self, message):  # one line, exit 2 (argparse's own status), no usage dump
+        message = words.with_nearest_choice(message)
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+    def parse_args(self, args=None, namespace=None):
+        args, extras = self.parse_known_args(args, namespace)
+        if extras:  # answered by the command's own parser, which knows its options
+            command = self.commands.get(getattr(args, "command", None), self)
+            flags = [s for a in command._actions for s in a.option_strings]
+            command.error(words.unknown_options(extras, flags))
+        return args
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in COMMANDS.values():
         command.add_parser(sub)
+    p.commands = sub.choices
     return p
 
 
@@ -71,6 +83,8 @@ def _dispatch(argv) -> int:
         return EXIT_INTERRUPTED
     except SynapseError as e:
         msg = str(e).replace("\n", " ")
+        if isinstance(e, ConfigError):  # the command line was used: speak its language
+            msg = words.as_flags(msg, (o.name for o in train.options()))
         print(f"synapsenet: error: {msg}" if not isinstance(e, UsageError) else msg,
               file=sys.stderr)
         return EXIT_USAGE

@@ -14,16 +14,21 @@ from . import ui
 _METAVARS = {"dataset": "NAME", "data_dir": "DIR", "label_column": "COLUMN", "layers": "SIZES"}
 
 
-def add_parser(sub):
+def options():
+    """The training options, each a --flag of this command (from synapsenet.runs)."""
     from ..runs import OPTIONS
 
+    return OPTIONS
+
+
+def add_parser(sub):
     t = sub.add_parser("train", help="train a network and write a run folder",
                        description="Train a network. With no options: a 64-unit sigmoid "
                        "network on scikit-learn's digits, in seconds. Options may also come "
                        "from --config FILE.toml (same names, underscores); the command line "
                        "wins.")
     groups = {g: t.add_argument_group(g) for g in ("data", "network", "training")}
-    for o in OPTIONS:
+    for o in options():
         flag = "--" + o.name.replace("_", "-")
         g = groups[o.group]
         if o.type is bool:
