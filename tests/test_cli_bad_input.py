@@ -82,6 +82,12 @@ CASES = [
          "entry 2 '0' is not a positive integer"),
     case("negative layer size", ["train", "--layers=-3"],
          "entry 1 '-3' is not a positive integer"),
+    case("zero mini-batches (it took --batch-size as well)", ["train", "--n-batches", "0"],
+         "--n-batches must be an integer in 1…1437"),
+    case("zero samples drawn (it meant the default, 600)",
+         ["train", "--dataset", "moons", "--n-samples", "0"], "--n-samples must be ≥ 1, got 0"),
+    case("negative noise (scikit-learn's own error, status 1)",
+         ["train", "--dataset", "moons", "--noise", "-1"], "--noise must be ≥ 0, got -1.0"),
     case("loss that needs another output", ["train", "--loss", "cross_entropy"],
          "needs a softmax output"),
 
@@ -122,6 +128,10 @@ CASES = [
          "--vary needs NAME=VALUES"),
     case("a device with one level", ["sweep", "{model}", "--vary", "levels=1,2"],
          "levels must be ≥ 2"),
+    case("a sweep over no samples (-5 dropped the last five)",
+         ["sweep", "{model}", "--vary", "adc_bits=4", "--samples", "-5"],
+         "--samples must be ≥ 1, got -5"),
+    case("a benchmark on no threads", ["bench", "--threads", "0"], "--threads must be ≥ 1"),
     case("unknown hardware preset", ["sweep", "{model}", "--vary", "adc_bits=4",
                                      "--hardware", "flash"], "unknown hardware 'flash'"),
 ]

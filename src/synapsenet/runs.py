@@ -114,6 +114,10 @@ def resolve_options(given: dict, *, config=None, resume=None):
     for k in ("test_split", "val_split"):
         if not 0 <= cfg[k] < 1:
             raise ConfigError(f"--{k.replace('_', '-')} must be in [0, 1), got {cfg[k]}")
+    if cfg.get("n_samples") is not None and cfg["n_samples"] < 1:  # 0 meant the default
+        raise ConfigError(f"--n-samples must be ≥ 1, got {cfg['n_samples']}")
+    if cfg.get("noise") is not None and not cfg["noise"] >= 0:
+        raise ConfigError(f"--noise must be ≥ 0, got {cfg['noise']}")
     if cfg["early_stopping"] and not cfg["val_split"]:
         cfg["val_split"] = 0.1  # early stopping needs a validation set
     return cfg, checkpoint
@@ -233,10 +237,9 @@ def build_network(cfg: dict, n_features: int, n_classes: int) -> Network:
 
 def fit_options(cfg: dict) -> dict:
     mode = cfg["mode"]
+    by_size = mode == "minibatch" and cfg.get("n_batches") is None  # (0 is refused by fit)
     return dict(epochs=cfg["epochs"], learning_rate=cfg["learning_rate"], loss=cfg["loss"],
-                mode=mode,
-                batch_size=cfg["batch_size"] if mode == "minibatch" and not cfg.get("n_batches")
-                else None,
+                mode=mode, batch_size=cfg["batch_size"] if by_size else None,
                 n_batches=cfg.get("n_batches") if mode == "minibatch" else None,
                 optimizer=cfg["optimizer"], momentum=cfg.get("momentum"),
                 weight_decay=cfg["weight_decay"], schedule=cfg["schedule"],

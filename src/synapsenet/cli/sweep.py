@@ -63,10 +63,11 @@ def run(args) -> int:
     values = parse_values(spec)
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be ≥ 1, got {args.seeds}")
+    if args.samples is not None and args.samples < 1:  # -5 dropped the last five samples
+        raise ConfigError(f"--samples must be ≥ 1, got {args.samples}")
     cfg = chip.load_config(args.hardware)
     data = runs.load_held_out(args.model, args.dataset, data_dir=args.data_dir)
-    n = args.samples or None
-    net, X, y = data.network, data.X[:n], data.y[:n]
+    net, X, y = data.network, data.X[:args.samples], data.y[:args.samples]
     digital = float(np.mean(net.classify(X) == y))
     rows = chip.sweep(net, cfg, X, y, name, values, args.seeds)
     summary = [{"value": v, "mean": float(np.mean(a)), "std": float(np.std(a)),
