@@ -6,7 +6,7 @@ no traceback, and no file left behind. Read the list top to bottom: it is the ca
 
 In the arguments, {tmp} is the case's own empty folder (the command runs there), {model} a
 small trained xor model (2 inputs), and {int8} a copy of it whose first weights are int8.
-`files` are written into {tmp} before the command runs.
+`files` are written into {tmp} before the command runs ('name/': a folder).
 """
 
 import os
@@ -108,6 +108,13 @@ CASES = [
          "option 'epochs': expected int", {"bad.toml": "epochs = 'three'\n"}),
     case("config file that is not TOML", ["train", "--config", "bad.toml"],
          "not valid TOML", {"bad.toml": "epochs = = 3\n"}),
+    case("output file that is a folder", ["predict", "{model}", "in.csv", "-o", "out"],
+         "'out': Is a directory", {"in.csv": "0,0\n", "out/": None}),
+    case("run folder inside a file (found before training)",
+         ["train", "--dataset", "xor", "--out", "f/run"],
+         "run folder 'f/run' cannot be made: 'f' is a file", {"f": ""}),
+    case("sweep folder that is a file", ["sweep", "{model}", "--vary", "adc_bits=4", "--out",
+                                         "f"], "'f': File exists", {"f": ""}),
     case("resuming a folder that is no run", ["train", "--resume", "{tmp}"],
          "not a run folder"),
 
@@ -158,14 +165,15 @@ def models(tmp_path_factory):
 
 @pytest.mark.parametrize("args,message,files", CASES)
 def test_refused_with_one_line_and_status_2(args, message, files, tmp_path, models):
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
+    for name, text in files.items():  # 'name/': a folder
+        (tmp_path / name).mkdir() if name.endswith("/") else (tmp_path / name).write_text(text)
     args = [a.format(tmp=tmp_path, **models) for a in args]
-    if args[0] == "train" and "--resume" not in args:
+    if args[0] == "train" and "--resume" not in args and "--out" not in args:
         args += ["--out", str(tmp_path / "run")]
     p = subprocess.run([EXE, *args], capture_output=True, text=True, cwd=tmp_path, timeout=300,
                        env={**os.environ, "COLUMNS": "120"})
     assert p.returncode == 2, p.stderr + p.stdout
     assert message in p.stderr
     assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
-    assert sorted(f.name for f in tmp_path.iterdir()) == sorted(files)  # nothing left behind
+    left = sorted(f.name for f in tmp_path.iterdir())
+    assert left == sorted(n.rstrip("/") for n in files)  # nothing left behind

@@ -16,9 +16,19 @@ from .errors import ConfigError
 
 
 def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and an atomic rename."""
+    """Write ``data`` to ``path`` via a temporary file and an atomic rename. An OSError names
+    ``path``, not the temporary file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _write_via_temporary(path, data)
+    except OSError as e:
+        if e.errno is None or e.filename == str(path):
+            raise
+        raise type(e)(e.errno, e.strerror, str(path)) from e
+
+
+def _write_via_temporary(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions

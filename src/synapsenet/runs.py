@@ -293,6 +293,10 @@ def new_run_dir(out: str | None, dataset: str, force: bool, create: bool = True)
             path, i = Path(f"{base}-{i}"), i + 1
     else:
         path = Path(out)
+        blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocked is not None:  # found now, not after the training
+            raise ConfigError(f"run folder {str(path)!r} cannot be made: {str(blocked)!r} is "
+                              "a file; choose another --out")
         if path.exists() and (not path.is_dir() or any(path.iterdir())) and not force:
             raise ConfigError(f"run folder {str(path)!r} exists and is not empty; choose "
                               "another --out, or pass --force to overwrite it")

@@ -94,12 +94,25 @@ def _dispatch(argv) -> int:
     except BrokenPipeError:  # the reader closed the pipe (| head): it has what it wanted
         _discard_stdout()
         return EXIT_OK
-    except Exception as e:  # an internal error: say so in one line, traceback on request
-        if os.environ.get("SYNAPSENET_DEBUG"):
-            raise
-        print(f"synapsenet: internal error: {type(e).__name__}: {e} "
-              "(set SYNAPSENET_DEBUG=1 for the traceback)", file=sys.stderr)
-        return EXIT_INTERNAL
+    except OSError as e:
+        if e.filename is None:  # not about a file the user named
+            return _internal(e)
+        # the filesystem refused a path the user gave (a folder where a file goes, a full
+        # disk, no permission): theirs to fix, said in one line
+        where = e.filename2 if e.filename2 is not None else e.filename
+        print(f"synapsenet: error: {str(where)!r}: {e.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as e:
+        return _internal(e)
+
+
+def _internal(e: Exception) -> int:
+    """An internal error: said in one line, with the traceback on request."""
+    if os.environ.get("SYNAPSENET_DEBUG"):
+        raise e
+    print(f"synapsenet: internal error: {type(e).__name__}: {e} "
+          "(set SYNAPSENET_DEBUG=1 for the traceback)", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 def _flush_stdout(code=EXIT_OK) -> int:
