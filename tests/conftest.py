@@ -7,6 +7,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SYNAPSENET_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
+# The command's tests run it in other folders: a relative PYTHONPATH (PYTHONPATH=src) must
+# still name this checkout's code there, not whatever synapsenet is installed.
+if os.environ.get("PYTHONPATH"):
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        str(Path(p).resolve()) for p in os.environ["PYTHONPATH"].split(os.pathsep) if p)
+
 
 def shared_data(name: str) -> Path:
     """Folder of the original IDX files in ../shared/data; skips the test when absent."""

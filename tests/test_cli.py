@@ -1,4 +1,5 @@
-"""End-to-end: the installed `synapsenet` command, run in a subprocess."""
+"""End-to-end: the installed `synapsenet` command, run in a subprocess. What it refuses is in
+test_cli_bad_input.py."""
 
 import csv
 import json
@@ -66,6 +67,23 @@ def test_train_xor_and_evaluate_predict_info(tmp_path):
     assert "MACs" in info and "multiply-accumulates per inference: 6" in info
 
 
+@pytest.mark.parametrize("options,shown", [
+    ([], "optimizer sgd, schedule constant"),
+    (["--optimizer", "momentum"], "optimizer momentum (momentum 0.9), schedule constant"),
+    (["--optimizer", "nesterov", "--momentum", "0.8", "--schedule", "step",
+      "--weight-decay", "0.001"],
+     "optimizer nesterov (momentum 0.8), weight decay 0.001, schedule step (step_size 10, "
+     "gamma 0.1)"),
+    (["--optimizer", "adam", "--schedule", "cosine"], "optimizer adam, schedule cosine (min_lr 0)"),
+])
+def test_info_shows_the_optimizer_and_schedule(options, shown, tmp_path):
+    # momentum and Nesterov runs showed "optimizer sgd", and no run showed its schedule
+    ok("train", "--dataset", "xor", "--epochs", "2", "--learning-rate", "0.1", *options,
+       "--out", tmp_path / "r", "-q", "--no-plots")
+    info = " ".join(ok("info", tmp_path / "r" / "model.safetensors").stdout.split())
+    assert shown in info
+
+
 def test_digits_run_is_reproducible_from_its_config(tmp_path):
     ok("train", "--epochs", "5", "--out", tmp_path / "a", "-q")
     ok("train", "--config", tmp_path / "a" / "config.toml", "--out", tmp_path / "b", "-q")
@@ -86,63 +104,6 @@ def test_config_file_options_and_command_line_override(tmp_path):
     assert 'dataset = "moons"' in resolved and "epochs = 2" in resolved
     assert 'layers = "8,8"' in resolved
     assert len((tmp_path / "r" / "history.csv").read_text().splitlines()) == 3
-
-
-@pytest.mark.parametrize("args,message", [
-    (["train", "--dataset", "nope"], "unknown dataset 'nope'"),
-    (["train", "--learning-rate", "-1"], "learning_rate must be a positive number"),
-    (["train", "--epochs", "0"], "epochs must be a positive integer"),
-    (["train", "--layers", "64,x"], "--layers must be comma-separated positive integers"),
-    (["train", "--hidden", "sigmoidd"], "invalid choice: 'sigmoidd'"),
-    (["train", "--loss", "cross_entropy"], "needs a softmax output"),
-    (["train", "--mode", "online"], "invalid choice: 'online'"),
-    (["train", "--epochs", "abc"], "invalid int value: 'abc'"),
-    (["train", "--dataset", "csv:/nonexistent/data.csv"], "cannot read '/nonexistent/data.csv'"),
-    (["evaluate", "/nonexistent/model.safetensors"], "does not exist"),
-    (["frobnicate"], "invalid choice: 'frobnicate'"),
-])
-def test_bad_input_exits_2_with_one_line(args, message, tmp_path):
-    p = run(*args, "--out", tmp_path / "o") if args[0] == "train" else run(*args)
-    assert p.returncode == 2, p.stderr
-    assert message in p.stderr
-    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
-
-
-def test_bad_config_file_names_file_and_key(tmp_path):
-    cfg = tmp_path / "bad.toml"
-    cfg.write_text("epochz = 3\n")
-    p = run("train", "--config", cfg)
-    assert p.returncode == 2 and "unknown option 'epochz'" in p.stderr and "bad.toml" in p.stderr
-    cfg.write_text("epochs = 'three'\n")
-    p = run("train", "--config", cfg)
-    assert p.returncode == 2 and "option 'epochs': expected int" in p.stderr
-    cfg.write_text("epochs = = 3\n")
-    p = run("train", "--config", cfg)
-    assert p.returncode == 2 and "not valid TOML" in p.stderr
-
-
-def test_bad_csv_value_names_line_and_column(tmp_path):
-    data = tmp_path / "d.csv"
-    data.write_text("a,b,label\n1,2,x\n3,oops,y\n")
-    p = run("train", "--dataset", f"csv:{data}", "--out", tmp_path / "o")
-    assert p.returncode == 2
-    assert "line 3, column 'b' (2): 'oops' is not a number" in p.stderr
-
-
-def test_corrupt_model_file(tmp_path):
-    bad = tmp_path / "m.safetensors"
-    bad.write_bytes(b"\x00" * 30)
-    p = run("info", bad)
-    assert p.returncode == 2 and "not a readable safetensors file" in p.stderr
-
-
-def test_predict_rejects_wrong_width(tmp_path):
-    ok("train", "--dataset", "xor", "--layers", "2", "--epochs", "2", "--out", tmp_path / "r",
-       "-q")
-    inputs = tmp_path / "in.csv"
-    inputs.write_text("1,2,3\n")
-    p = run("predict", tmp_path / "r" / "model.safetensors", inputs)
-    assert p.returncode == 2 and "3 features per row but the model expects 2" in p.stderr
 
 
 def test_existing_run_folder_is_not_overwritten(tmp_path):
@@ -200,16 +161,27 @@ def test_sigint_saves_checkpoint_and_resume_finishes(tmp_path):
     assert epochs == list(range(1, len(epochs) + 1)) and len(epochs) >= 300
 
 
-def test_resume_refuses_changed_options(tmp_path):
-    p = run("train", "--resume", tmp_path)
-    assert p.returncode == 2 and "not a run folder" in p.stderr
-
-
 def test_datasets_lists_sources(tmp_path):
     p = ok("datasets", "--data-dir", tmp_path)
     for name in ("xor", "digits", "moons", "spiral", "mnist", "fashion-mnist", "csv:PATH"):
         assert name in p.stdout
     assert "would download to" in p.stdout
+
+
+@pytest.mark.parametrize("args", [["datasets"], ["hardware"], ["hardware", "pcm"], ["--help"],
+                                  ["train", "--dataset", "xor", "--epochs", "2", "--no-plots"]])
+def test_a_closed_stdout_pipe_is_not_an_error(args, tmp_path):
+    # `synapsenet datasets | head -1`: the reader has gone before we write (rich exited with
+    # 1); with stdout buffered, as on a user's machine, the closed pipe may show only at exit
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        p = subprocess.run([EXE, *args], stdout=write_end, stderr=subprocess.PIPE, text=True,
+                           cwd=tmp_path, timeout=300, env=env)
+    finally:
+        os.close(write_end)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
 
 
 def test_mnist_from_data_dir(tmp_path, mnist_dir):
@@ -237,6 +209,16 @@ def test_evaluate_on_hardware_presets(digits_model):
     assert pcm["energy"]["digital_over_analog"] > 1 and 0.5 < pcm["accuracy"] <= 1
 
 
+def test_sweep_and_evaluate_score_the_same_held_out_samples(digits_model):
+    # digits has no official test split: both must use the run's own (360 of 1,797 samples),
+    # never the training data
+    ev = json.loads(ok("evaluate", digits_model, "--json").stdout)
+    sw = json.loads(ok("sweep", digits_model, "--vary", "adc_bits=8", "--seeds", "1",
+                       "--json").stdout)
+    assert sw["samples"] == ev["samples"] == 360
+    assert sw["digital_accuracy"] == pytest.approx(ev["accuracy"])
+
+
 def test_sweep_writes_table_and_plot(digits_model, tmp_path):
     p = ok("sweep", digits_model, "--vary", "adc_bits=2..6", "--seeds", "2", "--out",
            tmp_path / "s")
@@ -250,18 +232,6 @@ def test_sweep_writes_table_and_plot(digits_model, tmp_path):
     t = json.loads(ok("sweep", digits_model, "--vary", "time=20,1e7", "--seeds", "1",
                       "--hardware", "pcm", "--json").stdout)
     assert [s["value"] for s in t["summary"]] == [20, 1e7]
-
-
-@pytest.mark.parametrize("args,msg", [
-    (["--vary", "adc_bitz=2..4"], "unknown hardware parameter 'adc_bitz'"),
-    (["--vary", "adc_bits=8..2"], "are not understood"),
-    (["--vary", "adc_bits"], "--vary needs NAME=VALUES"),
-    (["--vary", "levels=1,2"], "levels must be ≥ 2"),
-    (["--vary", "adc_bits=4", "--hardware", "flash"], "unknown hardware 'flash'"),
-])
-def test_sweep_bad_input(digits_model, args, msg):
-    p = run("sweep", digits_model, *args)
-    assert p.returncode == 2 and msg in p.stderr, p.stderr
 
 
 def test_hardware_command_lists_and_prints_presets(tmp_path, digits_model):

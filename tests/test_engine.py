@@ -196,7 +196,7 @@ def test_weight_rows_start_cache_lines_and_keep_their_values(tmp_path):
     assert layer.WT.ctypes.data % 64 == 0 and layer.WT.strides[0] % 64 == 0
     assert layer.b.ctypes.data % 64 == 0
     net = sn.Network([layer, Dense(100, 3, "softmax", seed=2)])
-    net.save(tmp_path / "m.safetensors")
+    sn.save(net, tmp_path / "m.safetensors")
     back = sn.load(tmp_path / "m.safetensors")
     for p, q in zip(net.parameters(), back.parameters()):
         np.testing.assert_array_equal(p, q)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import synapsenet as sn
-from synapsenet import ModelFileError
+from synapsenet import ModelFileError, files
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def trained(xor):
 def test_round_trip_gives_identical_outputs(tmp_path, xor, dtype):
     net = sn.Network.from_sizes([2, 5, 3, 1], hidden="relu", output="sigmoid", seed=1,
                                 dtype=dtype)
-    net.save(tmp_path / "m.safetensors")
+    sn.save(net, tmp_path / "m.safetensors")
     back = sn.load(tmp_path / "m.safetensors")
     assert back.dtype == net.dtype and repr(back) == repr(net)
     assert np.array_equal(back.predict(xor[0]), net.predict(xor[0]))
@@ -27,7 +27,7 @@ def test_round_trip_gives_identical_outputs(tmp_path, xor, dtype):
 
 def test_file_is_safetensors_with_json_description(tmp_path, trained):
     path = tmp_path / "m.safetensors"
-    trained.save(path, metadata={"dataset": "xor"})
+    sn.save(trained, path, metadata={"dataset": "xor"})
     raw = path.read_bytes()
     n = struct.unpack("<Q", raw[:8])[0]
     header = json.loads(raw[8:8 + n])
@@ -37,21 +37,21 @@ def test_file_is_safetensors_with_json_description(tmp_path, trained):
     assert json.loads(meta["training"])["loss"] == "cross_entropy"
     assert json.loads(meta["user"]) == {"dataset": "xor"}
     assert header["layers.0.W"]["shape"] == [3, 2]
-    back, user, extras = sn.io.load(path, with_extras=True)
+    back, user, extras = sn.model_file.load(path, with_extras=True)
     assert user == {"dataset": "xor"} and back.train_config["loss"] == "cross_entropy"
 
 
 def test_save_is_atomic_and_leaves_no_temporary(tmp_path, trained, monkeypatch):
     path = tmp_path / "m.safetensors"
-    trained.save(path)
+    sn.save(trained, path)
     before = path.read_bytes()
 
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(sn.io.os, "replace", broken_replace)
+    monkeypatch.setattr(files.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
-        sn.Network.from_sizes([2, 1]).save(path)
+        sn.save(sn.Network.from_sizes([2, 1]), path)
     assert path.read_bytes() == before  # the old model is intact
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]  # no temp file left
 
@@ -63,7 +63,7 @@ def test_missing_file(tmp_path):
 
 def test_corrupt_file(tmp_path, trained):
     path = tmp_path / "m.safetensors"
-    trained.save(path)
+    sn.save(trained, path)
     path.write_bytes(path.read_bytes()[:40])
     with pytest.raises(ModelFileError, match="not a readable safetensors file"):
         sn.load(path)
@@ -108,7 +108,58 @@ def test_no_pickle_anywhere():
 def test_saved_files_get_ordinary_permissions(tmp_path, trained):
     import os
 
-    trained.save(tmp_path / "m.safetensors")
+    sn.save(trained, tmp_path / "m.safetensors")
     mask = os.umask(0)
     os.umask(mask)
     assert (tmp_path / "m.safetensors").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def _rewrite(path, tensors_override):
+    """The model at ``path`` written again with some tensors replaced."""
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    with safe_open(str(path), framework="np") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    save_file({**tensors, **tensors_override}, str(path), metadata=meta)
+
+
+def test_integer_weights_are_refused_naming_tensor_and_file(tmp_path, trained):
+    path = tmp_path / "m.safetensors"
+    sn.save(trained, path)
+    _rewrite(path, {"layers.1.W": np.ones((2, 3), np.int8)})
+    with pytest.raises(ModelFileError, match=r"m\.safetensors.*'layers\.1\.W' is int8; weights "
+                                             "must be floating point"):
+        sn.load(path)
+
+
+def test_float16_weights_are_upcast(tmp_path, trained):
+    path = tmp_path / "m.safetensors"
+    sn.save(trained, path)
+    W16 = np.ascontiguousarray(trained.layers[0].W, np.float16)
+    _rewrite(path, {"layers.0.W": W16})
+    back = sn.load(path)
+    assert back.layers[0].W.dtype == np.float32
+    np.testing.assert_array_equal(back.layers[0].W, W16.astype(np.float32))
+
+
+def test_non_finite_or_missing_weights_are_refused(tmp_path, trained):
+    path = tmp_path / "m.safetensors"
+    sn.save(trained, path)
+    _rewrite(path, {"layers.0.b": np.array([0, np.nan, 0], np.float32)})
+    with pytest.raises(ModelFileError, match="'layers.0.b' holds non-finite values"):
+        sn.load(path)
+    sn.save(trained, path)
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    with safe_open(str(path), framework="np") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys() if k != "layers.1.b"}
+    save_file(tensors, str(path), metadata=meta)
+    with pytest.raises(ModelFileError, match="has no tensor 'layers.1.b'"):
+        sn.load(path)
+
+
+def test_saving_is_a_function_not_a_network_method():
+    # the model file format imports the network, never the reverse
+    assert not hasattr(sn.Network, "save") and sn.save is sn.model_file.save

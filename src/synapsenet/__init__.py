@@ -18,9 +18,9 @@ from .activations import get_activation
 from .errors import (ConfigError, DataError, DivergenceError, ModelFileError, ShapeError,
                      SynapseError)
 from .gradcheck import gradient_check
-from .io import load
 from .layers import Dense
 from .losses import get_loss
+from .model_file import load, save
 from .network import Network
 from .optimizers import SGD, Adam
 from .training import Callback, History, fit
@@ -28,8 +28,9 @@ from .training import Callback, History, fit
 __version__ = "0.1.0"
 
 __all__ = [
-    "Network", "Dense", "fit", "History", "Callback", "load", "gradient_check", "SGD", "Adam",
-    "get_activation", "get_loss", "activations", "losses", "optimizers", "substrate", "datasets",
+    "Network", "Dense", "fit", "History", "Callback", "save", "load", "gradient_check", "SGD",
+    "Adam", "get_activation", "get_loss", "activations", "losses", "optimizers", "substrate",
+    "datasets",
     "SynapseError", "ConfigError", "ShapeError", "DataError", "ModelFileError",
     "DivergenceError", "__version__",
 ]

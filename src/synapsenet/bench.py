@@ -15,13 +15,11 @@ The peers are timed in alternation, round after round, so that the machine's dri
 of them alike; each figure is a peer's best pass, and each ratio the median of the per-round
 ratios.
 
-Run: ``synapsenet bench`` or ``python -m synapsenet.bench --json results.json``.
+Run: ``synapsenet bench [--json results.json]`` (or ``python benchmarks/bench_training.py``).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
 import resource
@@ -270,39 +268,3 @@ def _fmt_row(r):
     s += f" | roofline {r['roofline']:>9,.0f}/s {100 * r['synapsenet'] / r['roofline']:.0f}%"
     return s
 
-
-def add_command(sub):
-    b = sub.add_parser("bench", help="training and inference throughput against peers",
-                       description=__doc__.split("\n\n")[0])
-    b.add_argument("--threads", type=int, default=2, help="BLAS and PyTorch threads (default 2)")
-    b.add_argument("--samples", type=int, default=20000, help="training samples per pass")
-    b.add_argument("--quick", action="store_true", help="only 784-256-10 at batch 64 and 256")
-    b.add_argument("--data-dir", help="MNIST folder (else random pixels)")
-    b.add_argument("--json", metavar="FILE", help="write the results as JSON")
-
-
-def run_cli(args) -> int:
-    res = run(args.threads, args.samples, args.quick, args.data_dir)
-    inf = res["inference_batch_10000"]
-    line = f"inference, batch 10,000: synapsenet {inf['synapsenet']:,.0f}/s"
-    if "pytorch" in inf:
-        line += f" | pytorch {inf['pytorch']:,.0f}/s ×{inf['ratio_pytorch']:.2f}"
-    print(line)
-    print(f"threads {res['machine']['threads']}; {'; '.join(res['machine']['blas'])}")
-    mem = res["mnist_training_memory"]
-    if mem:
-        print(f"MNIST training (one epoch, own process): peak RSS {mem['peak_rss_mb']:.0f} MB; "
-              f"the training set as float32 is {mem['train_set_float32_mb']:.0f} MB")
-    if args.json:
-        from .io import atomic_write_text
-
-        atomic_write_text(args.json, json.dumps(res, indent=2) + "\n")
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    p = argparse.ArgumentParser(prog="python -m synapsenet.bench")
-    sub = p.add_subparsers(dest="cmd")
-    add_command(sub)
-    args = p.parse_args(["bench"] + sys.argv[1:])
-    sys.exit(run_cli(args))

@@ -469,10 +469,3 @@ class Network:
         from .training import fit
 
         return fit(self, X, y, **options)
-
-    # -- persistence ---------------------------------------------------------------------
-    def save(self, path, metadata: dict | None = None) -> None:
-        """Write the network to ``path`` (safetensors weights + JSON description), atomically."""
-        from .io import save
-
-        save(self, path, metadata=metadata)

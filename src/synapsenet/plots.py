@@ -10,7 +10,7 @@ import io
 
 import numpy as np
 
-from .io import atomic_write_bytes
+from .files import atomic_write_bytes
 
 
 def _plt():

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from . import datasets
-from .errors import ConfigError, SynapseError
-from .io import atomic_write_text, jsonable, read_toml
+from .errors import ConfigError, DataError, SynapseError
+from .files import atomic_write_text, jsonable, read_toml
 from .network import Network
 
 
@@ -89,6 +89,40 @@ def defaults() -> dict:
     return {o.name: o.default for o in OPTIONS}
 
 
+def resolve_options(given: dict, *, config=None, resume=None):
+    """The options of a run: the defaults, then the ``config`` file (TOML), then ``given``; or,
+    with ``resume`` (a run folder), the run's own options with only ``epochs`` and ``data_dir``
+    changeable. Returns (options, checkpoint), the checkpoint being
+    (network, optimizer state, state) when resuming, else None."""
+    checkpoint = None
+    if resume:
+        if config:
+            raise ConfigError("--resume continues a run with its own config; drop --config")
+        cfg = load_run_config(resume)
+        checkpoint = load_checkpoint(resume)
+        extra = set(given) - {"epochs", "data_dir"}
+        if extra:
+            flags = ", ".join("--" + e.replace("_", "-") for e in sorted(extra))
+            raise ConfigError(f"--resume keeps the run's options; only --epochs and --data-dir "
+                              f"may be given, not {flags}")
+    else:
+        cfg = defaults()
+        if config:
+            cfg.update(read_config(config))
+    cfg.update(given)
+    parse_layers(cfg["layers"])
+    for k in ("test_split", "val_split"):
+        if not 0 <= cfg[k] < 1:
+            raise ConfigError(f"--{k.replace('_', '-')} must be in [0, 1), got {cfg[k]}")
+    if cfg.get("n_samples") is not None and cfg["n_samples"] < 1:  # 0 meant the default
+        raise ConfigError(f"--n-samples must be ≥ 1, got {cfg['n_samples']}")
+    if cfg.get("noise") is not None and not cfg["noise"] >= 0:
+        raise ConfigError(f"--noise must be ≥ 0, got {cfg['noise']}")
+    if cfg["early_stopping"] and not cfg["val_split"]:
+        cfg["val_split"] = 0.1  # early stopping needs a validation set
+    return cfg, checkpoint
+
+
 def read_config(path) -> dict:
     """Options from a TOML file; unknown keys and wrong types are errors naming the file."""
     path = Path(path)
@@ -134,16 +168,20 @@ def to_toml(config: dict) -> str:
 
 
 def parse_layers(spec: str) -> list[int]:
+    """Hidden layer sizes from '64,32' ('' for none); an empty, non-integer or non-positive
+    entry is an error naming it ('2,,1' is not '2,1')."""
     spec = (spec or "").strip()
     if not spec:
         return []
-    try:
-        sizes = [int(s) for s in spec.replace(" ", "").split(",") if s]
-    except ValueError:
-        raise ConfigError(f"--layers must be comma-separated positive integers, got {spec!r}") \
-            from None
-    if any(s < 1 for s in sizes):
-        raise ConfigError(f"--layers must be comma-separated positive integers, got {spec!r}")
+    sizes = []
+    for i, s in enumerate(spec.split(","), 1):
+        s = s.strip()
+        size = int(s) if s.isascii() and s.isdecimal() else None  # no sign, point, exponent
+        if not size:
+            what = "is empty" if not s else f"{s!r} is not a positive integer"
+            raise ConfigError(f"--layers must be comma-separated positive integers ('' for "
+                              f"none), got {spec!r}: entry {i} {what}")
+        sizes.append(size)
     return sizes
 
 
@@ -166,13 +204,7 @@ def prepare(cfg: dict, progress=None) -> Prepared:
     ds = datasets.load(cfg["dataset"], data_dir=cfg.get("data_dir"), n_samples=cfg.get("n_samples"),
                        noise=cfg.get("noise"), seed=cfg["seed"],
                        label_column=cfg.get("label_column"), progress=progress)
-    X, y = ds.X, ds.y
-    if ds.X_test is not None:
-        Xte, yte = ds.X_test, ds.y_test
-    elif len(X) <= 16:  # logic gates: the four patterns are both training and test set
-        Xte, yte = X, y
-    else:
-        X, Xte, y, yte = datasets.split(X, y, cfg["test_split"], seed=cfg["seed"])
+    X, y, Xte, yte = split_test(ds, cfg["test_split"], cfg["seed"])
     Xv = yv = None
     if cfg.get("val_split"):
         X, Xv, y, yv = datasets.split(X, y, cfg["val_split"], seed=cfg["seed"] + 1)
@@ -182,6 +214,17 @@ def prepare(cfg: dict, progress=None) -> Prepared:
     return Prepared(ds, scaler, scaler.transform(X, dt), y,
                     None if Xv is None else scaler.transform(Xv, dt), yv,
                     scaler.transform(Xte, dt), yte, Xte)
+
+
+def split_test(ds: datasets.Dataset, fraction: float, seed: int):
+    """(X_train, y_train, X_test, y_test): the set's official test split; for the logic gates
+    the four patterns as both; else a seeded split that holds out ``fraction``."""
+    if ds.X_test is not None:
+        return ds.X, ds.y, ds.X_test, ds.y_test
+    if len(ds.X) <= 16:
+        return ds.X, ds.y, ds.X, ds.y
+    X, Xte, y, yte = datasets.split(ds.X, ds.y, fraction, seed=seed)
+    return X, y, Xte, yte
 
 
 def build_network(cfg: dict, n_features: int, n_classes: int) -> Network:
@@ -205,10 +248,9 @@ def substrate(cfg: dict):
 
 def fit_options(cfg: dict) -> dict:
     mode = cfg["mode"]
+    by_size = mode == "minibatch" and cfg.get("n_batches") is None  # (0 is refused by fit)
     return dict(epochs=cfg["epochs"], learning_rate=cfg["learning_rate"], loss=cfg["loss"],
-                mode=mode,
-                batch_size=cfg["batch_size"] if mode == "minibatch" and not cfg.get("n_batches")
-                else None,
+                mode=mode, batch_size=cfg["batch_size"] if by_size else None,
                 n_batches=cfg.get("n_batches") if mode == "minibatch" else None,
                 optimizer=cfg["optimizer"], momentum=cfg.get("momentum"),
                 weight_decay=cfg["weight_decay"], schedule=cfg["schedule"],
@@ -262,6 +304,10 @@ def new_run_dir(out: str | None, dataset: str, force: bool, create: bool = True)
             path, i = Path(f"{base}-{i}"), i + 1
     else:
         path = Path(out)
+        blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocked is not None:  # found now, not after the training
+            raise ConfigError(f"run folder {str(path)!r} cannot be made: {str(blocked)!r} is "
+                              "a file; choose another --out")
         if path.exists() and (not path.is_dir() or any(path.iterdir())) and not force:
             raise ConfigError(f"run folder {str(path)!r} exists and is not empty; choose "
                               "another --out, or pass --force to overwrite it")
@@ -281,7 +327,7 @@ def load_run_config(run_dir) -> dict:
 
 def load_checkpoint(run_dir):
     """(network, optimizer state, state dict) from an interrupted run."""
-    from .io import load
+    from .model_file import load
 
     path = Path(run_dir) / "checkpoint.safetensors"
     if not path.is_file():
@@ -293,3 +339,139 @@ def load_checkpoint(run_dir):
         raise SynapseError(f"{str(path)!r} is a model, not a training checkpoint")
     opt_state = {k[len("optimizer."):]: v for k, v in extras.items() if k.startswith("optimizer.")}
     return net, opt_state, state
+
+
+# -- training state and the run folder's results ----------------------------------------------
+def training_state(cfg: dict, checkpoint=None):
+    """(optimizer, fit options, rng, history, initial epoch) for ``fit``: fresh, or from
+    ``checkpoint`` = (optimizer state, state dict) as :func:`load_checkpoint` gives them."""
+    from .optimizers import get_optimizer
+    from .training import History
+
+    opts = fit_options(cfg)
+    optimizer = get_optimizer(opts.pop("optimizer"), momentum=opts.pop("momentum"),
+                              weight_decay=opts.pop("weight_decay"))
+    history, initial_epoch = History(), 0
+    rng = np.random.default_rng(cfg["seed"] + 7919)
+    if checkpoint:
+        opt_state, state = checkpoint
+        optimizer.load_state_dict(opt_state)
+        initial_epoch = int(state["epochs_done"])
+        rng.bit_generator.state = state["rng"]
+        for k, v in state["history"].items():
+            setattr(history, k, v)
+    return optimizer, opts, rng, history, initial_epoch
+
+
+def save_checkpoint(run_dir, net, meta: dict, optimizer, rng, history) -> None:
+    """checkpoint.safetensors: the network, the optimiser's state, the rng and the history."""
+    from .model_file import save
+
+    state = {"epochs_done": len(history), "rng": rng.bit_generator.state,
+             "history": {c: getattr(history, c) for c in history.COLUMNS}}
+    extras = {f"optimizer.{k}": v for k, v in optimizer.state_dict().items()}
+    save(net, Path(run_dir) / "checkpoint.safetensors", metadata={**meta, "checkpoint": state},
+         extra_tensors=extras)
+
+
+def save_results(run_dir, net, prep: Prepared, history, cfg: dict, meta: dict,
+                 seconds: float) -> tuple[dict, dict]:
+    """Write the model, model.json, history.csv and metrics.json, remove the checkpoint;
+    return (metrics, the test evaluation)."""
+    from .model_file import save
+
+    run_dir = Path(run_dir)
+    save(net, run_dir / "model.safetensors", metadata=meta)
+    write_json(run_dir / "model.json", {"network": net.config(), "training": net.train_config,
+                                        **meta})  # the same description, for people
+    atomic_write_text(run_dir / "history.csv", history_csv(history))
+    test = net.evaluate(prep.X_test, prep.y_test, loss=cfg["loss"])
+    metrics = {"dataset": cfg["dataset"], "test_accuracy": test.get("accuracy"),
+               "test_loss": test["loss"], "test_samples": test["n"], "epochs": len(history),
+               "updates": history.updates, "train_seconds": round(seconds, 3),
+               "final_train_loss": history.loss[-1], "stopped_early": history.stopped_early,
+               "network": repr(net), "engine": net.train_config.get("engine"),
+               "run_dir": str(run_dir)}
+    if history.val_accuracy and history.val_accuracy[-1] is not None:
+        metrics["val_accuracy"] = history.val_accuracy[-1]
+    write_json(run_dir / "metrics.json", metrics)
+    ckpt = run_dir / "checkpoint.safetensors"
+    if ckpt.exists():
+        ckpt.unlink()
+    return metrics, test
+
+
+def write_plots(net, prep: Prepared, history, run_dir, dataset: str) -> None:
+    """curves.png, confusion.png (classes) and boundary.png (2-D data)."""
+    from . import plots
+
+    run_dir = Path(run_dir)
+    acts = "/".join(dict.fromkeys(l.activation.name for l in net.layers))
+    plots.plot_history(history, run_dir / "curves.png",
+                       title=f"{dataset}: {' → '.join(map(str, net.sizes))} ({acts})")
+    pred = net.classify(prep.X_test)
+    k = prep.dataset.n_classes
+    if int(pred.max(initial=0)) < k and net.n_outputs in (1, k):
+        cm = plots.confusion_matrix(prep.y_test, pred, k)
+        plots.plot_confusion(cm, prep.dataset.class_names, run_dir / "confusion.png")
+    if prep.dataset.n_features == 2:
+        official = prep.dataset.X_test is not None
+        X_all = np.vstack([prep.dataset.X] + ([prep.X_test_raw] if official else []))
+        y_all = np.concatenate([prep.dataset.y] + ([prep.y_test] if official else []))
+        plots.plot_decision_boundary(
+            lambda P: net.classify(prep.scaler.transform(P, net.dtype)), X_all, y_all,
+            run_dir / "boundary.png", title=f"{dataset}: decision boundary")
+
+
+# -- a saved model ----------------------------------------------------------------------------
+def load_model(path):
+    """(network, the metadata saved with it) from a model file."""
+    from .model_file import load
+
+    net, user, _ = load(path, with_extras=True)
+    return net, user
+
+
+@dataclass
+class HeldOut:
+    """A saved model and the data to score it on, scaled as its training data was."""
+    network: Network
+    user: dict  # the metadata saved with the model
+    dataset: str
+    X: np.ndarray
+    y: np.ndarray
+    seed: int  # of the data's draw and split
+
+
+def load_held_out(model, dataset=None, *, data_dir=None, label_column=None,
+                  seed=None) -> HeldOut:
+    """The model file ``model`` and its held-out data: on the dataset it was trained on, the
+    samples its run held out (the official test set, or the run's own seeded split, never
+    training data); on another ``dataset``, that set's test set, or all of it.
+
+    ``seed`` replaces the run's seed of the draw and split."""
+    net, user = load_model(model)
+    name = dataset or user.get("dataset")
+    if not name:
+        raise ConfigError("the model does not record its dataset; pass --dataset")
+    same = name == user.get("dataset")
+    drawn = user.get("data", {}) if same else {}  # the training run's draw and split
+    seed = drawn.get("seed", 0) if seed is None else seed
+    ds = datasets.load(name, data_dir=data_dir,
+                       label_column=label_column or drawn.get("label_column"),
+                       n_samples=drawn.get("n_samples"), noise=drawn.get("noise"), seed=seed)
+    if same:
+        _, _, X, y = split_test(ds, drawn.get("test_split", 0.2), seed)
+    else:
+        X, y = (ds.X, ds.y) if ds.X_test is None else (ds.X_test, ds.y_test)
+    if X.shape[1] != net.n_inputs:
+        raise DataError(f"dataset {name!r} has {X.shape[1]} features but the model expects "
+                        f"{net.n_inputs}")
+    return HeldOut(net, user, name, model_scaler(user, net).transform(X, net.dtype), y, seed)
+
+
+def model_scaler(user: dict, net: Network) -> datasets.Scaler:
+    """The feature scaling the model was trained with (none when it records none)."""
+    if user.get("preprocessing"):
+        return datasets.Scaler.from_dict(user["preprocessing"])
+    return datasets.Scaler("none").fit(np.zeros((1, net.n_inputs)))

@@ -250,7 +250,7 @@ def load_config(spec) -> HardwareConfig:
         return PRESETS[spec]()
     path = Path(spec)
     if path.suffix == ".toml" or path.exists():
-        from ..io import read_toml
+        from ..files import read_toml
 
         raw = read_toml(path, "hardware config")
         base = raw.pop("preset", None)

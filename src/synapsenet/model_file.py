@@ -1,55 +1,29 @@
-"""Save and load networks: weights as safetensors, the architecture and training settings as
-JSON in the safetensors header. No pickle anywhere; every write is atomic (a temporary file in
-the same folder, then a rename), so a crash never leaves a half-written model.
+"""The model file: weights as safetensors, the architecture and training settings as JSON in
+the safetensors header. No pickle anywhere; the write is atomic (:mod:`synapsenet.files`), so a
+crash never leaves a half-written model.
+
+This module knows the network; the network does not know it.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ModelFileError, SynapseError
+from .files import atomic_write_bytes, jsonable
+from .layers import Dense
+from .network import Network
 
 FORMAT = "synapsenet"
 VERSION = 1
 
 
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def save(network, path, *, metadata: dict | None = None, extra_tensors: dict | None = None):
-    """Save ``network`` to ``path``. ``metadata`` (JSON-serialisable) and ``extra_tensors``
+def save(network: Network, path, metadata: dict | None = None, *,
+         extra_tensors: dict | None = None) -> None:
+    """Write ``network`` to ``path``. ``metadata`` (JSON-serialisable) and ``extra_tensors``
     (e.g. optimiser state for a checkpoint) are stored alongside."""
     from safetensors.numpy import save as st_save
 
@@ -70,15 +44,13 @@ def save(network, path, *, metadata: dict | None = None, extra_tensors: dict | N
 
 
 def load(path, *, with_extras: bool = False):
-    """Load a network saved by :func:`save` (or ``Network.save``).
+    """Load a network saved by :func:`save`.
 
-    Raises :class:`~synapsenet.errors.ModelFileError` for a missing, corrupt or foreign file.
+    Raises :class:`~synapsenet.errors.ModelFileError` for a missing, corrupt or foreign file,
+    and for weights that are not finite floating-point numbers (float16 is upcast).
     With ``with_extras=True`` returns ``(network, user_metadata, extra_tensors)``.
     """
     from safetensors import safe_open
-
-    from .layers import Dense
-    from .network import Network
 
     path = Path(path)
     if not path.is_file():
@@ -101,10 +73,13 @@ def load(path, *, with_extras: bool = False):
         user = json.loads(header.get("user", "{}"))
         layers = []
         for i, lc in enumerate(config["layers"]):
+            W, b = (_weights(tensors, f"layers.{i}.{n}", path) for n in ("W", "b"))
             layers.append(Dense(lc["n_in"], lc["n_out"], lc["activation"], init=lc.get("init"),
                                 dropout=lc.get("dropout", 0.0), dtype=config["dtype"],
-                                W=tensors[f"layers.{i}.W"], b=tensors[f"layers.{i}.b"]))
+                                W=W, b=b))
         net = Network(layers, seed=config.get("seed"))
+    except ModelFileError:
+        raise
     except SynapseError as e:
         raise ModelFileError(f"{str(path)!r} describes an invalid network: {e}") from None
     except (KeyError, TypeError, ValueError) as e:
@@ -116,27 +91,16 @@ def load(path, *, with_extras: bool = False):
     return net
 
 
-def read_toml(path, what="config") -> dict:
-    """A TOML file as a dict; unreadable or invalid files raise ConfigError naming the file."""
-    import tomllib
-
-    from .errors import ConfigError
-
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except OSError as e:
-        raise ConfigError(f"cannot read {what} {str(path)!r}: {e.strerror or e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{what} {str(path)!r} is not valid TOML: {e}") from None
-
-
-def jsonable(o):
-    """JSON for NumPy scalars and arrays and paths (``json.dumps(default=...)``)."""
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+def _weights(tensors: dict, name: str, path: Path) -> np.ndarray:
+    """The tensor ``name``: floating point (integers would be cast without a word), finite."""
+    if name not in tensors:
+        raise ModelFileError(f"{str(path)!r} has no tensor {name!r} for the layer its header "
+                             "describes")
+    t = tensors[name]
+    if not np.issubdtype(t.dtype, np.floating):
+        raise ModelFileError(f"{str(path)!r}: tensor {name!r} is {t.dtype}; weights must be "
+                             "floating point (float16, float32 or float64)")
+    if not np.isfinite(t).all():
+        raise ModelFileError(f"{str(path)!r}: tensor {name!r} holds non-finite values "
+                             "(NaN or infinity)")
+    return t

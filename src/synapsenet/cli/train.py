@@ -1,0 +1,110 @@
+"""``synapsenet train``: train a network and write a run folder (see :mod:`synapsenet.runs`)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import time
+from pathlib import Path
+
+from ..errors import ConfigError
+from . import ui
+
+_METAVARS = {"dataset": "NAME", "data_dir": "DIR", "label_column": "COLUMN", "layers": "SIZES"}
+
+
+def options():
+    """The training options, each a --flag of this command (from synapsenet.runs)."""
+    from ..runs import OPTIONS
+
+    return OPTIONS
+
+
+def add_parser(sub):
+    t = sub.add_parser("train", help="train a network and write a run folder",
+                       description="Train a network. With no options: a 64-unit sigmoid "
+                       "network on scikit-learn's digits, in seconds. Options may also come "
+                       "from --config FILE.toml (same names, underscores); the command line "
+                       "wins.")
+    groups = {g: t.add_argument_group(g) for g in ("data", "network", "training")}
+    for o in options():
+        flag = "--" + o.name.replace("_", "-")
+        g = groups[o.group]
+        if o.type is bool:
+            g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=o.help)
+        else:
+            metavar = None if o.choices else _METAVARS.get(o.name) or {int: "N", float: "X"}[o.type]
+            shown = "" if o.default is None else f" (default: {o.default})"
+            g.add_argument(flag, type=o.type, default=None, choices=o.choices, metavar=metavar,
+                           help=o.help + shown)
+    r = t.add_argument_group("run")
+    r.add_argument("--config", metavar="FILE.toml", help="read options from a TOML file")
+    r.add_argument("--out", metavar="DIR", help="run folder (default: runs/DATASET-TIME)")
+    r.add_argument("--force", action="store_true", help="allow writing into a non-empty --out")
+    r.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    r.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    r.add_argument("--quiet", "-q", action="store_true", help="print only the final line")
+    r.add_argument("--json", action="store_true", help="print the final metrics as JSON")
+
+
+def run(args) -> int:
+    from .. import __version__, runs
+    from ..files import atomic_write_text
+
+    cli_values = {o.name: getattr(args, o.name) for o in runs.OPTIONS
+                  if getattr(args, o.name) is not None}
+    cfg, checkpoint = runs.resolve_options(cli_values, config=args.config, resume=args.resume)
+    quiet = args.quiet or args.json
+    out = ui.console(stderr=args.json)
+    say = (lambda *a, **k: None) if quiet else out.print
+    prep = runs.prepare(cfg, progress=None if quiet else ui.download_progress(out))
+    if checkpoint:  # the checkpoint's network on the run's substrate
+        net, run_dir = checkpoint[0].on(runs.substrate(cfg)), Path(args.resume)
+    else:
+        net = runs.build_network(cfg, prep.dataset.n_features, prep.dataset.n_classes)
+        # checked now, created once there is something to write into it
+        run_dir = runs.new_run_dir(args.out, cfg["dataset"], args.force, create=False)
+    say(f"[bold]synapsenet[/bold] {__version__}: {net!r}")
+    say(f"data: {cfg['dataset']}  train {len(prep.X_train)}"
+        + (f"  validation {len(prep.X_val)}" if prep.X_val is not None else "")
+        + f"  test {len(prep.X_test)}  ({prep.scaler.kind} scaling)   run folder: {run_dir}")
+    optimizer, opts, rng, history, initial_epoch = runs.training_state(
+        cfg, checkpoint and checkpoint[1:])
+    if checkpoint:
+        say(f"resuming after epoch {initial_epoch} of {cfg['epochs']}")
+        if initial_epoch >= cfg["epochs"]:
+            raise ConfigError(f"the run already has {initial_epoch} epochs; pass a larger "
+                              "--epochs to train further")
+    augment = runs.augmentation(cfg, prep)
+    val = None if prep.X_val is None else (prep.X_val, prep.y_val)
+    t0 = time.perf_counter()
+    with ui.StopRequests() as stop, (
+            contextlib.nullcontext() if quiet else ui.EpochProgress(out, cfg["epochs"])) as bar:
+        history = net.fit(prep.X_train, prep.y_train, optimizer=optimizer, seed=rng,
+                          validation_data=val, callbacks=[ui.progress_callback(
+                              bar, len(prep.X_train), stop)],
+                          augment=augment,
+                          initial_epoch=initial_epoch, history=history, **opts)
+    seconds = time.perf_counter() - t0
+    meta = runs.model_metadata(cfg, prep)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.toml", runs.to_toml(cfg))
+    if history.interrupted and stop.requested:
+        runs.save_checkpoint(run_dir, net, meta, optimizer, rng, history)
+        raise ui.Interrupted(f"interrupted after {len(history)} complete epoch(s); checkpoint "
+                             f"saved. Resume with: synapsenet train --resume {run_dir}")
+    metrics, test = runs.save_results(run_dir, net, prep, history, cfg, meta, seconds)
+    if not args.no_plots:
+        runs.write_plots(net, prep, history, run_dir, cfg["dataset"])
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+        return 0
+    if not quiet:
+        ui.history_table(out, history)
+    acc = metrics["test_accuracy"]
+    line = (f"test accuracy {100 * acc:.2f}% ({test['n']} samples)" if acc is not None
+            else f"test loss {test['loss']:.5g}")
+    print(f"{line}; model and plots in {run_dir}")
+    return 0
+

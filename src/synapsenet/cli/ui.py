@@ -1,0 +1,177 @@
+"""What the command line shows: the rich console, progress bars, tables, and Ctrl-C.
+
+rich is imported here, when a command first prints, so that ``synapsenet --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+
+
+class Interrupted(Exception):
+    """A command stopped by Ctrl-C after saving what it could; the message says what."""
+
+
+def console(stderr=False):
+    """A rich console whose closed pipe (``synapsenet datasets | head -1``) raises
+    BrokenPipeError for ``main`` to handle, instead of rich's own exit with status 1."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self):
+            self.quiet = True  # nothing more to write there
+            raise BrokenPipeError
+
+    return _Console(stderr=stderr, highlight=False)
+
+
+def table(columns, rows, *, title=None, justify="left", overflow="ellipsis", out=None):
+    """Print ``rows`` (sequences of strings) under ``columns`` as one rich table."""
+    from rich.table import Table
+
+    t = Table(title=title, show_edge=False)
+    for c in columns:
+        t.add_column(c, justify=justify, overflow=overflow)
+    for r in rows:
+        t.add_row(*r)
+    (out or console()).print(t)
+
+
+def percent(a) -> str:
+    return "" if a is None else f"{100 * a:.2f}%"
+
+
+# -- Ctrl-C -------------------------------------------------------------------------------
+class StopRequests:
+    """While active, the first Ctrl-C asks training to stop after the current batch (the
+    command then saves a checkpoint); a second one stops at once (KeyboardInterrupt)."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        self.requested = False
+        self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self._previous)
+
+    def _on_sigint(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+
+# -- progress -----------------------------------------------------------------------------
+class EpochProgress:
+    """A rich progress bar per epoch: samples/s, loss, accuracy, time left."""
+
+    def __init__(self, out, epochs):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
+            BarColumn(bar_width=24),
+            TextColumn("{task.fields[rate]:>9} samples/s"),
+            TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[acc]}"),
+            TimeRemainingColumn(), console=out, transient=False)
+        self.epochs = epochs
+        self.task = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+
+def progress_callback(progress: EpochProgress | None, n_samples: int, stop: StopRequests):
+    """The fit callback that drives ``progress`` (None: show nothing) and passes a Ctrl-C
+    from ``stop`` on to the loop."""
+    from ..training import Callback
+
+    class Live(Callback):
+        batch_by_batch = False  # it reports: batches may come in chunks (training.Callback)
+
+        def __init__(self):
+            self.net = None
+            self.t0 = time.perf_counter()
+            self.samples = self.loss_sum = 0.0
+            self.every = 1
+
+        def on_train_begin(self, network, info):
+            self.net = network
+
+        def on_epoch_begin(self, epoch, n_batches):
+            self.t0, self.samples, self.loss_sum = time.perf_counter(), 0, 0.0
+            self.every = max(1, n_batches // 100)
+            self.batches = 0
+            if progress:
+                if progress.task is not None:
+                    progress.progress.update(progress.task, visible=False)
+                progress.task = progress.progress.add_task(
+                    "", total=n_samples, epoch=epoch + 1, epochs=progress.epochs, rate="",
+                    loss="…", acc="")
+
+        def on_batch_end(self, batch, n, loss):
+            self.samples += n
+            self.loss_sum += loss * n
+            self.batches += 1
+            if stop.requested:
+                self.net.stop_training = True
+            if progress and self.batches % self.every == 0:
+                rate = self.samples / max(time.perf_counter() - self.t0, 1e-9)
+                progress.progress.update(progress.task, completed=self.samples,
+                                         rate=f"{rate:,.0f}",
+                                         loss=f"{self.loss_sum / self.samples:.4f}")
+
+        def on_epoch_end(self, epoch, logs):
+            if progress:
+                acc = "" if logs["accuracy"] is None else f"acc {percent(logs['accuracy'])}"
+                if logs.get("val_accuracy") is not None:
+                    acc += f"  val {percent(logs['val_accuracy'])}"
+                rate = self.samples / max(logs["seconds"], 1e-9)
+                progress.progress.update(progress.task, completed=n_samples, rate=f"{rate:,.0f}",
+                                         loss=f"{logs['loss']:.4f}", acc=acc)
+                if epoch + 1 < progress.epochs:
+                    progress.progress.update(progress.task, visible=(epoch + 1) % max(
+                        1, progress.epochs // 10) == 0)
+
+    return Live()
+
+
+def download_progress(out):
+    """A rich download bar per file (bytes, speed, time left), for ``datasets.load``."""
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
+                               TimeRemainingColumn, TransferSpeedColumn)
+
+    bars = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                    TransferSpeedColumn(), TimeRemainingColumn(), console=out)
+    tasks = {}
+
+    def progress(fname, done, total):
+        if fname not in tasks:
+            if not tasks:
+                bars.start()
+            tasks[fname] = bars.add_task(f"{fname}.gz", total=total or None)
+        bars.update(tasks[fname], completed=done)
+        if total and done >= total and len(tasks) == 4:
+            bars.stop()
+
+    return progress
+
+
+def history_table(out, history):
+    """The training summary: the first and last epochs of ``history``."""
+    rows = list(history.rows())
+    show = rows if len(rows) <= 8 else rows[:3] + [None] + rows[-4:]
+    cells = [("…", "", "", "", "", "") if r is None else
+             (str(r["epoch"]), f"{r['loss']:.5f}", percent(r["accuracy"]),
+              "" if r["val_loss"] is None else f"{r['val_loss']:.5f}",
+              percent(r["val_accuracy"]), f"{r['seconds']:.3f}") for r in show]
+    table(("epoch", "loss", "accuracy", "val loss", "val accuracy", "seconds"), cells,
+          title="training summary", justify="right", out=out)

@@ -1,0 +1,179 @@
+"""What the command line refuses, and why.
+
+Each case runs the installed `synapsenet` command and expects: exit status 2, one line on
+stderr that contains the message shown (naming what was wrong, in the command line's words),
+no traceback, and no file left behind. Read the list top to bottom: it is the catalogue.
+
+In the arguments, {tmp} is the case's own empty folder (the command runs there), {model} a
+small trained xor model (2 inputs), and {int8} a copy of it whose first weights are int8.
+`files` are written into {tmp} before the command runs ('name/': a folder).
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+EXE = shutil.which("synapsenet", path=str(Path(sys.executable).parent)) or shutil.which(
+    "synapsenet")
+pytestmark = pytest.mark.skipif(EXE is None, reason="the synapsenet command is not installed")
+
+
+def case(why, args, message, files=None):
+    return pytest.param(args, message, files or {}, id=why)
+
+
+CASES = [
+    # -- usage: commands and options --------------------------------------------------------
+    case("unknown command", ["frobnicate"], "invalid choice: 'frobnicate'"),
+    case("value not among the choices", ["train", "--hidden", "sigmoidd"],
+         "invalid choice: 'sigmoidd'"),
+    case("learning mode not among the choices", ["train", "--mode", "online"],
+         "invalid choice: 'online'"),
+    case("integer option given a word", ["train", "--epochs", "abc"],
+         "invalid int value: 'abc'"),
+    case("misspelt command: the nearest is suggested", ["trian"], "did you mean 'train'?"),
+    case("misspelt choice: the nearest is suggested", ["train", "--optimizer", "adma"],
+         "invalid choice: 'adma' (choose from 'sgd', 'momentum', 'nesterov', 'adam'); did you "
+         "mean 'adam'?"),
+    case("unknown option: the one it abbreviates is suggested", ["train", "--lr", "0.1"],
+         "unknown option '--lr'; did you mean --learning-rate?"),
+    case("unknown option: the one with the closest spelling", ["train", "--learnig-rate=0.1"],
+         "unknown option '--learnig-rate'; did you mean --learning-rate?"),
+    case("a config file's name on the command line", ["train", "--learning_rate", "0.1"],
+         "did you mean --learning-rate?"),
+    case("unknown option of another command", ["evaluate", "{model}", "--hardwre", "pcm"],
+         "unknown option '--hardwre'; did you mean --hardware?"),
+    case("unknown option with nothing close", ["train", "--frobnicate"],
+         "unrecognized arguments: --frobnicate"),
+    case("a prefix of several options (prefixes of one are accepted)", ["train", "--l", "3"],
+         "ambiguous option: --l could match"),
+
+    # -- training options out of range -----------------------------------------------------
+    # (the library's messages, in the command line's words: --learning-rate, not learning_rate)
+    case("learning rate not positive", ["train", "--learning-rate", "-1"],
+         "--learning-rate must be a positive number, got -1.0"),
+    case("zero epochs", ["train", "--epochs", "0"], "--epochs must be a positive integer"),
+    case("zero batch size", ["train", "--batch-size", "0"],
+         "--batch-size must be a positive integer"),
+    case("momentum of 1 or more", ["train", "--optimizer", "momentum", "--momentum", "1.5"],
+         "--momentum must be in [0, 1)"),
+    case("Nesterov without momentum", ["train", "--optimizer", "nesterov", "--momentum", "0"],
+         "--optimizer nesterov needs a momentum > 0"),
+    case("negative weight decay", ["train", "--weight-decay", "-1"], "--weight-decay must be ≥ 0"),
+    case("weight bound not positive", ["train", "--weight-bound", "-1"],
+         "--weight-bound must be positive"),
+    case("training noise out of range", ["train", "--train-noise", "20"],
+         "--train-noise must be in [0, 10)"),
+    case("patience below one epoch", ["train", "--early-stopping", "--patience", "0"],
+         "--patience must be ≥ 1"),
+    case("dropout of 1", ["train", "--dropout", "1"], "--dropout must be in [0, 1)"),
+    case("layer size not a number", ["train", "--layers", "64,x"],
+         "--layers must be comma-separated positive integers"),
+    case("empty layer size ('2,,1' is not '2,1')", ["train", "--layers", "2,,1"],
+         "got '2,,1': entry 2 is empty"),
+    case("trailing comma in the layer sizes", ["train", "--layers", "8,"],
+         "got '8,': entry 2 is empty"),
+    case("zero-unit layer", ["train", "--layers", "8,0"],
+         "entry 2 '0' is not a positive integer"),
+    case("negative layer size", ["train", "--layers=-3"],
+         "entry 1 '-3' is not a positive integer"),
+    case("zero mini-batches (it took --batch-size as well)", ["train", "--n-batches", "0"],
+         "--n-batches must be an integer in 1…1437"),
+    case("zero samples drawn (it meant the default, 600)",
+         ["train", "--dataset", "moons", "--n-samples", "0"], "--n-samples must be ≥ 1, got 0"),
+    case("negative noise (scikit-learn's own error, status 1)",
+         ["train", "--dataset", "moons", "--noise", "-1"], "--noise must be ≥ 0, got -1.0"),
+    case("loss that needs another output", ["train", "--loss", "cross_entropy"],
+         "needs a softmax output"),
+
+    # -- data -------------------------------------------------------------------------------
+    case("unknown dataset", ["train", "--dataset", "nope"], "unknown dataset 'nope'"),
+    case("missing CSV file", ["train", "--dataset", "csv:/nonexistent/data.csv"],
+         "cannot read '/nonexistent/data.csv'"),
+    case("CSV value that is not a number", ["train", "--dataset", "csv:d.csv"],
+         "line 3, column 'b' (2): 'oops' is not a number",
+         {"d.csv": "a,b,label\n1,2,x\n3,oops,y\n"}),
+    case("inputs of the wrong width", ["predict", "{model}", "in.csv"],
+         "3 features per row but the model expects 2", {"in.csv": "1,2,3\n"}),
+
+    # -- config files and run folders ------------------------------------------------------
+    case("unknown option in a config file", ["train", "--config", "bad.toml"],
+         "bad.toml': unknown option 'epochz'", {"bad.toml": "epochz = 3\n"}),
+    case("wrong type in a config file", ["train", "--config", "bad.toml"],
+         "option 'epochs': expected int", {"bad.toml": "epochs = 'three'\n"}),
+    case("config file that is not TOML", ["train", "--config", "bad.toml"],
+         "not valid TOML", {"bad.toml": "epochs = = 3\n"}),
+    case("output file that is a folder", ["predict", "{model}", "in.csv", "-o", "out"],
+         "'out': Is a directory", {"in.csv": "0,0\n", "out/": None}),
+    case("run folder inside a file (found before training)",
+         ["train", "--dataset", "xor", "--out", "f/run"],
+         "run folder 'f/run' cannot be made: 'f' is a file", {"f": ""}),
+    case("sweep folder that is a file", ["sweep", "{model}", "--vary", "adc_bits=4", "--out",
+                                         "f"], "'f': File exists", {"f": ""}),
+    case("resuming a folder that is no run", ["train", "--resume", "{tmp}"],
+         "not a run folder"),
+
+    # -- model files -----------------------------------------------------------------------
+    case("missing model file", ["evaluate", "/nonexistent/model.safetensors"],
+         "does not exist"),
+    case("model file that is not safetensors", ["info", "m.safetensors"],
+         "not a readable safetensors file", {"m.safetensors": "\x00" * 30}),
+    case("integer weights in a model file", ["info", "{int8}"],
+         "tensor 'layers.0.W' is int8; weights must be floating point"),
+
+    # -- the chip ----------------------------------------------------------------------------
+    case("unknown hardware parameter", ["sweep", "{model}", "--vary", "adc_bitz=2..4"],
+         "unknown hardware parameter 'adc_bitz'"),
+    case("descending range", ["sweep", "{model}", "--vary", "adc_bits=8..2"],
+         "are not understood"),
+    case("--vary without values", ["sweep", "{model}", "--vary", "adc_bits"],
+         "--vary needs NAME=VALUES"),
+    case("a device with one level", ["sweep", "{model}", "--vary", "levels=1,2"],
+         "levels must be ≥ 2"),
+    case("a sweep over no samples (-5 dropped the last five)",
+         ["sweep", "{model}", "--vary", "adc_bits=4", "--samples", "-5"],
+         "--samples must be ≥ 1, got -5"),
+    case("a benchmark on no threads", ["bench", "--threads", "0"], "--threads must be ≥ 1"),
+    case("unknown hardware preset", ["sweep", "{model}", "--vary", "adc_bits=4",
+                                     "--hardware", "flash"], "unknown hardware 'flash'"),
+]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """A small trained xor model, and a copy with int8 weights."""
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    out = tmp_path_factory.mktemp("models")
+    p = subprocess.run([EXE, "train", "--dataset", "xor", "--layers", "2", "--epochs", "2",
+                        "--out", str(out / "run"), "-q", "--no-plots"], capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    model = out / "run" / "model.safetensors"
+    with safe_open(str(model), framework="np") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    tensors["layers.0.W"] = np.ones_like(tensors["layers.0.W"], np.int8)
+    save_file(tensors, str(out / "int8.safetensors"), metadata=meta)
+    return {"model": model, "int8": out / "int8.safetensors"}
+
+
+@pytest.mark.parametrize("args,message,files", CASES)
+def test_refused_with_one_line_and_status_2(args, message, files, tmp_path, models):
+    for name, text in files.items():  # 'name/': a folder
+        (tmp_path / name).mkdir() if name.endswith("/") else (tmp_path / name).write_text(text)
+    args = [a.format(tmp=tmp_path, **models) for a in args]
+    if args[0] == "train" and "--resume" not in args and "--out" not in args:
+        args += ["--out", str(tmp_path / "run")]
+    p = subprocess.run([EXE, *args], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                       env={**os.environ, "COLUMNS": "120"})
+    assert p.returncode == 2, p.stderr + p.stdout
+    assert message in p.stderr
+    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    left = sorted(f.name for f in tmp_path.iterdir())
+    assert left == sorted(n.rstrip("/") for n in files)  # nothing left behind
