@@ -1,0 +1,29 @@
+"""Synaptic devices: how a pulse changes a device's state, vectorised over all devices.
+
+A law is plain, serialisable configuration; ``instantiate`` draws each device's own parameters
+once; the ``DeviceArray`` applies pulses to an array of states. The state is a dimensionless
+device weight ``w ∈ [w_min, w_max]`` (aihwkit's convention) that the chip maps linearly to a
+conductance between ``g_min`` and ``g_max``.
+
+>>> import numpy as np
+>>> from synapsenet.hardware import devices
+>>> law = devices.ConstantStep(dw_min=0.25, up_down=0.5, w_min=-1, w_max=1)
+>>> law.step(0.0, +1), law.step(0.0, -1)        # the nominal law: one pulse up, one down
+(0.25, -0.125)
+>>> law.response(3, 2)                          # from w_min: 3 LTP pulses, then 2 LTD
+array([-1.   , -0.75 , -0.5  , -0.25 , -0.375, -0.5  ])
+>>> devs = law.replace(dw_min_std=0.3).instantiate((2, 3), np.random.default_rng(0))
+>>> w = np.zeros((2, 3), np.float32)
+>>> w = devs.pulse(w, np.int8([[1, 0, -1], [1, 1, 0]]), np.random.default_rng(1))
+>>> w = devs.pulses(w, np.array([[5, 0, 0], [-2, 0, 3]]), np.random.default_rng(2))
+>>> w.dtype, devs.clip(w).shape
+(dtype('float32'), (2, 3))
+"""
+
+from .base import LAWS, DeviceArray, DeviceLaw
+from .laws import (ConstantStep, ExpStep, Ideal, LinearStep, PiecewiseStep, PowStep, PulsedLaw,
+                   SoftBounds)
+
+
+__all__ = ["DeviceLaw", "DeviceArray", "LAWS", "Ideal", "PulsedLaw", "ConstantStep", "LinearStep",
+           "SoftBounds", "ExpStep", "PowStep", "PiecewiseStep"]

@@ -1,0 +1,327 @@
+"""Device update laws: each against its closed form pulse by pulse, the variation against its
+σ, the presets against their sources, fitting, and bad input."""
+
+import doctest
+import math
+
+import numpy as np
+import pytest
+
+from synapsenet.errors import ConfigError
+from synapsenet.hardware import devices as D
+from synapsenet.hardware.devices import (ConstantStep, ExpStep, Ideal, LinearStep, PiecewiseStep,
+                                         PowStep, SoftBounds)
+
+
+def test_docstring_examples():
+    result = doctest.testmod(D, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+# -- each law against its formula, pulse by pulse ----------------------------------------------
+def _iterate(f, w0, n_up, n_down, lo, hi):
+    """The closed form applied pulse by pulse in plain Python: f(w, d) is the change."""
+    w, out = w0, [w0]
+    for k in range(n_up + n_down):
+        w = min(max(w + f(w, 1 if k < n_up else -1), lo), hi)
+        out.append(w)
+    return np.array(out)
+
+
+def test_ideal_is_linear_with_hard_bounds():
+    law = Ideal(dw_min=0.1, w_min=-1, w_max=1)
+    r = law.response(25, 30)
+    np.testing.assert_allclose(r[:21], -1 + 0.1 * np.arange(21), atol=1e-12)
+    assert np.all(r[20:26] == 1.0)  # held at the bound
+    np.testing.assert_allclose(r[25:], np.maximum(1 - 0.1 * np.arange(31), -1), atol=1e-12)
+    assert law.states == pytest.approx(20)
+
+
+def test_ideal_continuous_takes_fractional_pulse_counts():
+    law = Ideal(dw_min=0.01, continuous=True)
+    assert law.states == math.inf
+    devs = law.instantiate((3,), 0, dtype=np.float64)
+    w = devs.pulses(np.zeros(3), np.array([0.5, -2.25, 10.0]))
+    np.testing.assert_allclose(w, [0.005, -0.0225, 0.1])
+    with pytest.raises(ConfigError, match="whole pulse counts"):
+        ConstantStep(dw_min=0.1).instantiate(3, 0).pulses(np.zeros(3), np.array([0.5, 0, 0]))
+
+
+@pytest.mark.parametrize("beta", [0.3, -0.3, 0.0])
+def test_constant_step_asymmetry_follows_aihwkit(beta):
+    law = ConstantStep(dw_min=0.05, up_down=beta, w_min=-1, w_max=1)
+    up = 0.05 * (1 + min(beta, 0))  # aihwkit: the larger step keeps dw_min
+    down = 0.05 * (1 - max(beta, 0))
+    expect = _iterate(lambda w, d: up if d > 0 else -down, -1.0, 50, 60, -1, 1)
+    np.testing.assert_allclose(law.response(50, 60), expect, atol=1e-12)
+
+
+def test_linear_step_formula():
+    law = LinearStep(dw_min=0.02, up_down=0.1, gamma_up=0.4, gamma_down=0.7, w_min=-0.8,
+                     w_max=1.2)
+    s_up, s_dn = 0.02, 0.02 * 0.9
+
+    def f(w, d):  # aihwkit: w ± s (1 − γ w / b), b = w_max up and w_min down
+        return s_up * (1 - 0.4 * w / 1.2) if d > 0 else -s_dn * (1 - 0.7 * w / -0.8)
+
+    np.testing.assert_allclose(law.response(150, 150), _iterate(f, -0.8, 150, 150, -0.8, 1.2),
+                               atol=1e-12)
+
+
+def test_soft_bounds_is_geometric():
+    law = SoftBounds(dw_min=0.01, w_min=-1, w_max=1.5)
+    r = law.response(300, 0)
+    k = np.arange(301)
+    # w_max − w_k = (w_max − w_0)(1 − s/w_max)^k
+    np.testing.assert_allclose(1.5 - r, 2.5 * (1 - 0.01 / 1.5) ** k, rtol=1e-10)
+    d = law.step(0.5, -1) - 0.5
+    assert d == pytest.approx(-0.01 * (1 - 0.5 / -1))
+
+
+RERAM_ES = dict(dw_min=0.00135, up_down=0.259359, a=-0.5, b=-0.5, gamma_up=5.0, gamma_down=5.0,
+                A_up=-1.18445, A_down=-0.081404)  # aihwkit's ReRamESPresetDevice
+
+
+def test_exp_step_formula():
+    law = ExpStep(**RERAM_ES)
+    s_up, s_dn = law.dw_min, law.dw_min * (1 - law.up_down)
+
+    def f(w, d):  # aihwkit update_once: z = 2a w/(b_max − b_min) + b, y = max(1 − A e^{dγz}, 0)
+        z = 2 * law.a * w / 2.0 + law.b
+        if d > 0:
+            return s_up * max(1 - law.A_up * math.exp(law.gamma_up * z), 0)
+        return -s_dn * max(1 - law.A_down * math.exp(-law.gamma_down * z), 0)
+
+    np.testing.assert_allclose(law.response(800, 800), _iterate(f, -1.0, 800, 800, -1, 1),
+                               atol=1e-12)
+
+
+def test_pow_step_formula():
+    law = PowStep(dw_min=0.02, pow_gamma=2.0, pow_up_down=0.25, w_min=-1, w_max=1)
+    g_up, g_dn = 2.0, 2.0 * 0.75
+
+    def f(w, d):  # ω = (b_max − w)/(b_max − b_min): up s ω^γ⁺, down s (1 − ω)^γ⁻
+        om = (1 - w) / 2
+        return 0.02 * om ** g_up if d > 0 else -0.02 * (1 - om) ** g_dn
+
+    np.testing.assert_allclose(law.response(400, 400), _iterate(f, -1.0, 400, 400, -1, 1),
+                               atol=1e-12)
+
+
+def test_piecewise_step_formula():
+    up, dn = [2.0, 1.0, 0.5, 0.1], [0.2, 0.6, 1.0, 1.5]
+    law = PiecewiseStep(dw_min=0.01, piecewise_up=up, piecewise_down=dn, w_min=-1, w_max=1)
+
+    def f(w, d):
+        x = (w + 1) / 2 * 3  # three segments over the range
+        i = min(int(math.floor(x)), 2)
+        t = min(x - i, 1.0)
+        v = up if d > 0 else dn
+        return (1 if d > 0 else -1) * 0.01 * ((1 - t) * v[i] + t * v[i + 1])
+
+    np.testing.assert_allclose(law.response(600, 600), _iterate(f, -1.0, 600, 600, -1, 1),
+                               atol=1e-12)
+
+
+# -- the device array --------------------------------------------------------------------------
+AIHWKIT_LAWS = [
+    Ideal(dw_min=0.05),
+    ConstantStep(dw_min=0.05, up_down=0.2),
+    LinearStep(dw_min=0.05, gamma_up=0.5, gamma_down=0.3),
+    SoftBounds(dw_min=0.05, up_down=-0.1),
+    ExpStep(dw_min=0.02),
+    PowStep(dw_min=0.05, pow_gamma=1.7),
+    PiecewiseStep(dw_min=0.05, piecewise_up=[1.5, 1.0, 0.2], piecewise_down=[0.3, 1.0, 1.2]),
+]
+
+
+def check_pulses_equal_repeated_pulse(law):
+    """Without noise, n pulses at once (closed form or loop) = n single pulses."""
+    rng = np.random.default_rng(0)
+    spread = law.replace(w_max_dtod=0.1, w_min_dtod=0.1)
+    devs = spread.instantiate((40, 50), 1, dtype=np.float64)
+    w = devs.clip(rng.uniform(-1, 1, (40, 50)))
+    n = rng.integers(-12, 13, (40, 50))
+    n[rng.random(n.shape) < 0.7] = 0  # sparse, as a batch-1 update
+    expect = w.copy()
+    for k in range(12):
+        d = (np.sign(n) * (np.abs(n) > k)).astype(np.int8)
+        devs.pulse(expect, d, None, out=expect)
+    np.testing.assert_allclose(devs.pulses(w, n), expect, atol=1e-12)
+    np.testing.assert_allclose(devs._loop(w, n, None, None), expect, atol=1e-12)
+    dense = rng.integers(-4, 5, (40, 50))
+    a = devs.pulses(w, dense)
+    b = w.copy()
+    for k in range(4):
+        devs.pulse(b, (np.sign(dense) * (np.abs(dense) > k)).astype(np.int8), None, out=b)
+    np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+def check_pulse_moves_only_pulsed_devices(law):
+    devs = law.replace(dw_min_dtod=0.2) if hasattr(law, "dw_min_dtod") else law
+    devs = devs.instantiate((300, 20), np.random.default_rng(0))
+    w = devs.clip(np.full((300, 20), 0.1, np.float32))
+    d = np.random.default_rng(1).integers(-1, 2, w.shape).astype(np.int8)
+    new = devs.pulse(w, d, np.random.default_rng(2))
+    assert new.dtype == np.float32 and new.shape == w.shape
+    assert np.all(new[d == 0] == w[d == 0])
+    assert np.all(new[d > 0] >= w[d > 0]) and np.all(new[d < 0] <= w[d < 0])
+    same = devs.pulse(w.copy(), 0, None)
+    assert np.array_equal(same, w)
+    inplace = w.copy()
+    out = devs.pulse(inplace, d, np.random.default_rng(2), out=inplace)
+    assert out is inplace and np.array_equal(inplace, new)
+    with pytest.raises(ConfigError, match="shape"):
+        devs.pulse(w[:10], d[:10], None)
+
+
+@pytest.mark.parametrize("law", AIHWKIT_LAWS, ids=lambda l: l.kind)
+def test_pulses_equal_repeated_pulse_without_noise(law):
+    check_pulses_equal_repeated_pulse(law)
+
+
+@pytest.mark.parametrize("law", AIHWKIT_LAWS, ids=lambda l: l.kind)
+def test_pulse_moves_only_pulsed_devices_and_keeps_float32(law):
+    check_pulse_moves_only_pulsed_devices(law)
+
+
+def test_variation_free_devices_hold_no_arrays():
+    devs = ConstantStep(dw_min=0.01).instantiate((784, 256), 0)
+    assert devs.nbytes == 0 and not isinstance(devs.lo, np.ndarray)
+    devs = ExpStep(**RERAM_ES, dw_min_dtod=0.2, w_max_dtod=0.3, w_min_dtod=0.3,
+                   write_noise_std=75.0).instantiate((784, 256), 0)
+    # bounds, two step sizes, the exponent's scale and the write-noise offsets
+    assert devs.nbytes <= 6 * 784 * 256 * 4
+
+
+# -- variation ---------------------------------------------------------------------------------
+N = 200_000  # devices: the standard error of a relative σ is 1/√(2N) ≈ 0.16 %
+
+
+def test_c2c_multiplicative_matches_sigma():
+    devs = ConstantStep(dw_min=0.001, up_down=0.2, dw_min_std=0.3).instantiate((N,), 0)
+    w = np.zeros(N, np.float32)
+    up = devs.pulse(w, 1, np.random.default_rng(1))
+    down = devs.pulse(w, -1, np.random.default_rng(2))
+    assert up.mean() == pytest.approx(0.001, rel=0.01)
+    assert up.std() == pytest.approx(0.3 * 0.001, rel=0.01)
+    assert down.mean() == pytest.approx(-0.0008, rel=0.01)
+    assert down.std() == pytest.approx(0.3 * 0.0008, rel=0.01)
+
+
+@pytest.mark.parametrize("mult", [True, False])
+def test_c2c_linear_step_multiplicative_or_additive(mult):
+    law = LinearStep(dw_min=0.001, gamma_up=0.8, dw_min_std=0.5, mult_noise=mult)
+    devs = law.instantiate((N,), 0)
+    w = np.full(N, 0.5, np.float32)
+    dw = devs.pulse(w, 1, np.random.default_rng(1)) - w
+    nominal = 0.001 * (1 - 0.8 * 0.5)
+    assert dw.mean() == pytest.approx(nominal, rel=0.01)
+    assert dw.std() == pytest.approx(0.5 * (nominal if mult else 0.001), rel=0.01)
+
+
+def test_c2c_exp_step_complex_noise():
+    law = ExpStep(dw_min=0.001, dw_min_std=0.6, dw_min_std_add=0.0005, dw_min_std_slope=0.002)
+    devs = law.instantiate((N,), 0)
+    w = np.full(N, 0.2, np.float32)
+    dw = devs.pulse(w, -1, np.random.default_rng(1)) - w
+    nominal = law.step(0.2, -1) - 0.2
+    assert dw.mean() == pytest.approx(nominal, rel=0.02)
+    expect = 0.6 * (abs(nominal) + 0.0005 + 0.002 * 0.2)
+    assert dw.std() == pytest.approx(expect, rel=0.01)
+
+
+def test_write_noise_is_read_out_only_and_redrawn_on_pulses():
+    law = ConstantStep(dw_min=0.001, write_noise_std=20.0)
+    devs = law.instantiate((N,), 0)
+    w = np.zeros(N, np.float32)
+    d = np.zeros(N, np.int8)
+    d[: N // 2] = 1
+    w = devs.pulse(w, d, np.random.default_rng(1))
+    np.testing.assert_allclose(w[: N // 2], 0.001)  # the stored state: the plain step
+    seen = devs.apparent(w) - w
+    assert seen[: N // 2].std() == pytest.approx(0.02, rel=0.01)
+    assert np.all(seen[N // 2:] == 0)
+
+
+def test_d2d_step_size_asymmetry_and_bounds():
+    law = ConstantStep(dw_min=0.001, up_down_dtod=0.05, dw_min_dtod=0.3, w_max_dtod=0.2,
+                       w_min_dtod=0.1, w_min=-0.6, w_max=0.8)
+    devs = law.instantiate((N,), np.random.default_rng(4), dtype=np.float64)
+    s_up, s_dn = devs.p["s_up"], devs.p["s_dn"]
+    gain = (s_up + s_dn) / 2 / 0.001
+    assert gain.std() == pytest.approx(0.3, rel=0.01)
+    assert ((s_up - s_dn) / 0.001).std() == pytest.approx(2 * 0.05, rel=0.01)
+    assert devs.hi.mean() == pytest.approx(0.8, rel=0.005)
+    assert devs.hi.std() == pytest.approx(0.2 * 0.8, rel=0.01)
+    assert devs.lo.std() == pytest.approx(0.1 * 0.6, rel=0.01)
+    assert np.all(devs.lo <= 0) and np.all(devs.hi >= 0)  # aihwkit keeps 0 in range
+    logn = law.replace(dw_min_dtod_log_normal=True, up_down_dtod=0.0).instantiate((N,), 4)
+    assert np.log(logn.p["s_up"] / 0.001).std() == pytest.approx(0.3, rel=0.01)
+
+
+def test_d2d_nonlinearity_of_linear_step():
+    gam = LinearStep(dw_min=0.001, gamma_up=0.5, gamma_up_dtod=0.05).instantiate((N,), 6)
+    slope = -gam.p["b_up"] / gam.p["a_up"]  # γ / w_max
+    assert slope.std() == pytest.approx(0.05, rel=0.01)
+
+
+def test_stuck_devices():
+    law = ConstantStep(dw_min=0.01, stuck_at_min=0.02, stuck_at_max=0.03, stuck_random=0.05)
+    devs = law.instantiate((N,), 7)
+    assert devs.stuck.mean() == pytest.approx(0.10, abs=0.003)
+    w = devs.clip(np.zeros(N, np.float32))
+    stuck_state = w[devs.stuck].copy()
+    assert np.mean(stuck_state == -1) == pytest.approx(0.2, abs=0.01)
+    assert np.mean(stuck_state == 1) == pytest.approx(0.3, abs=0.01)
+    rng = np.random.default_rng(8)
+    for d in (1, -1, 1):
+        w = devs.pulses(w, np.full(N, 7 * d), rng)
+    assert np.array_equal(w[devs.stuck], stuck_state)
+    assert not np.array_equal(w[~devs.stuck], np.zeros((~devs.stuck).sum()))
+
+
+def test_reruns_with_a_seed_are_identical():
+    law = ExpStep(**RERAM_ES, dw_min_dtod=0.2, up_down_dtod=0.05, w_max_dtod=0.3, dw_min_std=5.0,
+                  write_noise_std=75.0, stuck_random=0.01)
+    runs = []
+    for _ in range(2):
+        devs = law.instantiate((64, 32), np.random.default_rng(11))
+        rng = np.random.default_rng(12)
+        w = devs.clip(np.zeros((64, 32), np.float32))
+        for _ in range(5):
+            w = devs.pulse(w, rng.integers(-1, 2, w.shape).astype(np.int8), rng)
+            w = devs.pulses(w, rng.integers(-3, 4, w.shape), rng)
+        runs.append((w, devs.apparent(w)))
+    assert np.array_equal(runs[0][0], runs[1][0]) and np.array_equal(runs[0][1], runs[1][1])
+
+
+def test_arrays_round_trip():
+    law = LinearStep(dw_min=0.002, gamma_up=0.1, gamma_down=0.5, gamma_up_dtod=0.05,
+                     dw_min_dtod=0.1, w_max_dtod=0.05, w_min=-0.8)
+    devs = law.instantiate((10, 8), 3)
+    back = D.DeviceArray.from_arrays(law, (10, 8), devs.arrays())
+    w = devs.clip(np.zeros((10, 8), np.float32))
+    d = np.ones((10, 8), np.int8)
+    np.testing.assert_array_equal(devs.pulse(w, d, np.random.default_rng(1)),
+                                  back.pulse(w, d, np.random.default_rng(1)))
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: ConstantStep(dw_min=0.0), r"dw_min must be in \(0, .*\]"),
+    (lambda: ConstantStep(dw_min=1.5), r"at least 2 states"),
+    (lambda: ConstantStep(dw_min_std=-0.1), r"dw_min_std must be ≥ 0"),
+    (lambda: ConstantStep(up_down=1.0), r"up_down must be in \(−1, 1\)"),
+    (lambda: ConstantStep(w_max_dtod=-1), r"w_max_dtod must be ≥ 0"),
+    (lambda: ConstantStep(stuck_at_min=0.7, stuck_at_max=0.7), r"summing to ≤ 1"),
+    (lambda: ConstantStep(w_max=float("nan")), r"w_max must be a finite number"),
+    (lambda: SoftBounds(w_min=0.0), r"w_min < 0 < w_max"),
+    (lambda: PowStep(pow_gamma=0), r"pow_gamma must be > 0"),
+    (lambda: PiecewiseStep(piecewise_up=[1, 2], piecewise_down=[1]), r"same number"),
+    (lambda: PiecewiseStep(piecewise_up=[-1.0], piecewise_down=[1.0]), r"≥ 0"),
+    (lambda: Ideal(pulse_width_up=0.0), r"pulse_width_up must be > 0"),
+    (lambda: LinearStep(gamma_up=-0.1), r"gamma_up must be ≥ 0"),
+])
+def test_impossible_parameters_are_refused(make, message):
+    with pytest.raises(ConfigError, match=message):
+        make()
