@@ -9,8 +9,8 @@ import pytest
 
 from synapsenet.errors import ConfigError
 from synapsenet.hardware import devices as D
-from synapsenet.hardware.devices import (ConstantStep, ExpStep, Ideal, LinearStep, PiecewiseStep,
-                                         PowStep, SoftBounds)
+from synapsenet.hardware.devices import (ConstantStep, ExpStep, Ideal, LinearStep,
+                                         NeuroSimNonlinear, PiecewiseStep, PowStep, SoftBounds)
 
 
 def test_docstring_examples():
@@ -323,5 +323,126 @@ def test_arrays_round_trip():
     (lambda: LinearStep(gamma_up=-0.1), r"gamma_up must be ≥ 0"),
 ])
 def test_impossible_parameters_are_refused(make, message):
+    with pytest.raises(ConfigError, match=message):
+        make()
+
+
+# -- NeuroSim ----------------------------------------------------------------------------------
+# label → A/P_max from NeuroSim's table (formula.cpp getParamA / Nonlinearity-NormA.htm)
+NEUROSIM_TABLE = [(0.01, 126.268958), (0.5, 2.519877), (1.0, 1.251653), (1.51, 0.819477),
+                  (2.4, 0.499181), (3.01, 0.38531), (4.88, 0.200303), (6.01, 0.135117),
+                  (7.51, 0.070151), (9.0, 0.02281)]
+
+
+@pytest.mark.parametrize("label, a", NEUROSIM_TABLE)
+def test_label_to_a_reproduces_neurosims_table(label, a):
+    assert float(D.normalized_a(label)) == pytest.approx(a, rel=5e-5)
+    assert float(D.normalized_a(-label)) == pytest.approx(-a, rel=5e-5)
+    assert float(D.nonlinearity_label(a)) == pytest.approx(label, rel=5e-5, abs=1e-6)
+
+
+def test_label_is_the_largest_deviation_from_linear():
+    for a in (0.05, 0.3, 1.0, 7.0):
+        x = np.linspace(0, 1, 200001)
+        y = (1 - np.exp(-x / a)) / (1 - np.exp(-1 / a))
+        assert (y - x).max() == pytest.approx(float(D.max_deviation(a)), abs=1e-9)
+        assert float(D.nonlinearity_label(a)) == pytest.approx((y - x).max() / (0.07 * 2**0.5),
+                                                                 abs=1e-7)
+    labels = np.linspace(-10, 10, 41)
+    np.testing.assert_allclose(D.nonlinearity_label(D.normalized_a(labels)), labels, atol=1e-9)
+    assert D.normalized_a(0.0) == math.inf
+    with pytest.raises(ConfigError, match="nonlinearity label"):
+        D.normalized_a(10.2)
+
+
+def test_neurosim_pulse_recovers_P_then_applies_G_of_P_plus_minus_one():
+    law = NeuroSimNonlinear(w_min=0.08, w_max=1.0, levels=97, levels_ltd=100, nl_ltp=2.4,
+                            nl_ltd=-4.88)
+    A_p, A_d = law.A_ltp, law.A_ltd
+    assert A_p == pytest.approx(0.499181 * 97, rel=5e-5) and A_d < 0
+    span = 0.92
+    B_p, B_d = span / (1 - math.exp(-97 / A_p)), span / (1 - math.exp(-100 / A_d))
+
+    def f(G, d):  # NeuroSim RealDevice::Write with one pulse
+        A, B = (A_p, B_p) if d > 0 else (A_d, B_d)
+        P = -A * math.log(1 - (G - 0.08) / B)  # InvNonlinearWeight
+        return B * (1 - math.exp(-(P + d) / A)) + 0.08 - G  # NonlinearWeight(P ± 1)
+
+    expect = _iterate(f, 0.08, 97, 100, 0.08, 1.0)
+    r = law.response(97, 100)
+    np.testing.assert_allclose(r, expect, atol=1e-12)
+    assert r[97] == pytest.approx(1.0, abs=1e-12)  # P_max LTP pulses span the range
+    assert r[-1] == pytest.approx(0.08, abs=1e-12)  # and P_max LTD pulses come back
+    assert law.step(0.5, 1) == pytest.approx(float(law.conductance(law.pulse_number(0.5) + 1)))
+
+
+def test_neurosim_mirror_symmetry_and_linear_limit():
+    lin = NeuroSimNonlinear(levels=50, nl_ltp=0.0, nl_ltd=0.0)
+    np.testing.assert_allclose(lin.response(50, 50)[:51], np.arange(51) / 50, atol=1e-12)
+    a = NeuroSimNonlinear(levels=40, nl_ltp=3.0)
+    b = NeuroSimNonlinear(levels=40, nl_ltp=-3.0)
+    P = np.arange(41)
+    # y_{−A}(x) = 1 − y_A(1 − x): NeuroSim's LTD equation is its LTP one with −A
+    np.testing.assert_allclose(b.conductance(P), 1 - a.conductance(40 - P), atol=1e-12)
+
+
+def test_neurosim_train_is_closed_form_with_sigma_sqrt_n():
+    law = NeuroSimNonlinear(levels=100, nl_ltp=1.0, nl_ltd=-2.0)
+    devs = law.instantiate((7,), 0, dtype=np.float64)
+    assert devs.closed_form
+    n = np.array([0, 1, 5, 37, -3, -60, 200])
+    w0 = np.full(7, 0.4)
+    got = devs.pulses(w0, n)
+    expect = [law._response(0.4, k, 0)[-1] if k >= 0 else law._response(0.4, 0, -k)[-1]
+              for k in n]
+    np.testing.assert_allclose(got, expect, atol=1e-12)
+    noisy = law.replace(nl_ltp=0.0, nl_ltd=0.0, sigma_c2c=0.02).instantiate((200_000,), 0)
+    w = np.full(200_000, 0.5, np.float32)
+    rng = np.random.default_rng(3)
+    one = noisy.pulse(w, 1, rng) - 0.5
+    nine = noisy.pulses(w, np.full(200_000, 9), rng) - 0.5
+    assert one.mean() == pytest.approx(0.01, abs=2e-4)
+    assert one.std() == pytest.approx(0.02, rel=0.01)
+    assert nine.mean() == pytest.approx(0.09, abs=5e-4)
+    assert nine.std() == pytest.approx(0.06, rel=0.01)  # σ √9
+    w9 = w.copy()
+    for _ in range(9):  # pulse by pulse: the same statistics for a linear device
+        noisy.pulse(w9, 1, rng, out=w9)
+    assert (w9 - 0.5).std() == pytest.approx(0.06, rel=0.01)
+
+
+NEUROSIM_LAW = NeuroSimNonlinear(levels=30, nl_ltp=3.0, nl_ltd=-1.5, w_min=-1)
+
+
+def test_neurosim_pulses_equal_repeated_pulse_without_noise():
+    check_pulses_equal_repeated_pulse(NEUROSIM_LAW)
+
+
+def test_neurosim_pulse_moves_only_pulsed_devices():
+    check_pulse_moves_only_pulsed_devices(NEUROSIM_LAW)
+
+
+def test_neurosim_d2d_nonlinearity():
+    law = NeuroSimNonlinear(levels=64, nl_ltp=2.0, nl_ltd=-3.0, sigma_d2d=0.5)
+    devs = law.instantiate((50_000,), np.random.default_rng(5), dtype=np.float64)
+    r_up = -np.log1p(devs.p["b_up"])  # one LTP pulse multiplies w − w_min by e^{−1/A}
+    r_dn = np.log1p(devs.p["b_dn"])
+    lab_up = D.nonlinearity_label(1 / (r_up * 64))
+    lab_dn = D.nonlinearity_label(1 / (r_dn * 64))
+    assert lab_up.mean() == pytest.approx(2.0, abs=0.01) and lab_up.std() == pytest.approx(
+        0.5, rel=0.02)
+    assert lab_dn.mean() == pytest.approx(-3.0, abs=0.01) and lab_dn.std() == pytest.approx(
+        0.5, rel=0.02)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: NeuroSimNonlinear(levels=1), r"levels .* integer ≥ 2"),
+    (lambda: NeuroSimNonlinear(levels_ltd=0), r"levels_ltd .* integer ≥ 2"),
+    (lambda: NeuroSimNonlinear(w_min=1.0, w_max=1.0), r"w_max > w_min"),
+    (lambda: NeuroSimNonlinear(w_min=0.5, w_max=0.2), r"w_max > w_min"),
+    (lambda: NeuroSimNonlinear(nl_ltp=11), r"nl_ltp must be in \(−10.10, 10.10\)"),
+    (lambda: NeuroSimNonlinear(sigma_c2c=-0.01), r"sigma_c2c must be ≥ 0"),
+])
+def test_impossible_neurosim_parameters_are_refused(make, message):
     with pytest.raises(ConfigError, match=message):
         make()

@@ -18,12 +18,17 @@ array([-1.   , -0.75 , -0.5  , -0.25 , -0.375, -0.5  ])
 >>> w = devs.pulses(w, np.array([[5, 0, 0], [-2, 0, 3]]), np.random.default_rng(2))
 >>> w.dtype, devs.clip(w).shape
 (dtype('float32'), (2, 3))
+>>> round(float(devices.normalized_a(2.4)), 4), round(float(devices.nonlinearity_label(0.2003)), 2)
+(0.4992, 4.88)
 """
 
 from .base import LAWS, DeviceArray, DeviceLaw
 from .laws import (ConstantStep, ExpStep, Ideal, LinearStep, PiecewiseStep, PowStep, PulsedLaw,
                    SoftBounds)
+from .neurosim import (LABEL_MAX, NeuroSimNonlinear, max_deviation, nonlinearity_label,
+                       normalized_a)
 
 
 __all__ = ["DeviceLaw", "DeviceArray", "LAWS", "Ideal", "PulsedLaw", "ConstantStep", "LinearStep",
-           "SoftBounds", "ExpStep", "PowStep", "PiecewiseStep"]
+           "SoftBounds", "ExpStep", "PowStep", "PiecewiseStep", "NeuroSimNonlinear",
+           "nonlinearity_label", "normalized_a", "max_deviation", "LABEL_MAX"]
