@@ -9,7 +9,7 @@ import pytest
 
 from synapsenet.errors import ConfigError
 from synapsenet.hardware import devices as D
-from synapsenet.hardware.devices import (ConstantStep, ExpStep, Ideal, LinearStep,
+from synapsenet.hardware.devices import (ConstantStep, DeviceLaw, ExpStep, Ideal, LinearStep,
                                          NeuroSimNonlinear, PiecewiseStep, PowStep, SoftBounds)
 
 
@@ -446,3 +446,62 @@ def test_neurosim_d2d_nonlinearity():
 def test_impossible_neurosim_parameters_are_refused(make, message):
     with pytest.raises(ConfigError, match=message):
         make()
+
+
+# -- configuration -----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(D.DEVICE_PRESETS))
+def test_presets_round_trip_and_cite_sources(name, tmp_path):
+    law = D.load_device(name)
+    assert law.name == name and len(law.source) > 20
+    assert DeviceLaw.from_dict(law.to_dict()) == law
+    path = tmp_path / "dev.toml"
+    path.write_text(law.to_toml())
+    assert D.load_device(str(path)) == law
+    assert law.states >= 2 and len(law.response(5, 5)) == 11
+
+
+def test_neurosim_presets_are_the_published_table():
+    assert D.NEUROSIM_DEVICES == ("ag-si", "taox-hfox", "pcmo", "alox-hfo2", "gst-pcm",
+                                  "epiram", "hzo-fefet")
+    table = {"ag-si": (97, 2.4, -4.88, 12.5, 0.035), "taox-hfox": (128, 0.04, -0.63, 10, 0.037),
+             "pcmo": (50, 3.68, -6.76, 6.84, 0.01), "alox-hfo2": (40, 1.94, -0.61, 4.43, 0.05),
+             "gst-pcm": (100, 0.105, 2.4, 19.8, 0.015), "epiram": (64, 0.5, -0.5, 50.2, 0.02),
+             "hzo-fefet": (32, 1.75, 1.46, 45, 0.005)}
+    for name, (levels, nl_p, nl_d, onoff, c2c) in table.items():
+        law = D.load_device(name)
+        assert (law.levels, law.nl_ltp, law.nl_ltd, law.sigma_c2c) == (levels, nl_p, nl_d, c2c)
+        assert law.w_max / law.w_min == pytest.approx(onoff)
+        assert law.pulse_width_up > 0 and law.pulse_voltage_up is not None
+    assert D.load_device("ag-si").p_ltd == 100 and D.load_device("gst-pcm").p_ltd == 120
+    acc = D.NEUROSIM_ACCURACY
+    assert min(acc[k] for k in ("gst-pcm", "epiram", "hzo-fefet")) >= 0.8
+    assert max(acc[k] for k in ("pcmo", "alox-hfo2")) <= 0.55
+
+
+def test_aihwkit_presets_carry_aihwkits_values():
+    es = D.load_device("reram-es")
+    assert (es.dw_min, es.up_down, es.A_up, es.A_down, es.gamma_up, es.a, es.b,
+            es.dw_min_std, es.write_noise_std) == (0.00135, 0.259359, -1.18445, -0.081404, 5.0,
+                                                   -0.5, -0.5, 5.0, 75.0)
+    ec = D.load_device("ecram")
+    assert (ec.w_max, ec.w_min, ec.gamma_up, ec.gamma_down) == (1.1724, -0.8276, 0.1153, 0.5085)
+    assert D.load_device("idealized").states == pytest.approx(10_000)
+    assert D.load_device("reram-sb").mult_noise is False
+
+
+def test_load_device_forms(tmp_path):
+    law = D.load_device({"preset": "ag-si", "sigma_c2c": 0.0})
+    assert law.sigma_c2c == 0.0 and law.levels == 97
+    path = tmp_path / "mine.toml"
+    path.write_text('law = "soft_bounds"\ndw_min = 0.01\nw_min = -1.0\nw_max = 1.0\n')
+    assert D.load_device(path) == SoftBounds(dw_min=0.01)
+    path.write_text('preset = "epiram"\nlevels = 128\n')
+    assert D.load_device(path).levels == 128
+    with pytest.raises(ConfigError, match="unknown device 'nope'"):
+        D.load_device("nope")
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        D.load_device({"law": "constant_step", "dw_minn": 0.1})
+    with pytest.raises(ConfigError, match="unknown law"):
+        D.load_device({"law": "magic"})
+    with pytest.raises(ConfigError, match="whole number"):
+        D.load_device({"law": "neurosim", "levels": 9.5})

@@ -18,6 +18,9 @@ array([-1.   , -0.75 , -0.5  , -0.25 , -0.375, -0.5  ])
 >>> w = devs.pulses(w, np.array([[5, 0, 0], [-2, 0, 3]]), np.random.default_rng(2))
 >>> w.dtype, devs.clip(w).shape
 (dtype('float32'), (2, 3))
+>>> ag = devices.load_device("ag-si")            # NeuroSim's Ag:a-Si memristor
+>>> ag.levels, ag.nl_ltp, ag.nl_ltd, round(ag.A_ltp / ag.levels, 4)
+(97, 2.4, -4.88, 0.4992)
 >>> round(float(devices.normalized_a(2.4)), 4), round(float(devices.nonlinearity_label(0.2003)), 2)
 (0.4992, 4.88)
 """
@@ -27,8 +30,11 @@ from .laws import (ConstantStep, ExpStep, Ideal, LinearStep, PiecewiseStep, PowS
                    SoftBounds)
 from .neurosim import (LABEL_MAX, NeuroSimNonlinear, max_deviation, nonlinearity_label,
                        normalized_a)
+from .presets import (DEVICE_PRESETS, NEUROSIM_ACCURACY, NEUROSIM_DEVICES,
+                      NEUROSIM_SOFTWARE_ACCURACY, load_device)
 
 
 __all__ = ["DeviceLaw", "DeviceArray", "LAWS", "Ideal", "PulsedLaw", "ConstantStep", "LinearStep",
            "SoftBounds", "ExpStep", "PowStep", "PiecewiseStep", "NeuroSimNonlinear",
-           "nonlinearity_label", "normalized_a", "max_deviation", "LABEL_MAX"]
+           "nonlinearity_label", "normalized_a", "max_deviation", "LABEL_MAX", "DEVICE_PRESETS",
+           "NEUROSIM_DEVICES", "NEUROSIM_ACCURACY", "NEUROSIM_SOFTWARE_ACCURACY", "load_device"]
