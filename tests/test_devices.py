@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from synapsenet.errors import ConfigError
+from synapsenet.errors import ConfigError, DataError
 from synapsenet.hardware import devices as D
 from synapsenet.hardware.devices import (ConstantStep, DeviceLaw, ExpStep, Ideal, LinearStep,
                                          NeuroSimNonlinear, PiecewiseStep, PowStep, SoftBounds)
@@ -505,3 +505,121 @@ def test_load_device_forms(tmp_path):
         D.load_device({"law": "magic"})
     with pytest.raises(ConfigError, match="whole number"):
         D.load_device({"law": "neurosim", "levels": 9.5})
+
+
+# -- fitting -----------------------------------------------------------------------------------
+def _write_csv(path, pulse, g, header="pulse,conductance_nS"):
+    rows = "\n".join(f"{p:g},{x:.9g}" for p, x in zip(pulse, g))
+    path.write_text(f"{header}\n{rows}\n")
+
+
+def test_fit_neurosim_recovers_a_known_law(tmp_path):
+    truth = D.load_device("ag-si").replace(sigma_c2c=0.0)
+    w = truth.response(97, 100)
+    g = 38.462 * w  # nS, G_max as in NeuroSim's Cell.cpp
+    pulse = np.arange(198.0)
+    path = tmp_path / "agsi.csv"
+    _write_csv(path, pulse, g)
+    fit = D.fit_law(path, law="neurosim")
+    law = fit.law
+    assert (law.levels, law.levels_ltd) == (97, 100)
+    assert law.nl_ltp == pytest.approx(2.4, abs=0.01) and law.nl_ltd == pytest.approx(-4.88,
+                                                                                      abs=0.01)
+    assert law.w_max / law.w_min == pytest.approx(12.5, rel=1e-3)
+    assert fit.g_scale == pytest.approx(38.462, rel=1e-4)
+    assert fit.r2 > 0.99999 and fit.rmse < 1e-3 * 38.462
+    assert "R² = 1.0000" in fit.summary()
+    # pulse numbers that start again at 0 for LTD mean the same data
+    restart = np.concatenate([np.arange(98.0), np.arange(1, 101.0)])
+    again = D.fit_law(restart, g, law="neurosim")
+    assert again.law.nl_ltd == pytest.approx(-4.88, abs=0.01)
+
+
+def test_fit_neurosim_on_noisy_data():
+    truth = D.load_device("ag-si").replace(sigma_c2c=0.01)
+    devs = truth.instantiate((1,), 0, dtype=np.float64)
+    rng = np.random.default_rng(21)
+    w = devs.clip(np.zeros(1))
+    g = [w[0]]
+    for k in range(197):
+        w = devs.pulse(w, 1 if k < 97 else -1, rng)
+        g.append(w[0])
+    phase = np.r_[np.ones(98), -np.ones(100)]
+    fit = D.fit_law(None, np.array(g) * 38.462, law="neurosim", phase=phase)
+    assert fit.r2 > 0.97
+    assert fit.law.nl_ltp == pytest.approx(2.4, abs=0.7)
+    assert fit.law.nl_ltd == pytest.approx(-4.88, abs=0.7)
+    assert fit.c2c == pytest.approx(0.01, rel=0.3)
+    assert fit.law.sigma_c2c == pytest.approx(fit.c2c, rel=1e-6)
+
+
+@pytest.mark.parametrize("family, truth", [
+    ("soft_bounds", SoftBounds(dw_min=0.02, up_down=0.1, w_min=-1.2, w_max=0.9)),
+    ("constant_step", ConstantStep(dw_min=0.025, up_down=-0.2)),
+    ("linear_step", LinearStep(dw_min=0.02, gamma_up=0.6, gamma_down=0.3)),
+])
+def test_fit_aihwkit_families_recover_a_known_law(family, truth):
+    w = truth.response(120, 120)
+    g = 5.0 + 2.0 * w  # µS: any offset and scale
+    fit = D.fit_law(None, g, law=family)
+    assert fit.r2 > 0.9999
+    back = (fit.law.response(120, 120) * fit.g_scale + fit.g_offset)
+    np.testing.assert_allclose(back, g, atol=2e-3 * 2.0 * (truth.w_max - truth.w_min))
+    # the same step per pulse at the same conductance, up and down
+    G = 5.0 + 2.0 * np.linspace(truth.w_min + 0.1, truth.w_max - 0.1, 7)
+    for d in (1, -1):
+        wt, wf = (G - 5.0) / 2.0, (G - fit.g_offset) / fit.g_scale
+        np.testing.assert_allclose(fit.g_scale * (fit.law.step(wf, d) - wf),
+                                   2.0 * (truth.step(wt, d) - wt), rtol=0.02)
+
+
+def test_fit_reports_how_well_a_wrong_family_fits():
+    w = D.load_device("pcmo").replace(sigma_c2c=0.0).response(50, 50)
+    linear = D.fit_law(None, w, law="constant_step")
+    right = D.fit_law(None, w, law="neurosim")
+    assert right.r2 > 0.9999 > linear.r2 and right.rmse < linear.rmse / 10
+
+
+@pytest.mark.parametrize("g, phase, message", [
+    (np.r_[np.linspace(1, 2, 10), np.linspace(2, 1, 10)] * [1] * 20, np.r_[[-1] * 10, [1] * 10],
+     "LTP rows first"),
+    (np.r_[np.linspace(2, 1, 10), np.linspace(1, 0.5, 10)], np.r_[[1] * 10, [-1] * 10],
+     "LTP phase .* not monotone"),
+    (np.r_[np.linspace(1, 2, 10), np.linspace(2, 3, 10)], np.r_[[1] * 10, [-1] * 10],
+     "LTD phase .* not monotone"),
+    (np.r_[np.linspace(1, 2, 10), np.nan, np.linspace(2, 1, 9)], None, "row 11 .* finite"),
+    (np.r_[np.linspace(-1, 2, 10), np.linspace(2, 1, 10)], None, "must be ≥ 0"),
+    (np.array([1.0, 2, 3, 2]), None, "at least 6"),
+    (np.r_[np.linspace(1, 2, 18), 1.9, 1.8], None, "at least 3 rows in each phase"),
+])
+def test_bad_pulse_data_is_refused(g, phase, message):
+    with pytest.raises(DataError, match=message):
+        D.fit_law(None, g, phase=phase)
+
+
+def test_bad_csv_is_refused(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("pulse,conductance\n0,1.0\n1,x\n")
+    with pytest.raises(DataError, match="line 3"):
+        D.fit_law(path)
+    path.write_text("pulse,conductance,phase\n" + "".join(
+        f"{i},{1 + i},{'sideways'}\n" for i in range(8)))
+    with pytest.raises(DataError, match="phase 'sideways'"):
+        D.read_pulse_csv(path)
+    with pytest.raises(DataError, match="cannot read"):
+        D.fit_law(tmp_path / "missing.csv")
+    with pytest.raises(ConfigError, match="cannot fit law 'magic'"):
+        D.fit_law(None, np.r_[np.linspace(1, 2, 10), np.linspace(2, 1, 10)], law="magic")
+
+
+def test_csv_layouts(tmp_path):
+    g = np.r_[np.linspace(1, 2, 11), np.linspace(1.9, 1, 10)]
+    path = tmp_path / "one.csv"
+    path.write_text("# conductance per pulse\n" + "".join(f"{x}\n" for x in g))
+    pulse, got, phase = D.read_pulse_csv(path)
+    assert pulse is None and phase is None and np.allclose(got, g)
+    path.write_text("Pulse,G (uS),Phase\n" + "".join(
+        f"{i},{x},{'LTP' if i < 11 else 'LTD'}\n" for i, x in enumerate(g)))
+    pulse, got, phase = D.read_pulse_csv(path)
+    assert np.allclose(got, g) and list(phase[:11]) == [1] * 11 and list(phase[11:]) == [-1] * 10
+    assert D.fit_law(path, law="constant_step").r2 > 0.999

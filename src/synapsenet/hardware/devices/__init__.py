@@ -26,6 +26,7 @@ array([-1.   , -0.75 , -0.5  , -0.25 , -0.375, -0.5  ])
 """
 
 from .base import LAWS, DeviceArray, DeviceLaw
+from .fit import FitResult, fit_law, read_pulse_csv
 from .laws import (ConstantStep, ExpStep, Ideal, LinearStep, PiecewiseStep, PowStep, PulsedLaw,
                    SoftBounds)
 from .neurosim import (LABEL_MAX, NeuroSimNonlinear, max_deviation, nonlinearity_label,
@@ -37,4 +38,5 @@ from .presets import (DEVICE_PRESETS, NEUROSIM_ACCURACY, NEUROSIM_DEVICES,
 __all__ = ["DeviceLaw", "DeviceArray", "LAWS", "Ideal", "PulsedLaw", "ConstantStep", "LinearStep",
            "SoftBounds", "ExpStep", "PowStep", "PiecewiseStep", "NeuroSimNonlinear",
            "nonlinearity_label", "normalized_a", "max_deviation", "LABEL_MAX", "DEVICE_PRESETS",
-           "NEUROSIM_DEVICES", "NEUROSIM_ACCURACY", "NEUROSIM_SOFTWARE_ACCURACY", "load_device"]
+           "NEUROSIM_DEVICES", "NEUROSIM_ACCURACY", "NEUROSIM_SOFTWARE_ACCURACY", "load_device",
+           "fit_law", "FitResult", "read_pulse_csv"]
