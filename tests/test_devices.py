@@ -623,3 +623,20 @@ def test_csv_layouts(tmp_path):
     pulse, got, phase = D.read_pulse_csv(path)
     assert np.allclose(got, g) and list(phase[:11]) == [1] * 11 and list(phase[11:]) == [-1] * 10
     assert D.fit_law(path, law="constant_step").r2 > 0.999
+
+
+# -- figures -----------------------------------------------------------------------------------
+def test_pulse_response_curves():
+    c = D.pulse_response_curves(D.load_device("ag-si"))
+    assert len(c["w"]) == len(c["pulse"]) == len(c["ltp"]) == 2 * round(1.2 * 97) + 1
+    assert np.all(c["step_up"] >= 0) and np.all(c["step_down"] >= 0)
+    assert c["step_up"][0] > c["step_up"][-20]  # saturating LTP: large steps first
+
+
+def test_plot_pulse_response(tmp_path):
+    pytest.importorskip("matplotlib")
+    from synapsenet.plots import plot_pulse_response
+
+    path = tmp_path / "devices.png"
+    plot_pulse_response([D.load_device(n) for n in ("ag-si", "epiram", "reram-sb")], path)
+    assert path.read_bytes()[:4] == b"\x89PNG"

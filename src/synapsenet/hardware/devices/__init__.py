@@ -35,8 +35,29 @@ from .presets import (DEVICE_PRESETS, NEUROSIM_ACCURACY, NEUROSIM_DEVICES,
                       NEUROSIM_SOFTWARE_ACCURACY, load_device)
 
 
-__all__ = ["DeviceLaw", "DeviceArray", "LAWS", "Ideal", "PulsedLaw", "ConstantStep", "LinearStep",
-           "SoftBounds", "ExpStep", "PowStep", "PiecewiseStep", "NeuroSimNonlinear",
-           "nonlinearity_label", "normalized_a", "max_deviation", "LABEL_MAX", "DEVICE_PRESETS",
-           "NEUROSIM_DEVICES", "NEUROSIM_ACCURACY", "NEUROSIM_SOFTWARE_ACCURACY", "load_device",
-           "fit_law", "FitResult", "read_pulse_csv"]
+def pulse_response_curves(law, n_up=None, n_down=None, points=201) -> dict:
+    """What hardware papers plot for a device, as arrays: the nominal state after each pulse
+    (LTP from ``w_min``, then LTD; ``n_up``/``n_down`` default to 1.2 × the states, at most
+    5,000) and the step size against the state in each direction.
+
+    Returns ``{"pulse", "w", "ltp" (bool per pulse), "w_grid", "step_up", "step_down"}``.
+    """
+    import numpy as np
+
+    states = law.states if np.isfinite(law.states) else (law.w_max - law.w_min) / law.dw_min
+    n = int(min(5000, max(2, round(1.2 * states))))
+    n_up = n if n_up is None else int(n_up)
+    n_down = n if n_down is None else int(n_down)
+    w = law.response(n_up, n_down)
+    grid = np.linspace(law.w_min, law.w_max, points)
+    return {"pulse": np.arange(n_up + n_down + 1), "w": w,
+            "ltp": np.arange(n_up + n_down + 1) <= n_up, "w_grid": grid,
+            "step_up": law.step(grid, 1) - grid, "step_down": grid - law.step(grid, -1)}
+
+
+__all__ = ["DeviceLaw", "DeviceArray", "LAWS", "Ideal", "PulsedLaw", "ConstantStep",
+           "LinearStep", "SoftBounds", "ExpStep", "PowStep", "PiecewiseStep",
+           "NeuroSimNonlinear", "nonlinearity_label", "normalized_a", "max_deviation",
+           "LABEL_MAX", "DEVICE_PRESETS", "NEUROSIM_DEVICES", "NEUROSIM_ACCURACY",
+           "NEUROSIM_SOFTWARE_ACCURACY", "load_device", "fit_law", "FitResult",
+           "read_pulse_csv", "pulse_response_curves"]
