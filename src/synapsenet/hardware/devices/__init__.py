@@ -38,18 +38,19 @@ from .presets import (DEVICE_PRESETS, NEUROSIM_ACCURACY, NEUROSIM_DEVICES,
 def pulse_response_curves(law, n_up=None, n_down=None, points=201) -> dict:
     """What hardware papers plot for a device, as arrays: the nominal state after each pulse
     (LTP from ``w_min``, then LTD; ``n_up``/``n_down`` default to 1.2 × the states, at most
-    5,000) and the step size against the state in each direction.
+    24,000) and the step size against the state in each direction, on ``points`` states
+    spread evenly inside the range.
 
     Returns ``{"pulse", "w", "ltp" (bool per pulse), "w_grid", "step_up", "step_down"}``.
     """
     import numpy as np
 
     states = law.states if np.isfinite(law.states) else (law.w_max - law.w_min) / law.dw_min
-    n = int(min(5000, max(2, round(1.2 * states))))
+    n = int(min(24_000, max(2, round(1.2 * states))))
     n_up = n if n_up is None else int(n_up)
     n_down = n if n_down is None else int(n_down)
     w = law.response(n_up, n_down)
-    grid = np.linspace(law.w_min, law.w_max, points)
+    grid = law.w_min + (np.arange(points) + 0.5) / points * (law.w_max - law.w_min)
     return {"pulse": np.arange(n_up + n_down + 1), "w": w,
             "ltp": np.arange(n_up + n_down + 1) <= n_up, "w_grid": grid,
             "step_up": law.step(grid, 1) - grid, "step_down": grid - law.step(grid, -1)}
