@@ -3,6 +3,7 @@
 
 import doctest
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,9 +13,17 @@ from synapsenet.hardware import devices as D
 from synapsenet.hardware.devices import (ConstantStep, DeviceLaw, ExpStep, Ideal, LinearStep,
                                          NeuroSimNonlinear, PiecewiseStep, PowStep, SoftBounds)
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def test_docstring_examples():
     result = doctest.testmod(D, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_hardware_doc_examples(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the fitting example writes its CSV here
+    result = doctest.testfile(str(ROOT / "docs" / "hardware.md"), module_relative=False)
     assert result.attempted > 0 and result.failed == 0
 
 
