@@ -649,3 +649,14 @@ def test_plot_pulse_response(tmp_path):
     path = tmp_path / "devices.png"
     plot_pulse_response([D.load_device(n) for n in ("ag-si", "epiram", "reram-sb")], path)
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("law", AIHWKIT_LAWS[:4] + [NEUROSIM_LAW], ids=lambda l: l.kind)
+def test_trains_of_one_sign_add_up(law):
+    devs = law.instantiate((500,), 0, dtype=np.float64)
+    rng = np.random.default_rng(9)
+    w = devs.clip(rng.uniform(-1, 1, 500))
+    a = rng.integers(0, 20, 500) * rng.choice([-1, 1], 500)
+    b = np.abs(rng.integers(0, 20, 500)) * np.sign(a)
+    np.testing.assert_allclose(devs.pulses(devs.pulses(w, a), b), devs.pulses(w, a + b),
+                               atol=1e-12)
