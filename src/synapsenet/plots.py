@@ -110,3 +110,34 @@ def plot_sweep(rows, parameter, path, reference=None, title=""):
     ax.grid(alpha=0.3)
     ax.legend()
     _save(fig, path)
+
+
+def plot_pulse_response(laws, path, title="device pulse response"):
+    """The figure hardware papers show for synaptic devices: each law's nominal state against
+    the pulse number (LTP from w_min, then LTD; left) and its step size against the state
+    (right), normalised to each device's range."""
+    from .hardware.devices import pulse_response_curves
+
+    plt = _plt()
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4))
+    for law in laws:
+        c = pulse_response_curves(law)
+        span = law.w_max - law.w_min
+        label = law.name or type(law).__name__
+        n_up = int(c["ltp"].sum()) - 1
+        x = c["pulse"] / max(n_up, 1)
+        line, = ax.plot(x, (c["w"] - law.w_min) / span, label=label)
+        g = (c["w_grid"] - law.w_min) / span
+        bx.plot(g, c["step_up"] / span, color=line.get_color(), label=f"{label} LTP")
+        bx.plot(g, c["step_down"] / span, color=line.get_color(), ls="--", label=f"{label} LTD")
+    ax.set(xlabel="pulse number / LTP pulses", ylabel="normalised state (w − w_min)/range",
+           title="LTP then LTD")
+    bx.set(xlabel="normalised state", ylabel="step per pulse / range", title="step size")
+    bx.set_yscale("log")
+    for a in (ax, bx):
+        a.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    bx.legend(fontsize=7, ncol=2)
+    if title:
+        fig.suptitle(title)
+    _save(fig, path)
