@@ -104,14 +104,18 @@ def test_noisy_digital_is_exact_at_inference_and_noisy_in_training(data):
         NoisyDigital(weight_noise=-0.1)
 
 
-def test_a_chip_refuses_to_train_and_says_what_to_do(data):
+def test_a_chip_is_under_one_network_and_fit_refuses_a_substrate_that_cannot_train(data):
     X, y = data
     net = sn.Network.from_sizes([6, 4, 2], seed=0)
     chip = hardware.deploy(net, "pcm")
-    with pytest.raises(sn.ConfigError, match="cannot train yet; train it digitally"):
-        chip.fit(X, y, epochs=1)
     with pytest.raises(sn.ConfigError, match="already under a network"):
         net.on(chip.substrate)
+
+    class ReadOnly(Digital):
+        name, trainable = "read-only", False
+
+    with pytest.raises(sn.ConfigError, match="read-only substrate, which cannot train"):
+        net.on(ReadOnly()).fit(X, y, epochs=1)
 
 
 def test_the_chip_counts_its_reads_and_conversions(data):

@@ -78,6 +78,8 @@ OPTIONS = [
     Option("patience", int, 10, "epochs without improvement before stopping"),
     Option("train_noise", float, 0.0, "hardware-aware training: relative weight noise "
            "injected in every forward pass"),
+    Option("hardware", str, None, "train in-situ on this simulated chip, its updates by "
+           "device pulses (a preset or FILE.toml; see 'synapsenet hardware')"),
     Option("augment", str, "none", "data augmentation of image rows every epoch",
            ("none", "shift"), "data"),
     Option("seed", int, 0, "seed of every random draw"),
@@ -237,10 +239,20 @@ def build_network(cfg: dict, n_features: int, n_classes: int) -> Network:
 
 
 def substrate(cfg: dict):
-    """The substrate a run trains on: digital, with the synapses' bound, or noisy digital
-    (hardware-aware training) when ``train_noise`` is set."""
+    """The substrate a run trains on: digital, with the synapses' bound; noisy digital
+    (hardware-aware training) when ``train_noise`` is set; the simulated chip, trained in
+    situ, when ``hardware`` is."""
     from .substrate import Digital, NoisyDigital
 
+    if cfg.get("hardware"):
+        from .hardware import Analog
+
+        if cfg.get("train_noise") or cfg.get("weight_bound"):
+            raise ConfigError("on the chip the devices' range bounds the synapses and their "
+                              "own noise is the training noise: drop --train-noise and "
+                              "--weight-bound with --hardware (set learning.weight_max in "
+                              "the chip's TOML)")
+        return Analog(cfg["hardware"], seed=cfg["seed"])
     if cfg.get("train_noise"):
         return NoisyDigital(cfg["train_noise"], weight_bound=cfg.get("weight_bound"))
     return Digital(weight_bound=cfg.get("weight_bound"))

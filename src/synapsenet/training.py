@@ -158,8 +158,8 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
         raise ConfigError(f"learning_rate must be a positive number, got {learning_rate!r}")
     if not network.substrate.trainable:
         raise ConfigError(f"the network is on the {network.substrate.name} substrate, which "
-                          "cannot train yet; train it digitally (network.on(Digital())) and "
-                          "place the trained network on the chip")
+                          "cannot train; train it digitally (network.on(Digital())) and "
+                          "place the trained network there")
     if patience < 1:
         raise ConfigError(f"patience must be ≥ 1, got {patience!r}")
     X, _ = network._check_X(X, finite=False)  # NaN and ±inf: see below
@@ -248,6 +248,7 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
         raise
     finally:
         loop.close()
+    network.train_config["substrate"] = network.substrate.describe()  # with what it did
     for cb in callbacks:
         cb.on_train_end(history)
     network.optimizer = opt

@@ -11,7 +11,8 @@ from pathlib import Path
 from ..errors import ConfigError
 from . import ui
 
-_METAVARS = {"dataset": "NAME", "data_dir": "DIR", "label_column": "COLUMN", "layers": "SIZES"}
+_METAVARS = {"dataset": "NAME", "data_dir": "DIR", "label_column": "COLUMN", "layers": "SIZES",
+             "hardware": "PRESET|FILE.toml"}
 
 
 def options():

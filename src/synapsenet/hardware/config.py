@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import ConfigError
+from .learning import LearningConfig
 
 
 @dataclass
@@ -78,6 +79,7 @@ class HardwareConfig:
     io: IOConfig = field(default_factory=IOConfig)
     tile: TileConfig = field(default_factory=TileConfig)
     energy: EnergyConfig = field(default_factory=EnergyConfig)
+    learning: LearningConfig = field(default_factory=LearningConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -138,9 +140,11 @@ class HardwareConfig:
             raise ConfigError(f"{where}: bit_serial inputs need dac_bits")
         if self.tile.rows < 1 or self.tile.cols < 1:
             raise ConfigError(f"{where}: tile rows and cols must be ≥ 1")
+        self.learning.validate(f"{where} [learning]")
 
 
-_SECTIONS = {"device": DeviceConfig, "io": IOConfig, "tile": TileConfig, "energy": EnergyConfig}
+_SECTIONS = {"device": DeviceConfig, "io": IOConfig, "tile": TileConfig, "energy": EnergyConfig,
+             "learning": LearningConfig}
 
 
 def _build(klass, values, where):
@@ -158,6 +162,8 @@ def _build(klass, values, where):
 def _coerce(obj, name, value, where):
     default = getattr(type(obj)(), name)
     optional_int = name in ("levels", "dac_bits", "adc_bits")
+    if isinstance(default, str) and value is not None:
+        return str(value)
     if value is None or (isinstance(value, str) and value.lower() in ("none", "ideal", "auto")):
         if optional_int or name == "adc_range":
             return None

@@ -82,6 +82,8 @@ class CrossbarArray:
         self.stuck_max = None if u is None else (u >= d.stuck_at_min) & (
             u < d.stuck_at_min + d.stuck_at_max)
         self.t = d.drift_t0
+        self._G0 = None
+        self._transposed = None  # the transposed read's ADC full scale, once calibrated
         self._local = threading.local()  # workspaces, one set per simulating thread
         # inputs known to be ≥ 0 (the layer below ends in relu, sigmoid, …, or the data is)
         self.nonnegative_input = False
@@ -121,6 +123,7 @@ class CrossbarArray:
             G = np.where(self.stuck_min, d.g_min, G)
             G = np.where(self.stuck_max, hi, G)
         self.G0 = G
+        self._transposed = None
         self.nu = (np.maximum(d.drift_nu + d.drift_nu_std * rng.standard_normal(G.shape), 0)
                    if d.drift_nu or d.drift_nu_std else None)
         self._refresh()
@@ -158,12 +161,87 @@ class CrossbarArray:
         if self.adc_range is None and io.adc_bits:
             # no full scale given: calibrated to the weights' worst case, the largest column
             # output any input in [−1, 1] can give in one row block (Σ_i |w_ij| over the
-            # block), so that no output saturates; calibrate() sets it from data instead
-            rows = self.cfg.tile.rows
-            worst = max(float(np.abs(Wn[:, r0:r0 + rows]).sum(axis=1).max(initial=0.0))
-                        for r0 in range(0, self.n_in, rows))
-            self.adc_range = worst * self.alpha if worst > 0 else 1.0
+            # block), so that no output saturates
+            self.adc_range = _worst_case(Wn, self.cfg.tile.rows) * self.alpha or 1.0
         self.G_sum_rows = G.sum(axis=(0, 1))  # Σ_j (G⁺ + G⁻) per input row, for energy
+
+    def load_weights(self, W, weight_max: float) -> None:
+        """The weights W (network units) as devices trained in place hold them, a fully set
+        pair being ``weight_max``: no programming step, noise or drift of its own (the
+        devices' law has those). Cheap enough for every training step."""
+        d = self.cfg.device
+        self.w_scale = np.full((self.n_out, 1), float(weight_max))
+        self.alpha, self.nu, self.t = 1.0, None, d.drift_t0
+        if self.Wn_T.dtype != np.float32 or self.Wn_T.shape != (self.n_in, self.n_out):
+            self.Wn_T = np.empty((self.n_in, self.n_out), np.float32)
+        np.multiply(np.asarray(W, np.float32).T, np.float32(1.0 / weight_max), out=self.Wn_T)
+        np.clip(self.Wn_T, -1.0, 1.0, out=self.Wn_T)
+        self._scaled = None
+        self._transposed = None
+        # Σ_j (G⁺ + G⁻) per input row: one device of each pair at g_min, the other above it
+        span = d.g_max - d.g_min
+        self.G_sum_rows = 2 * self.n_out * d.g_min + span * np.abs(self.Wn_T).sum(axis=1,
+                                                                             dtype=np.float64)
+
+    @property
+    def G0(self) -> np.ndarray:
+        """Conductances right after programming (µS), [G⁺, G⁻]."""
+        if self._G0 is None:  # devices trained in place: from the weights they hold
+            d = self.cfg.device
+            Wn = self.Wn_T.T.astype(np.float64)
+            self._G0 = d.g_min + (d.g_max - d.g_min) * np.stack([np.maximum(Wn, 0),
+                                                                 np.maximum(-Wn, 0)])
+        return self._G0
+
+    @G0.setter
+    def G0(self, value):
+        self._G0 = value
+
+    def matvec_t(self, D, rng, out, counts=None):
+        """The backward read ``G = δ·W`` through the same arrays, transposed: each δ_j drives
+        column j, each row i's current is read out. The DAC, ADC and noise are those of the
+        forward read; the full scale of the transposed ADC, when none is given, is
+        calibrated to the weights' worst case like the forward one. ``out``: (B, n_in)."""
+        io, dev = self.cfg.io, self.cfg.device
+        X = np.multiply(D, self.w_scale.T.astype(np.float32))  # δ_j w_scale_j: scale to inputs
+        s = np.abs(X).max(axis=1, keepdims=True)
+        s[s == 0] = 1.0
+        q = 2 ** (io.dac_bits - 1) - 1 if io.dac_bits else None
+        X /= s
+        if q:
+            X *= q
+            np.round(X, out=X)
+        unit = 1.0 / q if q else 1.0
+        if self._transposed is None:
+            rng_t = io.adc_range if io.adc_range is not None else (
+                _worst_case(self.Wn_T, self.cfg.tile.cols) or 1.0 if io.adc_bits else None)
+            self._transposed = rng_t
+        adc_range = self._transposed
+        step = adc_range / (2 ** (io.adc_bits - 1) - 1) if io.adc_bits else 1.0
+        g = unit / step
+        cols = self.cfg.tile.cols
+        out[...] = 0.0
+        blocks = range(0, self.n_out, cols)
+        for c0 in blocks:
+            xs = X[:, c0:c0 + cols]
+            y = xs @ (self.Wn_T[:, c0:c0 + cols].T * np.float32(g))
+            if dev.read_noise or io.out_noise:
+                var = (io.out_noise / step) ** 2 + 2.0 * (dev.read_noise * g) ** 2 * \
+                    np.vecdot(xs, xs)
+                y += np.sqrt(var)[:, None].astype(np.float32) * \
+                    rng.standard_normal(y.shape, dtype=np.float32)
+            if adc_range is not None:
+                bound = adc_range / step
+                np.clip(y, -bound, bound, out=y)
+            if io.adc_bits:
+                np.round(y, out=y)
+            out += y
+        out *= s * np.float32(step)
+        if counts is not None:
+            B = len(D)
+            counts.update(array_reads=B * len(blocks), dac_conversions=B * self.n_out,
+                          adc_conversions=B * self.n_in * len(blocks))
+        return out
 
     def _workspace(self, n):
         """This thread's buffers for a batch of n rows, reused from call to call."""
@@ -312,6 +390,14 @@ class CrossbarArray:
         return -(-self.n_in // self.cfg.tile.rows)
 
 
+def _worst_case(Wn, block: int) -> float:
+    """The largest |output| any inputs in [−1, 1] can give in one block of ``block`` inputs
+    (rows of ``Wn``ᵀ, i.e. columns of Wn): max over outputs of Σ_block |w|."""
+    Wn = np.asarray(Wn)
+    return max((float(np.abs(Wn[:, r0:r0 + block]).sum(axis=1).max(initial=0.0))
+                for r0 in range(0, Wn.shape[1], block)), default=0.0)
+
+
 class Analog(Substrate):
     """A simulated analog chip described by ``config`` (a preset name, a TOML file or a
     :class:`HardwareConfig`): each layer's synapses on crossbar tiles (:class:`CrossbarArray`),
@@ -326,12 +412,14 @@ class Analog(Substrate):
     on any number of threads. ``meter=True`` also counts the energy-weighted input of
     every read (``LayerCounts.input_energy_units``; one more pass over the inputs).
 
-    Training on the chip (updates by device pulses) is not available yet: ``trainable`` is
-    False, and ``fit`` says so.
+    Training on the chip (``fit`` of a network on this substrate) runs the forward and the
+    backward read through the arrays, with their converters and noise, and makes each update
+    by device pulses (``hardware.learning``: the device law, the pulse scheme and the
+    synapse mapping of ``config.learning``). Each layer's weights go onto its devices at the
+    first training step; from then on the network's weights are what the devices hold.
     """
 
     name = "analog"
-    trainable = False
 
     def __init__(self, config="ideal", seed=0, threads=None, batch_size=1024, meter=False):
         super().__init__()
@@ -341,12 +429,15 @@ class Analog(Substrate):
         # SFC64: the fastest of NumPy's bit generators here, and noise is most of the work
         self.rng = np.random.Generator(np.random.SFC64(seed))
         self.arrays: list[CrossbarArray] = []
+        self.synapses: list = []  # per layer, its DeviceSynapses once the chip trains
+        self._W: dict[int, np.ndarray] = {}
 
     def place(self, network):
         if self.arrays:
             raise ConfigError("this Analog substrate is already under a network: make one "
                               "chip per network")
         self.arrays = [CrossbarArray(layer, self.config, self.rng) for layer in network.layers]
+        self.synapses = [None] * len(self.arrays)
         for below, above in zip(network.layers, self.arrays[1:]):
             above.nonnegative_input = below.activation.nonnegative
 
@@ -367,11 +458,12 @@ class Analog(Substrate):
     # -- the substrate's operations -----------------------------------------------------------
     def forward(self, k, layer, Z, out, rng=None, train=False):
         array = self.arrays[k]
-        if train:
-            raise ConfigError("the analog substrate cannot train yet")
+        if train and self.synapses[k] is None:
+            self._learn(k, layer)
         counts = {"meter": self.meter}
         direct = out.dtype == np.float32 and out.flags.c_contiguous
-        U = array.matvec(Z, rng, out if direct else None, counts)
+        U = array.matvec(Z, self.rng if train and rng is None else rng,
+                         out if direct else None, counts)
         if not direct:
             out[...] = U
         del counts["meter"]
@@ -383,10 +475,47 @@ class Analog(Substrate):
         return out
 
     def backward(self, k, layer, delta, out):
-        raise ConfigError("the analog substrate cannot train yet")
+        counts = {}
+        self.arrays[k].matvec_t(delta.astype(np.float32, copy=False), self.rng, out, counts)
+        self.counters.add(k, **counts)
+        return out
 
     def update(self, k, layer, Z_prev, delta, step):
-        raise ConfigError("the analog substrate cannot train yet")
+        if not step:
+            raise ConfigError("on the chip the update is the devices' pulses: train with "
+                              "optimizer='sgd' (plain gradient descent, no momentum)")
+        syn = self.synapses[k]
+        layer.db[...] = delta.sum(axis=0)  # ∂E/∂b_j = δ_j: the biases are digital
+        layer.b -= layer.db
+        pulses = syn.pulses
+        syn.update(np.asarray(Z_prev, np.float32), np.asarray(delta, np.float32), self.rng)
+        syn.weights(out=self._W32(k, layer))
+        layer.W[...] = self._W[k]  # the network's weights are what the devices hold
+        self.arrays[k].load_weights(self._W[k], syn.cfg.weight_max)
+        self.counters.add(k, write_pulses=syn.pulses - pulses,
+                          update_macs=len(delta) * layer.n_in * layer.n_out)
+
+    def _learn(self, k, layer):
+        """Layer k's weights onto programmable devices, from its weights now."""
+        from .learning import DeviceSynapses
+
+        syn = self.synapses[k] = DeviceSynapses(layer, self.config.learning, self.rng)
+        layer.W[...] = syn.weights(out=self._W32(k, layer))
+        self.arrays[k].load_weights(self._W[k], syn.cfg.weight_max)
+
+    def _W32(self, k, layer):
+        W = self._W.get(k)
+        if W is None:
+            W = self._W[k] = np.empty((layer.n_out, layer.n_in), np.float32)
+        return W
+
+    def trainer(self, network, loss, optimizer, batch):
+        return None, "the chip trains layer by layer, its updates by device pulses"
+
+    @property
+    def pulses(self) -> int:
+        """Device pulses applied by training, all layers."""
+        return sum(s.pulses for s in self.synapses if s is not None)
 
     def inference_plan(self, network, n_rows, threads):
         return self.batch_size, self.threads if threads is None else threads
@@ -396,7 +525,13 @@ class Analog(Substrate):
         return lambda s: np.random.Generator(np.random.SFC64([seed, s]))
 
     def describe(self):
-        return {"name": self.name, "hardware": self.config.name, "seed": self.seed}
+        out = {"name": self.name, "hardware": self.config.name, "seed": self.seed}
+        if any(s is not None for s in self.synapses):
+            lc = self.config.learning
+            out.update(device=lc.device, scheme=lc.scheme, synapse=lc.synapse,
+                       pulses=self.pulses,
+                       refreshes=sum(s.refreshes for s in self.synapses if s is not None))
+        return out
 
     def __repr__(self):
         tiles = sum(a.n_tiles for a in self.arrays)

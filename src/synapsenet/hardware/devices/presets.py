@@ -185,7 +185,7 @@ def load_device(spec) -> DeviceLaw:
         return DEVICE_PRESETS[text]()
     path = Path(text)
     if path.suffix == ".toml" or path.exists():
-        from ...io import read_toml
+        from ...files import read_toml
 
         return _from_dict(read_toml(path, "device law"), f"device law {text!r}")
     raise ConfigError(f"unknown device {text!r}: give a preset ({', '.join(DEVICE_PRESETS)}) "
