@@ -403,6 +403,7 @@ def save_results(run_dir, net, prep: Prepared, history, cfg: dict, meta: dict,
                "updates": history.updates, "train_seconds": round(seconds, 3),
                "final_train_loss": history.loss[-1], "stopped_early": history.stopped_early,
                "network": repr(net), "engine": net.train_config.get("engine"),
+               "substrate": net.train_config.get("substrate"),
                "run_dir": str(run_dir)}
     if history.val_accuracy and history.val_accuracy[-1] is not None:
         metrics["val_accuracy"] = history.val_accuracy[-1]

@@ -20,12 +20,14 @@ import sys
 
 from .. import __version__
 from ..errors import ConfigError, SynapseError
-from . import bench, datasets, evaluate, hardware, info, predict, sweep, train, ui, words
+from . import (bench, datasets, devices, evaluate, hardware, info, predict, sweep, train, ui,
+               words)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 COMMANDS = {"train": train, "evaluate": evaluate, "predict": predict, "info": info,
-            "datasets": datasets, "sweep": sweep, "hardware": hardware, "bench": bench}
+            "datasets": datasets, "sweep": sweep, "hardware": hardware, "devices": devices,
+            "bench": bench}
 
 
 class UsageError(SynapseError):
