@@ -23,6 +23,7 @@ from . import _blas, _engine
 from .errors import ConfigError, DataError, DivergenceError, ShapeError, unknown_name
 from .losses import get_loss
 from .optimizers import Optimizer, get_optimizer, get_schedule
+from .options import TrainingOptions
 
 MODES = ("minibatch", "sgd", "batch")
 
@@ -105,16 +106,19 @@ def batch_slices(n: int, mode: str, batch_size=None, n_batches=None) -> list[sli
     return [slice(i, min(i + int(bs), n)) for i in range(0, n, int(bs))]
 
 
-def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
-        mode="minibatch", batch_size=None, n_batches=None, optimizer="sgd", momentum=None,
-        nesterov=False, weight_decay=0.0, schedule="constant", shuffle=True, seed=None,
-        validation_data=None, early_stopping=False, patience=10, min_delta=0.0,
-        sample_weight=None, augment=None, callbacks=(), initial_epoch=0, history=None):
+def fit(network, X, y, options: TrainingOptions | None = None, *, seed=None,
+        validation_data=None, sample_weight=None, augment=None, callbacks=(), initial_epoch=0,
+        history=None, **option_values):
     """Train ``network`` on (X, y) by gradient descent and backpropagation, on the substrate
     the network is on (``network.substrate``): every product of the training step is the
     substrate's, and so are the synapses' limits (a weight bound is ``Digital(weight_bound=…)``,
     hardware-aware weight noise is ``NoisyDigital(weight_noise=…)``; put the network on one
     with ``network.on(…)``).
+
+    The training options (epochs, learning rate, loss, mode, batch size, optimiser, schedule,
+    early stopping, …) are a :class:`synapsenet.options.TrainingOptions`, given as
+    ``options`` and/or as keywords (keywords change ``options``); they are validated there
+    and recorded in ``network.train_config``.
 
     Parameters
     ----------
@@ -149,19 +153,15 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
     -------
     History
     """
-    loss_fn = get_loss(loss)
+    o = (options or TrainingOptions()).replace(**option_values)
+    epochs, learning_rate, mode, shuffle = o.epochs, o.learning_rate, o.mode, o.shuffle
+    early_stopping, patience, min_delta = o.early_stopping, o.patience, o.min_delta
+    loss_fn = get_loss(o.loss)
     loss_fn.check_output(network.output_activation)
-    if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 1:
-        raise ConfigError(f"epochs must be a positive integer, got {epochs!r}")
-    if not (isinstance(learning_rate, (int, float, np.floating)) and
-            math.isfinite(learning_rate) and learning_rate > 0):
-        raise ConfigError(f"learning_rate must be a positive number, got {learning_rate!r}")
     if not network.substrate.trainable:
         raise ConfigError(f"the network is on the {network.substrate.name} substrate, which "
                           "cannot train; train it digitally (network.on(Digital())) and "
                           "place the trained network there")
-    if patience < 1:
-        raise ConfigError(f"patience must be ≥ 1, got {patience!r}")
     X, _ = network._check_X(X, finite=False)  # NaN and ±inf: see below
     D, labels = network.targets(y, len(X))
     sw = None
@@ -183,16 +183,16 @@ def fit(network, X, y, *, epochs=10, learning_rate=0.1, loss="squared_error",
         except (ShapeError, DataError) as e:
             raise type(e)(f"validation data: {e}") from None
         val = (Xv, yv)
-    opt: Optimizer = get_optimizer(optimizer, momentum=momentum, nesterov=nesterov,
-                                   weight_decay=weight_decay)
-    sched = get_schedule(schedule)
+    opt: Optimizer = get_optimizer(o.optimizer, momentum=o.momentum, nesterov=o.nesterov,
+                                   weight_decay=o.weight_decay)
+    sched = get_schedule(o.schedule)
     # what a fit stopped by bad data puts back (the compiled engine finds it mid-epoch)
     before = (network.get_weights(), network.history, network.train_config,
               copy.deepcopy((opt.state, opt.t)) if opt.state else None)
     rng = network.rng if seed is None else (
         seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed))
 
-    slices = batch_slices(len(X), mode, batch_size, n_batches)
+    slices = batch_slices(len(X), mode, o.batch_size, o.n_batches)
     history = history if history is not None else History()
     network.history = history
     network.train_config = {

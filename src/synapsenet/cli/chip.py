@@ -78,3 +78,26 @@ def as_toml(spec) -> str:
     from ..hardware.config import to_toml
 
     return to_toml(load_config(spec))
+
+
+DEVICE_COLUMNS = ("preset", "law", "states", "source")
+
+
+def device_rows() -> list[tuple]:
+    """One row per synaptic-device preset, under DEVICE_COLUMNS."""
+    from ..hardware.devices import DEVICE_PRESETS, load_device
+
+    rows = []
+    for name in DEVICE_PRESETS:
+        law = load_device(name)
+        states = "continuous" if law.states == float("inf") else f"{law.states:.0f}"
+        rows.append((name, law.kind, states, law.source[:90] +
+                     ("…" if len(law.source) > 90 else "")))
+    return rows
+
+
+def device_laws(specs) -> list:
+    """The device laws of preset names or law TOML files (ConfigError naming a bad one)."""
+    from ..hardware.devices import load_device
+
+    return [load_device(s) for s in specs]

@@ -3,7 +3,7 @@ the figure hardware papers show (conductance against pulse number, step size aga
 
 from __future__ import annotations
 
-from . import ui
+from . import chip, ui
 
 
 def add_parser(sub):
@@ -17,21 +17,13 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..hardware.devices import DEVICE_PRESETS, load_device
-
     out = ui.console()
     if not args.presets:
-        rows = []
-        for name in DEVICE_PRESETS:
-            law = load_device(name)
-            states = "continuous" if law.states == float("inf") else f"{law.states:.0f}"
-            rows.append((name, law.kind, states, law.source[:90] +
-                         ("…" if len(law.source) > 90 else "")))
-        ui.table(("preset", "law", "states", "source"), rows, overflow="fold", out=out)
+        ui.table(chip.DEVICE_COLUMNS, chip.device_rows(), overflow="fold", out=out)
         out.print("Train on one: synapsenet hardware ideal > chip.toml, set [learning] "
                   "device = \"epiram\", then synapsenet train --hardware chip.toml")
         return 0
-    laws = [load_device(p) for p in args.presets]
+    laws = chip.device_laws(args.presets)
     for law in laws:
         print(law.to_toml(), end="\n")
     if args.plot:
