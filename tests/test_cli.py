@@ -163,7 +163,8 @@ def test_sigint_saves_checkpoint_and_resume_finishes(tmp_path):
 
 def test_datasets_lists_sources(tmp_path):
     p = ok("datasets", "--data-dir", tmp_path)
-    for name in ("xor", "digits", "moons", "spiral", "mnist", "fashion-mnist", "csv:PATH"):
+    for name in ("xor", "digits", "moons", "spiral", "mnist", "fashion-mnist", "csv:PATH",
+                 "npz:PATH", "idx:DIR"):
         assert name in p.stdout
     assert "would download to" in p.stdout
 

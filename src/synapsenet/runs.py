@@ -40,12 +40,12 @@ class Option:
 _ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "identity", "softmax")
 
 OPTIONS = [
-    Option("dataset", str, "digits", "dataset name, csv:PATH or npz:PATH", group="data"),
+    Option("dataset", str, "digits", "dataset name, csv:PATH, npz:PATH or idx:DIR", group="data"),
     Option("data_dir", str, None, "folder with the MNIST / Fashion-MNIST IDX files", group="data"),
     Option("label_column", str, None, "CSV label column (name or index; default: last)",
            group="data"),
     Option("scale", str, "auto", "feature scaling (auto: by dataset)",
-           ("auto", "none", "255", "standard", "minmax"), "data"),
+           ("auto",) + datasets.SCALINGS, "data"),
     Option("n_samples", int, None, "samples to draw for the 2-D sets", group="data"),
     Option("noise", float, None, "noise of the 2-D sets", group="data"),
     Option("test_split", float, 0.2, "test fraction for sets without an official test set",
