@@ -441,6 +441,7 @@ class HeldOut:
     X: np.ndarray
     y: np.ndarray
     seed: int  # of the data's draw and split
+    warning: str | None = None  # the raw inputs are far from those the network saw
 
 
 def load_held_out(model, dataset=None, *, data_dir=None, label_column=None,
@@ -450,6 +451,8 @@ def load_held_out(model, dataset=None, *, data_dir=None, label_column=None,
     training data); on another ``dataset``, that set's test set, or all of it.
 
     ``seed`` replaces the run's seed of the draw and split."""
+    from .datasets.preprocessing import model_scaler
+
     net, user = load_model(model)
     name = dataset or user.get("dataset")
     if not name:
@@ -467,11 +470,6 @@ def load_held_out(model, dataset=None, *, data_dir=None, label_column=None,
     if X.shape[1] != net.n_inputs:
         raise DataError(f"dataset {name!r} has {X.shape[1]} features but the model expects "
                         f"{net.n_inputs}")
-    return HeldOut(net, user, name, model_scaler(user, net).transform(X, net.dtype), y, seed)
-
-
-def model_scaler(user: dict, net: Network) -> datasets.Scaler:
-    """The feature scaling the model was trained with (none when it records none)."""
-    if user.get("preprocessing"):
-        return datasets.Scaler.from_dict(user["preprocessing"])
-    return datasets.Scaler("none").fit(np.zeros((1, net.n_inputs)))
+    scaler = model_scaler(user, net.n_inputs)
+    return HeldOut(net, user, name, scaler.transform(X, net.dtype), y, seed,
+                   scaler.range_warning(X, what=f"the inputs of dataset {name!r}"))

@@ -67,6 +67,7 @@ def run(args) -> int:
         raise ConfigError(f"--samples must be ≥ 1, got {args.samples}")
     cfg = chip.load_config(args.hardware)
     data = runs.load_held_out(args.model, args.dataset, data_dir=args.data_dir)
+    ui.warn(data.warning)
     net, X, y = data.network, data.X[:args.samples], data.y[:args.samples]
     digital = float(np.mean(net.classify(X) == y))
     rows = chip.sweep(net, cfg, X, y, name, values, args.seeds)
