@@ -329,3 +329,14 @@ def test_a_model_saved_before_scalings_were_explicit_still_reads_digits(small_di
     before = json.loads(ok("evaluate", old, "--json").stdout)
     assert before["accuracy"] == now["accuracy"] > 0.8
 
+
+def test_training_on_unscaled_inputs_is_warned_about(tmp_path):
+    _, npz = _pixels_255(tmp_path, n=200)
+    p = ok("train", "--dataset", f"npz:{npz}", "--scale", "none", "--epochs", "1", "--out",
+           tmp_path / "r", "-q", "--no-plots")
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("synapsenet: warning: the training inputs")
+    assert "choose a --scale" in lines[0]
+    p = ok("train", "--dataset", f"npz:{npz}", "--epochs", "1", "--out", tmp_path / "s", "-q",
+           "--no-plots")  # auto: standard for an npz file
+    assert p.stderr == ""

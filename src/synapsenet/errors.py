@@ -37,6 +37,20 @@ class DivergenceError(SynapseError, ArithmeticError):
         self.batch = batch
 
 
+class DataWarning(UserWarning):
+    """Data that is accepted but probably not what was meant (e.g. inputs far larger than a
+    network wants); training goes on."""
+
+
+class InputScaleWarning(DataWarning):
+    """Training inputs far above order one: unscaled pixels, say. ``rms`` is their root mean
+    square."""
+
+    def __init__(self, message: str, rms: float):
+        super().__init__(message)
+        self.rms = rms
+
+
 def unknown_name(kind: str, name: object, valid) -> ConfigError:
     """The error for a name that is not in a registry, listing what is accepted."""
     names = ", ".join(sorted(valid))
