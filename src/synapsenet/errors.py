@@ -27,6 +27,10 @@ class ModelFileError(SynapseError, OSError):
     """A model file is missing, corrupt, or not a synapsenet model."""
 
 
+class InUseError(SynapseError):
+    """A file or folder is being written by another process."""
+
+
 class DivergenceError(SynapseError, ArithmeticError):
     """Training produced a non-finite loss or gradient; the network keeps its last finite
     weights."""
