@@ -163,7 +163,8 @@ def test_sigint_saves_checkpoint_and_resume_finishes(tmp_path):
 
 def test_datasets_lists_sources(tmp_path):
     p = ok("datasets", "--data-dir", tmp_path)
-    for name in ("xor", "digits", "moons", "spiral", "mnist", "fashion-mnist", "csv:PATH"):
+    for name in ("xor", "digits", "moons", "spiral", "mnist", "fashion-mnist", "csv:PATH",
+                 "npz:PATH", "idx:DIR"):
         assert name in p.stdout
     assert "would download to" in p.stdout
 
@@ -269,3 +270,73 @@ def test_predict_reads_npz_inputs(tmp_path):
     np.savez(tmp_path / "bad.npz", weights=np.zeros(3))
     p = run("predict", model, tmp_path / "bad.npz")
     assert p.returncode == 2 and "expected the inputs in an array named X" in p.stderr
+
+
+# -- scaling: explicit, stored with the model, warned about ----------------------------------
+@pytest.fixture(scope="module")
+def small_digits_model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("digits") / "run"
+    p = run("train", "--layers", "16", "--epochs", "10", "--scale", "16", "--out", out, "-q",
+            "--no-plots")  # the scaling auto picks for digits, which --scale refused
+    assert p.returncode == 0, p.stderr
+    assert json.loads((out / "model.json").read_text())["preprocessing"]["kind"] == "16"
+    return out / "model.safetensors"
+
+
+def _pixels_255(tmp_path, n=40):
+    """Digits as 0–255 pixels (an 8-bit image's units), in a CSV and an NPZ."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    X = np.minimum(d.data[:n] * 16, 255)
+    np.savetxt(tmp_path / "x255.csv", X, delimiter=",", fmt="%g")
+    np.savez(tmp_path / "d255.npz", X=X, y=d.target[:n])
+    return tmp_path / "x255.csv", tmp_path / "d255.npz"
+
+
+def test_inputs_far_from_the_training_range_are_warned_about(small_digits_model, tmp_path):
+    # a model trained on 0–16 pixels given 0–255 ones answers, wrongly, without a word
+    csv_in, npz = _pixels_255(tmp_path)
+    for args in (["predict", small_digits_model, csv_in],
+                 ["evaluate", small_digits_model, "--dataset", f"npz:{npz}"],
+                 ["sweep", small_digits_model, "--dataset", f"npz:{npz}", "--vary",
+                  "adc_bits=8", "--seeds", "1", "--hardware", "ideal"]):
+        p = ok(*args)
+        lines = p.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("synapsenet: warning: "), p.stderr
+        assert "span 0…255 but the model was trained on raw inputs in 0…16" in lines[0]
+    from sklearn.datasets import load_digits
+
+    np.savetxt(tmp_path / "x16.csv", load_digits().data[:40], delimiter=",", fmt="%g")
+    assert ok("predict", small_digits_model, tmp_path / "x16.csv").stderr == ""  # its units
+    assert ok("evaluate", small_digits_model).stderr == ""
+
+
+def test_a_model_saved_before_scalings_were_explicit_still_reads_digits(small_digits_model,
+                                                                         tmp_path):
+    # such a model stored "none" (the loader divided by 16 unseen); the loader now returns
+    # 0–16, and the model must still get the ÷16 it was trained with
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    with safe_open(str(small_digits_model), framework="np") as f:
+        meta, tensors = f.metadata(), {k: f.get_tensor(k) for k in f.keys()}
+    user = json.loads(meta["user"])
+    user["preprocessing"] = {"kind": "none", "offset": [0.0] * 64, "scale": [1.0] * 64}
+    old = tmp_path / "old.safetensors"
+    save_file(tensors, str(old), metadata={**meta, "user": json.dumps(user)})
+    now = json.loads(ok("evaluate", small_digits_model, "--json").stdout)
+    before = json.loads(ok("evaluate", old, "--json").stdout)
+    assert before["accuracy"] == now["accuracy"] > 0.8
+
+
+def test_training_on_unscaled_inputs_is_warned_about(tmp_path):
+    _, npz = _pixels_255(tmp_path, n=200)
+    p = ok("train", "--dataset", f"npz:{npz}", "--scale", "none", "--epochs", "1", "--out",
+           tmp_path / "r", "-q", "--no-plots")
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("synapsenet: warning: the training inputs")
+    assert "choose a --scale" in lines[0]
+    p = ok("train", "--dataset", f"npz:{npz}", "--epochs", "1", "--out", tmp_path / "s", "-q",
+           "--no-plots")  # auto: standard for an npz file
+    assert p.stderr == ""

@@ -117,6 +117,11 @@ CASES = [
                                          "f"], "'f': File exists", {"f": ""}),
     case("resuming a folder that is no run", ["train", "--resume", "{tmp}"],
          "not a run folder"),
+    case("resuming a folder that does not exist", ["train", "--resume", "{tmp}/nope"],
+         "not a run folder (there is no such folder)"),
+    case("checkpoints at a negative interval", ["train", "--checkpoint-every", "-1"],
+         "--checkpoint-every must be ≥ 0 seconds, got -1.0"),
+    # (a damaged checkpoint, a full disk, a folder another run is writing: test_cli_faults.py)
 
     # -- model files -----------------------------------------------------------------------
     case("missing model file", ["evaluate", "/nonexistent/model.safetensors"],

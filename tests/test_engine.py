@@ -455,7 +455,8 @@ def test_divergence_in_a_chunk_names_its_batch(monkeypatch):
     X = (rng.standard_normal((400, 20)) * 50).astype(np.float32)
     y = rng.integers(0, 4, 400)
     net = sn.Network.from_sizes([20, 32, 4], hidden="relu", output="softmax", seed=3)
-    with pytest.raises(DivergenceError, match=r"epoch 1, batch \d+") as e:
+    with pytest.raises(DivergenceError, match=r"epoch 1, batch \d+") as e, \
+            pytest.warns(sn.DataWarning):  # large inputs on purpose, to diverge
         net.fit(X, y, epochs=5, learning_rate=1e6, batch_size=16, loss="cross_entropy")
     assert e.value.epoch == 1 and e.value.batch >= 1
     assert all(np.isfinite(p).all() for p in net.parameters())

@@ -163,3 +163,45 @@ def test_non_finite_or_missing_weights_are_refused(tmp_path, trained):
 def test_saving_is_a_function_not_a_network_method():
     # the model file format imports the network, never the reverse
     assert not hasattr(sn.Network, "save") and sn.save is sn.model_file.save
+
+
+def test_staged_files_appear_together_or_not_at_all(tmp_path):
+    (tmp_path / "a.txt").write_text("old a")
+    with files.Staged(tmp_path) as s:
+        s.write_text("a.txt", "new a")
+        with s.file("b.bin") as p:  # for writers that take a path
+            files.atomic_write_bytes(p, b"new b")
+        assert (tmp_path / "a.txt").read_text() == "old a" and not (tmp_path / "b.bin").exists()
+        s.commit(last="a.txt")
+    assert (tmp_path / "a.txt").read_text() == "new a"
+    assert (tmp_path / "b.bin").read_bytes() == b"new b"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.bin"]
+    with pytest.raises(OSError) as e, files.Staged(tmp_path) as s:
+        s.write_text("a.txt", "newer a")
+        with s.file("c.bin") as p:
+            raise OSError(28, "No space left on device", str(p))
+    assert e.value.filename == str(tmp_path / "c.bin")  # the file meant, not its temporary
+    assert (tmp_path / "a.txt").read_text() == "new a"  # untouched, temporaries gone
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.bin"]
+
+
+def test_temporary_names_and_their_removal(tmp_path):
+    for name in (".model.safetensors.ab12.tmp", "..model.safetensors.ab12.tmp.cd34.tmp",
+                 ".notes.txt.ef56.tmp", "model.safetensors", ".hidden"):
+        (tmp_path / name).write_text("")
+    assert files.is_temporary(".model.safetensors.ab12.tmp", ["model.safetensors"])
+    assert not files.is_temporary(".model.safetensors.ab12.tmp", ["model.json"])
+    assert not files.is_temporary(".hidden")
+    files.remove_temporaries(tmp_path, ["model.safetensors"])  # only those of the files named
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".hidden", ".notes.txt.ef56.tmp",
+                                                          "model.safetensors"]
+
+
+def test_a_locked_folder_is_refused_until_released(tmp_path):
+    fcntl = pytest.importorskip("fcntl")  # noqa: F841 - POSIX only
+    lock = files.lock_folder(tmp_path, "run folder")
+    assert lock is not None
+    with pytest.raises(sn.SynapseError, match="run folder .* is in use by another process"):
+        files.lock_folder(tmp_path, "run folder")  # another open of it: another holder
+    files.unlock_folder(lock)
+    files.unlock_folder(files.lock_folder(tmp_path))

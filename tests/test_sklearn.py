@@ -22,6 +22,8 @@ EXPECTED_FAILURES = {}
      NeuralNetworkRegressor(hidden_layer_sizes=(16,), max_iter=200, random_state=0,
                             learning_rate_init=0.01, dtype="float64")],
     expected_failed_checks=lambda est: EXPECTED_FAILURES)
+# some checks fit unscaled data on purpose (normal around 100): the fit warns, as it should
+@pytest.mark.filterwarnings("ignore::synapsenet.DataWarning")
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 

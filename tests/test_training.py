@@ -5,7 +5,7 @@ import pytest
 
 import synapsenet as sn
 from synapsenet.substrate import Digital
-from synapsenet import ConfigError, DivergenceError
+from synapsenet import ConfigError, DataWarning, DivergenceError
 from synapsenet.optimizers import CosineSchedule, StepSchedule
 from synapsenet.training import batch_slices
 
@@ -152,7 +152,8 @@ def test_early_stopping_restores_best_weights():
 def test_divergence_stops_with_epoch_and_batch_and_keeps_finite_weights():
     X = np.array([[1e3, -1e3], [2e3, 1e3]])
     net = sn.Network.from_sizes([2, 4, 1], hidden="relu", output="identity", seed=0)
-    with pytest.raises(DivergenceError, match=r"diverged at epoch \d+, batch \d+") as err:
+    with pytest.raises(DivergenceError, match=r"diverged at epoch \d+, batch \d+") as err, \
+            pytest.warns(DataWarning):  # the large inputs are what makes it diverge
         net.fit(X, np.array([[1.0], [2.0]]), epochs=100, learning_rate=10.0, mode="sgd")
     assert err.value.epoch >= 1 and err.value.batch in (1, 2)
     assert all(np.isfinite(p).all() for p in net.parameters())
@@ -235,3 +236,25 @@ def test_sample_weights_give_the_weighted_mean_gradient(data):
     assert np.allclose(a.layers[0].W, b.layers[0].W)
     with pytest.raises(sn.DataError, match="non-negative"):
         a.fit(X, y, epochs=1, learning_rate=0.1, sample_weight=-w)
+
+
+def test_fit_warns_about_unscaled_inputs():
+    # sn.datasets.load("mnist") gives 0–255 pixels; trained on as they are, a network reaches
+    # about one class in ten, and nothing said why
+    import warnings
+
+    from sklearn.preprocessing import StandardScaler
+
+    ds = sn.datasets.load("digits")
+    pixels = np.minimum(ds.X * 16, 255)  # the digits as 8-bit pixels
+    net = sn.Network.from_sizes([64, 16, 10], seed=0)
+    with pytest.warns(DataWarning, match=r"Dataset\.scaled\(\) or Scaler\('255'\)") as w:
+        net.fit(pixels, ds.y, epochs=1)
+    assert w[0].message.rms > 10 and w[0].filename == __file__  # points at the caller's line
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        net.fit(ds.scaled().X, ds.y, epochs=1)
+        net.fit(ds.X, ds.y, epochs=1)  # 0–16: they learn as they are
+        Z = StandardScaler().fit_transform(ds.X)  # rare pixels reach 40 standard deviations
+        assert np.abs(Z).max() > 20
+        net.fit(Z, ds.y, epochs=1)

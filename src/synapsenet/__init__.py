@@ -15,8 +15,8 @@ datasets, the command line and the plots when they are used.
 
 from . import activations, losses, optimizers, substrate
 from .activations import get_activation
-from .errors import (ConfigError, DataError, DivergenceError, ModelFileError, ShapeError,
-                     SynapseError)
+from .errors import (ConfigError, DataError, DataWarning, DivergenceError, ModelFileError,
+                     ShapeError, SynapseError)
 from .gradcheck import gradient_check
 from .layers import Dense
 from .losses import get_loss
@@ -32,7 +32,7 @@ __all__ = [
     "Adam", "get_activation", "get_loss", "activations", "losses", "optimizers", "substrate",
     "datasets",
     "SynapseError", "ConfigError", "ShapeError", "DataError", "ModelFileError",
-    "DivergenceError", "__version__",
+    "DivergenceError", "DataWarning", "__version__",
 ]
 
 

@@ -27,6 +27,10 @@ class ModelFileError(SynapseError, OSError):
     """A model file is missing, corrupt, or not a synapsenet model."""
 
 
+class InUseError(SynapseError):
+    """A file or folder is being written by another process."""
+
+
 class DivergenceError(SynapseError, ArithmeticError):
     """Training produced a non-finite loss or gradient; the network keeps its last finite
     weights."""
@@ -35,6 +39,20 @@ class DivergenceError(SynapseError, ArithmeticError):
         super().__init__(message)
         self.epoch = epoch
         self.batch = batch
+
+
+class DataWarning(UserWarning):
+    """Data that is accepted but probably not what was meant (e.g. inputs far larger than a
+    network wants); training goes on."""
+
+
+class InputScaleWarning(DataWarning):
+    """Training inputs far above order one: unscaled pixels, say. ``rms`` is their root mean
+    square."""
+
+    def __init__(self, message: str, rms: float):
+        super().__init__(message)
+        self.rms = rms
 
 
 def unknown_name(kind: str, name: object, valid) -> ConfigError:

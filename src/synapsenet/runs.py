@@ -8,23 +8,38 @@ A run folder holds everything needed to inspect or repeat a run::
     history.csv         loss and accuracy per epoch
     metrics.json        final test metrics
     curves.png, confusion.png, boundary.png (2-D data)
-    checkpoint.safetensors   only while a run is interrupted: `synapsenet train --resume`
+    checkpoint.safetensors   while a run trains or after it was stopped: the state at the
+                        end of an epoch (options included), for `synapsenet train --resume`
+
+A run holds its folder (:class:`RunFolder`) while it trains: a second run into it is refused.
+The results are written under temporary names and put in place together, model.safetensors
+last, then the checkpoint is removed; a run killed at any moment leaves whole files only, and
+its last checkpoint, from which `--resume` continues to the weights of an uninterrupted run.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import datasets
-from .errors import ConfigError, DataError, SynapseError
+from . import datasets, files
+from .errors import ConfigError, DataError, InUseError, ModelFileError, SynapseError
 from .files import atomic_write_text, jsonable, read_toml
 from .network import Network
+from .training import Callback
+
+# what a run folder holds (the checkpoint last): the files a run writes, replaces and removes
+RESULT_FILES = ("config.toml", "history.csv", "model.json", "metrics.json", "curves.png",
+                "confusion.png", "boundary.png", "model.safetensors")
+CHECKPOINT = "checkpoint.safetensors"
+RUN_FILES = RESULT_FILES + (CHECKPOINT,)
 
 
 @dataclass(frozen=True)
@@ -40,12 +55,12 @@ class Option:
 _ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "identity", "softmax")
 
 OPTIONS = [
-    Option("dataset", str, "digits", "dataset name, csv:PATH or npz:PATH", group="data"),
+    Option("dataset", str, "digits", "dataset name, csv:PATH, npz:PATH or idx:DIR", group="data"),
     Option("data_dir", str, None, "folder with the MNIST / Fashion-MNIST IDX files", group="data"),
     Option("label_column", str, None, "CSV label column (name or index; default: last)",
            group="data"),
     Option("scale", str, "auto", "feature scaling (auto: by dataset)",
-           ("auto", "none", "255", "standard", "minmax"), "data"),
+           ("auto",) + datasets.SCALINGS, "data"),
     Option("n_samples", int, None, "samples to draw for the 2-D sets", group="data"),
     Option("noise", float, None, "noise of the 2-D sets", group="data"),
     Option("test_split", float, 0.2, "test fraction for sets without an official test set",
@@ -100,8 +115,12 @@ def resolve_options(given: dict, *, config=None, resume=None):
     if resume:
         if config:
             raise ConfigError("--resume continues a run with its own config; drop --config")
-        cfg = load_run_config(resume)
         checkpoint = load_checkpoint(resume)
+        stored = checkpoint[2].get("config")
+        if stored is None:  # a checkpoint saved before checkpoints held their options
+            cfg = load_run_config(resume)
+        else:
+            cfg = {**defaults(), **stored}
         extra = set(given) - {"epochs", "data_dir"}
         if extra:
             flags = ", ".join("--" + e.replace("_", "-") for e in sorted(extra))
@@ -300,12 +319,17 @@ def history_csv(history) -> str:
     return buf.getvalue()
 
 
+def to_json(obj) -> str:
+    return json.dumps(obj, indent=2, default=jsonable) + "\n"
+
+
 def write_json(path, obj) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, default=jsonable) + "\n")
+    atomic_write_text(path, to_json(obj))
 
 
 def new_run_dir(out: str | None, dataset: str, force: bool, create: bool = True) -> Path:
-    """The run folder; an existing non-empty one is an error unless ``force``."""
+    """The run folder; an existing non-empty one is an error unless ``force``. Without ``out``,
+    a new folder under runs/ named after the dataset and the time."""
     if out is None:
         import time
 
@@ -320,12 +344,153 @@ def new_run_dir(out: str | None, dataset: str, force: bool, create: bool = True)
         if blocked is not None:  # found now, not after the training
             raise ConfigError(f"run folder {str(path)!r} cannot be made: {str(blocked)!r} is "
                               "a file; choose another --out")
-        if path.exists() and (not path.is_dir() or any(path.iterdir())) and not force:
-            raise ConfigError(f"run folder {str(path)!r} exists and is not empty; choose "
-                              "another --out, or pass --force to overwrite it")
+        if path.exists() and (not path.is_dir() or _occupied(path)) and not force:
+            raise _not_empty(path)
     if create:
         path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _occupied(folder: Path) -> bool:
+    """Whether ``folder`` holds anything but what a killed run's writes left (temporaries)."""
+    return any(not files.is_temporary(p.name, RUN_FILES) for p in folder.iterdir())
+
+
+def _not_empty(path) -> ConfigError:
+    return ConfigError(f"run folder {str(path)!r} exists and is not empty; choose another "
+                       "--out, or pass --force to overwrite it")
+
+
+class RunFolder:
+    """The folder of one training run, held while the run trains and writes.
+
+    ``with RunFolder(path) as folder:`` makes the folder if needed and locks it (the system's
+    lock on the folder, released when the process ends, however it ends: it never goes
+    stale); another run into it, or a resume of it, is then refused until this one ends. A
+    new run needs the folder empty (temporary files of a killed run do not count, and are
+    removed), unless ``force``; ``resume`` continues the run that is in it. With ``pick``, a
+    folder that is taken makes the run pick the next free name (``PATH-1``, ``PATH-2``…)
+    instead of failing: the default run folders, named after the time.
+
+    If the run fails, what it wrote goes (a new folder is removed), unless its checkpoint is
+    there and the failure was not bad input (a full disk, a second Ctrl-C, an internal error):
+    the checkpoint stays, to resume from. A failed write is an error naming the file and
+    saying what was kept.
+    """
+
+    def __init__(self, path, *, force=False, resume=False, pick=False):
+        self.path, self.force, self.resume, self.pick = Path(path), force, resume, pick
+        self.checkpoint_epochs = None  # epochs done in the checkpoint on disk (this run's)
+        self._lock = None
+        self._made = None  # the outermost folder this run made
+        self._wrote_checkpoint = False
+
+    def __enter__(self):
+        base, i = self.path, 1
+        while True:
+            try:
+                self._claim()
+                return self
+            except (InUseError, _Occupied) as e:
+                self._release(remove=True)
+                if not self.pick:
+                    raise (_not_empty(self.path) if isinstance(e, _Occupied) else e) from None
+            except BaseException:
+                self._release(remove=True)
+                raise
+            self.path, i = Path(f"{base}-{i}"), i + 1
+
+    def _claim(self):
+        path = self.path
+        for _ in range(10):
+            made, missing = False, []
+            if self.resume:
+                if not path.is_dir():
+                    raise ConfigError(f"{str(path)!r} is not a run folder (there is no such "
+                                      "folder)")
+            else:
+                missing = [p for p in path.parents if not p.exists()]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.mkdir(path)
+                    made = True
+                except FileExistsError:
+                    pass
+            try:
+                self._lock = files.lock_folder(path, "run folder")
+            except FileNotFoundError:  # removed by the run that held it: make it again
+                continue
+            except InUseError:
+                raise InUseError(f"run folder {str(path)!r} is in use by another synapsenet "
+                                 "train; wait until it ends, or choose another --out") from None
+            if made:  # ours to remove if the run fails, and so are the parents made for it
+                self._made = missing[-1] if missing else path
+            break
+        else:  # pragma: no cover - made and removed by others ten times over
+            raise InUseError(f"run folder {str(path)!r} keeps being removed by another process")
+        files.remove_temporaries(path, RUN_FILES)  # a killed run's: ours to clear now
+        if not self.resume and not self.force and _occupied(path):
+            raise _Occupied
+
+    def __exit__(self, etype, exc, tb):
+        if exc is None:
+            self._release()
+            return
+        kept = self.checkpoint_epochs is not None and not isinstance(exc, SynapseError)
+        if not self.resume and not kept:
+            if self._wrote_checkpoint:
+                (self.path / CHECKPOINT).unlink(missing_ok=True)
+        self._release(remove=not self.resume and not kept)
+        if isinstance(exc, OSError) and exc.errno is not None and _inside(exc, self.path):
+            where = exc.filename2 if exc.filename2 is not None else exc.filename
+            if kept:
+                fix = ("free some space" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+                       else "once it can be written")
+                then = (f"the checkpoint after epoch {self.checkpoint_epochs} is kept: {fix}, "
+                        f"then resume with: synapsenet train --resume {self.path}")
+            else:
+                then = ("nothing else was changed" if self.resume else
+                        "nothing of this run was left behind")
+            raise SynapseError(f"cannot write {str(where)!r}: {exc.strerror}; {then}") from None
+
+    def _release(self, remove=False):
+        if remove and self._made is not None:  # the folders this run made, if still empty
+            for p in (self.path, *self.path.parents):  # (removed while locked: no one is in)
+                try:
+                    p.rmdir()
+                except OSError:
+                    break
+                if p == self._made:
+                    break
+        self._made = None
+        files.unlock_folder(self._lock)
+        self._lock = None
+
+    def save_checkpoint(self, net, meta: dict, optimizer, rng, history, cfg: dict) -> None:
+        """checkpoint.safetensors: the network, the optimiser's state, the rng, the history
+        and the run's options (what ``--resume`` needs, in one file written at once)."""
+        from .model_file import save
+
+        state = {"epochs_done": len(history), "rng": rng.bit_generator.state,
+                 "history": {c: getattr(history, c) for c in history.COLUMNS},
+                 "updates": int(history.updates), "config": cfg}
+        extras = {f"optimizer.{k}": v for k, v in optimizer.state_dict().items()}
+        save(net, self.path / CHECKPOINT, metadata={**meta, "checkpoint": state},
+             extra_tensors=extras)
+        self._wrote_checkpoint = True
+        self.checkpoint_epochs = len(history)
+
+
+class _Occupied(Exception):
+    pass
+
+
+def _inside(e: OSError, folder: Path) -> bool:
+    where = e.filename2 if e.filename2 is not None else e.filename
+    try:
+        return where is not None and Path(where).resolve().is_relative_to(folder.resolve())
+    except (OSError, ValueError):
+        return False
 
 
 def load_run_config(run_dir) -> dict:
@@ -338,19 +503,69 @@ def load_run_config(run_dir) -> dict:
 
 
 def load_checkpoint(run_dir):
-    """(network, optimizer state, state dict) from an interrupted run."""
+    """(network, optimizer state, state dict) from a run's checkpoint; a damaged one is a
+    ModelFileError naming the file."""
     from .model_file import load
 
-    path = Path(run_dir) / "checkpoint.safetensors"
+    run_dir = Path(run_dir)
+    path = run_dir / CHECKPOINT
     if not path.is_file():
-        raise ConfigError(f"{str(run_dir)!r} has no checkpoint.safetensors to resume from "
-                          "(the run finished, or was not interrupted)")
+        if not (run_dir / "config.toml").is_file() and not (run_dir / "model.safetensors").exists():
+            raise ConfigError(f"{str(run_dir)!r} is not a run folder (it has no {CHECKPOINT} "
+                              "and no config.toml)")
+        raise ConfigError(f"{str(run_dir)!r} has no {CHECKPOINT} to resume from (the run "
+                          "finished, or was not interrupted)")
     net, user, extras = load(path, with_extras=True)
     state = user.get("checkpoint")
     if not state:
         raise SynapseError(f"{str(path)!r} is a model, not a training checkpoint")
     opt_state = {k[len("optimizer."):]: v for k, v in extras.items() if k.startswith("optimizer.")}
+    _check_checkpoint(path, net, state, opt_state)
     return net, opt_state, state
+
+
+def _check_checkpoint(path, net, state, opt_state) -> None:
+    """Refuse a checkpoint whose state is damaged, before training starts on it."""
+    from .training import History
+
+    def damaged(what):
+        return ModelFileError(f"{str(path)!r} is a damaged checkpoint: {what}")
+
+    if not isinstance(state, dict):
+        raise damaged("its state is not a table")
+    done = state.get("epochs_done")
+    if not isinstance(done, int) or isinstance(done, bool) or done < 0:
+        raise damaged(f"epochs_done is {done!r}, not a whole number ≥ 0")
+    hist = state.get("history")
+    if not isinstance(hist, dict) or any(not isinstance(hist.get(c), list) or
+                                         len(hist[c]) != done for c in History.COLUMNS):
+        raise damaged(f"its history does not hold {done} epoch(s) of "
+                      f"{', '.join(History.COLUMNS)}")
+    try:
+        np.random.default_rng().bit_generator.state = state.get("rng")
+    except (TypeError, ValueError, KeyError, AttributeError):
+        raise damaged("its random generator state is not one numpy can restore") from None
+    stored = state.get("config")  # the run's options (checked by the loader of config files)
+    if stored is not None:
+        if not isinstance(stored, dict):
+            raise damaged("its options are not a table")
+        unknown = sorted(set(map(str, stored)) - set(OPTION_NAMES))
+        if unknown:
+            raise damaged(f"it holds unknown option{'s' * (len(unknown) > 1)} "
+                          f"{', '.join(map(repr, unknown))}")
+        try:
+            state["config"] = {k: coerce(OPTION_NAMES[k], v, f"option {k!r}")
+                               for k, v in stored.items()}
+        except ConfigError as e:
+            raise damaged(str(e)) from None
+    shapes = [p.shape for p in net.parameters()]
+    for k, v in opt_state.items():
+        if k == "t":
+            continue
+        i = k.rpartition(".")[2]
+        if not i.isdigit() or int(i) >= len(shapes) or v.shape != shapes[int(i)]:
+            raise damaged(f"optimizer state {k!r} has shape {v.shape}, which fits no parameter "
+                          "of its network")
 
 
 # -- training state and the run folder's results ----------------------------------------------
@@ -372,68 +587,116 @@ def training_state(cfg: dict, checkpoint=None):
         rng.bit_generator.state = state["rng"]
         for k, v in state["history"].items():
             setattr(history, k, v)
+        history.updates = int(state.get("updates", 0))
     return optimizer, opts, rng, history, initial_epoch
 
 
-def save_checkpoint(run_dir, net, meta: dict, optimizer, rng, history) -> None:
-    """checkpoint.safetensors: the network, the optimiser's state, the rng and the history."""
+class EpochKeeper(Callback):
+    """Keeps the training state as it was at the end of the last complete epoch (weights,
+    optimiser state, random generator, updates), so that a run stopped mid-epoch saves a
+    checkpoint from which ``--resume`` repeats that epoch exactly; and calls ``save`` (which
+    writes the checkpoint from the live state) at the end of an epoch when ``every`` seconds
+    have passed since the last (0: every epoch), except after the last epoch, which the
+    results follow."""
+
+    batch_by_batch = False  # it needs the epochs' ends only
+
+    def __init__(self, optimizer, rng, history, save=None, every=None):
+        self.optimizer, self.rng, self.history, self.save = optimizer, rng, history, save
+        self.every = every
+        self.net = self.epochs = self._kept = None
+        self._saved_at = 0.0
+
+    def on_train_begin(self, network, info):
+        import time
+
+        self.net, self.epochs = network, info["epochs"]
+        self._saved_at = time.monotonic()
+        self._keep()
+
+    def on_epoch_end(self, epoch, logs):
+        import time
+
+        self._keep()
+        due = self.every is not None and time.monotonic() - self._saved_at >= self.every
+        if self.save is not None and due and epoch + 1 < self.epochs:
+            self.save()
+            self._saved_at = time.monotonic()
+
+    def _keep(self):
+        self._kept = (self.net.get_weights(),
+                      {k: np.array(v) for k, v in self.optimizer.state_dict().items()},
+                      self.rng.bit_generator.state, self.history.updates)
+
+    def restore(self):
+        """Put the state of the last epoch's end back (after a stop in the middle of one)."""
+        weights, opt_state, rng_state, updates = self._kept
+        self.net.set_weights(weights)
+        self.optimizer.load_state_dict(opt_state)
+        self.rng.bit_generator.state = rng_state
+        self.history.updates = updates
+
+
+def save_results(folder: RunFolder, net, prep: Prepared, history, cfg: dict, meta: dict,
+                 seconds: float, plots: bool = True) -> tuple[dict, dict]:
+    """Write the model, model.json, config.toml, history.csv, metrics.json and the plots,
+    all put in place together (model.safetensors last); then remove the checkpoint and any
+    file of a run this one replaced (--force) that it did not write. Returns (metrics, the
+    test evaluation)."""
     from .model_file import save
 
-    state = {"epochs_done": len(history), "rng": rng.bit_generator.state,
-             "history": {c: getattr(history, c) for c in history.COLUMNS}}
-    extras = {f"optimizer.{k}": v for k, v in optimizer.state_dict().items()}
-    save(net, Path(run_dir) / "checkpoint.safetensors", metadata={**meta, "checkpoint": state},
-         extra_tensors=extras)
-
-
-def save_results(run_dir, net, prep: Prepared, history, cfg: dict, meta: dict,
-                 seconds: float) -> tuple[dict, dict]:
-    """Write the model, model.json, history.csv and metrics.json, remove the checkpoint;
-    return (metrics, the test evaluation)."""
-    from .model_file import save
-
-    run_dir = Path(run_dir)
-    save(net, run_dir / "model.safetensors", metadata=meta)
-    write_json(run_dir / "model.json", {"network": net.config(), "training": net.train_config,
-                                        **meta})  # the same description, for people
-    atomic_write_text(run_dir / "history.csv", history_csv(history))
+    run_dir = folder.path
     test = net.evaluate(prep.X_test, prep.y_test, loss=cfg["loss"])
     metrics = {"dataset": cfg["dataset"], "test_accuracy": test.get("accuracy"),
                "test_loss": test["loss"], "test_samples": test["n"], "epochs": len(history),
                "updates": history.updates, "train_seconds": round(seconds, 3),
-               "final_train_loss": history.loss[-1], "stopped_early": history.stopped_early,
+               "final_train_loss": history.loss[-1] if history.loss else None,
+               "stopped_early": history.stopped_early,
                "network": repr(net), "engine": net.train_config.get("engine"),
                "substrate": net.train_config.get("substrate"),
                "run_dir": str(run_dir)}
     if history.val_accuracy and history.val_accuracy[-1] is not None:
         metrics["val_accuracy"] = history.val_accuracy[-1]
-    write_json(run_dir / "metrics.json", metrics)
-    ckpt = run_dir / "checkpoint.safetensors"
-    if ckpt.exists():
-        ckpt.unlink()
+    with files.Staged(run_dir) as staged:
+        staged.write_text("config.toml", to_toml(cfg))
+        staged.write_text("history.csv", history_csv(history))
+        staged.write_text("model.json", to_json({"network": net.config(),
+                                                 "training": net.train_config, **meta}))
+        staged.write_text("metrics.json", to_json(metrics))
+        if plots:
+            write_plots(net, prep, history, staged, cfg["dataset"])
+        with staged.file("model.safetensors") as path:
+            save(net, path, metadata=meta)
+        written = set(staged.names)
+        staged.commit(last="model.safetensors")
+    for name in RUN_FILES:  # the checkpoint, and what a replaced run had that this one has not
+        if name not in written:
+            (run_dir / name).unlink(missing_ok=True)
     return metrics, test
 
 
-def write_plots(net, prep: Prepared, history, run_dir, dataset: str) -> None:
-    """curves.png, confusion.png (classes) and boundary.png (2-D data)."""
+def write_plots(net, prep: Prepared, history, staged: files.Staged, dataset: str) -> None:
+    """curves.png, confusion.png (classes) and boundary.png (2-D data), into ``staged``."""
     from . import plots
 
-    run_dir = Path(run_dir)
     acts = "/".join(dict.fromkeys(l.activation.name for l in net.layers))
-    plots.plot_history(history, run_dir / "curves.png",
-                       title=f"{dataset}: {' → '.join(map(str, net.sizes))} ({acts})")
+    with staged.file("curves.png") as path:
+        plots.plot_history(history, path,
+                           title=f"{dataset}: {' → '.join(map(str, net.sizes))} ({acts})")
     pred = net.classify(prep.X_test)
     k = prep.dataset.n_classes
     if int(pred.max(initial=0)) < k and net.n_outputs in (1, k):
         cm = plots.confusion_matrix(prep.y_test, pred, k)
-        plots.plot_confusion(cm, prep.dataset.class_names, run_dir / "confusion.png")
+        with staged.file("confusion.png") as path:
+            plots.plot_confusion(cm, prep.dataset.class_names, path)
     if prep.dataset.n_features == 2:
         official = prep.dataset.X_test is not None
         X_all = np.vstack([prep.dataset.X] + ([prep.X_test_raw] if official else []))
         y_all = np.concatenate([prep.dataset.y] + ([prep.y_test] if official else []))
-        plots.plot_decision_boundary(
-            lambda P: net.classify(prep.scaler.transform(P, net.dtype)), X_all, y_all,
-            run_dir / "boundary.png", title=f"{dataset}: decision boundary")
+        with staged.file("boundary.png") as path:
+            plots.plot_decision_boundary(
+                lambda P: net.classify(prep.scaler.transform(P, net.dtype)), X_all, y_all,
+                path, title=f"{dataset}: decision boundary")
 
 
 # -- a saved model ----------------------------------------------------------------------------
@@ -454,6 +717,7 @@ class HeldOut:
     X: np.ndarray
     y: np.ndarray
     seed: int  # of the data's draw and split
+    warning: str | None = None  # the raw inputs are far from those the network saw
 
 
 def load_held_out(model, dataset=None, *, data_dir=None, label_column=None,
@@ -463,6 +727,8 @@ def load_held_out(model, dataset=None, *, data_dir=None, label_column=None,
     training data); on another ``dataset``, that set's test set, or all of it.
 
     ``seed`` replaces the run's seed of the draw and split."""
+    from .datasets.preprocessing import model_scaler
+
     net, user = load_model(model)
     name = dataset or user.get("dataset")
     if not name:
@@ -480,11 +746,6 @@ def load_held_out(model, dataset=None, *, data_dir=None, label_column=None,
     if X.shape[1] != net.n_inputs:
         raise DataError(f"dataset {name!r} has {X.shape[1]} features but the model expects "
                         f"{net.n_inputs}")
-    return HeldOut(net, user, name, model_scaler(user, net).transform(X, net.dtype), y, seed)
-
-
-def model_scaler(user: dict, net: Network) -> datasets.Scaler:
-    """The feature scaling the model was trained with (none when it records none)."""
-    if user.get("preprocessing"):
-        return datasets.Scaler.from_dict(user["preprocessing"])
-    return datasets.Scaler("none").fit(np.zeros((1, net.n_inputs)))
+    scaler = model_scaler(user, net.n_inputs)
+    return HeldOut(net, user, name, scaler.transform(X, net.dtype), y, seed,
+                   scaler.range_warning(X, what=f"the inputs of dataset {name!r}"))

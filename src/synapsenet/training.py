@@ -15,12 +15,14 @@ import contextlib
 import copy
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import _blas, _engine
-from .errors import ConfigError, DataError, DivergenceError, ShapeError, unknown_name
+from .errors import (ConfigError, DataError, DivergenceError, InputScaleWarning, ShapeError,
+                     unknown_name)
 from .losses import get_loss
 from .optimizers import Optimizer, get_optimizer, get_schedule
 from .options import TrainingOptions
@@ -163,6 +165,19 @@ def fit(network, X, y, options: TrainingOptions | None = None, *, seed=None,
                           "cannot train; train it digitally (network.on(Digital())) and "
                           "place the trained network there")
     X, _ = network._check_X(X, finite=False)  # NaN and ±inf: see below
+    # inputs of typical size in the tens or more (0–255 pixels) saturate sigmoid and tanh
+    # neurons from the first step, and training reaches one class in ten without an error.
+    # Typical: the root mean square, not the largest value, which standardised data with a
+    # rare outlier also reach; the 0–16 digits are below the bound and learn as scaled ones.
+    flat = X.reshape(-1)
+    rms = math.sqrt(float(np.dot(flat, flat)) / flat.size) if flat.size else 0.0
+    if math.isfinite(rms) and rms > 10:  # NaN and ±inf are refused below
+        warnings.warn(InputScaleWarning(
+            f"the training inputs are {rms:.3g} in magnitude (root mean square; largest "
+            f"{max(float(X.max()), -float(X.min())):g}); a network wants inputs of order one "
+            "(larger ones saturate its neurons and training learns little): scale them "
+            "first, e.g. with Dataset.scaled() or Scaler('255').fit_transform(X) for 0–255 "
+            "pixels", rms), stacklevel=3)
     D, labels = network.targets(y, len(X))
     sw = None
     if sample_weight is not None:

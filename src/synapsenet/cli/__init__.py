@@ -17,9 +17,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 
 from .. import __version__
-from ..errors import ConfigError, SynapseError
+from ..errors import ConfigError, DataWarning, InputScaleWarning, SynapseError
 from . import (bench, datasets, devices, evaluate, hardware, info, predict, sweep, train, ui,
                words)
 
@@ -74,6 +75,28 @@ def main(argv=None) -> int:
 
 def _dispatch(argv) -> int:
     parser = build_parser()
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warnings(warnings.showwarning)
+        return _run(parser, argv)
+
+
+def _one_line_warnings(show):
+    """A ``warnings.showwarning`` that prints the library's DataWarnings as one line, in the
+    command line's words, and passes the others to ``show``."""
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        if isinstance(message, InputScaleWarning):
+            ui.warn(f"the training inputs are {message.rms:.3g} in magnitude (root mean square); "
+                    "a network wants inputs of order one (larger ones saturate its neurons and "
+                    "training learns little): choose a --scale (auto: the one that suits the "
+                    "dataset; 255 for 0–255 pixels; standard for other numbers)")
+        elif issubclass(category, DataWarning):
+            ui.warn(str(message))
+        else:
+            show(message, category, filename, lineno, file, line)
+    return show_warning
+
+
+def _run(parser, argv) -> int:
     try:
         args = parser.parse_args(argv)
         if not args.command:

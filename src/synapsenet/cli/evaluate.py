@@ -26,6 +26,7 @@ def run(args) -> int:
 
     data = runs.load_held_out(args.model, args.dataset, data_dir=args.data_dir,
                               label_column=args.label_column, seed=args.seed)
+    ui.warn(data.warning)
     net, X, y = data.network, data.X, data.y
     loss = net.train_config.get("loss", "squared_error")
     result = {"dataset": data.dataset, "samples": len(X),

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import DataError
+from . import ui
 
 
 def add_parser(sub):
@@ -20,6 +21,7 @@ def add_parser(sub):
 def run(args) -> int:
     from .. import runs
     from ..datasets.files import load_features
+    from ..datasets.preprocessing import model_scaler
     from ..files import atomic_write_text
 
     net, user = runs.load_model(args.model)
@@ -28,7 +30,9 @@ def run(args) -> int:
     if X.ndim != 2 or X.shape[1] != net.n_inputs:
         raise DataError(f"{str(path)!r} has {X.shape[-1]} features per row but the model expects "
                         f"{net.n_inputs}")
-    Z = net.predict(runs.model_scaler(user, net).transform(X, net.dtype))
+    scaler = model_scaler(user, net.n_inputs)
+    ui.warn(scaler.range_warning(X, what=f"the inputs in {str(path)!r}"))
+    Z = net.predict(scaler.transform(X, net.dtype))
     classes = net.outputs_to_classes(Z)
     names = user.get("class_names") or []
     label = [names[c] if c < len(names) else str(c) for c in classes]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -67,6 +68,7 @@ def run(args) -> int:
         raise ConfigError(f"--samples must be ≥ 1, got {args.samples}")
     cfg = chip.load_config(args.hardware)
     data = runs.load_held_out(args.model, args.dataset, data_dir=args.data_dir)
+    ui.warn(data.warning)
     net, X, y = data.network, data.X[:args.samples], data.y[:args.samples]
     digital = float(np.mean(net.classify(X) == y))
     rows = chip.sweep(net, cfg, X, y, name, values, args.seeds)
@@ -95,14 +97,26 @@ def run(args) -> int:
 
 
 def _write(out: Path, result: dict, title: str) -> None:
-    from ..files import atomic_write_text
+    """sweep.csv, sweep.json and sweep.png, put in place together: a failed write (a full
+    disk) leaves the folder as it was, and removes it if it was made for them."""
+    from ..files import Staged
     from ..plots import plot_sweep
 
     rows = result["rows"]
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     lines = ["parameter,value,seed,accuracy"] + [
         f"{r['parameter']},{r['value']},{r['seed']},{r['accuracy']:.6f}" for r in rows]
-    atomic_write_text(out / "sweep.csv", "\n".join(lines) + "\n")
-    atomic_write_text(out / "sweep.json", json.dumps(result, indent=2) + "\n")
-    plot_sweep(rows, result["parameter"], out / "sweep.png", reference=result["digital_accuracy"],
-               title=title)
+    try:
+        with Staged(out) as staged:
+            staged.write_text("sweep.csv", "\n".join(lines) + "\n")
+            staged.write_text("sweep.json", json.dumps(result, indent=2) + "\n")
+            with staged.file("sweep.png") as path:
+                plot_sweep(rows, result["parameter"], path,
+                           reference=result["digital_accuracy"], title=title)
+            staged.commit()
+    except BaseException:
+        if made:
+            with contextlib.suppress(OSError):
+                out.rmdir()
+        raise

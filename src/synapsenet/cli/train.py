@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import json
 import time
-from pathlib import Path
 
 from ..errors import ConfigError
 from . import ui
@@ -44,28 +43,47 @@ def add_parser(sub):
     r.add_argument("--out", metavar="DIR", help="run folder (default: runs/DATASET-TIME)")
     r.add_argument("--force", action="store_true", help="allow writing into a non-empty --out")
     r.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    r.add_argument("--checkpoint-every", type=float, default=60.0, metavar="SECONDS",
+                   help="save a checkpoint at the end of an epoch once this long has passed "
+                   "since the last (0: every epoch), so that a killed run can be resumed "
+                   "(default: 60)")
     r.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     r.add_argument("--quiet", "-q", action="store_true", help="print only the final line")
     r.add_argument("--json", action="store_true", help="print the final metrics as JSON")
 
 
 def run(args) -> int:
-    from .. import __version__, runs
-    from ..files import atomic_write_text
+    from .. import runs
 
+    if not args.checkpoint_every >= 0:  # also NaN
+        raise ConfigError(f"--checkpoint-every must be ≥ 0 seconds, got {args.checkpoint_every}")
     cli_values = {o.name: getattr(args, o.name) for o in runs.OPTIONS
                   if getattr(args, o.name) is not None}
-    cfg, checkpoint = runs.resolve_options(cli_values, config=args.config, resume=args.resume)
+    with contextlib.ExitStack() as stack:
+        folder = None
+        if args.resume:  # held before its checkpoint is read: one run continues it
+            folder = stack.enter_context(runs.RunFolder(args.resume, resume=True))
+        cfg, checkpoint = runs.resolve_options(cli_values, config=args.config,
+                                               resume=args.resume)
+        return _train(args, cfg, checkpoint, folder, stack)
+
+
+def _train(args, cfg, checkpoint, folder, stack) -> int:
+    from .. import __version__, runs
+
     quiet = args.quiet or args.json
     out = ui.console(stderr=args.json)
     say = (lambda *a, **k: None) if quiet else out.print
     prep = runs.prepare(cfg, progress=None if quiet else ui.download_progress(out))
     if checkpoint:  # the checkpoint's network on the run's substrate
-        net, run_dir = checkpoint[0].on(runs.substrate(cfg)), Path(args.resume)
+        net = checkpoint[0].on(runs.substrate(cfg))
     else:
         net = runs.build_network(cfg, prep.dataset.n_features, prep.dataset.n_classes)
-        # checked now, created once there is something to write into it
+        # checked now, taken (made and locked) once the run starts
         run_dir = runs.new_run_dir(args.out, cfg["dataset"], args.force, create=False)
+        folder = stack.enter_context(runs.RunFolder(run_dir, force=args.force,
+                                                    pick=args.out is None))
+    run_dir = folder.path
     say(f"[bold]synapsenet[/bold] {__version__}: {net!r}")
     say(f"data: {cfg['dataset']}  train {len(prep.X_train)}"
         + (f"  validation {len(prep.X_val)}" if prep.X_val is not None else "")
@@ -73,31 +91,33 @@ def run(args) -> int:
     optimizer, opts, rng, history, initial_epoch = runs.training_state(
         cfg, checkpoint and checkpoint[1:])
     if checkpoint:
+        folder.checkpoint_epochs = initial_epoch
         say(f"resuming after epoch {initial_epoch} of {cfg['epochs']}")
-        if initial_epoch >= cfg["epochs"]:
+        if initial_epoch > cfg["epochs"]:
             raise ConfigError(f"the run already has {initial_epoch} epochs; pass a larger "
                               "--epochs to train further")
     augment = runs.augmentation(cfg, prep)
     val = None if prep.X_val is None else (prep.X_val, prep.y_val)
+    meta = runs.model_metadata(cfg, prep)
+    keeper = runs.EpochKeeper(optimizer, rng, history, every=args.checkpoint_every,
+                              save=lambda: folder.save_checkpoint(net, meta, optimizer, rng,
+                                                                  history, cfg))
     t0 = time.perf_counter()
     with ui.StopRequests() as stop, (
             contextlib.nullcontext() if quiet else ui.EpochProgress(out, cfg["epochs"])) as bar:
         history = net.fit(prep.X_train, prep.y_train, optimizer=optimizer, seed=rng,
                           validation_data=val, callbacks=[ui.progress_callback(
-                              bar, len(prep.X_train), stop)],
+                              bar, len(prep.X_train), stop), keeper],
                           augment=augment,
                           initial_epoch=initial_epoch, history=history, **opts)
     seconds = time.perf_counter() - t0
-    meta = runs.model_metadata(cfg, prep)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.toml", runs.to_toml(cfg))
     if history.interrupted and stop.requested:
-        runs.save_checkpoint(run_dir, net, meta, optimizer, rng, history)
+        keeper.restore()  # the end of the last whole epoch: resumed, it repeats the next one
+        folder.save_checkpoint(net, meta, optimizer, rng, history, cfg)
         raise ui.Interrupted(f"interrupted after {len(history)} complete epoch(s); checkpoint "
                              f"saved. Resume with: synapsenet train --resume {run_dir}")
-    metrics, test = runs.save_results(run_dir, net, prep, history, cfg, meta, seconds)
-    if not args.no_plots:
-        runs.write_plots(net, prep, history, run_dir, cfg["dataset"])
+    metrics, test = runs.save_results(folder, net, prep, history, cfg, meta, seconds,
+                                      plots=not args.no_plots)
     if args.json:
         print(json.dumps(metrics, indent=2))
         return 0
@@ -108,4 +128,3 @@ def run(args) -> int:
             else f"test loss {test['loss']:.5g}")
     print(f"{line}; model and plots in {run_dir}")
     return 0
-

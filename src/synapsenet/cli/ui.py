@@ -6,6 +6,7 @@ rich is imported here, when a command first prints, so that ``synapsenet --help`
 from __future__ import annotations
 
 import signal
+import sys
 import time
 
 
@@ -36,6 +37,13 @@ def table(columns, rows, *, title=None, justify="left", overflow="ellipsis", out
     for r in rows:
         t.add_row(*r)
     (out or console()).print(t)
+
+
+def warn(message: str | None) -> None:
+    """A warning (None: nothing) as one line on stderr; the command goes on and its exit
+    status is unchanged."""
+    if message:
+        print(f"synapsenet: warning: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def percent(a) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .files import load_csv, load_npz
-from .preprocessing import Scaler, split
+from .preprocessing import SCALINGS, Scaler, split
 
 LOGIC = {"xor": [0, 1, 1, 0], "and": [0, 0, 0, 1], "or": [0, 1, 1, 1]}
 TWO_D = ("moons", "circles", "spiral", "gaussians")
@@ -213,5 +213,5 @@ def _two_d(name, n, noise, seed):
     return centres[y] + rng.normal(0, noise, (n, 2)), y
 
 
-__all__ = ["Dataset", "load", "NAMES", "BUILTIN", "DESCRIPTIONS", "FILE_FORMATS", "Scaler",
-           "split", "load_csv", "load_npz"]
+__all__ = ["Dataset", "load", "NAMES", "BUILTIN", "DESCRIPTIONS", "FILE_FORMATS", "SCALINGS",
+           "Scaler", "split", "load_csv", "load_npz"]
