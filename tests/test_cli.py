@@ -245,9 +245,9 @@ def test_hardware_command_lists_and_prints_presets(tmp_path, digits_model):
 
 
 def test_train_with_weight_noise(tmp_path):
-    p = ok("train", "--train-noise", "0.05", "--epochs", "3", "--out", tmp_path / "r", "--json")
+    p = ok("train", "--weight-noise", "0.05", "--epochs", "3", "--out", tmp_path / "r", "--json")
     assert json.loads(p.stdout)["test_accuracy"] > 0.5
-    assert "train_noise = 0.05" in (tmp_path / "r" / "config.toml").read_text()
+    assert "weight_noise = 0.05" in (tmp_path / "r" / "config.toml").read_text()
 
 
 def test_evaluate_finds_the_training_runs_test_split(tmp_path):

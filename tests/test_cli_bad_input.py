@@ -68,7 +68,7 @@ CASES = [
     case("weight bound not positive", ["train", "--weight-bound", "-1"],
          "--weight-bound must be positive"),
     case("training noise out of range", ["train", "--train-noise", "20"],
-         "--train-noise must be in [0, 10)"),
+         "--weight-noise must be in [0, 10)"),
     case("patience below one epoch", ["train", "--early-stopping", "--patience", "0"],
          "--patience must be a positive integer"),
     case("dropout of 1", ["train", "--dropout", "1"], "--dropout must be in [0, 1)"),

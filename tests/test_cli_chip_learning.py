@@ -20,7 +20,7 @@ def test_train_in_situ_on_a_chip_records_its_pulses(tmp_path):
 
 @pytest.mark.parametrize("args,match", [
     (("--hardware", "flash"), "unknown hardware 'flash'"),
-    (("--hardware", "pcm", "--train-noise", "0.1"), "drop --train-noise"),
+    (("--hardware", "pcm", "--train-noise", "0.1"), "drop --weight-noise"),
     (("--hardware", "pcm", "--optimizer", "adam"), "optimizer='sgd'"),
 ])
 def test_train_on_a_chip_refuses_what_it_cannot_do(tmp_path, args, match):

@@ -4,7 +4,8 @@ import pytest
 
 from synapsenet.cli import words
 
-NAMES = ["learning_rate", "epochs", "batch_size", "n_batches", "momentum", "layers"]
+NAMES = ["learning_rate", "epochs", "batch_size", "n_batches", "momentum", "layers",
+         "weight_noise"]
 
 
 @pytest.mark.parametrize("library,cli", [
@@ -13,7 +14,7 @@ NAMES = ["learning_rate", "epochs", "batch_size", "n_batches", "momentum", "laye
     ("epochs must be a positive integer, got 0", "--epochs must be a positive integer, got 0"),
     ("give either batch_size or n_batches for mode='minibatch', not both",
      "give either --batch-size or --n-batches for --mode minibatch, not both"),
-    ("weight_noise must be in [0, 10), got 20.0", "--train-noise must be in [0, 10), got 20.0"),
+    ("weight_noise must be in [0, 10), got 20.0", "--weight-noise must be in [0, 10), got 20.0"),
     ("nesterov=True needs a momentum > 0", "--optimizer nesterov needs a momentum > 0"),
     # already in the command line's words, or not about an option: unchanged
     ("--layers must be comma-separated positive integers", None),

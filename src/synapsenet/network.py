@@ -464,8 +464,9 @@ class Network:
         self.train_step(X, D, loss)
         return [g.copy() for g in self.gradients()]
 
-    def fit(self, X, y, **options):
-        """Train by gradient descent; see :func:`synapsenet.training.fit` for the options."""
+    def fit(self, X, y, options=None, **keywords):
+        """Train by gradient descent on this network's substrate; see
+        :func:`synapsenet.training.fit` for the options."""
         from .training import fit
 
-        return fit(self, X, y, **options)
+        return fit(self, X, y, options, **keywords)

@@ -33,6 +33,7 @@ from . import datasets, files
 from .errors import ConfigError, DataError, InUseError, ModelFileError, SynapseError
 from .files import atomic_write_text, jsonable, read_toml
 from .network import Network
+from .options import TrainingOptions
 from .training import Callback
 
 # what a run folder holds (the checkpoint last): the files a run writes, replaces and removes
@@ -51,6 +52,15 @@ class Option:
     choices: tuple | None = None
     group: str = "training"
 
+
+# the training options of the command line: TrainingOptions', with the command's own defaults
+# (a textbook network that learns the digits in seconds)
+_CLI_TRAINING = ("loss", "mode", "batch_size", "n_batches", "epochs", "learning_rate",
+                 "optimizer", "momentum", "weight_decay", "schedule", "shuffle",
+                 "early_stopping", "patience", "min_delta")
+_CLI_DEFAULTS = {"epochs": 40, "learning_rate": 1.0, "batch_size": 16}
+# older names of options, read from config files and checkpoints as the options they became
+_RENAMED = {"train_noise": "weight_noise"}
 
 _ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "identity", "softmax")
 
@@ -77,22 +87,11 @@ OPTIONS = [
     Option("dropout", float, 0.0, "dropout on the inputs of hidden/output layers",
            group="network"),
     Option("dtype", str, "float32", "float32 or float64", ("float32", "float64"), "network"),
-    Option("loss", str, "squared_error", "cost function",
-           ("squared_error", "cross_entropy", "binary_cross_entropy")),
-    Option("mode", str, "minibatch", "learning mode", ("minibatch", "sgd", "batch")),
-    Option("batch_size", int, 16, "samples per mini-batch"),
-    Option("n_batches", int, None, "split the data into this many mini-batches instead"),
-    Option("epochs", int, 40, "passes over the training data"),
-    Option("learning_rate", float, 1.0, "η in w ← w − η ∂E/∂w"),
-    Option("optimizer", str, "sgd", "update rule", ("sgd", "momentum", "nesterov", "adam")),
-    Option("momentum", float, None, "momentum μ (default 0.9 for momentum/nesterov)"),
-    Option("weight_decay", float, 0.0, "L2 penalty λ on the weights"),
-    Option("schedule", str, "constant", "learning-rate schedule", ("constant", "step", "cosine")),
+    *(Option(o["name"], o["type"], _CLI_DEFAULTS.get(o["name"], o["default"]), o["help"],
+             o["choices"]) for o in TrainingOptions.spec() if o["name"] in _CLI_TRAINING),
     Option("weight_bound", float, None, "keep every synapse in [−w, w] (textbook: 1)"),
-    Option("early_stopping", bool, False, "stop when the validation loss stops improving"),
-    Option("patience", int, 10, "epochs without improvement before stopping"),
-    Option("train_noise", float, 0.0, "hardware-aware training: relative weight noise "
-           "injected in every forward pass"),
+    Option("weight_noise", float, 0.0, "hardware-aware training: relative weight noise "
+           "injected in every training pass (also --train-noise)"),
     Option("hardware", str, None, "train in-situ on this simulated chip, its updates by "
            "device pulses (a preset or FILE.toml; see 'synapsenet hardware')"),
     Option("augment", str, "none", "data augmentation of image rows every epoch",
@@ -148,6 +147,7 @@ def read_config(path) -> dict:
     """Options from a TOML file; unknown keys and wrong types are errors naming the file."""
     path = Path(path)
     raw = {k.replace("-", "_"): v for k, v in read_toml(path, "config").items()}
+    raw = {_RENAMED.get(k, k): v for k, v in raw.items()}
     out = {}
     for key, value in raw.items():
         opt = OPTION_NAMES.get(key)
@@ -259,34 +259,34 @@ def build_network(cfg: dict, n_features: int, n_classes: int) -> Network:
 
 def substrate(cfg: dict):
     """The substrate a run trains on: digital, with the synapses' bound; noisy digital
-    (hardware-aware training) when ``train_noise`` is set; the simulated chip, trained in
+    (hardware-aware training) when ``weight_noise`` is set; the simulated chip, trained in
     situ, when ``hardware`` is."""
     from .substrate import Digital, NoisyDigital
 
     if cfg.get("hardware"):
         from .hardware import Analog
 
-        if cfg.get("train_noise") or cfg.get("weight_bound"):
+        if cfg.get("weight_noise") or cfg.get("weight_bound"):
             raise ConfigError("on the chip the devices' range bounds the synapses and their "
-                              "own noise is the training noise: drop --train-noise and "
+                              "own noise is the training noise: drop --weight-noise and "
                               "--weight-bound with --hardware (set learning.weight_max in "
                               "the chip's TOML)")
         return Analog(cfg["hardware"], seed=cfg["seed"])
-    if cfg.get("train_noise"):
-        return NoisyDigital(cfg["train_noise"], weight_bound=cfg.get("weight_bound"))
+    if cfg.get("weight_noise"):
+        return NoisyDigital(cfg["weight_noise"], weight_bound=cfg.get("weight_bound"))
     return Digital(weight_bound=cfg.get("weight_bound"))
 
 
 def fit_options(cfg: dict) -> dict:
-    mode = cfg["mode"]
-    by_size = mode == "minibatch" and cfg.get("n_batches") is None  # (0 is refused by fit)
-    return dict(epochs=cfg["epochs"], learning_rate=cfg["learning_rate"], loss=cfg["loss"],
-                mode=mode, batch_size=cfg["batch_size"] if by_size else None,
-                n_batches=cfg.get("n_batches") if mode == "minibatch" else None,
-                optimizer=cfg["optimizer"], momentum=cfg.get("momentum"),
-                weight_decay=cfg["weight_decay"], schedule=cfg["schedule"],
-                early_stopping=cfg["early_stopping"],
-                patience=cfg["patience"])
+    """The run's training options, as ``fit`` takes them (validated there): a batch size
+    only for mini-batches by size."""
+    opts = {k: cfg[k] for k in _CLI_TRAINING if k in cfg}
+    mode = opts["mode"]
+    if mode != "minibatch" or opts.get("n_batches") is not None:
+        opts["batch_size"] = None
+    if mode != "minibatch":
+        opts["n_batches"] = None
+    return opts
 
 
 def augmentation(cfg: dict, prep: Prepared):
@@ -549,6 +549,7 @@ def _check_checkpoint(path, net, state, opt_state) -> None:
     if stored is not None:
         if not isinstance(stored, dict):
             raise damaged("its options are not a table")
+        stored = {_RENAMED.get(str(k), k): v for k, v in stored.items()}
         unknown = sorted(set(map(str, stored)) - set(OPTION_NAMES))
         if unknown:
             raise damaged(f"it holds unknown option{'s' * (len(unknown) > 1)} "

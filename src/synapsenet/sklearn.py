@@ -27,9 +27,17 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .network import Network
 from .optimizers import SGD, Adam
+from .options import TrainingOptions
 from .substrate import Digital
 from .training import History, fit as core_fit
 
+
+
+#: scikit-learn's names of the training options (``synapsenet.options.TrainingOptions``);
+#: the solver's own parameters (solver, alpha, momentum, beta_1, …) make the optimiser
+SKLEARN_NAMES = {"max_iter": "epochs", "learning_rate_init": "learning_rate",
+                 "learning_rate": "schedule", "n_iter_no_change": "patience",
+                 "tol": "min_delta"}
 
 class _BaseNeuralNetwork(BaseEstimator):
     _output: str
@@ -155,13 +163,13 @@ class _BaseNeuralNetwork(BaseEstimator):
                 sw = split[4]
             val = (X_val, t_val)
         history = History()
-        core_fit(self.network_, X_train, t_train, epochs=epochs,
-                 learning_rate=float(self.learning_rate_init), loss=self._loss_name,
-                 mode=self.mode, batch_size=self._batch(len(X_train)),
-                 optimizer=self._optimizer_, schedule=self.learning_rate if
-                 self.learning_rate != "constant" else "constant", shuffle=self.shuffle,
-                 seed=self._rng, validation_data=val, early_stopping=not incremental,
-                 patience=self.n_iter_no_change, min_delta=self.tol,
+        options = TrainingOptions(**{SKLEARN_NAMES.get(k, k): v for k, v in {
+            "max_iter": epochs, "learning_rate_init": float(self.learning_rate_init),
+            "learning_rate": self.learning_rate, "n_iter_no_change": self.n_iter_no_change,
+            "tol": self.tol, "shuffle": self.shuffle, "mode": self.mode,
+            "batch_size": self._batch(len(X_train)), "loss": self._loss_name,
+            "optimizer": self._optimizer_, "early_stopping": not incremental}.items()})
+        core_fit(self.network_, X_train, t_train, options, seed=self._rng, validation_data=val,
                  sample_weight=sw, history=history)
         self.n_iter_ += len(history)
         self.t_ += history.updates

@@ -12,6 +12,7 @@ from . import ui
 
 _METAVARS = {"dataset": "NAME", "data_dir": "DIR", "label_column": "COLUMN", "layers": "SIZES",
              "hardware": "PRESET|FILE.toml"}
+_OLD_FLAGS = {"weight_noise": ["--train-noise"]}  # earlier names, still understood
 
 
 def options():
@@ -29,14 +30,16 @@ def add_parser(sub):
                        "wins.")
     groups = {g: t.add_argument_group(g) for g in ("data", "network", "training")}
     for o in options():
-        flag = "--" + o.name.replace("_", "-")
+        flags = ["--" + o.name.replace("_", "-")] + _OLD_FLAGS.get(o.name, [])
         g = groups[o.group]
         if o.type is bool:
-            g.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=o.help)
+            g.add_argument(*flags, action=argparse.BooleanOptionalAction, default=None,
+                           help=o.help + ("" if o.default is None else
+                                          f" (default: {'yes' if o.default else 'no'})"))
         else:
             metavar = None if o.choices else _METAVARS.get(o.name) or {int: "N", float: "X"}[o.type]
             shown = "" if o.default is None else f" (default: {o.default})"
-            g.add_argument(flag, type=o.type, default=None, choices=o.choices, metavar=metavar,
+            g.add_argument(*flags, type=o.type, default=None, choices=o.choices, metavar=metavar,
                            help=o.help + shown)
     r = t.add_argument_group("run")
     r.add_argument("--config", metavar="FILE.toml", help="read options from a TOML file")

@@ -8,7 +8,7 @@ import difflib
 import re
 
 # library names of options that the command line calls otherwise
-ALIASES = {"weight_noise": "--train-noise"}
+ALIASES: dict[str, str] = {}
 # name=value as the library says it, and as the command line does
 FORMS = [(re.compile(r"\bmode='(\w+)'"), r"--mode \1"),
          (re.compile(r"\bnesterov=True\b"), "--optimizer nesterov")]
