@@ -246,6 +246,15 @@ def test_compiled_inference_tells_a_bad_input_from_an_overflow():
     assert Z.shape == (50, 3)
 
 
+def test_the_library_says_which_compiler_built_it():
+    """CI builds the engine with gcc and again with clang, and checks it got the one it asked
+    for (SYNAPSENET_EXPECT_COMPILER) rather than a stale build found first on the path."""
+    assert _engine.COMPILER.split()[0] in ("gcc", "clang"), _engine.COMPILER
+    want = os.environ.get("SYNAPSENET_EXPECT_COMPILER")
+    if want:
+        assert _engine.COMPILER.split()[0] == want, (_engine.COMPILER, want)
+
+
 def test_a_library_built_from_other_sources_is_refused(monkeypatch):
     assert _engine._load() is not None
     monkeypatch.setattr(_engine, "_ABI", _engine._ABI + 1)

@@ -46,16 +46,44 @@
 #define cpu_relax() ((void)0)
 #endif
 
-/* element-wise loops: compiled for AVX-512, AVX2 and plain x86-64, picked at load time */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* element-wise loops: compiled for AVX-512, AVX2 and plain x86-64, picked at load time (GCC,
+ * and clang from version 14, know target_clones) */
+#if defined(__has_attribute)
+#if defined(__x86_64__) && __has_attribute(target_clones)
 #define VECTOR __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
+#endif
+#endif
+#ifndef VECTOR
 #define VECTOR
+#endif
+
+/* fused multiply-adds allowed in one function (the rest is built with -ffp-contract=off):
+ * GCC takes it as an attribute before the function, clang as a pragma inside its body */
+#if defined(__clang__)
+#define CONTRACT_FN
+#define CONTRACT_BODY _Pragma("clang fp contract(fast)")
+#elif defined(__GNUC__)
+#define CONTRACT_FN __attribute__((optimize("fp-contract=fast")))
+#define CONTRACT_BODY
+#else
+#define CONTRACT_FN
+#define CONTRACT_BODY
 #endif
 
 /* bumped whenever an exported function's arguments change: _engine.py refuses a stale build */
 #define SN_ABI 5
 int sn_abi(void) { return SN_ABI; }
+
+/* the compiler that built this library (the tests check that CI's clang build is clang's) */
+const char *sn_compiler(void) {
+#if defined(__clang__)
+    return "clang " __clang_version__;
+#elif defined(__GNUC__)
+    return "gcc " __VERSION__;
+#else
+    return "unknown";
+#endif
+}
 
 #define MAX_LAYERS 16
 #define MAX_THREADS 16
@@ -291,12 +319,12 @@ VECTOR static int copy_finite(float *restrict dst, const float *restrict src, in
  * for the whole sum over k: per k two rows-of-16 of B are loaded and every A(i, k) broadcast
  * once, 24 fused multiply-adds for 14 loads. The weight update stays with BLAS: no
  * orientation of it tried here was faster in the step (docs/performance.md). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GNUC__)  /* GCC and clang */
 #define OWN_GEMM 1
 #define MR 12
-#pragma GCC push_options
-#pragma GCC target("avx512f")
-static inline __attribute__((always_inline)) void tile(const int mr, const int nv, int64_t K,
+/* every function of this block is compiled for AVX-512 and only called where the CPU has it */
+#define AVX512 __attribute__((target("avx512f")))
+AVX512 static inline __attribute__((always_inline)) void tile(const int mr, const int nv, int64_t K,
                                                        const float *restrict A, int64_t ars,
                                                        int64_t acs, const float *restrict B,
                                                        int64_t brs, float *restrict C,
@@ -360,7 +388,7 @@ static inline __attribute__((always_inline)) void tile(const int mr, const int n
         else tile(m, 1, K, A, ars, acs, B, brs, C, ldc, alpha, beta, pf, bias, nb, act);         \
     } break;
 
-static void tile_rows(int mr, int nv, int64_t K, const float *A, int64_t ars, int64_t acs,
+AVX512 static void tile_rows(int mr, int nv, int64_t K, const float *A, int64_t ars, int64_t acs,
                       const float *B, int64_t brs, float *C, int64_t ldc, float alpha,
                       float beta, const float *const *pf, const float *bias, int64_t nb,
                       int act) {
@@ -380,7 +408,7 @@ static void tile_rows(int mr, int nv, int64_t K, const float *A, int64_t ars, in
  * (784 × 512 and up) sweeping slabs of it was no faster than OpenBLAS (150–160 vs 153–161),
  * and without slabs half as fast: there OpenBLAS runs. */
 #define OWN_GEMM_MAX ((int64_t)1 << 18)
-static void own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t ars,
+AVX512 static void own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t ars,
                      int64_t acs, const float *B, int64_t brs, float beta, float *C,
                      int64_t ldc, const float *bias, int64_t n, int act) {
     for (int64_t i = 0; i < M; i += MR) {
@@ -402,7 +430,7 @@ static void own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float *
  * just before its tiles run, and while the first of those tiles runs the next block's samples
  * come into L2, so that the copy reads them from there rather than from memory. (A gather
  * of its own, before the product, waited on memory: 10 % of a step at batch 1,024.) */
-static int gather_forward(const job_t *j, float *Xt, int64_t n0, int64_t N, const float *WT,
+AVX512 static int gather_forward(const job_t *j, float *Xt, int64_t n0, int64_t N, const float *WT,
                           int64_t ldw, float *C, int64_t ldc, const float *bias, int64_t n,
                           int act) {
     const int64_t B = j->B;
@@ -430,7 +458,7 @@ static int gather_forward(const job_t *j, float *Xt, int64_t n0, int64_t N, cons
 /* e^x for 16 lanes: x = n ln 2 + r with |r| ≤ ln 2 / 2, e^r by Cephes' expf polynomial
  * (S. L. Moshier, Cephes Math Library; relative error about 1e-7), times 2^n by scalef (which
  * also gives 0 for n far below the smallest float) */
-static inline __m512 exp16(__m512 x) {
+AVX512 static inline __m512 exp16(__m512 x) {
     const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
@@ -449,7 +477,7 @@ static inline __m512 exp16(__m512 x) {
  * u += b, z = e^(u − max) / Σ, its loss −Σ d ln z = Σ d (lse − u) (in double, as the scalar
  * path), δ = (z − d) · scale, and the first class of largest z. Returns 0, with nothing
  * written, if some u is not finite (the scalar path then takes the row). */
-static int softmax_ce_row(float *u, float *dl, const float *d, const float *b, int64_t n,
+AVX512 static int softmax_ce_row(float *u, float *dl, const float *d, const float *b, int64_t n,
                           float scale, double *Er, int64_t *cls) {
     const __mmask16 m = (__mmask16)((1u << n) - 1);
     const __m512 zero = _mm512_setzero_ps();
@@ -474,7 +502,6 @@ static int softmax_ce_row(float *u, float *dl, const float *d, const float *b, i
     *cls = __builtin_ctz((unsigned)_mm512_mask_cmp_ps_mask(m, z, top, _CMP_EQ_OQ));
     return 1;
 }
-#pragma GCC pop_options
 #endif
 
 /* 1 where own_gemm runs (a CPU with AVX-512, unless switched off), else 0 */
@@ -552,9 +579,10 @@ void sn_matmul(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int
  * lanes (Wp), eight rows of Z at a time, one 16-lane accumulator per row. */
 typedef float v16 __attribute__((vector_size(64)));
 
-__attribute__((optimize("fp-contract=fast")))  /* fused multiply-adds, as BLAS uses */
+CONTRACT_FN  /* fused multiply-adds, as BLAS uses */
 VECTOR static void narrow_product(float *restrict P, const float *restrict Z, int64_t ldz,
                                   const v16 *restrict Wp, int64_t K, int64_t no, int64_t rows) {
+    CONTRACT_BODY
     int64_t r = 0;
     for (; r + 8 <= rows; r += 8) {
         v16 acc[8] = {{0}};
@@ -577,11 +605,12 @@ VECTOR static void narrow_product(float *restrict P, const float *restrict Z, in
  * dimension of 10, and then two passes of its own took longer. */
 typedef int v16i __attribute__((vector_size(64)));
 
-__attribute__((optimize("fp-contract=fast")))
+CONTRACT_FN
 VECTOR static void narrow_backprop(float *restrict G, int64_t ldg, const float *restrict Dl,
                                    int64_t no, const float *restrict Wk, int64_t w,
                                    int64_t rows, const float *restrict Z, int act,
                                    float *restrict db) {
+    CONTRACT_BODY
     const v16 zero = {0}, one = zero + 1.f;
     memset(db, 0, (size_t)w * sizeof(float));
     for (int64_t r = 0; r < rows; r++) {
@@ -610,10 +639,11 @@ VECTOR static void narrow_backprop(float *restrict G, int64_t ldg, const float *
 /* C (count × no, rows ldc apart) = α Zᵀ Δ + β C for a narrow output layer's weights of count
  * inputs (z in Z, rows ldz apart; Δ rows × no, read 16 values a row: its buffer has slack):
  * sixteen inputs at a time, one 16-lane accumulator each. */
-__attribute__((optimize("fp-contract=fast")))
+CONTRACT_FN
 VECTOR static void narrow_update(float *restrict C, int64_t ldc, const float *restrict Z,
                                  int64_t ldz, const float *restrict Dl, int64_t no,
                                  int64_t rows, int64_t count, float alpha, float beta) {
+    CONTRACT_BODY
     for (int64_t i0 = 0; i0 < count; i0 += 16) {
         v16 acc[16];
         for (int q = 0; q < 16; q++) acc[q] = (v16){0};
@@ -665,8 +695,8 @@ int sn_all_finite(const float *x, int64_t n) { return all_finite(x, n); }
  * x = round(z · (q / s)), round half to even — NumPy's four passes (maximum, scale factor,
  * multiply, round) in two over each row while it is in cache, with the same float32
  * operations, so the same codes. */
-VECTOR void sn_dac(const float *restrict Z, int64_t ldz, int64_t rows, int64_t n, float q,
-                   float *restrict X, int64_t ldx, float *restrict s) {
+VECTOR static void dac(const float *restrict Z, int64_t ldz, int64_t rows, int64_t n, float q,
+                       float *restrict X, int64_t ldx, float *restrict s) {
     for (int64_t r = 0; r < rows; r++) {
         const float *restrict z = Z + r * ldz;
         /* |z| as integers: for non-negative floats the bits order as the values, and a NaN's
@@ -686,6 +716,12 @@ VECTOR void sn_dac(const float *restrict Z, int64_t ldz, int64_t rows, int64_t n
         float *restrict x = X + r * ldx;
         for (int64_t i = 0; i < n; i++) x[i] = rintf(z[i] * f);
     }
+}
+
+/* exported without target_clones: clang names a cloned function's dispatcher otherwise */
+void sn_dac(const float *Z, int64_t ldz, int64_t rows, int64_t n, float q, float *X,
+            int64_t ldx, float *s) {
+    dac(Z, ldz, rows, n, q, X, ldx, s);
 }
 
 VECTOR static void add_into(float *restrict y, const float *restrict x, int64_t n) {

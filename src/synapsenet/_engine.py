@@ -48,6 +48,7 @@ def _load():
             return None
     except (OSError, AttributeError):  # pragma: no cover - a broken or stale build
         return None
+    lib.sn_compiler.restype = ctypes.c_char_p
     lib.sn_create.argtypes = [ctypes.c_int, _P, _P, _P, _P, _P, _P, ctypes.c_int, ctypes.c_int,
                               _P, _P, _P, _P, ctypes.c_int, _I64, _P]
     lib.sn_create.restype = _P
@@ -82,6 +83,8 @@ if _LIB is not None and _blas._FUNCS is not None:
 
 #: whether the compiled engine was built and can call NumPy's BLAS
 AVAILABLE = _LIB is not None and _GEMM is not None
+#: the compiler that built it ("gcc 12.2.0", "clang 14.0.6 ..."), or None
+COMPILER = _LIB.sn_compiler().decode() if _LIB is not None else None
 
 
 #: larger batches (mode="batch" on a big set, say) run on the NumPy engine: the compiled one
