@@ -71,7 +71,7 @@
 #endif
 
 /* bumped whenever an exported function's arguments change: _engine.py refuses a stale build */
-#define SN_ABI 5
+#define SN_ABI 6
 int sn_abi(void) { return SN_ABI; }
 
 /* the compiler that built this library (the tests check that CI's clang build is clang's) */
@@ -98,6 +98,21 @@ enum { LOSS_SQUARED = 0, LOSS_CROSS_ENTROPY = 1, LOSS_BINARY_CROSS_ENTROPY = 2 }
 enum { OPT_SGD = 0, OPT_ADAM = 1, OPT_MOMENTUM = 2 };
 
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
+
+/* Which compiled path makes what, passed in by the caller (_engine.Settings, whose defaults
+ * say why each threshold is where it is) with every call that has a choice to make, so that
+ * a test can force each path at any size: */
+typedef struct {
+    int avx512;                /* the AVX-512 kernels, where the CPU has them (0: never) */
+    int64_t narrow_min_batch;  /* a narrow output layer's own loops from this batch on */
+    int64_t fused_min_batch;   /* the batch gathered inside the first product from here on */
+    int64_t split_min_batch;   /* the output layer's rows shared out between threads */
+    int64_t own_gemm_max;      /* the most weights (padded) our own product takes */
+} sn_settings;
+
+/* the optional paths, as bits of what a call reports it took (for the tests' hooks) */
+enum { PATH_OWN_GEMM = 1, PATH_GATHER = 2, PATH_NARROW = 4, PATH_SPLIT = 8,
+       PATH_SOFTMAX_ROWS = 16 };
 typedef void (*gemm_fn)(int order, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
                         const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                         float *C, int64_t ldc);
@@ -132,6 +147,7 @@ typedef struct {
     int64_t part[MAX_LAYERS + 1][MAX_THREADS + 1];  /* neurons of layer l owned by thread t */
     int64_t max_batch;
     gemm_fn gemm;
+    sn_settings S;
     /* workspaces */
     float *Xt[MAX_THREADS];               /* each thread's copy of the batch */
     float *Z[MAX_LAYERS];                 /* hidden outputs z, B × n[l] (shared, by column) */
@@ -154,6 +170,7 @@ typedef struct {
     padded_counter done[MAX_THREADS];
     padded_counter arrive[MAX_THREADS];
     padded_counter bad[MAX_THREADS];      /* a non-finite δ in the first layer, per thread */
+    _Atomic int paths;                    /* PATH_* bits of every step since creation */
     float *Dsh;                           /* δ_out of the whole batch, rows shared out */
     struct { double E; int64_t correct; char pad[ALIGN - 16]; } part_E[MAX_THREADS];
 } engine;
@@ -403,11 +420,11 @@ AVX512 static void tile_rows(int mr, int nv, int64_t K, const float *A, int64_t 
 /* C (M × N, N a multiple of 16) = α A (M × K) B (K × N) + β C, for B of at most OWN_GEMM_MAX
  * values: B stays in the second-level cache (2 MiB a core here) while tiles of MR rows sweep
  * it, each tile's rows of A staying in the first-level cache as it moves along the columns,
- * so that A is read from memory once. Measured on one core against OpenBLAS (GFLOP/s):
+ * so that A is read from memory once (settings' own_gemm_max). Measured on one core
+ * against OpenBLAS (GFLOP/s):
  * 1,024 × 784 by 128 neurons 183 vs 149; 2,500 × 784 by 256 neurons 175 vs 152. For a larger B
  * (784 × 512 and up) sweeping slabs of it was no faster than OpenBLAS (150–160 vs 153–161),
  * and without slabs half as fast: there OpenBLAS runs. */
-#define OWN_GEMM_MAX ((int64_t)1 << 18)
 AVX512 static void own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t ars,
                      int64_t acs, const float *B, int64_t brs, float beta, float *C,
                      int64_t ldc, const float *bias, int64_t n, int act) {
@@ -504,66 +521,55 @@ AVX512 static int softmax_ce_row(float *u, float *dl, const float *d, const floa
 }
 #endif
 
-/* 1 where own_gemm runs (a CPU with AVX-512, unless switched off), else 0 */
-static int own_gemm_on = 0, cpu_avx512 = 0;
+/* 1 on a CPU with AVX-512 (and a build that has the kernels for it), else 0 */
+static int cpu_avx512 = 0;
 
 #ifdef OWN_GEMM
 __attribute__((constructor)) static void detect_cpu(void) {
-    cpu_avx512 = own_gemm_on = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    cpu_avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
 }
 #endif
 
-int sn_own_gemm(int on) {  /* on < 0: only ask; the previous setting is returned */
-#ifdef OWN_GEMM
-    const int was = own_gemm_on;
-    if (on >= 0) own_gemm_on = on && cpu_avx512;
-    return was;
-#else
-    (void)on;
-    return 0;
-#endif
-}
+int sn_cpu_avx512(void) { return cpu_avx512; }
+
+/* whether the AVX-512 kernels run under these settings */
+static int avx512_on(const sn_settings *S) { return cpu_avx512 && S->avx512; }
 
 /* whether own_gemm makes a forward product onto n neurons from K inputs */
-static int own_product(int64_t n, int64_t K) {
-#ifdef OWN_GEMM
-    return own_gemm_on > 0 && (n + 15) / 16 * 16 * K <= OWN_GEMM_MAX;
-#else
-    (void)n; (void)K;
-    return 0;
-#endif
+static int own_product(const sn_settings *S, int64_t n, int64_t K) {
+    return avx512_on(S) && (n + 15) / 16 * 16 * K <= S->own_gemm_max;
 }
 
 /* U (rows × n) = A (rows × K, lda) · Wᵀ (K × n, ldw) with C's and Wᵀ's rows padded to whole
  * cache lines past column n (their padding is written, or read, with zeros in Wᵀ's). With
  * `bias`, z = f(u + b) is stored instead where the own kernel runs and f is the identity or
  * ReLU: returns 1 then, 0 when the caller still has to apply them. */
-static int forward_product(gemm_fn gemm, int64_t rows, int64_t n, int64_t K, const float *A,
+static int forward_product(const sn_settings *S, gemm_fn gemm, int64_t rows, int64_t n, int64_t K, const float *A,
                            int64_t lda, const float *WT, int64_t ldw, float *C, int64_t ldc,
                            const float *bias, int act) {
 #ifdef OWN_GEMM
-    if (own_product(n, K)) {
+    if (own_product(S, n, K)) {
         const int fuse = bias && (act == ACT_IDENTITY || act == ACT_RELU);
         own_gemm(rows, (n + 15) / 16 * 16, K, 1.f, A, lda, 1, WT, ldw, 0.f, C, ldc,
                  fuse ? bias : NULL, n, act);
         return fuse;
     }
 #else
-    (void)bias; (void)act;
+    (void)S; (void)bias; (void)act;
 #endif
     gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, rows, n, K, 1.f, A, lda, WT, ldw, 0.f, C, ldc);
     return 0;
 }
 
 /* For the tests: C (M × N) = α A B + β C through forward_product's paths (N a multiple of
- * 16 for own_gemm), A(i, k) = A[i·ars + k·acs]. */
-void sn_matmul(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t ars,
+ * 16 for own_gemm), A(i, k) = A[i·ars + k·acs]; returns the PATH_* bit it took (or 0). */
+int sn_matmul(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t ars,
                int64_t acs, const float *B, int64_t brs, float beta, float *C, int64_t ldc,
-               void *gemm) {
+               void *gemm, const sn_settings *S) {
 #ifdef OWN_GEMM
-    if (own_gemm_on > 0 && N % 16 == 0 && N * K <= OWN_GEMM_MAX) {
+    if (N % 16 == 0 && own_product(S, N, K)) {
         own_gemm(M, N, K, alpha, A, ars, acs, B, brs, beta, C, ldc, NULL, N, 0);
-        return;
+        return PATH_OWN_GEMM;
     }
 #endif
     if (acs == 1)  /* rows of A (a single row's stride does not matter) */
@@ -572,6 +578,7 @@ void sn_matmul(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int
     else  /* columns of A: Aᵀ is stored */
         ((gemm_fn)gemm)(ROW_MAJOR, TRANS, NO_TRANS, M, N, K, alpha, A, acs, B, brs, beta, C,
                         ldc);
+    return 0;
 }
 
 /* P (rows × no, no ≤ 16) = Z (rows × K) · W (K × no, rows ldw apart) for a narrow output
@@ -662,10 +669,6 @@ VECTOR static void narrow_update(float *restrict C, int64_t ldc, const float *re
     }
 }
 
-/* below this batch, packing the weights each step costs more than BLAS's narrow products
- * (batch 1: ×0.95 with them, ×0.99 without) */
-#define NARROW_MIN_BATCH 32
-
 /* Pack a narrow output layer's weights of inputs [a, c) for narrow_product (Wp: input i's no
  * weights in 16 lanes) and narrow_backprop (Wk: output k's weights in a row of w lanes). */
 static void pack_narrow(const float *WT, int64_t ldw, int64_t a, int64_t c, int64_t no,
@@ -754,7 +757,7 @@ static double output_layer(engine *e, job_t *j, float *restrict U, float *restri
     int64_t right = 0;
 #ifdef OWN_GEMM
     /* the usual classifier in vectors, where the CPU has AVX-512 */
-    const int vector = cpu_avx512 && act == ACT_SOFTMAX && e->loss == LOSS_CROSS_ENTROPY &&
+    const int vector = avx512_on(&e->S) && act == ACT_SOFTMAX && e->loss == LOSS_CROSS_ENTROPY &&
                        n <= 16;
 #endif
     for (int64_t r = r0; r < r1; r++) {  /* rows [r0, r1) of the batch */
@@ -878,15 +881,6 @@ static void update_biases(engine *e, const job_t *j, int t, int l, const float *
     if (j->bound > 0) clip(b, 1, c - a, c - a, j->bound);
 }
 
-/* below this batch the gather inside the product has too little arithmetic to hide the next
- * block's fetch behind (batch 16: ×0.94 of a gather of its own; 32: ×1.12) */
-#define FUSED_MIN_BATCH 32
-
-/* from this batch on the output layer's rows are shared out between the threads: below, the
- * barrier that then follows costs more than the redundant rows (the output layer is ~4 % of a
- * step at batch 1,024) */
-#define SPLIT_MIN_BATCH 128
-
 static void work(engine *e, int t) {
     job_t *j = &e->job;
     const int L = e->L, T = e->T;
@@ -896,7 +890,9 @@ static void work(engine *e, int t) {
     float *Xt = e->Xt[t];
     const int64_t n0 = e->n[0];
     const int64_t a1 = e->part[1][t], c1 = e->part[1][t + 1];
-    const int fused = L > 1 && c1 > a1 && B >= FUSED_MIN_BATCH && own_product(c1 - a1, n0);
+    const int fused = L > 1 && c1 > a1 && B >= e->S.fused_min_batch &&
+                      own_product(&e->S, c1 - a1, n0);
+    int paths = fused ? PATH_GATHER | PATH_OWN_GEMM : 0;
     int clean = 1;  /* every input finite: all threads gather the same rows, so all agree */
     for (int64_t r = 0; !fused && r < B; r++) {
         const int64_t row = row_of(j, r);
@@ -929,7 +925,8 @@ static void work(engine *e, int t) {
                 }
             } else
 #endif
-            done = forward_product(e->gemm, B, c - a, ni, Zp, ldp, e->WT[l] + a, lw,
+            if (own_product(&e->S, c - a, ni)) paths |= PATH_OWN_GEMM;
+            done = forward_product(&e->S, e->gemm, B, c - a, ni, Zp, ldp, e->WT[l] + a, lw,
                                    e->Z[l + 1] + a, lz, e->b[l] + a, act);  /* u = W z_prev */
             if (!done) bias_act(e->Z[l + 1], B, lz, a, c, e->b[l], act);  /* z = f(u + b) */
         }
@@ -943,8 +940,9 @@ static void work(engine *e, int t) {
     float *P = e->P[t];
     /* a narrow output layer (≤ 16 outputs): products by register-blocked loops */
     const int64_t w = (c - a + 15) / 16 * 16;
-    float *Wp = B >= NARROW_MIN_BATCH ? e->Wp[t] : NULL, *Wk = Wp ? Wp + 16 * (c - a) : NULL;
+    float *Wp = B >= e->S.narrow_min_batch ? e->Wp[t] : NULL, *Wk = Wp ? Wp + 16 * (c - a) : NULL;
     if (Wp && c > a) {
+        paths |= PATH_NARROW;
         pack_narrow(e->WT[lo], lw, a, c, no, Wp, Wk, w);
         narrow_product(P, Zp + a, ldp, (const v16 *)Wp, c - a, no, B);
     } else if (c > a)
@@ -957,7 +955,12 @@ static void work(engine *e, int t) {
     barrier(e, t);
     /* large batches: each thread its share of the rows, then δ_out shared (one barrier more);
      * small ones: every thread all rows, no barrier (it would cost more than it saves) */
-    const int split = T > 1 && B >= SPLIT_MIN_BATCH;
+    const int split = T > 1 && B >= e->S.split_min_batch;
+    if (split) paths |= PATH_SPLIT;
+    if (avx512_on(&e->S) && e->act[lo] == ACT_SOFTMAX && e->loss == LOSS_CROSS_ENTROPY &&
+        no <= 16)
+        paths |= PATH_SOFTMAX_ROWS;  /* output_layer's rows in vectors */
+    atomic_fetch_or_explicit(&e->paths, paths, memory_order_relaxed);
     const int64_t r0 = split ? B * t / T : 0, r1 = split ? B * (t + 1) / T : B;
     float *U = e->Uo[t], *Do = split ? e->Dsh : e->Do[t];
     memcpy(U + r0 * no, e->P[0] + r0 * no, (size_t)((r1 - r0) * no) * sizeof(float));
@@ -1069,13 +1072,14 @@ void sn_free(engine *e);
 engine *sn_create(int L, const int64_t *sizes, const int64_t *ldw, float **WT, float **b,
                   float **db,
                   const int *act, int loss, int opt, float **mW, float **vW, float **mb,
-                  float **vb, int T, int64_t max_batch, void *gemm) {
-    if (L < 1 || L > MAX_LAYERS || T < 1 || T > MAX_THREADS || max_batch < 1 || !gemm)
+                  float **vb, int T, int64_t max_batch, void *gemm, const sn_settings *S) {
+    if (L < 1 || L > MAX_LAYERS || T < 1 || T > MAX_THREADS || max_batch < 1 || !gemm || !S)
         return NULL;
     engine *e = calloc(1, sizeof(engine));
     if (!e) return NULL;
     e->L = L; e->T = T; e->loss = loss; e->opt = opt; e->max_batch = max_batch;
     e->gemm = (gemm_fn)gemm;
+    e->S = *S;
     int64_t widest = 0;
     const int64_t line = ALIGN / sizeof(float);
     for (int l = 0; l <= L; l++) {
@@ -1134,6 +1138,9 @@ engine *sn_create(int L, const int64_t *sizes, const int64_t *ldw, float **WT, f
     if (!ok) { sn_free(e); return NULL; }
     return e;
 }
+
+/* the PATH_* bits of every step this engine made */
+int sn_paths(engine *e) { return atomic_load(&e->paths); }
 
 /* The training data and fixed settings of this fit: samples X (rows ldx apart), targets D
  * (rows ldd apart), class labels or NULL; Adam's β1, β2; momentum μ and Nesterov; L2 decay λ;
@@ -1205,21 +1212,23 @@ int64_t sn_steps(engine *e, const int64_t *idx, const int64_t *off, const int64_
  * hidden outputs in buf0/buf1 (rows × the widest hidden layer rounded up to 16 each, rows of
  * whole cache lines), the last layer's z in out.
  * Returns 0 if the first layer's u was not finite anywhere (a NaN or infinite input, or an
- * overflow: the caller then looks at the inputs), else 1. */
+ * overflow: the caller then looks at the inputs), else 1; the PATH_* bits it took in *paths.
+ */
 int sn_forward(int L, const int64_t *sizes, const int64_t *ldw, float **WT, float **b,
                const int *act, const float *X, int64_t ldx, int64_t rows, float *out,
-               float *buf0, float *buf1, void *gemm_ptr) {
+               float *buf0, float *buf1, void *gemm_ptr, const sn_settings *S, int *paths) {
     const gemm_fn gemm = (gemm_fn)gemm_ptr;
     const float *A = X;
     int64_t lda = ldx;
     int ok = 1;
+    *paths = 0;
     for (int l = 0; l < L; l++) {
         const int64_t ni = sizes[l], no = sizes[l + 1];
         float *C = l == L - 1 ? out : (l % 2 ? buf1 : buf0);
         /* hidden outputs in rows of whole cache lines (the products fill the padding) */
         const int64_t ldc = l == L - 1 ? no : (no + 15) / 16 * 16;
         v16 *Wp = NULL;
-        if (l == L - 1 && l > 0 && no <= 16 &&
+        if (l == L - 1 && l > 0 && no <= 16 && rows >= S->narrow_min_batch &&
             !posix_memalign((void **)&Wp, ALIGN, (size_t)ni * sizeof(v16))) {
             for (int64_t i = 0; i < ni; i++) {  /* row i of Wᵀ, padded with zeros */
                 float row[16] = {0};
@@ -1228,8 +1237,10 @@ int sn_forward(int L, const int64_t *sizes, const int64_t *ldw, float **WT, floa
             }
             narrow_product(C, A, lda, Wp, ni, no, rows);  /* u = W z_prev */
             free(Wp);
+            *paths |= PATH_NARROW;
         } else if (ldc % 16 == 0) {
-            forward_product(gemm, rows, no, ni, A, lda, WT[l], ldw[l], C, ldc, NULL, 0);
+            if (own_product(S, no, ni)) *paths |= PATH_OWN_GEMM;
+            forward_product(S, gemm, rows, no, ni, A, lda, WT[l], ldw[l], C, ldc, NULL, 0);
         } else {
             gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, rows, no, ni, 1.f, A, lda, WT[l], ldw[l], 0.f, C,
                  ldc);

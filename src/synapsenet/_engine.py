@@ -6,7 +6,9 @@ gradient descent, momentum, Nesterov, L2 decay or Adam) — with each of T threa
 fixed share of every hidden layer's neurons, so that synaptic weights, optimiser state and
 activations stay in one core's cache instead of crossing between cores at every product (see
 docs/performance.md). Matrix products are the library's own AVX-512 kernel where it applies
-(:func:`own_products`) and NumPy's own BLAS otherwise (float32, single-threaded per call). The
+(:func:`own_products`) and NumPy's own BLAS otherwise (float32, single-threaded per call);
+which compiled path runs where is decided by one :class:`Settings` (:func:`using` changes it,
+``SYNAPSENET_KERNELS=portable`` turns the AVX-512 kernels off at load). The
 fit loop uses it when the configuration is one it covers (:func:`unsupported` says
 why not otherwise) and runs the NumPy engine in every other case; ``SYNAPSENET_ENGINE=numpy``
 turns it off. The same library also serves :class:`Forward` (inference), :func:`product`
@@ -16,11 +18,13 @@ stage) and :func:`maybe_finite` (the NaN/∞ scan of input data)."""
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import importlib.util
 import math
 import os
 import threading
+import warnings
 
 import numpy as np
 
@@ -30,8 +34,7 @@ from .layers import aligned_zeros
 _HIDDEN = {"identity": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 _OUTPUT = {**_HIDDEN, "softmax": 4}
 _LOSSES = {"squared_error": 0, "cross_entropy": 1, "binary_cross_entropy": 2}
-_ABI = 5  # must equal SN_ABI in _cengine.c
-_OWN_MAX = 1 << 18  # OWN_GEMM_MAX in _cengine.c: the most weights our kernel takes
+_ABI = 6  # must equal SN_ABI in _cengine.c
 _P = ctypes.c_void_p
 _I64 = ctypes.c_int64
 _F = ctypes.c_float
@@ -50,7 +53,7 @@ def _load():
         return None
     lib.sn_compiler.restype = ctypes.c_char_p
     lib.sn_create.argtypes = [ctypes.c_int, _P, _P, _P, _P, _P, _P, ctypes.c_int, ctypes.c_int,
-                              _P, _P, _P, _P, ctypes.c_int, _I64, _P]
+                              _P, _P, _P, _P, ctypes.c_int, _I64, _P, _P]
     lib.sn_create.restype = _P
     lib.sn_bind.argtypes = [_P, _P, _I64, _P, _I64, _P, _F, _F, _F, ctypes.c_int, _F, _F]
     lib.sn_bind.restype = None
@@ -61,12 +64,14 @@ def _load():
                              ctypes.POINTER(ctypes.c_int)]
     lib.sn_steps.restype = _I64
     lib.sn_forward.argtypes = [ctypes.c_int, _P, _P, _P, _P, _P, _P, _I64, _I64, _P, _P, _P,
-                               _P]
+                               _P, _P, ctypes.POINTER(ctypes.c_int)]
     lib.sn_forward.restype = ctypes.c_int
-    lib.sn_own_gemm.argtypes = [ctypes.c_int]
-    lib.sn_own_gemm.restype = ctypes.c_int
-    lib.sn_matmul.argtypes = [_I64, _I64, _I64, _F, _P, _I64, _I64, _P, _I64, _F, _P, _I64, _P]
-    lib.sn_matmul.restype = None
+    lib.sn_cpu_avx512.restype = ctypes.c_int
+    lib.sn_matmul.argtypes = [_I64, _I64, _I64, _F, _P, _I64, _I64, _P, _I64, _F, _P, _I64, _P,
+                              _P]
+    lib.sn_matmul.restype = ctypes.c_int
+    lib.sn_paths.argtypes = [_P]
+    lib.sn_paths.restype = ctypes.c_int
     lib.sn_dac.argtypes = [_P, _I64, _I64, _I64, _F, _P, _I64, _P]
     lib.sn_dac.restype = None
     lib.sn_all_finite.argtypes = [_P, _I64]
@@ -85,6 +90,91 @@ if _LIB is not None and _blas._FUNCS is not None:
 AVAILABLE = _LIB is not None and _GEMM is not None
 #: the compiler that built it ("gcc 12.2.0", "clang 14.0.6 ..."), or None
 COMPILER = _LIB.sn_compiler().decode() if _LIB is not None else None
+
+
+class Settings(ctypes.Structure):
+    """Which compiled path makes what (``sn_settings`` in _cengine.c), passed with every call
+    that has a choice to make. The defaults put each threshold where the path starts to pay
+    on the machine of docs/performance.md; the tests move them to force every path at small
+    sizes (:func:`using`)."""
+
+    _fields_ = [
+        # the AVX-512 kernels (our own product, the gather inside it, softmax rows in
+        # vectors) where the CPU has them; False: OpenBLAS and the portable loops everywhere
+        ("avx512", ctypes.c_int),
+        # a narrow output layer's (≤ 16 outputs) own loops from this batch on: below it,
+        # packing the weights each step costs more than BLAS's narrow products
+        ("narrow_min_batch", _I64),
+        # the batch gathered inside the first product from this batch on: below it there is
+        # too little arithmetic to hide the next block's fetch behind
+        ("fused_min_batch", _I64),
+        # the output layer's rows shared out between the threads from this batch on: below
+        # it the barrier that sharing needs costs more than the redundant rows
+        ("split_min_batch", _I64),
+        # the most weights (rows padded to 16) our own product takes: it keeps them in a
+        # core's second-level cache; beyond, OpenBLAS's packed slabs are as fast
+        ("own_gemm_max", _I64),
+    ]
+
+    def as_dict(self) -> dict:
+        return {name: getattr(self, name) for name, _ in self._fields_}
+
+
+DEFAULT_SETTINGS = {"avx512": 1, "narrow_min_batch": 32, "fused_min_batch": 32,
+                    "split_min_batch": 128, "own_gemm_max": 1 << 18}
+#: every path forced on at any size (thresholds at their lowest; on this CPU's kernels)
+FORCED_ON = {"narrow_min_batch": 1, "fused_min_batch": 1, "split_min_batch": 1,
+             "own_gemm_max": 1 << 62}
+#: every optional path forced off (OpenBLAS and the plain loops)
+FORCED_OFF = {"avx512": 0, "narrow_min_batch": 1 << 62, "fused_min_batch": 1 << 62,
+              "split_min_batch": 1 << 62, "own_gemm_max": 0}
+
+
+#: the optional paths a compiled call reports it took (PATH_* in _cengine.c), as bits
+PATHS = {"own_gemm": 1, "gather": 2, "narrow": 4, "split": 8, "softmax_rows": 16}
+
+
+def path_names(bits: int) -> set[str]:
+    """The names of the paths in a PATH_* bit set."""
+    return {name for name, bit in PATHS.items() if bits & bit}
+
+
+def _initial_settings() -> Settings:
+    kernels = os.environ.get("SYNAPSENET_KERNELS", "auto").strip().lower()
+    if kernels not in ("auto", "portable", ""):
+        warnings.warn(f"SYNAPSENET_KERNELS={kernels!r} is not 'auto' or 'portable': "
+                      "using 'auto'", RuntimeWarning, stacklevel=2)
+    return Settings(**{**DEFAULT_SETTINGS, "avx512": int(kernels != "portable")})
+
+
+_SETTINGS = _initial_settings()
+
+
+def settings() -> dict:
+    """The settings in force (a copy)."""
+    return _SETTINGS.as_dict()
+
+
+@contextlib.contextmanager
+def using(**changes):
+    """Run the block with some settings changed (:class:`Settings`' fields), e.g.
+    ``using(**FORCED_ON)`` or ``using(avx512=False)``; the previous ones come back after it.
+    Engines are made with the settings of their creation."""
+    global _SETTINGS
+    unknown = set(changes) - set(DEFAULT_SETTINGS)
+    if unknown:
+        raise TypeError(f"unknown settings {sorted(unknown)}; known: {sorted(DEFAULT_SETTINGS)}")
+    before = _SETTINGS
+    _SETTINGS = Settings(**{**before.as_dict(), **{k: int(v) for k, v in changes.items()}})
+    try:
+        yield settings()
+    finally:
+        _SETTINGS = before
+
+
+def cpu_has_avx512() -> bool:
+    """Whether this CPU runs the library's AVX-512 kernels (and the build has them)."""
+    return _LIB is not None and bool(_LIB.sn_cpu_avx512())
 
 
 #: larger batches (mode="batch" on a big set, say) run on the NumPy engine: the compiled one
@@ -175,6 +265,8 @@ class Forward:
 
     def __init__(self, network):
         self._layers = _Layers(network)
+        self.paths = 0  # PATH_* bits of every call so far (see path_names)
+        self._paths_lock = threading.Lock()  # calls come from several threads
         # hidden outputs go in rows of whole cache lines (sn_forward)
         self._widest = -(-max([lay.n_out for lay in network.layers[:-1]], default=1) // 16) * 16
 
@@ -185,33 +277,41 @@ class Forward:
         bufs = getattr(self._local, "bufs", None)
         if bufs is None or bufs[0].size < n:
             bufs = self._local.bufs = (np.empty(n, np.float32), np.empty(n, np.float32))
-        la = self._layers
-        return bool(_LIB.sn_forward(la.L, la.sizes.ctypes.data, la.ldw.ctypes.data, la.WT, la.b,
-                                    la.act, X.ctypes.data, X.shape[1], len(X), out.ctypes.data,
-                                    bufs[0].ctypes.data, bufs[1].ctypes.data, _GEMM))
+        la, paths = self._layers, ctypes.c_int()
+        ok = _LIB.sn_forward(la.L, la.sizes.ctypes.data, la.ldw.ctypes.data, la.WT, la.b, la.act,
+                             X.ctypes.data, X.shape[1], len(X), out.ctypes.data,
+                             bufs[0].ctypes.data, bufs[1].ctypes.data, _GEMM,
+                             ctypes.byref(_SETTINGS), ctypes.byref(paths))
+        with self._paths_lock:
+            self.paths |= paths.value
+        return bool(ok)
 
 
 def own_products(on: bool | None = None) -> bool:
-    """Whether the library's own AVX-512 kernel makes the forward products whose weights fit
-    in a core's second-level cache (otherwise, and on CPUs without AVX-512, OpenBLAS does);
-    ``on`` switches it (for comparisons), returning the previous setting."""
-    if _LIB is None:
-        return False
-    return bool(_LIB.sn_own_gemm(-1 if on is None else int(bool(on))))
+    """Whether the library's own AVX-512 kernels run (the forward products whose weights fit
+    in a core's second-level cache among them; otherwise, and on CPUs without AVX-512,
+    OpenBLAS and the portable loops do); ``on`` switches them (for comparisons), returning
+    the previous setting. See :func:`using` for a block with them switched."""
+    global _SETTINGS
+    was = cpu_has_avx512() and bool(_SETTINGS.avx512)
+    if on is not None:
+        _SETTINGS = Settings(**{**_SETTINGS.as_dict(), "avx512": int(bool(on))})
+    return was
 
 
 def product(A: np.ndarray, B: np.ndarray, C: np.ndarray, alpha=1.0, beta=0.0) -> bool:
     """``C = alpha · A @ B + beta · C`` by the library's own kernel, where it applies (see
     :func:`own_products`; float32 with contiguous rows, C's width a multiple of 16, B at most
-    2¹⁸ values); False, with nothing done, where it does not."""
+    ``own_gemm_max`` values); False, with nothing done, where it does not."""
     M, K = A.shape
     N = B.shape[1]
-    if not (N % 16 == 0 and N * K <= _OWN_MAX and own_products()
+    if not (N % 16 == 0 and N * K <= _SETTINGS.own_gemm_max and own_products()
             and A.dtype == B.dtype == C.dtype == np.float32
             and A.strides[1] == B.strides[1] == C.strides[1] == 4 and C.shape == (M, N)):
         return False
     _LIB.sn_matmul(M, N, K, alpha, A.ctypes.data, A.strides[0] // 4, 1, B.ctypes.data,
-                   B.strides[0] // 4, beta, C.ctypes.data, C.strides[0] // 4, _GEMM)
+                   B.strides[0] // 4, beta, C.ctypes.data, C.strides[0] // 4, _GEMM,
+                   ctypes.byref(_SETTINGS))
     return True
 
 
@@ -327,13 +427,14 @@ class TrainingEngine:
             state_ptrs[k] = _pointers([a.T for a in bufs[0::2]])  # for W (stored as Wᵀ)
             state_ptrs[k + 2] = _pointers(bufs[1::2])  # for b
         db = _pointers([layer.db for layer in layers])
+        self.settings = Settings(**_SETTINGS.as_dict())  # those of its creation, kept
         args = (la.L, la.sizes.ctypes.data, la.ldw.ctypes.data, la.WT, la.b, db, la.act,
                 _LOSSES[loss.name], self.kind, *state_ptrs, int(threads), int(max_batch),
-                _GEMM)
+                _GEMM, ctypes.byref(self.settings))
         # every value the library keeps: equal keys, the same engine
         self._key = (la.L, tuple(la.sizes), tuple(la.ldw), *(tuple(p) if p is not None else
                      None for p in (la.WT, la.b, db, la.act, *state_ptrs)), args[7], args[8],
-                     int(threads), int(max_batch))
+                     int(threads), int(max_batch), tuple(self.settings.as_dict().items()))
         self._keep = [la, db] + [p for p in state_ptrs if p is not None]
         # about what sn_create allocates: per thread a copy of the batch and the output
         # layer's buffers, per hidden layer z and δ, and the two partial-δ buffers
@@ -349,6 +450,11 @@ class TrainingEngine:
             raise MemoryError("the compiled training engine could not allocate its buffers")
         self._Ev, self._cv = ctypes.c_double(), _I64()
         self._E, self._correct = ctypes.byref(self._Ev), ctypes.byref(self._cv)
+
+    @property
+    def paths(self) -> int:
+        """The PATH_* bits of every step this engine made (see :func:`path_names`)."""
+        return _LIB.sn_paths(self._handle) if getattr(self, "_handle", None) else 0
 
     def count(self, counters, samples: int) -> None:
         """Add ``samples`` training samples' products to a substrate's counters."""
