@@ -925,9 +925,11 @@ static void work(engine *e, int t) {
                 }
             } else
 #endif
-            if (own_product(&e->S, c - a, ni)) paths |= PATH_OWN_GEMM;
-            done = forward_product(&e->S, e->gemm, B, c - a, ni, Zp, ldp, e->WT[l] + a, lw,
-                                   e->Z[l + 1] + a, lz, e->b[l] + a, act);  /* u = W z_prev */
+            {  /* u = W z_prev */
+                if (own_product(&e->S, c - a, ni)) paths |= PATH_OWN_GEMM;
+                done = forward_product(&e->S, e->gemm, B, c - a, ni, Zp, ldp, e->WT[l] + a,
+                                       lw, e->Z[l + 1] + a, lz, e->b[l] + a, act);
+            }
             if (!done) bias_act(e->Z[l + 1], B, lz, a, c, e->b[l], act);  /* z = f(u + b) */
         }
         Zp = e->Z[l + 1];

@@ -40,12 +40,15 @@ _I64 = ctypes.c_int64
 _F = ctypes.c_float
 
 
-def _load():
-    spec = importlib.util.find_spec("synapsenet._cengine")
-    if spec is None or spec.origin is None or not spec.origin.endswith((".so", ".pyd")):
-        return None
+def _load(path=None):
+    """The compiled library (built beside this module, or the file ``path``), or None."""
+    if path is None:
+        spec = importlib.util.find_spec("synapsenet._cengine")
+        if spec is None or spec.origin is None or not spec.origin.endswith((".so", ".pyd")):
+            return None
+        path = spec.origin
     try:
-        lib = ctypes.CDLL(spec.origin)
+        lib = ctypes.CDLL(str(path))
         lib.sn_abi.restype = ctypes.c_int
         if lib.sn_abi() != _ABI:  # pragma: no cover - built from other sources: rebuild
             return None
