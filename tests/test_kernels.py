@@ -15,10 +15,10 @@ took the paths it was meant to take (the library reports them). The compiled ker
 float32 only; float64 networks run on NumPy (test_engine.py checks that they say so).
 
 Kernel modes (``_engine.using``): ``default`` as shipped; ``forced_on`` every size threshold at
-its lowest, so each optional path runs at any size; ``portable`` the x86 AVX-512 kernels off;
-``forced_off`` every optional path off (OpenBLAS and the plain loops); ``portable_forced_on``
-the portable paths at any size. With ``SYNAPSENET_KERNELS=portable`` in the environment (a CI
-step) no mode turns the AVX-512 kernels on, so the whole harness runs without them.
+its lowest, so each optional path runs at any size; ``blas_products`` every product OpenBLAS's;
+``portable`` the x86 AVX-512 kernels off. With ``SYNAPSENET_KERNELS=portable`` in the
+environment (a CI step) no mode turns the AVX-512 kernels on, so the whole harness runs
+without them.
 """
 
 import ctypes
@@ -39,10 +39,9 @@ pytestmark = pytest.mark.skipif(not _engine.AVAILABLE, reason="the compiled engi
 
 MODES = {
     "default": {},
-    "forced_on": _engine.FORCED_ON,
-    "portable": {"avx512": 0},
-    "forced_off": _engine.FORCED_OFF,
-    "portable_forced_on": {**_engine.FORCED_ON, "avx512": 0},
+    "forced_on": _engine.FORCED_ON,  # our product at any size
+    "blas_products": {"own_gemm_max": 0},  # every product BLAS's, the loops as shipped
+    "portable": {"avx512": 0},  # no AVX-512 kernel at all
 }
 
 
@@ -69,21 +68,21 @@ CASES = [  # sizes, activations, loss, fit options
     ([20, 32, 4], ["sigmoid", "softmax"], "cross_entropy",
      {"optimizer": "nesterov", "weight_decay": 1e-3, "weight_bound": 0.5}),
     ([20, 32, 4], ["relu", "sigmoid"], "squared_error", {"weight_decay": 1e-2}),
-    # batches of 32 and more: the batch gathered inside the first product (where the CPU has
-    # AVX-512), the narrow output layer's own loops, softmax rows in vectors
+    # larger batches
     ([20, 40, 4], ["relu", "softmax"], "cross_entropy", {"batch_size": 64}),
     ([20, 33, 4], ["tanh", "sigmoid"], "squared_error", {"batch_size": 40, "optimizer": "adam"}),
     ([20, 40, 24, 4], ["relu", "relu", "softmax"], "cross_entropy",
      {"batch_size": 100, "optimizer": "momentum", "weight_bound": 0.5}),
-    # batches of 128 and more: the output layer's rows shared out between the threads
     ([20, 40, 4], ["relu", "softmax"], "cross_entropy", {"batch_size": 150}),
     ([20, 33, 4], ["sigmoid", "softmax"], "squared_error", {"batch_size": 128,
                                                            "optimizer": "adam"}),
-    # wider than 16 outputs (no narrow loops), 16 exactly, and hidden widths of whole vectors
+    # wider outputs, and hidden widths of whole vectors or not
     ([20, 48, 20], ["relu", "softmax"], "cross_entropy", {"batch_size": 64}),
     ([20, 64, 16], ["relu", "identity"], "squared_error", {"batch_size": 33,
                                                           "optimizer": "adam"}),
     ([20, 37, 100, 4], ["relu", "relu", "softmax"], "cross_entropy", {"batch_size": 25}),
+    # a layer beyond our product's default size on one thread (a thread's share of it within)
+    ([20, 600, 500, 4], ["relu", "tanh", "softmax"], "cross_entropy", {"batch_size": 64}),
 ]
 
 
@@ -128,20 +127,13 @@ def _numpy_twin(i):
 
 def expected_training_paths(case, threads, mode) -> set[str] | None:
     """The optional paths the forced modes must take (None: no claim for the default ones)."""
-    if mode == "forced_off":
+    if mode in ("blas_products", "portable"):
         return set()
-    if mode not in ("forced_on", "portable_forced_on"):
+    if mode != "forced_on":
         return None
-    sizes, acts, loss, _ = case
-    want = {"narrow"} if sizes[-1] <= 16 else set()
-    if threads > 1:
-        want.add("split")
-    if avx512_in(mode):
-        if len(sizes) > 2:  # a hidden layer: its product ours, the batch gathered inside it
-            want |= {"own_gemm", "gather"}
-        if acts[-1] == "softmax" and loss == "cross_entropy" and sizes[-1] <= 16:
-            want.add("softmax_rows")
-    return want
+    sizes = case[0]
+    # a hidden layer's forward product is ours (the output layer's is always BLAS's)
+    return {"own_gemm"} if avx512_in(mode) and len(sizes) > 2 else set()
 
 
 @pytest.mark.parametrize("mode", list(MODES))
@@ -180,7 +172,7 @@ def test_training_step_matches_its_numpy_twin(monkeypatch, data, i, threads, mod
     if want is not None:
         assert paths == want, (paths, want)
     if not avx512_in(mode):
-        assert not paths & {"own_gemm", "gather", "softmax_rows"}
+        assert not paths
 
 
 # -- inference ------------------------------------------------------------------------------
@@ -189,22 +181,20 @@ NETS = [  # sizes, activations
     ([30, 50, 40, 7], ["tanh", "sigmoid", "identity"]),
     ([30, 50, 40], ["sigmoid", "relu"]),
     ([30, 50, 40], ["identity", "tanh"]),
-    ([30, 50, 7], ["relu", "softmax"]),  # narrow output: its own loops
+    ([30, 50, 7], ["relu", "softmax"]),  # narrow output
     ([30, 64, 32], ["relu", "softmax"]),  # wide output of whole vectors: our product
     ([30, 16], ["softmax"]),  # one layer
 ]
 
 
 def expected_inference_paths(sizes, mode) -> set[str] | None:
-    if mode == "forced_off":
+    if mode in ("blas_products", "portable"):
         return set()
-    if mode not in ("forced_on", "portable_forced_on"):
+    if mode != "forced_on":
         return None
-    narrow = len(sizes) > 2 and sizes[-1] <= 16
-    want = {"narrow"} if narrow else set()
-    if avx512_in(mode) and (len(sizes) > 2 or sizes[-1] % 16 == 0):
-        want.add("own_gemm")
-    return want
+    # ours for hidden layers, and for the output layer when it is whole vectors wide
+    return {"own_gemm"} if avx512_in(mode) and (len(sizes) > 2 or sizes[-1] % 16 == 0) \
+        else set()
 
 
 @pytest.mark.parametrize("mode", list(MODES))
@@ -247,7 +237,7 @@ def _matmul(A, B, C, alpha=1.0, beta=0.0, transposed=False) -> int:
                                   ctypes.byref(_engine._SETTINGS))
 
 
-@pytest.mark.parametrize("mode", ["default", "forced_on", "forced_off"])
+@pytest.mark.parametrize("mode", list(MODES))
 def test_the_matrix_product_matches_float64(mode):
     """Every tile shape of the AVX-512 kernel (1–12 rows, one or two vectors of 16 columns)
     and OpenBLAS alike, with β = 0 never reading C (here full of NaN) and β ≠ 0 adding to it."""
@@ -276,12 +266,12 @@ def test_the_matrix_product_matches_float64(mode):
 def test_settings_change_only_inside_the_block_and_refuse_unknown_names():
     before = _engine.settings()
     assert before == {**_engine.DEFAULT_SETTINGS, "avx512": before["avx512"]}
-    with _engine.using(narrow_min_batch=1, avx512=False) as now:
-        assert now["narrow_min_batch"] == 1 and now["avx512"] == 0
+    with _engine.using(own_gemm_max=16, avx512=False) as now:
+        assert now["own_gemm_max"] == 16 and now["avx512"] == 0
         assert not _engine.own_products()
     assert _engine.settings() == before
     with pytest.raises(TypeError, match="unknown settings"):
-        with _engine.using(narrow_batch=1):
+        with _engine.using(own_gemm=1):
             pass
 
 

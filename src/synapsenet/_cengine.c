@@ -21,11 +21,14 @@
  *                      products Z_prev[:, own] W[:, own]ᵀ are added by every thread, which then
  *                      computes the (small) output layer, loss and δ_out redundantly.
  *
+ * Paths tried and removed, each under 15 % faster than the simpler one in a same-run A/B
+ * (docs/performance.md): a narrow output layer's own loops, the batch's gather inside the
+ * first product, the output layer's rows shared out between threads, softmax rows in vectors.
+ *
  * On CPUs with AVX-512 the forward products whose weights fit in a core's L2 are our own kernel
- * (own_gemm: 12 × 32 register tiles, the batch's gather, the bias and f inside it), and so are a
- * narrow output layer's products; the rest are BLAS calls (NumPy's own OpenBLAS, set to one
- * thread by the caller, passed in as a function pointer). This file also does the bookkeeping
- * and the element-wise passes, fused.
+ * (own_gemm: 12 × 32 register tiles, the bias and f inside it); the rest are BLAS calls (NumPy's
+ * own OpenBLAS, set to one thread by the caller, passed in as a function pointer). This file
+ * also does the bookkeeping and the element-wise passes, fused.
  * No Python API is used: synapsenet/_engine.py loads it with ctypes, which releases the GIL.
  */
 #define PY_SSIZE_T_CLEAN
@@ -57,21 +60,9 @@
 #define VECTOR
 #endif
 
-/* fused multiply-adds allowed in one function (the rest is built with -ffp-contract=off):
- * GCC takes it as an attribute before the function, clang as a pragma inside its body */
-#if defined(__clang__)
-#define CONTRACT_FN
-#define CONTRACT_BODY _Pragma("clang fp contract(fast)")
-#elif defined(__GNUC__)
-#define CONTRACT_FN __attribute__((optimize("fp-contract=fast")))
-#define CONTRACT_BODY
-#else
-#define CONTRACT_FN
-#define CONTRACT_BODY
-#endif
 
 /* bumped whenever an exported function's arguments change: _engine.py refuses a stale build */
-#define SN_ABI 6
+#define SN_ABI 7
 int sn_abi(void) { return SN_ABI; }
 
 /* the compiler that built this library (the tests check that CI's clang build is clang's) */
@@ -104,15 +95,11 @@ enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
  * a test can force each path at any size: */
 typedef struct {
     int avx512;                /* the AVX-512 kernels, where the CPU has them (0: never) */
-    int64_t narrow_min_batch;  /* a narrow output layer's own loops from this batch on */
-    int64_t fused_min_batch;   /* the batch gathered inside the first product from here on */
-    int64_t split_min_batch;   /* the output layer's rows shared out between threads */
     int64_t own_gemm_max;      /* the most weights (padded) our own product takes */
 } sn_settings;
 
 /* the optional paths, as bits of what a call reports it took (for the tests' hooks) */
-enum { PATH_OWN_GEMM = 1, PATH_GATHER = 2, PATH_NARROW = 4, PATH_SPLIT = 8,
-       PATH_SOFTMAX_ROWS = 16 };
+enum { PATH_OWN_GEMM = 1 };
 typedef void (*gemm_fn)(int order, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
                         const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                         float *C, int64_t ldc);
@@ -156,9 +143,6 @@ typedef struct {
     float *P[MAX_THREADS];                /* partial output u, B × n[L] (per thread) */
     float *Uo[MAX_THREADS], *Do[MAX_THREADS];  /* output u/z and δ (each thread its own) */
     float *bo[MAX_THREADS];               /* output biases before the step (each its own copy) */
-    float *Wp[MAX_THREADS];               /* a narrow output layer's weights of this thread's
-                                           * inputs, packed: 16 lanes per input, and transposed:
-                                           * per output, the inputs in rows of 16 (or NULL) */
     /* threads */
     job_t job;
     pthread_t threads[MAX_THREADS];
@@ -171,8 +155,6 @@ typedef struct {
     padded_counter arrive[MAX_THREADS];
     padded_counter bad[MAX_THREADS];      /* a non-finite δ in the first layer, per thread */
     _Atomic int paths;                    /* PATH_* bits of every step since creation */
-    float *Dsh;                           /* δ_out of the whole batch, rows shared out */
-    struct { double E; int64_t correct; char pad[ALIGN - 16]; } part_E[MAX_THREADS];
 } engine;
 
 /* the data set's row of the batch's r-th sample */
@@ -442,83 +424,7 @@ AVX512 static void own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const 
     }
 }
 
-/* The first layer's forward product with the gather of the batch in it: each block of MR
- * samples is copied from the data set into Xt (rows n0 apart, kept for the weight update)
- * just before its tiles run, and while the first of those tiles runs the next block's samples
- * come into L2, so that the copy reads them from there rather than from memory. (A gather
- * of its own, before the product, waited on memory: 10 % of a step at batch 1,024.) */
-AVX512 static int gather_forward(const job_t *j, float *Xt, int64_t n0, int64_t N, const float *WT,
-                          int64_t ldw, float *C, int64_t ldc, const float *bias, int64_t n,
-                          int act) {
-    const int64_t B = j->B;
-    int clean = 1;
-    for (int64_t i = 0; i < B; i += MR) {
-        const int mr = B - i < MR ? (int)(B - i) : MR;
-        for (int q = 0; q < mr; q++) {
-            const int64_t row = row_of(j, i + q);
-            _mm_prefetch((const char *)(j->D + row * j->ldd), _MM_HINT_T1);  /* for later */
-            clean &= copy_finite(Xt + (i + q) * n0, j->X + row * j->ldx, n0);
-        }
-        if (!clean) return 0;  /* a NaN or infinite input: no step */
-        const float *next[MR];
-        const int ahead = i + MR < B;
-        for (int q = 0; ahead && q < MR; q++)
-            next[q] = j->X + row_of(j, i + MR + q < B ? i + MR + q : B - 1) * j->ldx;
-        for (int64_t c = 0; c < N; c += 32)
-            tile_rows(mr, N - c >= 32 ? 2 : 1, n0, Xt + i * n0, n0, 1, WT + c, ldw,
-                      C + i * ldc + c, ldc, 1.f, 0.f, c || !ahead ? NULL : next,
-                      bias ? bias + c : NULL, n - c, act);
-    }
-    return 1;
-}
 
-/* e^x for 16 lanes: x = n ln 2 + r with |r| ≤ ln 2 / 2, e^r by Cephes' expf polynomial
- * (S. L. Moshier, Cephes Math Library; relative error about 1e-7), times 2^n by scalef (which
- * also gives 0 for n far below the smallest float) */
-AVX512 static inline __m512 exp16(__m512 x) {
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.f)));
-    return _mm512_scalef_ps(p, n);
-}
-
-/* One row of a softmax output (n ≤ 16 classes) with the cross-entropy loss, in one vector:
- * u += b, z = e^(u − max) / Σ, its loss −Σ d ln z = Σ d (lse − u) (in double, as the scalar
- * path), δ = (z − d) · scale, and the first class of largest z. Returns 0, with nothing
- * written, if some u is not finite (the scalar path then takes the row). */
-AVX512 static int softmax_ce_row(float *u, float *dl, const float *d, const float *b, int64_t n,
-                          float scale, double *Er, int64_t *cls) {
-    const __mmask16 m = (__mmask16)((1u << n) - 1);
-    const __m512 zero = _mm512_setzero_ps();
-    const __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(m, u), _mm512_maskz_loadu_ps(m, b));
-    if (_mm512_mask_cmp_ps_mask(m, _mm512_sub_ps(v, v), zero, _CMP_NEQ_UQ)) return 0;
-    const float mx = _mm512_mask_reduce_max_ps(m, v);
-    const __m512 ex = _mm512_maskz_mov_ps(m, exp16(_mm512_maskz_sub_ps(m, v, _mm512_set1_ps(mx))));
-    const float sum = _mm512_reduce_add_ps(ex);
-    const __m512 dv = _mm512_maskz_loadu_ps(m, d);
-    const __m512d lse = _mm512_set1_pd(mx + log((double)sum));
-    const __m512d lo = _mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(dv)),
-        _mm512_sub_pd(lse, _mm512_cvtps_pd(_mm512_castps512_ps256(v))));
-    const __m512 vh = _mm512_shuffle_f32x4(v, v, 0xEE), dh = _mm512_shuffle_f32x4(dv, dv, 0xEE);
-    const __m512d hi = _mm512_mul_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(dh)),
-        _mm512_sub_pd(lse, _mm512_cvtps_pd(_mm512_castps512_ps256(vh))));
-    *Er = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_maskz_mov_pd((__mmask8)m, lo),
-                                             _mm512_maskz_mov_pd((__mmask8)(m >> 8), hi)));
-    const __m512 z = _mm512_maskz_div_ps(m, ex, _mm512_set1_ps(sum));
-    _mm512_mask_storeu_ps(u, m, z);
-    _mm512_mask_storeu_ps(dl, m, _mm512_mul_ps(_mm512_sub_ps(z, dv), _mm512_set1_ps(scale)));
-    const __m512 top = _mm512_set1_ps(_mm512_mask_reduce_max_ps(m, z));
-    *cls = __builtin_ctz((unsigned)_mm512_mask_cmp_ps_mask(m, z, top, _CMP_EQ_OQ));
-    return 1;
-}
 #endif
 
 /* 1 on a CPU with AVX-512 (and a build that has the kernels for it), else 0 */
@@ -581,107 +487,7 @@ int sn_matmul(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int6
     return 0;
 }
 
-/* P (rows × no, no ≤ 16) = Z (rows × K) · W (K × no, rows ldw apart) for a narrow output
- * layer, where BLAS spends more on packing than on arithmetic: each row of W padded to 16
- * lanes (Wp), eight rows of Z at a time, one 16-lane accumulator per row. */
-typedef float v16 __attribute__((vector_size(64)));
 
-CONTRACT_FN  /* fused multiply-adds, as BLAS uses */
-VECTOR static void narrow_product(float *restrict P, const float *restrict Z, int64_t ldz,
-                                  const v16 *restrict Wp, int64_t K, int64_t no, int64_t rows) {
-    CONTRACT_BODY
-    int64_t r = 0;
-    for (; r + 8 <= rows; r += 8) {
-        v16 acc[8] = {{0}};
-        const float *restrict z = Z + r * ldz;
-        for (int64_t i = 0; i < K; i++)
-            for (int q = 0; q < 8; q++) acc[q] += z[q * ldz + i] * Wp[i];
-        for (int q = 0; q < 8; q++) memcpy(P + (r + q) * no, &acc[q], (size_t)no * sizeof(float));
-    }
-    for (; r < rows; r++) {
-        v16 acc = {0};
-        for (int64_t i = 0; i < K; i++) acc += Z[r * ldz + i] * Wp[i];
-        memcpy(P + r * no, &acc, (size_t)no * sizeof(float));
-    }
-}
-
-/* G (rows × w, rows ldg apart; w a multiple of 16) = Δ (rows × no, no ≤ 16) · Wk (no × w)
- * times f'(z): the δ of the neurons below a narrow output layer, δ_j = (Σ_k δ_k w_kj) f'(u_j),
- * for w of them at once (Wk holds w_kj for output k in row k; z in Z, rows ldg apart), and
- * their bias gradients Σ_batch δ_j (into db, w values), in one pass. BLAS, with an inner
- * dimension of 10, and then two passes of its own took longer. */
-typedef int v16i __attribute__((vector_size(64)));
-
-CONTRACT_FN
-VECTOR static void narrow_backprop(float *restrict G, int64_t ldg, const float *restrict Dl,
-                                   int64_t no, const float *restrict Wk, int64_t w,
-                                   int64_t rows, const float *restrict Z, int act,
-                                   float *restrict db) {
-    CONTRACT_BODY
-    const v16 zero = {0}, one = zero + 1.f;
-    memset(db, 0, (size_t)w * sizeof(float));
-    for (int64_t r = 0; r < rows; r++) {
-        const float *restrict d = Dl + r * no;
-        for (int64_t c = 0; c < w; c += 16) {
-            v16 acc = {0}, wv, z, s;
-            for (int64_t k = 0; k < no; k++) {
-                memcpy(&wv, Wk + k * w + c, sizeof(v16));
-                acc += d[k] * wv;
-            }
-            memcpy(&z, Z + r * ldg + c, sizeof(v16));
-            switch (act) {  /* as times_derivative: products, so that NaN stays NaN */
-            case ACT_RELU: acc *= __builtin_convertvector(-(v16i)(z > zero), v16); break;
-            case ACT_SIGMOID: acc *= z * (one - z); break;
-            case ACT_TANH: acc *= one - z * z; break;
-            default: break;
-            }
-            memcpy(G + r * ldg + c, &acc, sizeof(v16));
-            memcpy(&s, db + c, sizeof(v16));
-            s += acc;  /* rows in order, as col_sums adds them */
-            memcpy(db + c, &s, sizeof(v16));
-        }
-    }
-}
-
-/* C (count × no, rows ldc apart) = α Zᵀ Δ + β C for a narrow output layer's weights of count
- * inputs (z in Z, rows ldz apart; Δ rows × no, read 16 values a row: its buffer has slack):
- * sixteen inputs at a time, one 16-lane accumulator each. */
-CONTRACT_FN
-VECTOR static void narrow_update(float *restrict C, int64_t ldc, const float *restrict Z,
-                                 int64_t ldz, const float *restrict Dl, int64_t no,
-                                 int64_t rows, int64_t count, float alpha, float beta) {
-    CONTRACT_BODY
-    for (int64_t i0 = 0; i0 < count; i0 += 16) {
-        v16 acc[16];
-        for (int q = 0; q < 16; q++) acc[q] = (v16){0};
-        for (int64_t r = 0; r < rows; r++) {
-            v16 d;
-            memcpy(&d, Dl + r * no, sizeof(v16));
-            const float *restrict z = Z + r * ldz + i0;
-            for (int q = 0; q < 16; q++) acc[q] += z[q] * d;
-        }
-        const int64_t m = count - i0 < 16 ? count - i0 : 16;
-        for (int64_t q = 0; q < m; q++)
-            for (int64_t k = 0; k < no; k++) {
-                float *x = C + (i0 + q) * ldc + k;
-                *x = beta == 0.f ? alpha * acc[q][k] : beta * *x + alpha * acc[q][k];
-            }
-    }
-}
-
-/* Pack a narrow output layer's weights of inputs [a, c) for narrow_product (Wp: input i's no
- * weights in 16 lanes) and narrow_backprop (Wk: output k's weights in a row of w lanes). */
-static void pack_narrow(const float *WT, int64_t ldw, int64_t a, int64_t c, int64_t no,
-                        float *Wp, float *Wk, int64_t w) {
-    memset(Wp, 0, (size_t)(16 * (c - a)) * sizeof(float));
-    memset(Wk, 0, (size_t)(no * w) * sizeof(float));
-    for (int64_t i = a; i < c; i++)
-        for (int64_t k = 0; k < no; k++) {
-            const float x = WT[i * ldw + k];
-            Wp[16 * (i - a) + k] = x;
-            Wk[k * w + (i - a)] = x;
-        }
-}
 
 /* whether every value is finite (x − x is 0 for those, NaN for ±inf and NaN) */
 VECTOR static int all_finite(const float *restrict x, int64_t n) {
@@ -746,45 +552,37 @@ VECTOR static void col_sums(const float *restrict d, int64_t B, int64_t ld, int6
         for (int64_t j = a; j < c; j++) db[j] += d[r * ld + j];
 }
 
+/* z_k = e^(u_k − max) / Σ_j e^(u_j − max) over one row of n values (z may be u); returns
+ * ln Σ_j e^u_j, the log-sum-exp the cross-entropy needs. The one softmax of this library. */
+static double softmax_row(const float *u, float *z, int64_t n) {
+    float mx = u[0];
+    for (int64_t k = 1; k < n; k++) mx = u[k] > mx ? u[k] : mx;
+    float s = 0.f;
+    for (int64_t k = 0; k < n; k++) s += z[k] = expf(u[k] - mx);  /* e^(u − max) */
+    for (int64_t k = 0; k < n; k++) z[k] /= s;
+    return mx + log((double)s);
+}
+
 /* The output layer, its loss and δ_out, computed by every thread on its own copy.
  * U holds Σ_t partials (without b); on return U holds z and Dl holds δ_out (scaled). */
 static double output_layer(engine *e, job_t *j, float *restrict U, float *restrict Dl,
-                           const float *restrict b, int64_t *correct, int count, int64_t r0,
-                           int64_t r1) {
+                           const float *restrict b, int64_t *correct, int count) {
     const int64_t n = e->n[e->L], B = j->B;
     const int act = e->act[e->L - 1];
     double E = 0.0;
     int64_t right = 0;
-#ifdef OWN_GEMM
-    /* the usual classifier in vectors, where the CPU has AVX-512 */
-    const int vector = avx512_on(&e->S) && act == ACT_SOFTMAX && e->loss == LOSS_CROSS_ENTROPY &&
-                       n <= 16;
-#endif
-    for (int64_t r = r0; r < r1; r++) {  /* rows [r0, r1) of the batch */
+    for (int64_t r = 0; r < B; r++) {
         float *restrict u = U + r * n, *restrict dl = Dl + r * n;
         const int64_t row = row_of(j, r);
         const float *restrict d = j->D + row * j->ldd;
         double Er = 0.0;
-#ifdef OWN_GEMM
-        int64_t cls;
-        if (vector && softmax_ce_row(u, dl, d, b, n, j->scale, &Er, &cls)) {
-            E += Er;
-            if (count && j->labels) right += cls == j->labels[row];
-            continue;
-        }
-#endif
         for (int64_t k = 0; k < n; k++) u[k] += b[k];
         if (act == ACT_SOFTMAX) {
-            float mx = u[0];
-            for (int64_t k = 1; k < n; k++) mx = u[k] > mx ? u[k] : mx;
-            float s = 0.f;
-            for (int64_t k = 0; k < n; k++) s += dl[k] = expf(u[k] - mx);  /* e^(u − max) */
-            if (e->loss == LOSS_CROSS_ENTROPY) {  /* −Σ d ln z = Σ d (lse − u): no underflow */
-                const double lse = mx + log((double)s);
+            const double lse = softmax_row(u, dl, n);  /* z into dl: the loss needs u */
+            if (e->loss == LOSS_CROSS_ENTROPY)  /* −Σ d ln z = Σ d (lse − u): no underflow */
                 for (int64_t k = 0; k < n; k++)
                     if (d[k] != 0.f) Er += (double)d[k] * (lse - u[k]);
-            }
-            for (int64_t k = 0; k < n; k++) u[k] = dl[k] / s;  /* z_k */
+            memcpy(u, dl, (size_t)n * sizeof(float));
         } else if (e->loss == LOSS_BINARY_CROSS_ENTROPY) {  /* sigmoid output */
             for (int64_t k = 0; k < n; k++) {
                 const double x = u[k];  /* −[d ln σ(u) + (1 − d) ln(1 − σ(u))] */
@@ -846,20 +644,16 @@ static double output_layer(engine *e, job_t *j, float *restrict U, float *restri
 /* The step on a block of layer l's Wᵀ (rows × count values from offset `off`, rows ldw[l]
  * apart), from the layer's inputs A (B × rows, lda) and its δ (B × count, ldd): inside the
  * product for plain gradient descent (η is already in δ), else the gradient and then the
- * optimiser; then the synaptic bound. The product is BLAS's, or for a narrow output layer
- * (count ≤ 16, δ's buffer with slack) narrow_update. */
+ * optimiser; then the synaptic bound. */
 static void update_weights(engine *e, const job_t *j, int l, int64_t off, int64_t rows,
                            int64_t count, const float *A, int64_t lda, const float *D,
-                           int64_t ldd, int narrow) {
+                           int64_t ldd) {
     const int64_t lw = e->ldw[l];
     float *W = e->WT[l] + off;
     float *G = e->opt == OPT_SGD ? W : e->dWT[l] + off;  /* the step inside, or ∂E/∂w first */
     const float alpha = e->opt == OPT_SGD ? -1.f : 1.f, beta = e->opt == OPT_SGD ? 1.f : 0.f;
-    if (narrow)  /* w_ji ← w_ji − η δ_j z_i, or ∂E/∂w_ji = δ_j z_i */
-        narrow_update(G, lw, A, lda, D, ldd, j->B, rows, alpha, beta);  /* ldd = count */
-    else
-        e->gemm(ROW_MAJOR, TRANS, NO_TRANS, rows, count, j->B, alpha, A, lda, D, ldd, beta, G,
-                lw);
+    /* w_ji ← w_ji − η δ_j z_i, or ∂E/∂w_ji = δ_j z_i, summed over the batch */
+    e->gemm(ROW_MAJOR, TRANS, NO_TRANS, rows, count, j->B, alpha, A, lda, D, ldd, beta, G, lw);
     if (e->opt != OPT_SGD)
         optimise(e, j, W, G, at(e->mW[l], off), at(e->vW[l], off), rows, count, lw, j->decay);
     if (j->bound > 0) clip(W, rows, count, lw, j->bound);
@@ -867,12 +661,9 @@ static void update_weights(engine *e, const job_t *j, int l, int64_t off, int64_
 
 /* The biases [a, c) of layer l: ∂E/∂b_j = Σ_batch δ_j (kept in db), then the step. */
 static void update_biases(engine *e, const job_t *j, int t, int l, const float *D, int64_t ldd,
-                          int64_t a, int64_t c, const float *summed) {
+                          int64_t a, int64_t c) {
     float *b = e->b[l] + a, *db = e->db[l] + a;
-    if (summed)  /* already summed (narrow_backprop) */
-        memcpy(db, summed, (size_t)(c - a) * sizeof(float));
-    else
-        col_sums(D, j->B, ldd, a, c, e->db[l]);
+    col_sums(D, j->B, ldd, a, c, e->db[l]);
     if (l == 0) flag_if_not_finite(e, t, e->db[0], a, c);
     if (e->opt == OPT_SGD)
         for (int64_t k = 0; k < c - a; k++) b[k] -= db[k];
@@ -885,16 +676,12 @@ static void work(engine *e, int t) {
     job_t *j = &e->job;
     const int L = e->L, T = e->T;
     const int64_t B = j->B;
-    /* each thread gathers the whole batch into its own cache: inside the first product where
-     * the own kernel makes it, else first */
+    /* each thread gathers the whole batch into its own cache, checking it on the way */
     float *Xt = e->Xt[t];
     const int64_t n0 = e->n[0];
-    const int64_t a1 = e->part[1][t], c1 = e->part[1][t + 1];
-    const int fused = L > 1 && c1 > a1 && B >= e->S.fused_min_batch &&
-                      own_product(&e->S, c1 - a1, n0);
-    int paths = fused ? PATH_GATHER | PATH_OWN_GEMM : 0;
+    int paths = 0;
     int clean = 1;  /* every input finite: all threads gather the same rows, so all agree */
-    for (int64_t r = 0; !fused && r < B; r++) {
+    for (int64_t r = 0; r < B; r++) {
         const int64_t row = row_of(j, r);
         if (j->idx && r + 2 < B) __builtin_prefetch(j->X + j->idx[r + 2] * j->ldx);
         __builtin_prefetch(j->D + row * j->ldd);  /* its targets, read in the output layer */
@@ -914,40 +701,22 @@ static void work(engine *e, int t) {
         if (l > 0) barrier(e, t);  /* all of z_prev written */
         if (c > a) {
             const int act = e->act[l];
-            int done = 0;  /* whether z = f(u + b) was stored by the product */
-#ifdef OWN_GEMM
-            if (l == 0 && fused) {  /* u = W x, x gathered on the way */
-                done = act == ACT_IDENTITY || act == ACT_RELU;
-                if (!gather_forward(j, Xt, n0, (c - a + 15) / 16 * 16, e->WT[0] + a, lw,
-                                    e->Z[1] + a, lz, done ? e->b[0] + a : NULL, c - a, act)) {
-                    if (t == 0) j->bad_input = 1;  /* before any barrier and any update */
-                    return;
-                }
-            } else
-#endif
-            {  /* u = W z_prev */
-                if (own_product(&e->S, c - a, ni)) paths |= PATH_OWN_GEMM;
-                done = forward_product(&e->S, e->gemm, B, c - a, ni, Zp, ldp, e->WT[l] + a,
-                                       lw, e->Z[l + 1] + a, lz, e->b[l] + a, act);
-            }
-            if (!done) bias_act(e->Z[l + 1], B, lz, a, c, e->b[l], act);  /* z = f(u + b) */
+            if (own_product(&e->S, c - a, ni)) paths |= PATH_OWN_GEMM;
+            /* u = W z_prev, and z = f(u + b) where the product did not store it already */
+            if (!forward_product(&e->S, e->gemm, B, c - a, ni, Zp, ldp, e->WT[l] + a, lw,
+                                 e->Z[l + 1] + a, lz, e->b[l] + a, act))
+                bias_act(e->Z[l + 1], B, lz, a, c, e->b[l], act);
         }
         Zp = e->Z[l + 1];
         ldp = lz;
     }
+    atomic_fetch_or_explicit(&e->paths, paths, memory_order_relaxed);
     /* output layer: partial products over this thread's inputs, then added by all */
     const int lo = L - 1;
     const int64_t no = e->n[L], lw = e->ldw[lo];
     const int64_t a = e->part[lo][t], c = e->part[lo][t + 1];
     float *P = e->P[t];
-    /* a narrow output layer (≤ 16 outputs): products by register-blocked loops */
-    const int64_t w = (c - a + 15) / 16 * 16;
-    float *Wp = B >= e->S.narrow_min_batch ? e->Wp[t] : NULL, *Wk = Wp ? Wp + 16 * (c - a) : NULL;
-    if (Wp && c > a) {
-        paths |= PATH_NARROW;
-        pack_narrow(e->WT[lo], lw, a, c, no, Wp, Wk, w);
-        narrow_product(P, Zp + a, ldp, (const v16 *)Wp, c - a, no, B);
-    } else if (c > a)
+    if (c > a)
         e->gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, B, no, c - a, 1.f, Zp + a, ldp,
                 e->WT[lo] + a * lw, lw, 0.f, P, no);
     else
@@ -955,47 +724,25 @@ static void work(engine *e, int t) {
     /* the output biases as they are now: thread 0 updates them while others may still read */
     memcpy(e->bo[t], e->b[lo], (size_t)no * sizeof(float));
     barrier(e, t);
-    /* large batches: each thread its share of the rows, then δ_out shared (one barrier more);
-     * small ones: every thread all rows, no barrier (it would cost more than it saves) */
-    const int split = T > 1 && B >= e->S.split_min_batch;
-    if (split) paths |= PATH_SPLIT;
-    if (avx512_on(&e->S) && e->act[lo] == ACT_SOFTMAX && e->loss == LOSS_CROSS_ENTROPY &&
-        no <= 16)
-        paths |= PATH_SOFTMAX_ROWS;  /* output_layer's rows in vectors */
-    atomic_fetch_or_explicit(&e->paths, paths, memory_order_relaxed);
-    const int64_t r0 = split ? B * t / T : 0, r1 = split ? B * (t + 1) / T : B;
-    float *U = e->Uo[t], *Do = split ? e->Dsh : e->Do[t];
-    memcpy(U + r0 * no, e->P[0] + r0 * no, (size_t)((r1 - r0) * no) * sizeof(float));
-    for (int s = 1; s < T; s++) add_into(U + r0 * no, e->P[s] + r0 * no, (r1 - r0) * no);
+    /* every thread all rows of the (small) output layer: no barrier more */
+    float *U = e->Uo[t], *Do = e->Do[t];
+    memcpy(U, e->P[0], (size_t)(B * no) * sizeof(float));
+    for (int s = 1; s < T; s++) add_into(U, e->P[s], B * no);
     int64_t correct = 0;
-    double E = output_layer(e, j, U, Do, e->bo[t], &correct, split || t == 0, r0, r1);
-    if (split) {  /* every thread adds the parts in the same order: the same E everywhere */
-        e->part_E[t].E = E;
-        e->part_E[t].correct = correct;
-        barrier(e, t);
-        E = 0.0;
-        correct = 0;
-        for (int s = 0; s < T; s++) { E += e->part_E[s].E; correct += e->part_E[s].correct; }
-    }
+    const double E = output_layer(e, j, U, Do, e->bo[t], &correct, t == 0);
     if (t == 0) { j->E = E; j->correct = correct; }
     if (!isfinite(E)) {  /* every thread computed the same E: all stop before any update */
         if (t == 0) j->finite = 0;
         return;
     }
     /* output layer backward: hand δ W down for this thread's inputs (old weights), update */
-    float *dbs = Wk ? Wk + no * w : NULL;  /* the bias gradients narrow_backprop sums */
     if (lo > 0 && c > a) {
-        if (Wp) {  /* into rows of whole cache lines: the padding past c is no one's */
-            narrow_backprop(e->Dl[lo] + a, ldp, Do, no, Wk, w, B, e->Z[lo] + a,
-                            e->act[lo - 1], dbs);
-        } else {
-            e->gemm(ROW_MAJOR, NO_TRANS, TRANS, B, c - a, no, 1.f, Do, no, e->WT[lo] + a * lw,
-                    lw, 0.f, e->Dl[lo] + a, ldp);  /* ∂E/∂z_i = Σ_k δ_k w_ki */
-            times_derivative(e->Dl[lo], e->Z[lo], B, ldp, a, c, e->act[lo - 1]);  /* δ_j */
-        }
+        e->gemm(ROW_MAJOR, NO_TRANS, TRANS, B, c - a, no, 1.f, Do, no, e->WT[lo] + a * lw,
+                lw, 0.f, e->Dl[lo] + a, ldp);  /* ∂E/∂z_i = Σ_k δ_k w_ki */
+        times_derivative(e->Dl[lo], e->Z[lo], B, ldp, a, c, e->act[lo - 1]);  /* δ_j */
     }
-    if (c > a) update_weights(e, j, lo, a * lw, c - a, no, Zp + a, ldp, Do, no, Wp != NULL);
-    if (t == 0) update_biases(e, j, t, lo, Do, no, 0, no, NULL);
+    if (c > a) update_weights(e, j, lo, a * lw, c - a, no, Zp + a, ldp, Do, no);
+    if (t == 0) update_biases(e, j, t, lo, Do, no, 0, no);
     /* hidden layers, top down: this thread's neurons */
     for (int l = lo - 1; l >= 0; l--) {
         const int64_t hi = e->n[l], lw = e->ldw[l], lzo = e->lz[l + 1];
@@ -1008,8 +755,8 @@ static void work(engine *e, int t) {
             if (l > 0)
                 e->gemm(ROW_MAJOR, NO_TRANS, TRANS, B, hi, hc - ha, 1.f, Dh + ha, lzo,
                         e->WT[l] + ha, lw, 0.f, Qt, lzi);  /* partial Σ_j δ_j w_ji */
-            update_weights(e, j, l, ha, hi, hc - ha, Zin, lzi, Dh + ha, lzo, 0);
-            update_biases(e, j, t, l, Dh, lzo, ha, hc, l == lo - 1 ? dbs : NULL);
+            update_weights(e, j, l, ha, hi, hc - ha, Zin, lzi, Dh + ha, lzo);
+            update_biases(e, j, t, l, Dh, lzo, ha, hc);
         } else if (l > 0) {
             memset(Qt, 0, (size_t)(B * lzi) * sizeof(float));
         }
@@ -1112,13 +859,8 @@ engine *sn_create(int L, const int64_t *sizes, const int64_t *ldw, float **WT, f
         ok &= (e->Xt[t] = alloc((size_t)(max_batch * sizes[0]))) != NULL;
         ok &= (e->P[t] = alloc((size_t)(max_batch * sizes[L]))) != NULL;
         ok &= (e->Uo[t] = alloc((size_t)(max_batch * sizes[L]))) != NULL;
-        ok &= (e->Do[t] = alloc((size_t)(max_batch * sizes[L] + 16))) != NULL;
-        if (t == 0) ok &= (e->Dsh = alloc((size_t)(max_batch * sizes[L] + 16))) != NULL;  /* slack:
-                                                          * narrow_update reads 16 a row */
+        ok &= (e->Do[t] = alloc((size_t)(max_batch * sizes[L]))) != NULL;
         ok &= (e->bo[t] = alloc((size_t)sizes[L])) != NULL;
-        if (sizes[L] <= 16)  /* 16 lanes for each input, then 16 × (inputs rounded up to 16),
-                              * then the bias gradients of those inputs' neurons */
-            ok &= (e->Wp[t] = alloc((size_t)(33 * (sizes[L - 1] + 16)))) != NULL;
         for (int q = 0; q < 2; q++)
             ok &= (e->Q[q][t] = alloc((size_t)(max_batch * widest))) != NULL;
     }
@@ -1229,18 +971,7 @@ int sn_forward(int L, const int64_t *sizes, const int64_t *ldw, float **WT, floa
         float *C = l == L - 1 ? out : (l % 2 ? buf1 : buf0);
         /* hidden outputs in rows of whole cache lines (the products fill the padding) */
         const int64_t ldc = l == L - 1 ? no : (no + 15) / 16 * 16;
-        v16 *Wp = NULL;
-        if (l == L - 1 && l > 0 && no <= 16 && rows >= S->narrow_min_batch &&
-            !posix_memalign((void **)&Wp, ALIGN, (size_t)ni * sizeof(v16))) {
-            for (int64_t i = 0; i < ni; i++) {  /* row i of Wᵀ, padded with zeros */
-                float row[16] = {0};
-                memcpy(row, WT[l] + i * ldw[l], (size_t)no * sizeof(float));
-                memcpy(&Wp[i], row, sizeof(v16));
-            }
-            narrow_product(C, A, lda, Wp, ni, no, rows);  /* u = W z_prev */
-            free(Wp);
-            *paths |= PATH_NARROW;
-        } else if (ldc % 16 == 0) {
+        if (ldc % 16 == 0) {
             if (own_product(S, no, ni)) *paths |= PATH_OWN_GEMM;
             forward_product(S, gemm, rows, no, ni, A, lda, WT[l], ldw[l], C, ldc, NULL, 0);
         } else {
@@ -1250,11 +981,9 @@ int sn_forward(int L, const int64_t *sizes, const int64_t *ldw, float **WT, floa
         for (int64_t r = 0; l == 0 && ok && r < rows; r++) ok = all_finite(C + r * ldc, no);
         if (act[l] == ACT_SOFTMAX) {
             for (int64_t r = 0; r < rows; r++) {
-                float *restrict u = C + r * no;
-                float mx = -INFINITY, sum = 0.f;
-                for (int64_t k = 0; k < no; k++) { u[k] += b[l][k]; mx = u[k] > mx ? u[k] : mx; }
-                for (int64_t k = 0; k < no; k++) sum += u[k] = expf(u[k] - mx);
-                for (int64_t k = 0; k < no; k++) u[k] /= sum;  /* z_k = e^u_k / Σ_j e^u_j */
+                float *u = C + r * no;
+                for (int64_t k = 0; k < no; k++) u[k] += b[l][k];
+                softmax_row(u, u, no);  /* z_k = e^u_k / Σ_j e^u_j */
             }
         } else {
             bias_act(C, rows, ldc, 0, no, b[l], act[l]);  /* z = f(u + b) */
@@ -1276,11 +1005,9 @@ void sn_free(engine *e) {
     pthread_cond_destroy(&e->cv);
     for (int t = 0; t < MAX_THREADS; t++) {
         free(e->Xt[t]); free(e->P[t]); free(e->Uo[t]); free(e->Do[t]); free(e->bo[t]);
-        free(e->Wp[t]);
         free(e->Q[0][t]); free(e->Q[1][t]);
     }
     for (int l = 0; l < MAX_LAYERS; l++) { free(e->Z[l]); free(e->Dl[l]); free(e->dWT[l]); }
-    free(e->Dsh);
     free(e);
 }
 

@@ -34,7 +34,7 @@ from .layers import aligned_zeros
 _HIDDEN = {"identity": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 _OUTPUT = {**_HIDDEN, "softmax": 4}
 _LOSSES = {"squared_error": 0, "cross_entropy": 1, "binary_cross_entropy": 2}
-_ABI = 6  # must equal SN_ABI in _cengine.c
+_ABI = 7  # must equal SN_ABI in _cengine.c
 _P = ctypes.c_void_p
 _I64 = ctypes.c_int64
 _F = ctypes.c_float
@@ -102,18 +102,8 @@ class Settings(ctypes.Structure):
     sizes (:func:`using`)."""
 
     _fields_ = [
-        # the AVX-512 kernels (our own product, the gather inside it, softmax rows in
-        # vectors) where the CPU has them; False: OpenBLAS and the portable loops everywhere
+        # the AVX-512 kernels (our own product) where the CPU has them; False: OpenBLAS
         ("avx512", ctypes.c_int),
-        # a narrow output layer's (≤ 16 outputs) own loops from this batch on: below it,
-        # packing the weights each step costs more than BLAS's narrow products
-        ("narrow_min_batch", _I64),
-        # the batch gathered inside the first product from this batch on: below it there is
-        # too little arithmetic to hide the next block's fetch behind
-        ("fused_min_batch", _I64),
-        # the output layer's rows shared out between the threads from this batch on: below
-        # it the barrier that sharing needs costs more than the redundant rows
-        ("split_min_batch", _I64),
         # the most weights (rows padded to 16) our own product takes: it keeps them in a
         # core's second-level cache; beyond, OpenBLAS's packed slabs are as fast
         ("own_gemm_max", _I64),
@@ -123,18 +113,13 @@ class Settings(ctypes.Structure):
         return {name: getattr(self, name) for name, _ in self._fields_}
 
 
-DEFAULT_SETTINGS = {"avx512": 1, "narrow_min_batch": 32, "fused_min_batch": 32,
-                    "split_min_batch": 128, "own_gemm_max": 1 << 18}
-#: every path forced on at any size (thresholds at their lowest; on this CPU's kernels)
-FORCED_ON = {"narrow_min_batch": 1, "fused_min_batch": 1, "split_min_batch": 1,
-             "own_gemm_max": 1 << 62}
-#: every optional path forced off (OpenBLAS and the plain loops)
-FORCED_OFF = {"avx512": 0, "narrow_min_batch": 1 << 62, "fused_min_batch": 1 << 62,
-              "split_min_batch": 1 << 62, "own_gemm_max": 0}
+DEFAULT_SETTINGS = {"avx512": 1, "own_gemm_max": 1 << 18}
+#: every optional path forced on at any size (on the kernels this CPU has)
+FORCED_ON = {"own_gemm_max": 1 << 62}
 
 
 #: the optional paths a compiled call reports it took (PATH_* in _cengine.c), as bits
-PATHS = {"own_gemm": 1, "gather": 2, "narrow": 4, "split": 8, "softmax_rows": 16}
+PATHS = {"own_gemm": 1}
 
 
 def path_names(bits: int) -> set[str]:
