@@ -16,9 +16,9 @@ float32 only; float64 networks run on NumPy (test_engine.py checks that they say
 
 Kernel modes (``_engine.using``): ``default`` as shipped; ``forced_on`` every size threshold at
 its lowest, so each optional path runs at any size; ``blas_products`` every product OpenBLAS's;
-``portable`` the x86 AVX-512 kernels off. With ``SYNAPSENET_KERNELS=portable`` in the
-environment (a CI step) no mode turns the AVX-512 kernels on, so the whole harness runs
-without them.
+``avx2`` and ``portable`` the x86 AVX-512 kernels off, the element-wise loops compiled for
+AVX2 or for any CPU. With ``SYNAPSENET_KERNELS=portable`` in the environment (a CI step) no
+mode turns the AVX-512 kernels on, so the whole harness runs without them.
 """
 
 import ctypes
@@ -41,7 +41,8 @@ MODES = {
     "default": {},
     "forced_on": _engine.FORCED_ON,  # our product at any size
     "blas_products": {"own_gemm_max": 0},  # every product BLAS's, the loops as shipped
-    "portable": {"avx512": 0},  # no AVX-512 kernel at all
+    "avx2": {"isa": "avx2"},  # no AVX-512 kernel: BLAS's products, the loops for AVX2
+    "portable": {"isa": "portable"},  # the loops for any CPU
 }
 
 
@@ -49,6 +50,12 @@ def avx512_in(mode) -> bool:
     """Whether the AVX-512 kernels run in this mode, on this CPU, in this environment."""
     with _engine.using(**MODES[mode]):
         return _engine.own_products()
+
+
+def loops_in(mode) -> str:
+    """The instruction set of the element-wise loops in this mode, here."""
+    with _engine.using(**MODES[mode]):
+        return _engine.isa_in_use()
 
 
 # -- the training step ---------------------------------------------------------------------
@@ -127,7 +134,7 @@ def _numpy_twin(i):
 
 def expected_training_paths(case, threads, mode) -> set[str] | None:
     """The optional paths the forced modes must take (None: no claim for the default ones)."""
-    if mode in ("blas_products", "portable"):
+    if mode in ("blas_products", "avx2", "portable"):
         return set()
     if mode != "forced_on":
         return None
@@ -167,6 +174,7 @@ def test_training_step_matches_its_numpy_twin(monkeypatch, data, i, threads, mod
     if "weight_bound" in kw:
         assert all(np.abs(p).max() <= kw["weight_bound"] for p in b.parameters())
         assert b.train_config["substrate"]["weight_bound"] == kw["weight_bound"]
+    assert engines and all(e.loops == loops_in(mode) for e in engines)
     paths = set().union(*(_engine.path_names(e.paths) for e in engines))
     want = expected_training_paths(CASES[i], threads, mode)
     if want is not None:
@@ -188,7 +196,7 @@ NETS = [  # sizes, activations
 
 
 def expected_inference_paths(sizes, mode) -> set[str] | None:
-    if mode in ("blas_products", "portable"):
+    if mode in ("blas_products", "avx2", "portable"):
         return set()
     if mode != "forced_on":
         return None
@@ -265,23 +273,32 @@ def test_the_matrix_product_matches_float64(mode):
 # -- the hooks themselves -------------------------------------------------------------------
 def test_settings_change_only_inside_the_block_and_refuse_unknown_names():
     before = _engine.settings()
-    assert before == {**_engine.DEFAULT_SETTINGS, "avx512": before["avx512"]}
-    with _engine.using(own_gemm_max=16, avx512=False) as now:
-        assert now["own_gemm_max"] == 16 and now["avx512"] == 0
-        assert not _engine.own_products()
+    assert before["own_gemm_max"] == _engine.DEFAULT_SETTINGS["own_gemm_max"]
+    with _engine.using(own_gemm_max=16, isa="portable") as now:
+        assert now == {"isa": "portable", "own_gemm_max": 16}
+        assert not _engine.own_products() and _engine.isa_in_use() == "portable"
     assert _engine.settings() == before
     with pytest.raises(TypeError, match="unknown settings"):
         with _engine.using(own_gemm=1):
             pass
+    with pytest.raises(ValueError, match="isa must be one of portable, avx2, avx512"):
+        with _engine.using(isa="sse"):
+            pass
 
 
-def test_the_environment_turns_the_avx512_kernels_off():
+@pytest.mark.parametrize("kernels,isa", [("portable", "portable"), ("avx2", "avx2"),
+                                         ("auto", "avx512"), ("nonsense", "avx512")])
+def test_the_environment_caps_the_instruction_set(kernels, isa):
     import subprocess
     import sys
 
-    code = ("from synapsenet import _engine as e; "
-            "print(e.settings()['avx512'], e.own_products())")
-    env = {**os.environ, "SYNAPSENET_KERNELS": "portable"}
+    code = ("import warnings; warnings.simplefilter('ignore'); "
+            "from synapsenet import _engine as e\n"
+            "with e.using(isa='avx512'):\n"
+            "    print(e.settings()['isa'], e.isa_in_use(), e.own_products())")
+    env = {**os.environ, "SYNAPSENET_KERNELS": kernels}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout.split()
-    assert out == ["0", "False"]
+    cpu = _engine.ISAS.index(_engine.cpu_isa())
+    in_use = _engine.ISAS[min(_engine.ISAS.index(isa), cpu)]
+    assert out == [isa, in_use, str(in_use == "avx512")]

@@ -1,14 +1,17 @@
-"""The compiled training step: the same maths as ``Network.train_step``, one thread per core.
+"""The compiled kernels: the same maths as ``Network.train_step`` and ``Network.predict``.
 
-``_cengine.c`` (built at install when a C compiler is there) runs a whole training step —
+The library ``_cengine`` (built at install from ``_accel/*.c`` when a C compiler is there;
+``_accel/sn.h`` lists its units) runs a whole training step —
 gather of the batch, forward pass, loss, output delta, backpropagation and the update (plain
 gradient descent, momentum, Nesterov, L2 decay or Adam) — with each of T threads owning a
 fixed share of every hidden layer's neurons, so that synaptic weights, optimiser state and
 activations stay in one core's cache instead of crossing between cores at every product (see
 docs/performance.md). Matrix products are the library's own AVX-512 kernel where it applies
-(:func:`own_products`) and NumPy's own BLAS otherwise (float32, single-threaded per call);
-which compiled path runs where is decided by one :class:`Settings` (:func:`using` changes it,
-``SYNAPSENET_KERNELS=portable`` turns the AVX-512 kernels off at load). The
+(:func:`own_products`) and NumPy's own BLAS otherwise (float32, single-threaded per call); the
+element-wise passes are compiled for AVX-512, AVX2 and any CPU, picked at run time. Which
+compiled path runs where is decided by one :class:`Settings` (:func:`using` changes it;
+``SYNAPSENET_KERNELS=avx2`` or ``=portable`` caps the instruction set at load). This module
+hands the library arrays and those settings only, never a layer's or optimiser's insides. The
 fit loop uses it when the configuration is one it covers (:func:`unsupported` says
 why not otherwise) and runs the NumPy engine in every other case; ``SYNAPSENET_ENGINE=numpy``
 turns it off. The same library also serves :class:`Forward` (inference), :func:`product`
@@ -34,7 +37,10 @@ from .layers import aligned_zeros
 _HIDDEN = {"identity": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 _OUTPUT = {**_HIDDEN, "softmax": 4}
 _LOSSES = {"squared_error": 0, "cross_entropy": 1, "binary_cross_entropy": 2}
-_ABI = 7  # must equal SN_ABI in _cengine.c
+_ABI = 8  # must equal SN_ABI in _accel/sn.h
+#: the instruction sets the element-wise loops are compiled for (ISA_* in _accel/sn.h), in
+#: order; our own product needs the last
+ISAS = ("portable", "avx2", "avx512")
 _P = ctypes.c_void_p
 _I64 = ctypes.c_int64
 _F = ctypes.c_float
@@ -69,15 +75,17 @@ def _load(path=None):
     lib.sn_forward.argtypes = [ctypes.c_int, _P, _P, _P, _P, _P, _P, _I64, _I64, _P, _P, _P,
                                _P, _P, ctypes.POINTER(ctypes.c_int)]
     lib.sn_forward.restype = ctypes.c_int
-    lib.sn_cpu_avx512.restype = ctypes.c_int
+    lib.sn_cpu_isa.restype = ctypes.c_int
+    lib.sn_loops_name.argtypes = [_P]
+    lib.sn_loops_name.restype = ctypes.c_char_p
     lib.sn_matmul.argtypes = [_I64, _I64, _I64, _F, _P, _I64, _I64, _P, _I64, _F, _P, _I64, _P,
                               _P]
     lib.sn_matmul.restype = ctypes.c_int
     lib.sn_paths.argtypes = [_P]
     lib.sn_paths.restype = ctypes.c_int
-    lib.sn_dac.argtypes = [_P, _I64, _I64, _I64, _F, _P, _I64, _P]
+    lib.sn_dac.argtypes = [_P, _I64, _I64, _I64, _F, _P, _I64, _P, _P]
     lib.sn_dac.restype = None
-    lib.sn_all_finite.argtypes = [_P, _I64]
+    lib.sn_all_finite.argtypes = [_P, _I64, _P]
     lib.sn_all_finite.restype = ctypes.c_int
     lib.sn_free.argtypes = [_P]
     lib.sn_free.restype = None
@@ -96,29 +104,37 @@ COMPILER = _LIB.sn_compiler().decode() if _LIB is not None else None
 
 
 class Settings(ctypes.Structure):
-    """Which compiled path makes what (``sn_settings`` in _cengine.c), passed with every call
+    """Which compiled path makes what (``sn_settings`` in _accel/sn.h), passed with every call
     that has a choice to make. The defaults put each threshold where the path starts to pay
-    on the machine of docs/performance.md; the tests move them to force every path at small
-    sizes (:func:`using`)."""
+    on the machine of docs/performance.md; the tests move them to force every path at any
+    size (:func:`using`)."""
 
     _fields_ = [
-        # the AVX-512 kernels (our own product) where the CPU has them; False: OpenBLAS
-        ("avx512", ctypes.c_int),
+        # the most capable instruction set to use (an index into ISAS; the CPU's, if less):
+        # "avx512" runs our own product and the loops compiled for it
+        ("isa", ctypes.c_int),
         # the most weights (rows padded to 16) our own product takes: it keeps them in a
         # core's second-level cache; beyond, OpenBLAS's packed slabs are as fast
         ("own_gemm_max", _I64),
     ]
 
     def as_dict(self) -> dict:
-        return {name: getattr(self, name) for name, _ in self._fields_}
+        return {"isa": ISAS[self.isa], "own_gemm_max": self.own_gemm_max}
 
 
-DEFAULT_SETTINGS = {"avx512": 1, "own_gemm_max": 1 << 18}
+DEFAULT_SETTINGS = {"isa": "avx512", "own_gemm_max": 1 << 18}
 #: every optional path forced on at any size (on the kernels this CPU has)
 FORCED_ON = {"own_gemm_max": 1 << 62}
 
 
-#: the optional paths a compiled call reports it took (PATH_* in _cengine.c), as bits
+def _settings(values: dict) -> Settings:
+    isa = values["isa"]
+    if isa not in ISAS:
+        raise ValueError(f"isa must be one of {', '.join(ISAS)}, got {isa!r}")
+    return Settings(ISAS.index(isa), int(values["own_gemm_max"]))
+
+
+#: the optional paths a compiled call reports it took (PATH_* in _accel/sn.h), as bits
 PATHS = {"own_gemm": 1}
 
 
@@ -128,14 +144,16 @@ def path_names(bits: int) -> set[str]:
 
 
 def _initial_settings() -> Settings:
-    kernels = os.environ.get("SYNAPSENET_KERNELS", "auto").strip().lower()
-    if kernels not in ("auto", "portable", ""):
-        warnings.warn(f"SYNAPSENET_KERNELS={kernels!r} is not 'auto' or 'portable': "
-                      "using 'auto'", RuntimeWarning, stacklevel=2)
-    return Settings(**{**DEFAULT_SETTINGS, "avx512": int(kernels != "portable")})
+    kernels = os.environ.get("SYNAPSENET_KERNELS", "auto").strip().lower() or "auto"
+    if kernels not in ("auto",) + ISAS:
+        warnings.warn(f"SYNAPSENET_KERNELS={kernels!r} is not 'auto' or one of "
+                      f"{', '.join(ISAS)}: using 'auto'", RuntimeWarning, stacklevel=2)
+        kernels = "auto"
+    return _settings({**DEFAULT_SETTINGS, "isa": "avx512" if kernels == "auto" else kernels})
 
 
 _SETTINGS = _initial_settings()
+_CAP = Settings(_SETTINGS.isa, 0)  # the environment's cap on the instruction set
 
 
 def settings() -> dict:
@@ -146,23 +164,33 @@ def settings() -> dict:
 @contextlib.contextmanager
 def using(**changes):
     """Run the block with some settings changed (:class:`Settings`' fields), e.g.
-    ``using(**FORCED_ON)`` or ``using(avx512=False)``; the previous ones come back after it.
-    Engines are made with the settings of their creation."""
+    ``using(**FORCED_ON)`` or ``using(isa="portable")``; the previous ones come back after it.
+    The instruction set only comes down: under ``SYNAPSENET_KERNELS=portable`` a block that
+    asks for "avx512" still runs the portable loops. Engines keep the settings of their
+    creation."""
     global _SETTINGS
     unknown = set(changes) - set(DEFAULT_SETTINGS)
     if unknown:
         raise TypeError(f"unknown settings {sorted(unknown)}; known: {sorted(DEFAULT_SETTINGS)}")
     before = _SETTINGS
-    _SETTINGS = Settings(**{**before.as_dict(), **{k: int(v) for k, v in changes.items()}})
+    new = _settings({**before.as_dict(), **changes})
+    new.isa = min(new.isa, _CAP.isa)
+    _SETTINGS = new
     try:
         yield settings()
     finally:
         _SETTINGS = before
 
 
-def cpu_has_avx512() -> bool:
-    """Whether this CPU runs the library's AVX-512 kernels (and the build has them)."""
-    return _LIB is not None and bool(_LIB.sn_cpu_avx512())
+def cpu_isa() -> str:
+    """The most capable instruction set of :data:`ISAS` this CPU runs ("portable" where the
+    library is not built)."""
+    return ISAS[_LIB.sn_cpu_isa()] if _LIB is not None else "portable"
+
+
+def isa_in_use() -> str:
+    """The instruction set the settings in force run on this CPU."""
+    return ISAS[min(_SETTINGS.isa, ISAS.index(cpu_isa()))]
 
 
 #: larger batches (mode="batch" on a big set, say) run on the NumPy engine: the compiled one
@@ -276,14 +304,16 @@ class Forward:
 
 
 def own_products(on: bool | None = None) -> bool:
-    """Whether the library's own AVX-512 kernels run (the forward products whose weights fit
-    in a core's second-level cache among them; otherwise, and on CPUs without AVX-512,
-    OpenBLAS and the portable loops do); ``on`` switches them (for comparisons), returning
-    the previous setting. See :func:`using` for a block with them switched."""
+    """Whether the library's own AVX-512 product makes the forward products whose weights fit
+    in a core's second-level cache (otherwise, and on CPUs without AVX-512, OpenBLAS does);
+    ``on`` switches the AVX-512 kernels on or off (for comparisons: off runs the AVX2 loops
+    where the CPU has them), returning the previous setting. :func:`using` does it for a
+    block."""
     global _SETTINGS
-    was = cpu_has_avx512() and bool(_SETTINGS.avx512)
+    was = isa_in_use() == "avx512"
     if on is not None:
-        _SETTINGS = Settings(**{**_SETTINGS.as_dict(), "avx512": int(bool(on))})
+        _SETTINGS = Settings(min(ISAS.index("avx512" if on else "avx2"), _CAP.isa),
+                             _SETTINGS.own_gemm_max)
     return was
 
 
@@ -311,7 +341,7 @@ def dac(Z: np.ndarray, q: int, X: np.ndarray, s: np.ndarray) -> bool:
                             Z.strides[1] == X.strides[1] == 4 and s.flags.c_contiguous):
         return False
     _LIB.sn_dac(Z.ctypes.data, Z.strides[0] // 4, Z.shape[0], Z.shape[1], float(q),
-                X.ctypes.data, X.strides[0] // 4, s.ctypes.data)
+                X.ctypes.data, X.strides[0] // 4, s.ctypes.data, ctypes.byref(_SETTINGS))
     return True
 
 
@@ -332,7 +362,7 @@ def maybe_finite(X: np.ndarray) -> bool:
 
     def scan(start):
         chunk = flat[start:start + step]
-        if not _LIB.sn_all_finite(chunk.ctypes.data, chunk.size):
+        if not _LIB.sn_all_finite(chunk.ctypes.data, chunk.size, ctypes.byref(_SETTINGS)):
             bad.append(start)
 
     map_batches(scan, range(0, flat.size, step), parts)
@@ -361,7 +391,7 @@ class TrainingEngine:
     creation (~1 ms) and the first touches of its buffers (~3–5 ms a fit at batch 1,024,
     measured: it matters to one-epoch fits and ``partial_fit``)."""
 
-    _SGD, _ADAM, _MOMENTUM = 0, 1, 2  # as OPT_* in _cengine.c
+    _SGD, _ADAM, _MOMENTUM = 0, 1, 2  # as OPT_* in _accel/sn.h
     _kept: TrainingEngine | None = None  # the last engine released, one in all
     _kept_lock = threading.Lock()
 
@@ -415,7 +445,7 @@ class TrainingEngine:
             state_ptrs[k] = _pointers([a.T for a in bufs[0::2]])  # for W (stored as Wᵀ)
             state_ptrs[k + 2] = _pointers(bufs[1::2])  # for b
         db = _pointers([layer.db for layer in layers])
-        self.settings = Settings(**_SETTINGS.as_dict())  # those of its creation, kept
+        self.settings = Settings(_SETTINGS.isa, _SETTINGS.own_gemm_max)  # kept, as created
         args = (la.L, la.sizes.ctypes.data, la.ldw.ctypes.data, la.WT, la.b, db, la.act,
                 _LOSSES[loss.name], self.kind, *state_ptrs, int(threads), int(max_batch),
                 _GEMM, ctypes.byref(self.settings))
@@ -443,6 +473,11 @@ class TrainingEngine:
     def paths(self) -> int:
         """The PATH_* bits of every step this engine made (see :func:`path_names`)."""
         return _LIB.sn_paths(self._handle) if getattr(self, "_handle", None) else 0
+
+    @property
+    def loops(self) -> str:
+        """The instruction set of the element-wise loops this engine runs."""
+        return _LIB.sn_loops_name(self._handle).decode()
 
     def count(self, counters, samples: int) -> None:
         """Add ``samples`` training samples' products to a substrate's counters."""
