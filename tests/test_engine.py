@@ -368,3 +368,25 @@ def test_a_reporting_callback_gets_every_batch_after_each_chunk(monkeypatch, dat
     h = net.fit(X, y, epochs=3, batch_size=16, callbacks=[Report()])
     assert net.train_config["engine"].startswith("compiled")
     assert [b for b, _ in calls] == list(range(8)) and h.interrupted and h.updates == 8
+
+
+def test_the_engine_shares_the_optimisers_state_through_its_public_method(monkeypatch, data):
+    """The engine asks the optimiser for its state (Optimizer.state_arrays) in the layout of
+    the weights: arrays made elsewhere are replaced once by copies in that layout, which the
+    engine then updates in place, so the optimiser sees every step."""
+    X, y = data
+    assert sn.optimizers.SGD().slots == () and sn.optimizers.Adam().slots == ("m", "v")
+    assert sn.optimizers.SGD(momentum=0.9).slots == ("velocity",)
+    monkeypatch.setattr(_engine, "threads_for", lambda net, b: 2)
+    net = sn.Network.from_sizes([20, 33, 4], hidden="relu", output="softmax", seed=3)
+    adam = sn.optimizers.Adam()  # 33 neurons: the weights' rows are padded to 48
+    plain = adam.state_arrays(net.parameters())["m"][0]  # NumPy's layout: no padded rows
+    assert plain.strides != net.layers[0].W.strides
+    net.fit(X, y, epochs=1, optimizer=adam, seed=0)
+    assert net.train_config["engine"].startswith("compiled")
+    moved = adam.state["m"][0]
+    assert moved is not plain and moved.strides == net.layers[0].W.strides
+    assert moved.ctypes.data % 64 == 0 and np.abs(moved).sum() > 0
+    before = moved.copy()
+    net.fit(X, y, epochs=1, optimizer=adam, seed=1)
+    assert adam.state["m"][0] is moved and not np.array_equal(moved, before)

@@ -260,11 +260,17 @@ class _Layers:
         self._keep = [lay.WT for lay in layers] + [lay.b for lay in layers]
 
 
-def _engine_layout(s, p) -> bool:
-    """Whether optimiser state ``s`` for parameter ``p`` is laid out as the engine reads it:
-    exactly as the parameter (Wᵀ with its padded rows, or b), starting a cache line."""
-    return s.shape == p.shape and s.dtype == p.dtype and s.strides == p.strides and \
-        s.ctypes.data % 64 == 0
+def _engine_layout(s, p):
+    """Optimiser state ``s`` for parameter ``p`` laid out as the engine reads it: exactly as
+    the parameter (Wᵀ with its padded rows, or b), starting a cache line — ``s`` itself if it
+    is, else a copy that is."""
+    if s.shape == p.shape and s.dtype == p.dtype and s.strides == p.strides and \
+            s.ctypes.data % 64 == 0:
+        return s
+    fixed = aligned_zeros(p.T.shape, p.dtype).T if p.ndim == 2 else \
+        aligned_zeros(p.shape, p.dtype)
+    fixed[...] = s
+    return fixed
 
 
 class Forward:
@@ -429,19 +435,14 @@ class TrainingEngine:
         self.kind = self._ADAM if isinstance(opt, Adam) else \
             self._SGD if opt.folds_learning_rate else self._MOMENTUM
         la = _Layers(network)
-        # optimiser state, laid out as the weights: Adam's m', v'; momentum's velocity
-        names = ("m", "v") if self.kind == self._ADAM else \
-            ("velocity",) if self.kind == self._MOMENTUM and opt.momentum else ()
+        # optimiser state, laid out as the weights: Adam's m', v'; momentum's velocity (the
+        # engine and the optimiser then share the arrays)
+        state = opt.state_arrays(network.parameters(), layout=_engine_layout)
+        assert tuple(state) == (("m", "v") if self.kind == self._ADAM else
+                                ("velocity",) if self.kind == self._MOMENTUM and opt.momentum
+                                else ()), tuple(state)
         state_ptrs = [None] * 4
-        params = network.parameters()
-        for k, name in enumerate(names):
-            bufs = opt._buffers(name, params)
-            for i, (p, s) in enumerate(zip(params, bufs)):
-                if not _engine_layout(s, p):
-                    fixed = aligned_zeros(p.T.shape, p.dtype).T if p.ndim == 2 else \
-                        aligned_zeros(p.shape, p.dtype)
-                    fixed[...] = s
-                    bufs[i] = fixed  # same values, in the layout of the weights
+        for k, bufs in enumerate(state.values()):
             state_ptrs[k] = _pointers([a.T for a in bufs[0::2]])  # for W (stored as Wᵀ)
             state_ptrs[k + 2] = _pointers(bufs[1::2])  # for b
         db = _pointers([layer.db for layer in layers])
