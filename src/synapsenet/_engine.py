@@ -1,22 +1,25 @@
 """The compiled kernels: the same maths as ``Network.train_step`` and ``Network.predict``.
 
 The library ``_cengine`` (built at install from ``_accel/*.c`` when a C compiler is there;
-``_accel/sn.h`` lists its units) runs a whole training step —
-gather of the batch, forward pass, loss, output delta, backpropagation and the update (plain
-gradient descent, momentum, Nesterov, L2 decay or Adam) — with each of T threads owning a
-fixed share of every hidden layer's neurons, so that synaptic weights, optimiser state and
-activations stay in one core's cache instead of crossing between cores at every product (see
-docs/performance.md). Matrix products are the library's own AVX-512 kernel where it applies
-(:func:`own_products`) and NumPy's own BLAS otherwise (float32, single-threaded per call); the
-element-wise passes are compiled for AVX-512, AVX2 and any CPU, picked at run time. Which
+``_accel/sn.h`` lists its units) runs a whole training step — gather of the batch, forward
+pass, loss, output delta, backpropagation and the update (plain gradient descent, momentum,
+Nesterov, L2 decay or Adam) — with each of T threads owning a fixed share of every hidden
+layer's neurons, so that synaptic weights, optimiser state and activations stay in one core's
+cache instead of crossing between cores at every product (see docs/performance.md).
+
+Matrix products are the library's own AVX-512 kernel where it applies (:func:`own_products`)
+and BLAS otherwise (float32, single-threaded per call; ``_blas`` says which BLAS); the
+element-wise passes are compiled for AVX-512, AVX2 and any CPU and picked at run time. Which
 compiled path runs where is decided by one :class:`Settings` (:func:`using` changes it;
 ``SYNAPSENET_KERNELS=avx2`` or ``=portable`` caps the instruction set at load). This module
-hands the library arrays and those settings only, never a layer's or optimiser's insides. The
-fit loop uses it when the configuration is one it covers (:func:`unsupported` says
-why not otherwise) and runs the NumPy engine in every other case; ``SYNAPSENET_ENGINE=numpy``
-turns it off. The same library also serves :class:`Forward` (inference), :func:`product`
-(our matrix-product kernel, for the chip simulator's tiles), :func:`dac` (the chip's input
-stage) and :func:`maybe_finite` (the NaN/∞ scan of input data)."""
+hands the library arrays and those settings only, never a layer's or optimiser's insides.
+
+The fit loop uses the engine when the configuration is one it covers (:func:`unsupported`
+says why not otherwise) and runs the NumPy engine in every other case;
+``SYNAPSENET_ENGINE=numpy`` turns it off. The same library also serves :class:`Forward`
+(inference), :func:`product` (our matrix-product kernel, for the chip simulator's tiles),
+:func:`dac` (the chip's input stage) and :func:`maybe_finite` (the NaN/∞ scan of input
+data)."""
 
 from __future__ import annotations
 
@@ -89,15 +92,24 @@ def _load(path=None):
     lib.sn_all_finite.restype = ctypes.c_int
     lib.sn_free.argtypes = [_P]
     lib.sn_free.restype = None
+    lib.sn_gemm_from_fortran.argtypes = [_P]
+    lib.sn_gemm_from_fortran.restype = _P
     return lib
 
 
-_LIB = _load()
-_GEMM = None
-if _LIB is not None and _blas._FUNCS is not None:
-    _GEMM = ctypes.cast(_blas._FUNCS[np.dtype(np.float32)][0], _P).value
+def _engine_gemm(lib):
+    """The address of the row-major sgemm the library's threads call (see _blas), or None."""
+    found = _blas.engine_sgemm()
+    if lib is None or found is None:
+        return None
+    kind, address = found
+    return address if kind == "cblas" else lib.sn_gemm_from_fortran(address)
 
-#: whether the compiled engine was built and can call NumPy's BLAS
+
+_LIB = _load()
+_GEMM = _engine_gemm(_LIB)
+
+#: whether the compiled engine was built and can call a BLAS
 AVAILABLE = _LIB is not None and _GEMM is not None
 #: the compiler that built it ("gcc 12.2.0", "clang 14.0.6 ..."), or None
 COMPILER = _LIB.sn_compiler().decode() if _LIB is not None else None
@@ -382,7 +394,7 @@ def threads_for(network, batch: int) -> int:
     3.3 M, ×1.34 at 6.5 M multiply-adds a step."""
     from ._parallel import default_threads
 
-    if not _blas.CAN_SET_THREADS:  # pragma: no cover - another BLAS: cannot pin it to 1
+    if not _blas.can_set_threads():  # pragma: no cover - another BLAS: cannot pin it to 1
         return 1
     macs = batch * sum(layer.n_in * layer.n_out for layer in network.layers)
     return int(max(1, min(default_threads(), macs // 1_500_000)))
