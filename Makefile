@@ -12,11 +12,11 @@ $(BIN)/activate:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 # setup.py and the C source are prerequisites too: the compiled engine is rebuilt when they change
-$(VENV)/.installed: pyproject.toml setup.py src/synapsenet/_cengine.c | $(BIN)/activate
+$(VENV)/.installed: pyproject.toml setup.py $(wildcard src/synapsenet/_accel/*) | $(BIN)/activate
 	$(BIN)/python -m pip install -q -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml setup.py src/synapsenet/_cengine.c | $(BIN)/activate
+$(VENV)/.installed-test: pyproject.toml setup.py $(wildcard src/synapsenet/_accel/*) | $(BIN)/activate
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(VENV)/.installed $@
 

@@ -1,7 +1,6 @@
-"""The compiled training step (_cengine.c via _engine.py) against the NumPy engine.
-
-Both implement the same equations; they differ in the order of float32 sums (the compiled one
-adds per-thread partial products), so weights agree to rounding, not bit for bit.
+"""The compiled engine's behaviour around its kernels: which configurations it takes, its
+threads, data checks, divergence, kept engines, chunked steps. Each kernel's agreement with its
+NumPy twin, over every path, is in test_kernels.py.
 """
 
 import os
@@ -42,58 +41,6 @@ def train(monkeypatch, X, y, sizes, acts, engine, threads=2, epochs=2, **kw):
     want = "compiled" if engine else "numpy"
     assert net.train_config["engine"].startswith(want), net.train_config["engine"]
     return net, h
-
-
-CASES = [  # sizes, activations, loss, optimizer options
-    ([20, 32, 4], ["relu", "softmax"], "cross_entropy", {}),
-    ([20, 32, 4], ["relu", "softmax"], "cross_entropy", {"optimizer": "adam"}),
-    ([20, 48, 4], ["tanh", "softmax"], "cross_entropy",
-     {"optimizer": "adam", "weight_decay": 1e-3, "batch_size": 50}),
-    ([20, 40, 24, 4], ["tanh", "sigmoid", "softmax"], "cross_entropy", {"batch_size": 7}),
-    ([20, 40, 24, 4], ["relu", "relu", "sigmoid"], "squared_error", {"optimizer": "adam"}),
-    ([20, 4], ["softmax"], "cross_entropy", {}),  # a single layer: its inputs are split
-    ([20, 33, 4], ["sigmoid", "softmax"], "squared_error", {}),  # softmax's Jacobian
-    ([20, 33, 4], ["relu", "sigmoid"], "binary_cross_entropy", {"weight_bound": 0.3}),
-    ([20, 100, 4], ["identity", "tanh"], "squared_error", {"shuffle": False}),
-    ([20, 17, 4], ["relu", "softmax"], "cross_entropy", {"mode": "sgd", "batch_size": None}),
-    ([20, 40, 24, 4], ["relu", "tanh", "softmax"], "cross_entropy", {"optimizer": "momentum"}),
-    ([20, 32, 4], ["sigmoid", "softmax"], "cross_entropy",
-     {"optimizer": "nesterov", "weight_decay": 1e-3, "weight_bound": 0.5}),
-    ([20, 32, 4], ["relu", "sigmoid"], "squared_error", {"weight_decay": 1e-2}),
-    # batches of 32 and more: the batch gathered inside the first product (where the CPU has
-    # AVX-512), the narrow output layer's own loops, softmax rows in vectors
-    ([20, 40, 4], ["relu", "softmax"], "cross_entropy", {"batch_size": 64}),
-    ([20, 33, 4], ["tanh", "sigmoid"], "squared_error", {"batch_size": 40, "optimizer": "adam"}),
-    ([20, 40, 24, 4], ["relu", "relu", "softmax"], "cross_entropy",
-     {"batch_size": 100, "optimizer": "momentum", "weight_bound": 0.5}),
-    # batches of 128 and more: the output layer's rows shared out between the threads
-    ([20, 40, 4], ["relu", "softmax"], "cross_entropy", {"batch_size": 150}),
-    ([20, 33, 4], ["sigmoid", "softmax"], "squared_error", {"batch_size": 128,
-                                                           "optimizer": "adam"}),
-]
-
-
-@pytest.mark.parametrize("threads", [1, 2])
-@pytest.mark.parametrize("sizes,acts,loss,kw", CASES)
-def test_compiled_step_matches_the_numpy_engine(monkeypatch, data, sizes, acts, loss, kw,
-                                                threads):
-    X, y = data
-    a, ha = train(monkeypatch, X, y, sizes, acts, False, loss=loss, **kw)
-    b, hb = train(monkeypatch, X, y, sizes, acts, True, threads, loss=loss, **kw)
-    for p, q in zip(a.parameters(), b.parameters()):
-        np.testing.assert_allclose(q, p, rtol=1e-4, atol=2e-5)
-    np.testing.assert_allclose(hb.loss, ha.loss, rtol=1e-5)
-    assert hb.accuracy == pytest.approx(ha.accuracy, abs=1 / len(X))
-    assert hb.updates == ha.updates and b.optimizer.t == a.optimizer.t
-    public = lambda opt: sorted(k for k in opt.state if not k.startswith("_"))
-    assert public(a.optimizer) == public(b.optimizer)
-    for s in a.optimizer.state:  # Adam's moments, momentum's velocity, in either layout
-        if not s.startswith("_"):
-            for p, q in zip(a.optimizer.state[s], b.optimizer.state[s]):
-                np.testing.assert_allclose(q, p, rtol=1e-4, atol=1e-7)
-    if "weight_bound" in kw:
-        assert all(np.abs(p).max() <= kw["weight_bound"] for p in b.parameters())
-        assert b.train_config["substrate"]["weight_bound"] == kw["weight_bound"]
 
 
 def test_targets_as_a_matrix_and_no_labels(monkeypatch, data):
@@ -220,20 +167,6 @@ def test_fused_update_into_padded_rows():
     np.testing.assert_allclose(C, want, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("rows", [1, 100, 9000])
-@pytest.mark.parametrize("acts", [["relu", "softmax"], ["tanh", "sigmoid", "identity"],
-                                  ["sigmoid", "relu"], ["identity", "tanh"]])
-def test_compiled_inference_matches_numpy(monkeypatch, acts, rows):
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((rows, 30)).astype(np.float32)
-    net = sn.Network.from_sizes([30, 50, 40, 7][:len(acts) + 1], activations=acts, seed=1)
-    assert _engine.Forward.supports(net)
-    ours = net.predict(X)
-    monkeypatch.setenv("SYNAPSENET_ENGINE", "numpy")
-    assert not _engine.Forward.supports(net)
-    np.testing.assert_allclose(ours, net.predict(X), rtol=1e-5, atol=1e-6)
-
-
 def test_compiled_inference_tells_a_bad_input_from_an_overflow():
     net = sn.Network.from_sizes([4, 8, 3], hidden="relu", output="softmax", seed=0)
     X = np.ones((50, 4), np.float32)
@@ -244,6 +177,15 @@ def test_compiled_inference_tells_a_bad_input_from_an_overflow():
     with np.errstate(all="ignore"):
         Z = net.predict(np.ones((50, 4), np.float32))
     assert Z.shape == (50, 3)
+
+
+def test_the_library_says_which_compiler_built_it():
+    """CI builds the engine with gcc and again with clang, and checks it got the one it asked
+    for (SYNAPSENET_EXPECT_COMPILER) rather than a stale build found first on the path."""
+    assert _engine.COMPILER.split()[0] in ("gcc", "clang"), _engine.COMPILER
+    want = os.environ.get("SYNAPSENET_EXPECT_COMPILER")
+    if want:
+        assert _engine.COMPILER.split()[0] == want, (_engine.COMPILER, want)
 
 
 def test_a_library_built_from_other_sources_is_refused(monkeypatch):
@@ -270,65 +212,6 @@ def test_a_copied_network_trains_and_predicts_on_the_engine(monkeypatch, data, c
         assert n.train_config["engine"].startswith("compiled")
     for p, q in zip(net.parameters(), twin.parameters()):
         np.testing.assert_array_equal(p, q)
-
-
-def _matmul(A, B, C, alpha=1.0, beta=0.0, transposed=False):
-    """C = α A B + β C by the library's product (A given as its transpose if ``transposed``)."""
-    M, N = C.shape
-    ars, acs = (1, A.strides[0] // 4) if transposed else (A.strides[0] // 4, 1)
-    _engine._LIB.sn_matmul(M, N, B.shape[0], alpha, A.ctypes.data, ars, acs, B.ctypes.data,
-                           B.strides[0] // 4, beta, C.ctypes.data, C.strides[0] // 4,
-                           _engine._GEMM)
-
-
-@pytest.mark.parametrize("own", [True, False])
-def test_the_matrix_product_matches_float64(own):
-    """Every tile shape of the AVX-512 kernel (1–12 rows, one or two vectors of 16 columns)
-    and OpenBLAS alike, with β = 0 never reading C (here full of NaN) and β ≠ 0 adding to it."""
-    rng = np.random.default_rng(0)
-    was = _engine.own_products(own)
-    try:
-        for M in (1, 5, 11, 12, 13, 25, 300):
-            for N in (16, 32, 48, 80, 256):
-                for K in (1, 7, 784):
-                    A = rng.standard_normal((M, K)).astype(np.float32)
-                    B = rng.standard_normal((K, N)).astype(np.float32)
-                    want = A.astype(np.float64) @ B
-                    C = np.full((M, N), np.nan, np.float32)
-                    _matmul(A, B, C)
-                    np.testing.assert_allclose(C, want, rtol=1e-4, atol=1e-4 * np.sqrt(K))
-                    C0 = rng.standard_normal((M, N)).astype(np.float32)
-                    C = C0.copy()
-                    _matmul(np.ascontiguousarray(A.T), B, C, -0.5, 2.0, transposed=True)
-                    np.testing.assert_allclose(C, 2.0 * C0 - 0.5 * want, rtol=1e-4,
-                                               atol=1e-4 * np.sqrt(K))
-    finally:
-        _engine.own_products(was)
-
-
-@pytest.mark.skipif(not _engine.own_products(), reason="the CPU has no AVX-512: OpenBLAS "
-                    "makes every product")
-def test_own_products_and_openblas_give_the_same_network(monkeypatch, data):
-    """Inference and training with the AVX-512 kernel agree with OpenBLAS's to rounding, for
-    widths that are not whole vectors (tiles over the weights' zero padding)."""
-    X, y = data
-    monkeypatch.setattr(_engine, "threads_for", lambda net, batch: 2)
-    out, weights = {}, {}
-    for own in (True, False):
-        was = _engine.own_products(own)
-        try:
-            net = sn.Network.from_sizes([20, 37, 100, 4], hidden="relu", output="softmax",
-                                        seed=3)
-            for batch in (25, 64):  # a gather of its own; the gather inside the product
-                net.fit(X, y, epochs=1, batch_size=batch, learning_rate=0.05, seed=0)
-            assert net.train_config["engine"].startswith("compiled")
-            big = np.repeat(X, 20, axis=0)  # 6,000 rows: inference on two threads
-            out[own], weights[own] = net.predict(big), net.get_weights()
-        finally:
-            _engine.own_products(was)
-    np.testing.assert_allclose(out[True], out[False], rtol=1e-4, atol=1e-6)
-    for a, b in zip(weights[True], weights[False]):
-        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("size", [1, 15, 16, 1000, 3 << 20])
@@ -486,3 +369,25 @@ def test_a_reporting_callback_gets_every_batch_after_each_chunk(monkeypatch, dat
     h = net.fit(X, y, epochs=3, batch_size=16, callbacks=[Report()])
     assert net.train_config["engine"].startswith("compiled")
     assert [b for b, _ in calls] == list(range(8)) and h.interrupted and h.updates == 8
+
+
+def test_the_engine_shares_the_optimisers_state_through_its_public_method(monkeypatch, data):
+    """The engine asks the optimiser for its state (Optimizer.state_arrays) in the layout of
+    the weights: arrays made elsewhere are replaced once by copies in that layout, which the
+    engine then updates in place, so the optimiser sees every step."""
+    X, y = data
+    assert sn.optimizers.SGD().slots == () and sn.optimizers.Adam().slots == ("m", "v")
+    assert sn.optimizers.SGD(momentum=0.9).slots == ("velocity",)
+    monkeypatch.setattr(_engine, "threads_for", lambda net, b: 2)
+    net = sn.Network.from_sizes([20, 33, 4], hidden="relu", output="softmax", seed=3)
+    adam = sn.optimizers.Adam()  # 33 neurons: the weights' rows are padded to 48
+    plain = adam.state_arrays(net.parameters())["m"][0]  # NumPy's layout: no padded rows
+    assert plain.strides != net.layers[0].W.strides
+    net.fit(X, y, epochs=1, optimizer=adam, seed=0)
+    assert net.train_config["engine"].startswith("compiled")
+    moved = adam.state["m"][0]
+    assert moved is not plain and moved.strides == net.layers[0].W.strides
+    assert moved.ctypes.data % 64 == 0 and np.abs(moved).sum() > 0
+    before = moved.copy()
+    net.fit(X, y, epochs=1, optimizer=adam, seed=1)
+    assert adam.state["m"][0] is moved and not np.array_equal(moved, before)

@@ -18,7 +18,7 @@ def test_every_batch_runs_once_on_several_threads():
 
     _parallel.map_batches(fn, range(0, 100, 10), threads=2)
     assert sorted(seen) == list(range(0, 100, 10))
-    if _blas.CAN_SET_THREADS and _parallel.n_cores() > 1:
+    if _blas.can_set_threads() and _parallel.n_cores() > 1:
         assert all(n.startswith("synapsenet") for n in names)
 
 
@@ -66,7 +66,7 @@ def test_a_forked_child_can_still_run_batches():
 def test_threads_follow_the_blas_limit_set_by_threadpoolctl():
     from threadpoolctl import threadpool_limits
 
-    if not _blas.CAN_SET_THREADS:
+    if not _blas.can_set_threads():
         pytest.skip("this NumPy's BLAS thread count cannot be read")
     with threadpool_limits(1):
         assert _parallel.default_threads() == 1

@@ -1,26 +1,36 @@
-"""The compiled training step: the same maths as ``Network.train_step``, one thread per core.
+"""The compiled kernels: the same maths as ``Network.train_step`` and ``Network.predict``.
 
-``_cengine.c`` (built at install when a C compiler is there) runs a whole training step —
-gather of the batch, forward pass, loss, output delta, backpropagation and the update (plain
-gradient descent, momentum, Nesterov, L2 decay or Adam) — with each of T threads owning a
-fixed share of every hidden layer's neurons, so that synaptic weights, optimiser state and
-activations stay in one core's cache instead of crossing between cores at every product (see
-docs/performance.md). Matrix products are the library's own AVX-512 kernel where it applies
-(:func:`own_products`) and NumPy's own BLAS otherwise (float32, single-threaded per call). The
-fit loop uses it when the configuration is one it covers (:func:`unsupported` says
-why not otherwise) and runs the NumPy engine in every other case; ``SYNAPSENET_ENGINE=numpy``
-turns it off. The same library also serves :class:`Forward` (inference), :func:`product`
-(our matrix-product kernel, for the chip simulator's tiles), :func:`dac` (the chip's input
-stage) and :func:`maybe_finite` (the NaN/∞ scan of input data)."""
+The library ``_cengine`` (built at install from ``_accel/*.c`` when a C compiler is there;
+``_accel/sn.h`` lists its units) runs a whole training step — gather of the batch, forward
+pass, loss, output delta, backpropagation and the update (plain gradient descent, momentum,
+Nesterov, L2 decay or Adam) — with each of T threads owning a fixed share of every hidden
+layer's neurons, so that synaptic weights, optimiser state and activations stay in one core's
+cache instead of crossing between cores at every product (see docs/performance.md).
+
+Matrix products are the library's own AVX-512 kernel where it applies (:func:`own_products`)
+and BLAS otherwise (float32, single-threaded per call; ``_blas`` says which BLAS); the
+element-wise passes are compiled for AVX-512, AVX2 and any CPU and picked at run time. Which
+compiled path runs where is decided by one :class:`Settings` (:func:`using` changes it;
+``SYNAPSENET_KERNELS=avx2`` or ``=portable`` caps the instruction set at load). This module
+hands the library arrays and those settings only, never a layer's or optimiser's insides.
+
+The fit loop uses the engine when the configuration is one it covers (:func:`unsupported`
+says why not otherwise) and runs the NumPy engine in every other case;
+``SYNAPSENET_ENGINE=numpy`` turns it off. The same library also serves :class:`Forward`
+(inference), :func:`product` (our matrix-product kernel, for the chip simulator's tiles),
+:func:`dac` (the chip's input stage) and :func:`maybe_finite` (the NaN/∞ scan of input
+data)."""
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import importlib.util
 import math
 import os
 import threading
+import warnings
 
 import numpy as np
 
@@ -30,26 +40,32 @@ from .layers import aligned_zeros
 _HIDDEN = {"identity": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 _OUTPUT = {**_HIDDEN, "softmax": 4}
 _LOSSES = {"squared_error": 0, "cross_entropy": 1, "binary_cross_entropy": 2}
-_ABI = 5  # must equal SN_ABI in _cengine.c
-_OWN_MAX = 1 << 18  # OWN_GEMM_MAX in _cengine.c: the most weights our kernel takes
+_ABI = 8  # must equal SN_ABI in _accel/sn.h
+#: the instruction sets the element-wise loops are compiled for (ISA_* in _accel/sn.h), in
+#: order; our own product needs the last
+ISAS = ("portable", "avx2", "avx512")
 _P = ctypes.c_void_p
 _I64 = ctypes.c_int64
 _F = ctypes.c_float
 
 
-def _load():
-    spec = importlib.util.find_spec("synapsenet._cengine")
-    if spec is None or spec.origin is None or not spec.origin.endswith((".so", ".pyd")):
-        return None
+def _load(path=None):
+    """The compiled library (built beside this module, or the file ``path``), or None."""
+    if path is None:
+        spec = importlib.util.find_spec("synapsenet._cengine")
+        if spec is None or spec.origin is None or not spec.origin.endswith((".so", ".pyd")):
+            return None
+        path = spec.origin
     try:
-        lib = ctypes.CDLL(spec.origin)
+        lib = ctypes.CDLL(str(path))
         lib.sn_abi.restype = ctypes.c_int
         if lib.sn_abi() != _ABI:  # pragma: no cover - built from other sources: rebuild
             return None
     except (OSError, AttributeError):  # pragma: no cover - a broken or stale build
         return None
+    lib.sn_compiler.restype = ctypes.c_char_p
     lib.sn_create.argtypes = [ctypes.c_int, _P, _P, _P, _P, _P, _P, ctypes.c_int, ctypes.c_int,
-                              _P, _P, _P, _P, ctypes.c_int, _I64, _P]
+                              _P, _P, _P, _P, ctypes.c_int, _I64, _P, _P]
     lib.sn_create.restype = _P
     lib.sn_bind.argtypes = [_P, _P, _I64, _P, _I64, _P, _F, _F, _F, ctypes.c_int, _F, _F]
     lib.sn_bind.restype = None
@@ -60,28 +76,133 @@ def _load():
                              ctypes.POINTER(ctypes.c_int)]
     lib.sn_steps.restype = _I64
     lib.sn_forward.argtypes = [ctypes.c_int, _P, _P, _P, _P, _P, _P, _I64, _I64, _P, _P, _P,
-                               _P]
+                               _P, _P, ctypes.POINTER(ctypes.c_int)]
     lib.sn_forward.restype = ctypes.c_int
-    lib.sn_own_gemm.argtypes = [ctypes.c_int]
-    lib.sn_own_gemm.restype = ctypes.c_int
-    lib.sn_matmul.argtypes = [_I64, _I64, _I64, _F, _P, _I64, _I64, _P, _I64, _F, _P, _I64, _P]
-    lib.sn_matmul.restype = None
-    lib.sn_dac.argtypes = [_P, _I64, _I64, _I64, _F, _P, _I64, _P]
+    lib.sn_cpu_isa.restype = ctypes.c_int
+    lib.sn_loops_name.argtypes = [_P]
+    lib.sn_loops_name.restype = ctypes.c_char_p
+    lib.sn_matmul.argtypes = [_I64, _I64, _I64, _F, _P, _I64, _I64, _P, _I64, _F, _P, _I64, _P,
+                              _P]
+    lib.sn_matmul.restype = ctypes.c_int
+    lib.sn_paths.argtypes = [_P]
+    lib.sn_paths.restype = ctypes.c_int
+    lib.sn_dac.argtypes = [_P, _I64, _I64, _I64, _F, _P, _I64, _P, _P]
     lib.sn_dac.restype = None
-    lib.sn_all_finite.argtypes = [_P, _I64]
+    lib.sn_all_finite.argtypes = [_P, _I64, _P]
     lib.sn_all_finite.restype = ctypes.c_int
     lib.sn_free.argtypes = [_P]
     lib.sn_free.restype = None
+    lib.sn_gemm_from_fortran.argtypes = [_P]
+    lib.sn_gemm_from_fortran.restype = _P
     return lib
 
 
-_LIB = _load()
-_GEMM = None
-if _LIB is not None and _blas._FUNCS is not None:
-    _GEMM = ctypes.cast(_blas._FUNCS[np.dtype(np.float32)][0], _P).value
+def _engine_gemm(lib):
+    """The address of the row-major sgemm the library's threads call (see _blas), or None."""
+    found = _blas.engine_sgemm()
+    if lib is None or found is None:
+        return None
+    kind, address = found
+    return address if kind == "cblas" else lib.sn_gemm_from_fortran(address)
 
-#: whether the compiled engine was built and can call NumPy's BLAS
+
+_LIB = _load()
+_GEMM = _engine_gemm(_LIB)
+
+#: whether the compiled engine was built and can call a BLAS
 AVAILABLE = _LIB is not None and _GEMM is not None
+#: the compiler that built it ("gcc 12.2.0", "clang 14.0.6 ..."), or None
+COMPILER = _LIB.sn_compiler().decode() if _LIB is not None else None
+
+
+class Settings(ctypes.Structure):
+    """Which compiled path makes what (``sn_settings`` in _accel/sn.h), passed with every call
+    that has a choice to make. The defaults put each threshold where the path starts to pay
+    on the machine of docs/performance.md; the tests move them to force every path at any
+    size (:func:`using`)."""
+
+    _fields_ = [
+        # the most capable instruction set to use (an index into ISAS; the CPU's, if less):
+        # "avx512" runs our own product and the loops compiled for it
+        ("isa", ctypes.c_int),
+        # the most weights (rows padded to 16) our own product takes: it keeps them in a
+        # core's second-level cache; beyond, OpenBLAS's packed slabs are as fast
+        ("own_gemm_max", _I64),
+    ]
+
+    def as_dict(self) -> dict:
+        return {"isa": ISAS[self.isa], "own_gemm_max": self.own_gemm_max}
+
+
+DEFAULT_SETTINGS = {"isa": "avx512", "own_gemm_max": 1 << 18}
+#: every optional path forced on at any size (on the kernels this CPU has)
+FORCED_ON = {"own_gemm_max": 1 << 62}
+
+
+def _settings(values: dict) -> Settings:
+    isa = values["isa"]
+    if isa not in ISAS:
+        raise ValueError(f"isa must be one of {', '.join(ISAS)}, got {isa!r}")
+    return Settings(ISAS.index(isa), int(values["own_gemm_max"]))
+
+
+#: the optional paths a compiled call reports it took (PATH_* in _accel/sn.h), as bits
+PATHS = {"own_gemm": 1}
+
+
+def path_names(bits: int) -> set[str]:
+    """The names of the paths in a PATH_* bit set."""
+    return {name for name, bit in PATHS.items() if bits & bit}
+
+
+def _initial_settings() -> Settings:
+    kernels = os.environ.get("SYNAPSENET_KERNELS", "auto").strip().lower() or "auto"
+    if kernels not in ("auto",) + ISAS:
+        warnings.warn(f"SYNAPSENET_KERNELS={kernels!r} is not 'auto' or one of "
+                      f"{', '.join(ISAS)}: using 'auto'", RuntimeWarning, stacklevel=2)
+        kernels = "auto"
+    return _settings({**DEFAULT_SETTINGS, "isa": "avx512" if kernels == "auto" else kernels})
+
+
+_SETTINGS = _initial_settings()
+_CAP = Settings(_SETTINGS.isa, 0)  # the environment's cap on the instruction set
+
+
+def settings() -> dict:
+    """The settings in force (a copy)."""
+    return _SETTINGS.as_dict()
+
+
+@contextlib.contextmanager
+def using(**changes):
+    """Run the block with some settings changed (:class:`Settings`' fields), e.g.
+    ``using(**FORCED_ON)`` or ``using(isa="portable")``; the previous ones come back after it.
+    The instruction set only comes down: under ``SYNAPSENET_KERNELS=portable`` a block that
+    asks for "avx512" still runs the portable loops. Engines keep the settings of their
+    creation."""
+    global _SETTINGS
+    unknown = set(changes) - set(DEFAULT_SETTINGS)
+    if unknown:
+        raise TypeError(f"unknown settings {sorted(unknown)}; known: {sorted(DEFAULT_SETTINGS)}")
+    before = _SETTINGS
+    new = _settings({**before.as_dict(), **changes})
+    new.isa = min(new.isa, _CAP.isa)
+    _SETTINGS = new
+    try:
+        yield settings()
+    finally:
+        _SETTINGS = before
+
+
+def cpu_isa() -> str:
+    """The most capable instruction set of :data:`ISAS` this CPU runs ("portable" where the
+    library is not built)."""
+    return ISAS[_LIB.sn_cpu_isa()] if _LIB is not None else "portable"
+
+
+def isa_in_use() -> str:
+    """The instruction set the settings in force run on this CPU."""
+    return ISAS[min(_SETTINGS.isa, ISAS.index(cpu_isa()))]
 
 
 #: larger batches (mode="batch" on a big set, say) run on the NumPy engine: the compiled one
@@ -151,11 +272,17 @@ class _Layers:
         self._keep = [lay.WT for lay in layers] + [lay.b for lay in layers]
 
 
-def _engine_layout(s, p) -> bool:
-    """Whether optimiser state ``s`` for parameter ``p`` is laid out as the engine reads it:
-    exactly as the parameter (Wᵀ with its padded rows, or b), starting a cache line."""
-    return s.shape == p.shape and s.dtype == p.dtype and s.strides == p.strides and \
-        s.ctypes.data % 64 == 0
+def _engine_layout(s, p):
+    """Optimiser state ``s`` for parameter ``p`` laid out as the engine reads it: exactly as
+    the parameter (Wᵀ with its padded rows, or b), starting a cache line — ``s`` itself if it
+    is, else a copy that is."""
+    if s.shape == p.shape and s.dtype == p.dtype and s.strides == p.strides and \
+            s.ctypes.data % 64 == 0:
+        return s
+    fixed = aligned_zeros(p.T.shape, p.dtype).T if p.ndim == 2 else \
+        aligned_zeros(p.shape, p.dtype)
+    fixed[...] = s
+    return fixed
 
 
 class Forward:
@@ -172,6 +299,8 @@ class Forward:
 
     def __init__(self, network):
         self._layers = _Layers(network)
+        self.paths = 0  # PATH_* bits of every call so far (see path_names)
+        self._paths_lock = threading.Lock()  # calls come from several threads
         # hidden outputs go in rows of whole cache lines (sn_forward)
         self._widest = -(-max([lay.n_out for lay in network.layers[:-1]], default=1) // 16) * 16
 
@@ -182,33 +311,43 @@ class Forward:
         bufs = getattr(self._local, "bufs", None)
         if bufs is None or bufs[0].size < n:
             bufs = self._local.bufs = (np.empty(n, np.float32), np.empty(n, np.float32))
-        la = self._layers
-        return bool(_LIB.sn_forward(la.L, la.sizes.ctypes.data, la.ldw.ctypes.data, la.WT, la.b,
-                                    la.act, X.ctypes.data, X.shape[1], len(X), out.ctypes.data,
-                                    bufs[0].ctypes.data, bufs[1].ctypes.data, _GEMM))
+        la, paths = self._layers, ctypes.c_int()
+        ok = _LIB.sn_forward(la.L, la.sizes.ctypes.data, la.ldw.ctypes.data, la.WT, la.b, la.act,
+                             X.ctypes.data, X.shape[1], len(X), out.ctypes.data,
+                             bufs[0].ctypes.data, bufs[1].ctypes.data, _GEMM,
+                             ctypes.byref(_SETTINGS), ctypes.byref(paths))
+        with self._paths_lock:
+            self.paths |= paths.value
+        return bool(ok)
 
 
 def own_products(on: bool | None = None) -> bool:
-    """Whether the library's own AVX-512 kernel makes the forward products whose weights fit
+    """Whether the library's own AVX-512 product makes the forward products whose weights fit
     in a core's second-level cache (otherwise, and on CPUs without AVX-512, OpenBLAS does);
-    ``on`` switches it (for comparisons), returning the previous setting."""
-    if _LIB is None:
-        return False
-    return bool(_LIB.sn_own_gemm(-1 if on is None else int(bool(on))))
+    ``on`` switches the AVX-512 kernels on or off (for comparisons: off runs the AVX2 loops
+    where the CPU has them), returning the previous setting. :func:`using` does it for a
+    block."""
+    global _SETTINGS
+    was = isa_in_use() == "avx512"
+    if on is not None:
+        _SETTINGS = Settings(min(ISAS.index("avx512" if on else "avx2"), _CAP.isa),
+                             _SETTINGS.own_gemm_max)
+    return was
 
 
 def product(A: np.ndarray, B: np.ndarray, C: np.ndarray, alpha=1.0, beta=0.0) -> bool:
     """``C = alpha · A @ B + beta · C`` by the library's own kernel, where it applies (see
     :func:`own_products`; float32 with contiguous rows, C's width a multiple of 16, B at most
-    2¹⁸ values); False, with nothing done, where it does not."""
+    ``own_gemm_max`` values); False, with nothing done, where it does not."""
     M, K = A.shape
     N = B.shape[1]
-    if not (N % 16 == 0 and N * K <= _OWN_MAX and own_products()
+    if not (N % 16 == 0 and N * K <= _SETTINGS.own_gemm_max and own_products()
             and A.dtype == B.dtype == C.dtype == np.float32
             and A.strides[1] == B.strides[1] == C.strides[1] == 4 and C.shape == (M, N)):
         return False
     _LIB.sn_matmul(M, N, K, alpha, A.ctypes.data, A.strides[0] // 4, 1, B.ctypes.data,
-                   B.strides[0] // 4, beta, C.ctypes.data, C.strides[0] // 4, _GEMM)
+                   B.strides[0] // 4, beta, C.ctypes.data, C.strides[0] // 4, _GEMM,
+                   ctypes.byref(_SETTINGS))
     return True
 
 
@@ -220,7 +359,7 @@ def dac(Z: np.ndarray, q: int, X: np.ndarray, s: np.ndarray) -> bool:
                             Z.strides[1] == X.strides[1] == 4 and s.flags.c_contiguous):
         return False
     _LIB.sn_dac(Z.ctypes.data, Z.strides[0] // 4, Z.shape[0], Z.shape[1], float(q),
-                X.ctypes.data, X.strides[0] // 4, s.ctypes.data)
+                X.ctypes.data, X.strides[0] // 4, s.ctypes.data, ctypes.byref(_SETTINGS))
     return True
 
 
@@ -241,7 +380,7 @@ def maybe_finite(X: np.ndarray) -> bool:
 
     def scan(start):
         chunk = flat[start:start + step]
-        if not _LIB.sn_all_finite(chunk.ctypes.data, chunk.size):
+        if not _LIB.sn_all_finite(chunk.ctypes.data, chunk.size, ctypes.byref(_SETTINGS)):
             bad.append(start)
 
     map_batches(scan, range(0, flat.size, step), parts)
@@ -255,7 +394,7 @@ def threads_for(network, batch: int) -> int:
     3.3 M, ×1.34 at 6.5 M multiply-adds a step."""
     from ._parallel import default_threads
 
-    if not _blas.CAN_SET_THREADS:  # pragma: no cover - another BLAS: cannot pin it to 1
+    if not _blas.can_set_threads():  # pragma: no cover - another BLAS: cannot pin it to 1
         return 1
     macs = batch * sum(layer.n_in * layer.n_out for layer in network.layers)
     return int(max(1, min(default_threads(), macs // 1_500_000)))
@@ -270,7 +409,7 @@ class TrainingEngine:
     creation (~1 ms) and the first touches of its buffers (~3–5 ms a fit at batch 1,024,
     measured: it matters to one-epoch fits and ``partial_fit``)."""
 
-    _SGD, _ADAM, _MOMENTUM = 0, 1, 2  # as OPT_* in _cengine.c
+    _SGD, _ADAM, _MOMENTUM = 0, 1, 2  # as OPT_* in _accel/sn.h
     _kept: TrainingEngine | None = None  # the last engine released, one in all
     _kept_lock = threading.Lock()
 
@@ -308,29 +447,25 @@ class TrainingEngine:
         self.kind = self._ADAM if isinstance(opt, Adam) else \
             self._SGD if opt.folds_learning_rate else self._MOMENTUM
         la = _Layers(network)
-        # optimiser state, laid out as the weights: Adam's m', v'; momentum's velocity
-        names = ("m", "v") if self.kind == self._ADAM else \
-            ("velocity",) if self.kind == self._MOMENTUM and opt.momentum else ()
+        # optimiser state, laid out as the weights: Adam's m', v'; momentum's velocity (the
+        # engine and the optimiser then share the arrays)
+        state = opt.state_arrays(network.parameters(), layout=_engine_layout)
+        assert tuple(state) == (("m", "v") if self.kind == self._ADAM else
+                                ("velocity",) if self.kind == self._MOMENTUM and opt.momentum
+                                else ()), tuple(state)
         state_ptrs = [None] * 4
-        params = network.parameters()
-        for k, name in enumerate(names):
-            bufs = opt._buffers(name, params)
-            for i, (p, s) in enumerate(zip(params, bufs)):
-                if not _engine_layout(s, p):
-                    fixed = aligned_zeros(p.T.shape, p.dtype).T if p.ndim == 2 else \
-                        aligned_zeros(p.shape, p.dtype)
-                    fixed[...] = s
-                    bufs[i] = fixed  # same values, in the layout of the weights
+        for k, bufs in enumerate(state.values()):
             state_ptrs[k] = _pointers([a.T for a in bufs[0::2]])  # for W (stored as Wᵀ)
             state_ptrs[k + 2] = _pointers(bufs[1::2])  # for b
         db = _pointers([layer.db for layer in layers])
+        self.settings = Settings(_SETTINGS.isa, _SETTINGS.own_gemm_max)  # kept, as created
         args = (la.L, la.sizes.ctypes.data, la.ldw.ctypes.data, la.WT, la.b, db, la.act,
                 _LOSSES[loss.name], self.kind, *state_ptrs, int(threads), int(max_batch),
-                _GEMM)
+                _GEMM, ctypes.byref(self.settings))
         # every value the library keeps: equal keys, the same engine
         self._key = (la.L, tuple(la.sizes), tuple(la.ldw), *(tuple(p) if p is not None else
                      None for p in (la.WT, la.b, db, la.act, *state_ptrs)), args[7], args[8],
-                     int(threads), int(max_batch))
+                     int(threads), int(max_batch), tuple(self.settings.as_dict().items()))
         self._keep = [la, db] + [p for p in state_ptrs if p is not None]
         # about what sn_create allocates: per thread a copy of the batch and the output
         # layer's buffers, per hidden layer z and δ, and the two partial-δ buffers
@@ -346,6 +481,16 @@ class TrainingEngine:
             raise MemoryError("the compiled training engine could not allocate its buffers")
         self._Ev, self._cv = ctypes.c_double(), _I64()
         self._E, self._correct = ctypes.byref(self._Ev), ctypes.byref(self._cv)
+
+    @property
+    def paths(self) -> int:
+        """The PATH_* bits of every step this engine made (see :func:`path_names`)."""
+        return _LIB.sn_paths(self._handle) if getattr(self, "_handle", None) else 0
+
+    @property
+    def loops(self) -> str:
+        """The instruction set of the element-wise loops this engine runs."""
+        return _LIB.sn_loops_name(self._handle).decode()
 
     def count(self, counters, samples: int) -> None:
         """Add ``samples`` training samples' products to a substrate's counters."""

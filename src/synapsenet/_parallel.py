@@ -49,7 +49,7 @@ def map_batches(fn, starts, threads=None) -> None:
     starts = list(starts)
     allowed = default_threads()
     workers = min(len(starts), allowed if threads is None else max(1, int(threads)))
-    if workers <= 1 or not _blas.CAN_SET_THREADS or getattr(_inside, "yes", False):
+    if workers <= 1 or not _blas.can_set_threads() or getattr(_inside, "yes", False):
         for s in starts:
             fn(s)
         return

@@ -27,12 +27,29 @@ class Optimizer:
         self.t = 0  # number of updates made
         self.state: dict[str, list[np.ndarray]] = {}
 
+    #: the names of the per-parameter state this optimiser keeps in ``state`` (its slots)
+    slots: tuple[str, ...] = ()
+
     def _buffers(self, name, params):
         """Per-parameter state arrays, created (zeroed) on first use."""
         bufs = self.state.get(name)
         if bufs is None:
             bufs = self.state[name] = [np.zeros_like(p) for p in params]
         return bufs
+
+    def state_arrays(self, params, layout=None) -> dict[str, list[np.ndarray]]:
+        """The per-parameter state of every slot (one array per parameter, in ``params``'
+        order), created zeroed on first use. ``layout(array, param)``, when given, puts each
+        array in the layout a caller needs: it returns the array itself or a copy of it,
+        which then replaces it here, so that the caller (the compiled engine, which updates
+        the state in place) and this optimiser go on with the same arrays."""
+        out = {}
+        for name in self.slots:
+            bufs = self._buffers(name, params)
+            if layout is not None:
+                bufs[:] = [layout(s, p) for s, p in zip(bufs, params)]
+            out[name] = bufs
+        return out
 
     def _decay(self, params, grads, decays):
         if self.weight_decay:
@@ -87,6 +104,7 @@ class SGD(Optimizer):
             raise ConfigError("nesterov=True needs a momentum > 0")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
         self.folds_learning_rate = not self.momentum and not self.weight_decay
+        self.slots = ("velocity",) if self.momentum else ()
 
     def step(self, params, grads, lr, decays=None):
         self._decay(params, grads, decays or [True] * len(params))
@@ -121,6 +139,7 @@ class Adam(Optimizer):
     """
 
     name = "adam"
+    slots = ("m", "v")
 
     def __init__(self, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
         super().__init__(weight_decay)

@@ -284,7 +284,7 @@ class CrossbarArray:
         for r0 in range(0, len(Z), 256):
             Zr, sr, Xr = Z[r0:r0 + 256], s[r0:r0 + 256], X[r0:r0 + 256]
             if io.input_scaling == "abs_max" and q and not io.bit_serial and dac(Zr, q, Xr, sr):
-                continue  # the same scale and codes as below, compiled (_cengine.c: sn_dac)
+                continue  # the same scale and codes as below, compiled (_accel/loops.h: dac)
             if io.input_scaling == "abs_max":  # each input vector scaled to max |x| = 1
                 np.max(Zr, axis=1, keepdims=True, out=sr)  # max |z| = max(max z, −min z)
                 # the rows' minima too, unless the block has no negative input (one quick

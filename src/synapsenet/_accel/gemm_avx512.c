@@ -1,0 +1,123 @@
+/* Our own forward product on AVX-512 (see sn.h). */
+#include "sn.h"
+
+/* Our own products, on AVX-512: C = α A B + β C, for C whose columns come in whole vectors of
+ * 16 (rows padded to cache lines). A(i, k) = A[i·ars + k·acs]: the forward product reads the
+ * layer's inputs where they lie, without packing (the tests also run a transposed A); rows of
+ * B are brs apart. Each tile is MR rows × 32 columns, held in 24 of the 32 vector registers
+ * for the whole sum over k: per k two rows-of-16 of B are loaded and every A(i, k) broadcast
+ * once, 24 fused multiply-adds for 14 loads. The weight update stays with BLAS: no
+ * orientation of it tried here was faster in the step (docs/performance.md). */
+#if defined(__x86_64__) && defined(__GNUC__)  /* GCC and clang */
+#include <immintrin.h>
+
+#define MR 12
+/* every function of this unit is compiled for AVX-512 and only called where the CPU has it */
+#define AVX512 __attribute__((target("avx512f")))
+
+AVX512 static inline __attribute__((always_inline)) void tile(
+    const int mr, const int nv, int64_t K, const float *restrict A, int64_t ars, int64_t acs,
+    const float *restrict B, int64_t brs, float *restrict C, int64_t ldc, float alpha,
+    float beta, const float *const *pf, const float *bias, int64_t nb, int act) {
+    __m512 c0[MR], c1[MR];
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) c0[i] = c1[i] = _mm512_setzero_ps();
+    for (int64_t k0 = 0; k0 < K; k0 += 16) {
+        if (pf)  /* a cache line of each of the next MR rows of A into L2 */
+            for (int i = 0; i < MR; i++) _mm_prefetch((const char *)(pf[i] + k0), _MM_HINT_T1);
+        const int64_t kn = K - k0 < 16 ? K : k0 + 16;
+        for (int64_t k = k0; k < kn; k++) {
+            const float *b = B + k * brs, *a = A + k * acs;
+            const __m512 b0 = _mm512_loadu_ps(b), b1 = nv > 1 ? _mm512_loadu_ps(b + 16) : b0;
+#pragma GCC unroll 12
+            for (int i = 0; i < mr; i++) {
+                const __m512 ai = _mm512_set1_ps(a[i * ars]);
+                c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+                if (nv > 1) c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+            }
+        }
+    }
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    if (bias) {  /* z = f(u + b) in the same store, for f identity or ReLU (nb columns have b) */
+        const __mmask16 m0 = nb >= 16 ? 0xFFFF : (__mmask16)((1u << nb) - 1);
+        const __mmask16 m1 = nb >= 32 ? 0xFFFF : nb > 16 ? (__mmask16)((1u << (nb - 16)) - 1) : 0;
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, bias);
+        const __m512 b1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+        const __m512 zero = _mm512_setzero_ps();
+#pragma GCC unroll 12
+        for (int i = 0; i < mr; i++) {
+            __m512 x0 = _mm512_add_ps(c0[i], b0), x1 = _mm512_add_ps(c1[i], b1);
+            if (act == ACT_RELU) {  /* x < 0 ? 0 : x, NaN kept (as bias_act) */
+                x0 = _mm512_mask_mov_ps(x0, _mm512_cmp_ps_mask(x0, zero, _CMP_LT_OQ), zero);
+                x1 = _mm512_mask_mov_ps(x1, _mm512_cmp_ps_mask(x1, zero, _CMP_LT_OQ), zero);
+            }
+            _mm512_storeu_ps(C + i * ldc, x0);
+            if (nv > 1) _mm512_storeu_ps(C + i * ldc + 16, x1);
+        }
+        return;
+    }
+#pragma GCC unroll 12
+    for (int i = 0; i < mr; i++) {
+        float *c = C + i * ldc;
+        if (beta == 0.f) {  /* C is not read: it may hold anything */
+            _mm512_storeu_ps(c, _mm512_mul_ps(va, c0[i]));
+            if (nv > 1) _mm512_storeu_ps(c + 16, _mm512_mul_ps(va, c1[i]));
+        } else {
+            const __m512 old0 = _mm512_mul_ps(vb, _mm512_loadu_ps(c));
+            _mm512_storeu_ps(c, _mm512_fmadd_ps(va, c0[i], old0));
+            if (nv > 1) {
+                const __m512 old1 = _mm512_mul_ps(vb, _mm512_loadu_ps(c + 16));
+                _mm512_storeu_ps(c + 16, _mm512_fmadd_ps(va, c1[i], old1));
+            }
+        }
+    }
+}
+
+#define TILE(m)                                                        \
+    case m: {                                                          \
+        if (nv == 2) tile(m, 2, K, A, ars, acs, B, brs, C, ldc, alpha, beta, pf, bias, nb, act); \
+        else tile(m, 1, K, A, ars, acs, B, brs, C, ldc, alpha, beta, pf, bias, nb, act);         \
+    } break;
+
+AVX512 static void tile_rows(int mr, int nv, int64_t K, const float *A, int64_t ars,
+                             int64_t acs, const float *B, int64_t brs, float *C, int64_t ldc,
+                             float alpha, float beta, const float *const *pf,
+                             const float *bias, int64_t nb, int act) {
+    switch (mr) {
+        TILE(1) TILE(2) TILE(3) TILE(4) TILE(5) TILE(6)
+        TILE(7) TILE(8) TILE(9) TILE(10) TILE(11) TILE(12)
+        default: break;
+    }
+}
+#undef TILE
+
+/* C (M × N, N a multiple of 16) = α A (M × K) B (K × N) + β C, for B small enough
+ * (settings' own_gemm_max) to stay in a core's second-level cache while tiles of MR rows sweep
+ * it, each tile's rows of A staying in the first-level cache as it moves along the columns,
+ * so that A is read from memory once. For a larger B sweeping slabs of it was no faster than
+ * OpenBLAS, and without slabs half as fast: there OpenBLAS runs (docs/performance.md). */
+AVX512 void sn_own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                        int64_t ars, int64_t acs, const float *B, int64_t brs, float beta,
+                        float *C, int64_t ldc, const float *bias, int64_t n, int act) {
+    for (int64_t i = 0; i < M; i += MR) {
+        const int mr = M - i < MR ? (int)(M - i) : MR;
+        /* while the first tile of these rows runs, the next rows of A come into L2 (from
+         * memory, in inference) */
+        const float *next[MR];
+        const int ahead = acs == 1 && i + 2 * MR <= M;
+        for (int q = 0; ahead && q < MR; q++) next[q] = A + (i + MR + q) * ars;
+        for (int64_t j = 0; j < N; j += 32)
+            tile_rows(mr, N - j >= 32 ? 2 : 1, K, A + i * ars, ars, acs, B + j, brs,
+                      C + i * ldc + j, ldc, alpha, beta, j || !ahead ? NULL : next,
+                      bias ? bias + j : NULL, n - j, act);
+    }
+}
+
+#else  /* not x86-64: never called (sn_cpu_isa is ISA_PORTABLE there) */
+void sn_own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t ars,
+                 int64_t acs, const float *B, int64_t brs, float beta, float *C, int64_t ldc,
+                 const float *bias, int64_t n, int act) {
+    (void)M; (void)N; (void)K; (void)alpha; (void)A; (void)ars; (void)acs; (void)B; (void)brs;
+    (void)beta; (void)C; (void)ldc; (void)bias; (void)n; (void)act;
+}
+#endif

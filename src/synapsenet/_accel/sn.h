@@ -1,0 +1,138 @@
+/* synapsenet's compiled kernels: the one header of their enums, settings and signatures.
+ *
+ * The maths is the textbook's, stated once in NumPy (synapsenet/network.py, activations.py,
+ * losses.py, optimizers.py) and tested against these kernels by tests/test_kernels.py:
+ *
+ *   forward    u = W z_prev + b,  z = f(u)                 every layer
+ *   output     δ_k = z_k − d_k (matched loss) or (z_k − d_k) f'(u_k)
+ *   hidden     δ_j = (Σ_k δ_k w_kj) f'(u_j)
+ *   update     w_ji ← w_ji − η δ_j z_i   (or momentum, Nesterov, decay, Adam on ∂E/∂w_ji)
+ *
+ * The units, built as one library (setup.py) that synapsenet/_engine.py loads with ctypes:
+ *
+ *   loops.h (+ loops_portable.c, loops_avx2.c, loops_avx512.c)  the element-wise passes
+ *        (bias and activation, derivatives, optimiser steps, clipping, the finite checks,
+ *        the chip's DAC stage), compiled once per instruction set; sn_loops_for picks one
+ *   gemm_avx512.c   our own forward product on AVX-512 (register tiles, bias and f inside)
+ *   product.c       the CPU's instruction sets, which product runs (ours or BLAS's)
+ *   output.c        the softmax, the output layer's loss and δ_out
+ *   update.c        a block's weight update: the gradient product, the optimiser, the bound
+ *   engine.c        the training step on T threads, each owning a share of every layer
+ *   infer.c         inference, layer by layer on the calling thread
+ *   module.c        the exported odds and ends (version, compiler, DAC, finite check) and
+ *                   the (empty) Python module that lets setuptools build the library
+ *
+ * BLAS comes in as a function pointer (CBLAS sgemm's signature, 64-bit integers) from the
+ * caller, who also makes it single-threaded while our threads run.
+ */
+#ifndef SYNAPSENET_SN_H
+#define SYNAPSENET_SN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* bumped whenever an exported function's arguments change: _engine.py refuses a stale build */
+#define SN_ABI 8
+
+#define MAX_LAYERS 16
+#define MAX_THREADS 16
+#define ALIGN 64
+
+/* activations (hidden or output) */
+enum { ACT_IDENTITY = 0, ACT_RELU = 1, ACT_SIGMOID = 2, ACT_TANH = 3, ACT_SOFTMAX = 4 };
+/* losses */
+enum { LOSS_SQUARED = 0, LOSS_CROSS_ENTROPY = 1, LOSS_BINARY_CROSS_ENTROPY = 2 };
+/* optimisers: plain gradient descent (η folded into δ_out, the step made inside the product),
+ * Adam, and gradient descent with momentum, Nesterov momentum and/or L2 decay */
+enum { OPT_SGD = 0, OPT_ADAM = 1, OPT_MOMENTUM = 2 };
+/* instruction sets the element-wise loops are compiled for (and our product needs AVX-512) */
+enum { ISA_PORTABLE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
+/* the optional paths, as bits of what a call reports it took (for the tests' hooks) */
+enum { PATH_OWN_GEMM = 1 };
+/* CBLAS's constants */
+enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
+
+typedef void (*gemm_fn)(int order, int ta, int tb, int64_t m, int64_t n, int64_t k, float alpha,
+                        const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                        float *C, int64_t ldc);
+
+/* Which compiled path makes what, passed in by the caller (_engine.Settings, whose defaults
+ * say why each is where it is) with every call that has a choice to make, so that a test can
+ * force each path at any size. */
+typedef struct {
+    int isa;                   /* the most capable ISA_* to use (the CPU's, if less) */
+    int64_t own_gemm_max;      /* the most weights (padded) our own product takes */
+} sn_settings;
+
+/* The constants of an optimiser step (see optimizers.py): Adam's folded step and ε' (or η for
+ * momentum), β1, β2; momentum μ and Nesterov; L2 decay λ; the weight bound (0: none). */
+typedef struct {
+    int opt;
+    float step, eps, beta1, beta2, momentum, decay, bound;
+    int nesterov;
+} sn_optim;
+
+/* The element-wise passes, one table per instruction set (loops.h). Blocks are `rows` rows of
+ * `count` (or columns [a, c)) values, rows `ld` apart. */
+typedef struct {
+    const char *name;
+    /* z = f(u + b) in place */
+    void (*bias_act)(float *U, int64_t B, int64_t ld, int64_t a, int64_t c, const float *b,
+                     int act);
+    /* g ← g f'(u), f' from z */
+    void (*times_derivative)(float *g, const float *z, int64_t B, int64_t ld, int64_t a,
+                             int64_t c, int act);
+    /* the optimiser's step on parameters p from gradients g, state s1, s2 (or NULL) */
+    void (*adam)(float *p, const float *g, float *m, float *v, int64_t rows, int64_t count,
+                 int64_t ld, const sn_optim *k, float decay);
+    void (*momentum)(float *p, const float *g, float *v, int64_t rows, int64_t count,
+                     int64_t ld, const sn_optim *k, float decay);
+    void (*clip)(float *p, int64_t rows, int64_t count, int64_t ld, float bound);
+    /* db[a:c) = Σ_rows d[:, a:c) */
+    void (*col_sums)(const float *d, int64_t B, int64_t ld, int64_t a, int64_t c, float *db);
+    void (*add_into)(float *y, const float *x, int64_t n);
+    /* dst = src and whether all were finite; whether all are finite */
+    int (*copy_finite)(float *dst, const float *src, int64_t n);
+    int (*all_finite)(const float *x, int64_t n);
+    /* the chip's DAC stage: s = max |z| per row (1 for zeros), X = round(Z · q / s) */
+    void (*dac)(const float *Z, int64_t ldz, int64_t rows, int64_t n, float q, float *X,
+                int64_t ldx, float *s);
+} sn_loops;
+
+extern const sn_loops sn_loops_portable, sn_loops_avx2, sn_loops_avx512;
+
+/* product.c */
+int sn_cpu_isa(void);                                   /* the most capable ISA_* this CPU runs */
+const sn_loops *sn_loops_for(const sn_settings *S);     /* the loops these settings pick */
+int sn_own_product(const sn_settings *S, int64_t n, int64_t K);  /* ours for n × K weights? */
+int sn_forward_product(const sn_settings *S, gemm_fn gemm, int64_t rows, int64_t n, int64_t K,
+                       const float *A, int64_t lda, const float *WT, int64_t ldw, float *C,
+                       int64_t ldc, const float *bias, int act);
+
+/* gemm_avx512.c: C = α A B + β C (N a multiple of 16, A(i, k) = A[i·ars + k·acs]), with bias
+ * and f fused into the store where bias is given (f the identity or ReLU); x86-64 only */
+void sn_own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t ars,
+                 int64_t acs, const float *B, int64_t brs, float beta, float *C, int64_t ldc,
+                 const float *bias, int64_t n, int act);
+
+/* output.c */
+double sn_softmax_row(const float *u, float *z, int64_t n);
+/* The output layer of B rows: U (B × n, Σ_t partials without b) += b, z = f(u) into U, the
+ * loss (mean over B, in double) returned and δ_out · scale into Dl; targets D[row] with row
+ * = rows[r] (or start + r); the correct count of labels (if not NULL) into *correct. */
+double sn_output_layer(const sn_loops *K, int act, int loss, int64_t n, int64_t B, float *U,
+                       float *Dl, const float *b, const float *D, int64_t ldd,
+                       const int64_t *rows, int64_t start, const int64_t *labels, float scale,
+                       int64_t *correct);
+
+/* update.c: the step on a block of Wᵀ (rows × count from W, rows ld apart) from the layer's
+ * inputs A (B × rows, lda) and its δ (B × count, ldd), G the gradient's block (unused for
+ * OPT_SGD, whose step is made inside the product); m, v the optimiser state's blocks or NULL */
+void sn_update_weights(const sn_loops *K, gemm_fn gemm, const sn_optim *k, float *W, float *G,
+                       float *m, float *v, int64_t rows, int64_t count, int64_t ld,
+                       const float *A, int64_t lda, const float *D, int64_t ldd, int64_t B);
+/* biases b[0..count) from δ (B rows of count, ldd apart): db = Σ_batch δ, then the step */
+void sn_update_biases(const sn_loops *K, const sn_optim *k, float *b, float *db, float *m,
+                      float *v, int64_t count, const float *D, int64_t ldd, int64_t B);
+
+#endif

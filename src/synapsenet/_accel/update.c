@@ -1,0 +1,33 @@
+/* A block's update (see optimizers.py and Digital.update): the gradient as one BLAS product
+ * (with plain gradient descent the step itself, inside it: η is already in δ), then the
+ * optimiser's step, then the synapse's bound. */
+#include "sn.h"
+
+static void optimise(const sn_loops *K, const sn_optim *k, float *p, const float *g, float *s1,
+                     float *s2, int64_t rows, int64_t count, int64_t ld, float decay) {
+    if (k->opt == OPT_ADAM)
+        K->adam(p, g, s1, s2, rows, count, ld, k, decay);
+    else
+        K->momentum(p, g, s1, rows, count, ld, k, decay);
+}
+
+void sn_update_weights(const sn_loops *K, gemm_fn gemm, const sn_optim *k, float *W, float *G,
+                       float *m, float *v, int64_t rows, int64_t count, int64_t ld,
+                       const float *A, int64_t lda, const float *D, int64_t ldd, int64_t B) {
+    const int sgd = k->opt == OPT_SGD;
+    /* w_ji ← w_ji − η δ_j z_i, or ∂E/∂w_ji = δ_j z_i, summed over the batch */
+    gemm(ROW_MAJOR, TRANS, NO_TRANS, rows, count, B, sgd ? -1.f : 1.f, A, lda, D, ldd,
+         sgd ? 1.f : 0.f, sgd ? W : G, ld);
+    if (!sgd) optimise(K, k, W, G, m, v, rows, count, ld, k->decay);
+    if (k->bound > 0) K->clip(W, rows, count, ld, k->bound);
+}
+
+void sn_update_biases(const sn_loops *K, const sn_optim *k, float *b, float *db, float *m,
+                      float *v, int64_t count, const float *D, int64_t ldd, int64_t B) {
+    K->col_sums(D, B, ldd, 0, count, db);  /* ∂E/∂b_j = Σ_batch δ_j */
+    if (k->opt == OPT_SGD)
+        for (int64_t i = 0; i < count; i++) b[i] -= db[i];
+    else
+        optimise(K, k, b, db, m, v, 1, count, count, 0.f);  /* no decay on biases */
+    if (k->bound > 0) K->clip(b, 1, count, count, k->bound);
+}
