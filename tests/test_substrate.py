@@ -187,3 +187,15 @@ def test_the_interface_names_what_a_substrate_must_do():
             call()
     assert bare.trainer(None, None, None, 1) == (None, "the substrate substrate trains layer "
                                                       "by layer")
+
+
+@pytest.mark.parametrize("scaling", ["abs_max", "fixed"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_chip_names_a_non_finite_input_whatever_its_input_scaling(scaling, bad):
+    net = sn.Network.from_sizes([4, 3, 2], seed=0)
+    chip = hardware.deploy(net, hardware.load_config("ideal").replace(input_scaling=scaling,
+                                                                      dac_bits=6))
+    X = np.ones((5, 4), np.float32)
+    X[3, 2] = bad
+    with pytest.raises(sn.DataError, match="row 3, column 2"):
+        chip.predict(X)

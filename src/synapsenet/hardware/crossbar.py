@@ -468,9 +468,9 @@ class Analog(Substrate):
             out[...] = U
         del counts["meter"]
         self.counters.add(k, **counts)
-        if k == 0 and not np.isfinite(Z.sum()):
-            # clipped inputs (fixed input scaling) hide an infinite input: show it in u, as
-            # the digital substrate's product does
+        if k == 0 and self.config.io.input_scaling == "fixed" and not np.isfinite(Z.sum()):
+            # clipped inputs hide an infinite input: show it in u, as the digital substrate's
+            # product does (with per-vector scaling it shows in the scale, and so in u)
             out[~np.isfinite(Z).all(axis=1)] = np.nan
         return out
 
