@@ -7,7 +7,7 @@ import synapsenet as sn
 from synapsenet import ConfigError
 from synapsenet.hardware import HardwareConfig, deploy, energy_report, load_config
 from synapsenet.substrate import NoisyDigital
-from synapsenet.hardware.crossbar import standard_normal
+from synapsenet.hardware.noise import standard_normal
 
 
 @pytest.fixture

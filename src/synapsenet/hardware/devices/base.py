@@ -568,8 +568,8 @@ class DeviceArray:
 
 def _normal(rng, shape):
     """Standard normal float32 draws from ``rng``: the chip's vectorised Box–Muller generator
-    (``crossbar.standard_normal``, several times faster than NumPy's float32 ziggurat)."""
-    from ..crossbar import standard_normal  # here, not at the top: the chip imports us
+    (``hardware.noise.standard_normal``, faster than NumPy's float32 ziggurat)."""
+    from ..noise import standard_normal
 
     return standard_normal(rng, np.empty(shape, np.float32))
 
