@@ -220,6 +220,18 @@ def mnist_training_rss(data_dir=None, threads=2) -> dict | None:
     return {"peak_rss_mb": rss_kb / 1024, "train_set_float32_mb": nbytes / 2 ** 20}
 
 
+def large_sgemm_gflops(n=4096) -> float:
+    """GFLOP/s of one large float32 product (n × n × n) by NumPy's BLAS: this machine's rate
+    with the threads it is given, the bar a training step is held to."""
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((n, n), dtype=np.float32)
+    B = rng.standard_normal((n, n), dtype=np.float32)
+    C = np.empty((n, n), np.float32)
+    sec = min(interleaved({"sgemm": lambda: np.matmul(A, B, out=C)}, rounds=3, settle=0,
+                          min_time=0.5)["sgemm"])
+    return 2 * n ** 3 / sec / 1e9
+
+
 def run(threads=2, n=20000, quick=False, data_dir=None, peers=("pytorch", "sklearn"),
         rounds=5):
     from threadpoolctl import threadpool_info, threadpool_limits
@@ -246,15 +258,22 @@ def run(threads=2, n=20000, quick=False, data_dir=None, peers=("pytorch", "sklea
             row = {"network": "-".join(map(str, sizes)), "batch": batch,
                    **_summarise(interleaved(passes, rounds), m)}
             row["roofline"] = roofline(sizes, batch) * 1e9 / flops_per_sample(sizes)
+            row["gflops"] = row["synapsenet"] * flops_per_sample(sizes) / 1e9
             rows.append(row)
             print(_fmt_row(row), flush=True)
+        sgemm = large_sgemm_gflops()
+        for row in rows:
+            row["of_large_sgemm"] = row["gflops"] / sgemm
+        print(f"large SGEMM (4096³, {threads} threads): {sgemm:,.0f} GFLOP/s; training steps "
+              + ", ".join(f"{r['network']} batch {r['batch']} {100 * r['of_large_sgemm']:.0f} %"
+                          for r in rows if r["batch"] > 1), flush=True)
         Xi = np.ascontiguousarray(np.resize(X, (10000, 784)))
         inference = _summarise(interleaved(inference_passes([784, 256, 10], Xi, threads),
                                            rounds), len(Xi))
     return {"machine": {"platform": platform.platform(), "processor": platform.processor(),
                         "cpus": os.cpu_count(), "python": platform.python_version(),
                         "numpy": np.__version__, "blas": blas, "threads": threads},
-            "data": source, "samples": n, "training": rows,
+            "data": source, "samples": n, "training": rows, "large_sgemm_gflops": sgemm,
             "inference_batch_10000": inference, "peak_rss_mb": peak_rss_mb(),
             "mnist_training_memory": mnist_training_rss(data_dir, threads)}
 
