@@ -243,10 +243,14 @@ def test_bad_command_lines_are_one_line_errors():
         busy.listen()
         port = busy.getsockname()[1]
         for args, words in ((["--port", str(port)], "in use"),
+                            (["--host", "not..valid", "--port", "0"], "not an address"),
                             (["--host", "192.0.2.1", "--port", "0"], "cannot be used"),
                             (["--port", "70000"], "--port"), (["--port", "x"], "--port")):
             p = synapsenet("playground", "--no-browser", *args)
-            out, err = p.communicate(timeout=30)
+            try:
+                out, err = p.communicate(timeout=30)
+            finally:
+                p.kill()  # if it listened after all, it goes
             assert p.returncode == 2, (args, err)
             assert len(err.strip().splitlines()) == 1 and words in err, (args, err)
     assert playground.exposure_warning("127.0.0.1") is None
