@@ -328,6 +328,10 @@
         (chip.drifts ? "" : " (these devices do not drift)");
       $("chip-source").textContent = chip.source;
     } else {
+      for (const name of ["chip_noise", "chip_levels", "chip_adc", "chip_drift", "chip_faults"]) {
+        $(name).value = $(name).min;
+        $(`${name}-out`).textContent = "–";
+      }
       $("chip-source").textContent = "Exact floating-point maths: every synapse a number.";
     }
     $("l2").disabled = c.train_on === "chip"; // pulses know no L2 penalty
