@@ -4,7 +4,11 @@ carry their unit and source, and the ``synapsenet cost`` command."""
 
 import dataclasses
 import doctest
+import json
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -343,3 +347,54 @@ def test_a_hardware_file_carries_its_cost_table(tmp_path):
 def test_the_docstring_example():
     result = doctest.testmod(cost, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+# -- the command ---------------------------------------------------------------------------
+def synapsenet(*args, cwd=None):
+    env = {**os.environ, "COLUMNS": "160"}
+    return subprocess.run([sys.executable, "-m", "synapsenet", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=600, env=env)
+
+
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cost") / "run"
+    p = synapsenet("train", "--layers", "16", "--hidden", "relu", "--output", "softmax",
+                   "--loss", "cross_entropy", "--epochs", "2", "--out", out, "--no-plots",
+                   "--quiet")
+    assert p.returncode == 0, p.stderr
+    return out / "model.safetensors"
+
+
+def test_the_cost_command(digits_model, tmp_path):
+    js, png = tmp_path / "cost.json", tmp_path / "cost.png"
+    p = synapsenet("cost", digits_model, "--samples", "40", "--train-epoch", "--train-samples",
+                   "100", "--watts", "50", "--json", js, "--chart", png)
+    assert p.returncode == 0, p.stderr
+    for word in ("brain", "fp32, 45 nm", "int8, 7 nm", "GPU at peak", "this machine",
+                 "the chip: pcm", "array", "adc", "per epoch"):
+        assert word in p.stdout, word
+    r = json.loads(js.read_text())
+    assert r["analog_energy_j"] > 0 and r["analog_latency_s"] > 0 and r["digital_energy_j"] > 0
+    assert all({"name", "energy_j"} <= set(b) for b in r["baselines"])
+    assert set(r["breakdown"]) >= {"array", "adc", "dac", "digital", "leakage"}
+    assert all({"name", "value", "unit", "source"} <= set(a) for a in r["assumptions"])
+    assert r["training"]["per_epoch"]["energy_j"] > 0 and r["samples"] == 40
+    assert png.stat().st_size > 1000
+
+
+@pytest.mark.parametrize("args,toml,match", [
+    (["--samples", "0"], None, "--samples must be ≥ 1"),
+    (["--watts", "-5"], None, "--watts must be > 0"),
+    ([], '[cost]\nnode = "13nm"\n', "unknown technology node '13nm'"),
+    ([], '[cost]\nread_time = -1.0\n', "'read_time' must be a finite number ≥ 0"),
+])
+def test_the_cost_command_refuses_bad_input(digits_model, tmp_path, args, toml, match):
+    if toml is not None:
+        f = tmp_path / "chip.toml"
+        f.write_text('preset = "pcm"\n' + toml)
+        args = [*args, "--hardware", f]
+    p = synapsenet("cost", digits_model, *args)
+    assert p.returncode == 2, p.stdout + p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and match in lines[0], p.stderr

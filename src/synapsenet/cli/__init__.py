@@ -21,14 +21,14 @@ import warnings
 
 from .. import __version__
 from ..errors import ConfigError, DataWarning, InputScaleWarning, SynapseError
-from . import (bench, datasets, devices, evaluate, hardware, info, predict, sweep, train, ui,
-               words)
+from . import (bench, cost, datasets, devices, evaluate, hardware, info, predict, sweep, train,
+               ui, words)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 COMMANDS = {"train": train, "evaluate": evaluate, "predict": predict, "info": info,
             "datasets": datasets, "sweep": sweep, "hardware": hardware, "devices": devices,
-            "bench": bench}
+            "cost": cost, "bench": bench}
 
 
 class UsageError(SynapseError):
