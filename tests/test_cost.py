@@ -398,3 +398,12 @@ def test_the_cost_command_refuses_bad_input(digits_model, tmp_path, args, toml, 
     assert p.returncode == 2, p.stdout + p.stderr
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and match in lines[0], p.stderr
+
+
+def test_the_docs_table_every_constant():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "cost.md").read_text()
+    for name in all_constants():
+        key = name.split(".", 1)[1]
+        assert f"`{key}`" in text or f"`pcm.{key}`" in text, name
