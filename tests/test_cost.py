@@ -383,6 +383,20 @@ def test_the_cost_command(digits_model, tmp_path):
     assert png.stat().st_size > 1000
 
 
+def test_a_chip_trained_model_is_costed_with_its_training(tmp_path):
+    out = tmp_path / "chip"
+    p = synapsenet("train", "--layers", "8", "--epochs", "1", "--hardware", "pcm", "--out", out,
+                   "--no-plots", "--quiet")
+    assert p.returncode == 0, p.stderr
+    p = synapsenet("cost", out / "model.safetensors", "--samples", "20", "--json", "-")
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["chip_trained"] and r["hardware"] == "pcm"
+    t = r["training"]
+    assert t["epoch_samples"] == t["samples_trained"] > 0
+    assert t["per_epoch"]["write_energy_j"] > 0 and t["per_epoch"]["write_latency_s"] > 0
+
+
 @pytest.mark.parametrize("args,toml,match", [
     (["--samples", "0"], None, "--samples must be ≥ 1"),
     (["--watts", "-5"], None, "--watts must be > 0"),

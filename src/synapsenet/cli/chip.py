@@ -55,6 +55,12 @@ def sweep(net, cfg, X, y, parameter, values, seeds=3) -> list[dict]:
     return rows
 
 
+def preset_names() -> tuple:
+    from ..hardware.config import PRESETS
+
+    return tuple(PRESETS)
+
+
 PRESET_COLUMNS = ("preset", "levels", "g range µS", "noise prog/read", "DAC/ADC bits", "tile",
                   "source")
 

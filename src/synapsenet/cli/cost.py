@@ -79,11 +79,25 @@ def _training_data(data, data_dir, label_column):
 
 def _fit_options(net) -> dict:
     tc = net.train_config or {}
+    mode = tc.get("mode", "minibatch")
     opts = {"learning_rate": tc.get("learning_rate", 0.1), "loss": tc.get("loss", "squared_error"),
-            "optimizer": "sgd"}
-    if tc.get("mode", "minibatch") == "minibatch":
+            "optimizer": "sgd", "mode": mode}  # on the chip the update is plain descent
+    if mode == "minibatch":
         opts["batch_size"] = tc.get("batch_size", 32)
     return opts
+
+
+def _chip_of(args, trained_on) -> str:
+    """The chip to cost: --hardware, else the preset the model was trained on, else pcm."""
+    if args.hardware:
+        return args.hardware
+    name = trained_on.get("hardware") if trained_on.get("name") == "analog" else None
+    if name is None:
+        return "pcm"
+    if name not in chip.preset_names():
+        raise ConfigError(f"the model was trained on the chip {name!r}, which is not a preset: "
+                          "pass its file as --hardware FILE.toml")
+    return name
 
 
 def run(args) -> int:
@@ -96,7 +110,7 @@ def run(args) -> int:
     net, X, y = data.network, data.X[:args.samples], data.y[:args.samples]
     trained_on = (net.train_config.get("substrate") or {})
     chip_trained = trained_on.get("name") == "analog"
-    spec = args.hardware or (trained_on.get("hardware") if chip_trained else None) or "pcm"
+    spec = _chip_of(args, trained_on)
     training = None
     if chip_trained or args.train_epoch:
         Xt, yt = _training_data(data, args.data_dir, args.label_column)
