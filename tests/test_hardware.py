@@ -279,9 +279,15 @@ def test_energy_report_counts_operations(net, X):
     assert e["analog_j_total"] == pytest.approx(10 * e["analog_j_per_inference"])
     l1 = e["layers"][0]
     cfg = chip.substrate.config
-    assert l1["adc_j"] == pytest.approx(16 * 1 * cfg.energy.adc_fom * 2 ** 8)
+    # 16 conversions (16 outputs, one row block, one phase), each the survey's FoM at the
+    # rate the PCM read time implies (16 columns per ADC in 250 ns: 64 MS/s) × 2^ENOB
+    e_conv = 33.8e-15 * (1 + 16 / 250e-9 / 1.22e9) * 2 ** (8 - 1.4)
+    assert l1["adc_j"] == pytest.approx(16 * 1 * e_conv)
     assert l1["dac_j"] == pytest.approx(20 * 7 * cfg.energy.dac_energy_per_bit)
     assert e["brain_watts"] == 20.0
+    assert e["inputs"] == "measured" and e["samples"] == len(X)
+    assert e["analog_j_per_inference"] == pytest.approx(
+        sum(l["analog_j"] for l in e["layers"]) + e["leakage_j_per_inference"])
 
 
 def test_hardware_aware_training_injects_weight_noise(X):

@@ -141,3 +141,20 @@ def plot_pulse_response(laws, path, title="device pulse response"):
     if title:
         fig.suptitle(title)
     _save(fig, path)
+
+
+def plot_cost_breakdown(breakdown, path, title="energy per inference on the chip"):
+    """A horizontal bar per cost term (J), largest first, its share of the total beside it."""
+    plt = _plt()
+    items = sorted(((k, v) for k, v in breakdown.items() if v > 0), key=lambda kv: kv[1])
+    total = sum(v for _, v in items) or 1.0
+    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(items) + 1.2))
+    names = [k for k, _ in items]
+    values = [v * 1e9 for _, v in items]
+    ax.barh(names, values, color="tab:blue")
+    for i, (_, v) in enumerate(items):
+        ax.text(v * 1e9, i, f" {100 * v / total:.0f}%", va="center", fontsize=9)
+    ax.set(xlabel="nJ per inference", title=title)
+    ax.set_xlim(0, max(values, default=1) * 1.18)
+    ax.grid(axis="x", alpha=0.3)
+    _save(fig, path)

@@ -22,14 +22,14 @@ import warnings
 
 from .. import __version__
 from ..errors import ConfigError, DataWarning, InputScaleWarning, SynapseError
-from . import (bench, datasets, devices, evaluate, hardware, info, playground, predict, sweep,
-               train, ui, words)
+from . import (bench, cost, datasets, devices, evaluate, hardware, info, playground, predict,
+               sweep, train, ui, words)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 COMMANDS = {"train": train, "evaluate": evaluate, "predict": predict, "info": info,
             "datasets": datasets, "sweep": sweep, "hardware": hardware, "devices": devices,
-            "bench": bench, "playground": playground}
+            "cost": cost, "bench": bench, "playground": playground}
 
 
 class UsageError(SynapseError):

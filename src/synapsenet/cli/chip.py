@@ -13,10 +13,11 @@ TIME = "time"  # pseudo-parameter of a sweep: seconds since programming (drift)
 
 
 def load_config(spec):
-    """A hardware config from a preset name or a TOML file (ConfigError naming it)."""
-    from ..hardware import load_config
+    """A hardware config from a preset name or a TOML file (ConfigError naming it); a
+    file's [cost] table is the cost model's (``synapsenet cost``) and is set aside here."""
+    from ..cost import load_hardware
 
-    return load_config(spec)
+    return load_hardware(spec)[0]
 
 
 def check_parameter(name: str) -> None:
@@ -35,7 +36,7 @@ def score(net, spec, X, y, seed: int) -> dict:
     chip = deploy(net, load_config(spec), seed=seed)
     result = chip.evaluate(X, y)
     return {"loss": result["loss"], "accuracy": result.get("accuracy"),
-            "energy": energy_report(chip, len(X))}
+            "energy": energy_report(chip, len(X), X)}  # counted on the inputs it ran
 
 
 def sweep(net, cfg, X, y, parameter, values, seeds=3) -> list[dict]:
@@ -52,6 +53,12 @@ def sweep(net, cfg, X, y, parameter, values, seeds=3) -> list[dict]:
             rows.append({"parameter": parameter, "value": v, "seed": seed,
                          "accuracy": float(np.mean(chip.classify(X) == y))})
     return rows
+
+
+def preset_names() -> tuple:
+    from ..hardware.config import PRESETS
+
+    return tuple(PRESETS)
 
 
 PRESET_COLUMNS = ("preset", "levels", "g range µS", "noise prog/read", "DAC/ADC bits", "tile",
@@ -101,3 +108,49 @@ def device_laws(specs) -> list:
     from ..hardware.devices import load_device
 
     return [load_device(s) for s in specs]
+
+
+def cost_report(net, spec, X, *, seed=0, watts=None, encoding=None, batch=256, node=None,
+                training=None) -> dict:
+    """The cost model's ledger (``synapsenet.cost.report``) of ``net`` on the chip ``spec``
+    (a preset or a TOML file, whose [cost] table may change constants), counted on X."""
+    from .. import cost
+
+    overrides = {"node": node} if node else None
+    return cost.report(net, X, hardware=spec, overrides=overrides, encoding=encoding,
+                       batch=batch, seed=seed, watts=watts, timing=True, training=training)
+
+
+def training_cost(net, spec, X, y, epoch_samples: int, *, seed=0, fit=None, node=None,
+                  watts=None, digital_epoch=True) -> dict:
+    """The cost of training ``net`` in situ on the chip ``spec``: a copy trained on (X, y)
+    (the first samples of an epoch of ``epoch_samples``) with its pulses metered, priced per
+    epoch; beside it one digital epoch of the same copy, timed on this machine."""
+    import copy
+
+    from .. import cost
+    from ..hardware import Analog
+    from ..network import Network
+
+    cfg, overrides = cost.load_hardware(spec)
+    if node:
+        overrides = {**overrides, "node": node}
+    twin = Network([copy.deepcopy(layer) for layer in net.layers], seed=net.seed)
+    on_chip = twin.on(Analog(cfg, seed=seed, meter=True))
+    fit = dict(fit or {})
+    on_chip.fit(X, y, epochs=1, seed=seed, **fit)
+    counters = on_chip.substrate.counters.layers
+    digital = None
+    if digital_epoch:
+        digital = cost.machine.time_epoch(net, X, y, seed=seed, **fit)
+    report = cost.training_report(on_chip, counters, epochs=len(X) / epoch_samples,
+                                  overrides=overrides, digital=digital, watts=watts)
+    report.update(samples_trained=len(X), epoch_samples=epoch_samples,
+                  hardware=cfg.name, device=cfg.learning.device)
+    return report
+
+
+def cost_chart(breakdown, path) -> None:
+    from ..plots import plot_cost_breakdown
+
+    plot_cost_breakdown(breakdown, path)

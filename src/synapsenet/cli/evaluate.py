@@ -48,5 +48,7 @@ def run(args) -> int:
     if "energy" in result:
         e = result["energy"]
         out.print(f"{'energy / inference':>18}: analog {e['analog_j_per_inference']:.3g} J, "
-                  f"digital {e['digital_j_per_inference']:.3g} J")
+                  f"digital ({e['digital_baseline']}) {e['digital_j_per_inference']:.3g} J, "
+                  f"counted on the {e['samples']} {data.dataset} inputs evaluated (more in "
+                  f"'synapsenet cost')")
     return 0

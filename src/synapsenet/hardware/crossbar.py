@@ -206,6 +206,12 @@ class CrossbarArray:
             B = len(D)
             counts.update(array_reads=B * len(blocks), dac_conversions=B * self.n_out,
                           adc_conversions=B * self.n_in * len(blocks))
+            if counts.get("meter"):  # columns driven at |x_j| V_read, Σ_i (G⁺ + G⁻) each
+                d = self.cfg.device
+                G_cols = 1e-6 * (2 * self.n_in * d.g_min + (d.g_max - d.g_min) *
+                                 np.abs(self.Wn_T).sum(axis=0, dtype=np.float64))
+                v = np.abs(X).sum(axis=0, dtype=np.float64) * unit
+                counts.update(input_drive=float(v.sum()), input_drive_units=float(v @ G_cols))
         return out
 
     def _workspace(self, n):
@@ -286,7 +292,7 @@ class CrossbarArray:
         n_planes = 0
         meter = counts is not None and counts.get("meter")
         G_rows = self.G_sum_rows * 1e-6 if meter else None  # S, per input row
-        energy = 0.0
+        energy = drive = drive_units = 0.0
         noisy = bool(dev.read_noise or io.out_noise)
         blocks = range(0, self.n_in, rows)  # one block of tiles per `rows` inputs
         first = True
@@ -296,6 +302,12 @@ class CrossbarArray:
             if meter:  # Σ_i x_i² Σ_j (G⁺ + G⁻) over the batch: what the reads dissipate
                 energy += float(np.square(Xp, dtype=np.float64).sum(axis=0) @ G_rows) * \
                     unit * unit
+                # each line's drive as a fraction of V_read: a bit plane's set bits drive at
+                # V_read whatever their significance; amplitude codes at |x| V_read
+                v = np.abs(Xp).sum(axis=0, dtype=np.float64) * (1.0 if io.bit_serial else
+                                                                 abs(unit))
+                drive += float(v.sum())
+                drive_units += float(v @ G_rows)
             for r0 in blocks:
                 xs = Xp[:, r0:r0 + rows]
                 # column currents Σ_i x_i (G⁺ − G⁻), directly in ADC steps; the first block
@@ -328,7 +340,8 @@ class CrossbarArray:
                           array_reads=B * blocks_n * n_planes,
                           dac_conversions=B * self.n_in * n_planes,
                           adc_conversions=B * self.n_out * blocks_n * n_planes,
-                          input_energy_units=energy)
+                          input_energy_units=energy, input_drive=drive,
+                          input_drive_units=drive_units)
         return out
 
     def _bit_planes(self, X):
@@ -440,8 +453,9 @@ class Analog(Substrate):
         return out
 
     def backward(self, k, layer, delta, out):
-        counts = {}
+        counts = {"meter": self.meter}
         self.arrays[k].matvec_t(delta.astype(np.float32, copy=False), self.rng, out, counts)
+        del counts["meter"]
         self.counters.add(k, **counts)
         return out
 
@@ -452,19 +466,21 @@ class Analog(Substrate):
         syn = self.synapses[k]
         layer.db[...] = delta.sum(axis=0)  # ∂E/∂b_j = δ_j: the biases are digital
         layer.b -= layer.db
-        pulses = syn.pulses
+        pulses, tally = syn.pulses, dict(syn.tally)
         syn.update(np.asarray(Z_prev, np.float32), np.asarray(delta, np.float32), self.rng)
         syn.weights(out=self._W32(k, layer))
         layer.W[...] = self._W[k]  # the network's weights are what the devices hold
         self.arrays[k].load_weights(self._W[k], syn.cfg.weight_max)
         self.counters.add(k, write_pulses=syn.pulses - pulses,
-                          update_macs=len(delta) * layer.n_in * layer.n_out)
+                          update_macs=len(delta) * layer.n_in * layer.n_out,
+                          **{c: v - tally[c] for c, v in syn.tally.items()})
 
     def _learn(self, k, layer):
         """Layer k's weights onto programmable devices, from its weights now."""
         from .learning import DeviceSynapses
 
         syn = self.synapses[k] = DeviceSynapses(layer, self.config.learning, self.rng)
+        syn.meter = self.meter
         layer.W[...] = syn.weights(out=self._W32(k, layer))
         self.arrays[k].load_weights(self._W[k], syn.cfg.weight_max)
 

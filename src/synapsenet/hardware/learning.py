@@ -97,6 +97,12 @@ class DeviceSynapses:
         self.pulses = 0  # pulses applied, all devices
         self.refreshes = 0  # pairs re-written because a device saturated
         self.capped = 0  # stochastic: firing probabilities capped at 1
+        # what the pulses cost, counted when metered (substrate.LayerCounts: by direction,
+        # the states they started from, the row-by-row write steps; refreshes always)
+        self.meter = False
+        self.tally = dict.fromkeys(("pulses_up", "pulses_down", "pulse_state_up",
+                                    "pulse_state_down", "write_steps_up", "write_steps_down",
+                                    "rows_written", "refreshes"), 0)
         self.write(layer.W)
 
     # -- reading and writing the weights --------------------------------------------------
@@ -158,7 +164,13 @@ class DeviceSynapses:
     def _apply(self, n, rng) -> None:
         self.pulses += int(np.abs(n).sum()) if not self.continuous else int(np.count_nonzero(n))
         if not self.pair:  # bidirectional: LTP for n > 0, LTD for n < 0
+            if not self.meter:
+                self.devices[0].pulses(self.states[0], n, rng, out=self.states[0])
+                return
+            counts = [self._weight(np.maximum(n, 0)), self._weight(np.maximum(-n, 0))]
+            before = [self._state_sum(c, 0) for c in counts]
             self.devices[0].pulses(self.states[0], n, rng, out=self.states[0])
+            self._tally(counts, before, [self._state_sum(c, 0) for c in counts])
             return
         # one-sided pair: a positive update potentiates w⁺, a negative one w⁻; a pair whose
         # device this update would take past refresh_at of its range is refreshed first
@@ -170,15 +182,55 @@ class DeviceSynapses:
             (self.states[1] + parts[1] * step >= limit)
         if full.any():
             self._refresh(full)
+        counts = [self._weight(p) for p in parts] if self.meter else None
+        before = [self._state_sum(c, i) for i, c in enumerate(counts)] if self.meter else None
         for devs, w, part in zip(self.devices, self.states, parts):
             devs.pulses(w, part, rng, out=w)
+        if self.meter:  # every pulse of a pair potentiates one of its devices: all LTP
+            after = [self._state_sum(c, i) for i, c in enumerate(counts)]
+            self._tally([counts[0] + counts[1], np.zeros_like(counts[0])],
+                        [sum(before), 0.0], [sum(after), 0.0])
+
+    def _weight(self, p):
+        """Pulses per device: the count, or one for any update of a continuous device."""
+        return (p != 0).astype(np.float32) if self.continuous else p.astype(np.float32)
+
+    def _state_sum(self, counts, device) -> float:
+        """Σ over the pulses ``counts`` of the state of ``device`` now, as a fraction of the
+        law's range (the conductance they meet, in units of the range above g_min)."""
+        lo, hi = self.law.w_min, self.law.w_max
+        x = (self.states[device] - np.float32(lo)) * np.float32(1.0 / (hi - lo))
+        return float(np.vdot(counts, x))
+
+    def _tally(self, counts, before, after) -> None:
+        """Add one update's pulses (``counts``: LTP, LTD per device) to the tally."""
+        t = self.tally
+        for name, c, b, a in zip(("up", "down"), counts, before, after):
+            t[f"pulses_{name}"] += int(round(float(c.sum())))
+            t[f"pulse_state_{name}"] += 0.5 * (b + a)
+            t[f"write_steps_{name}"] += _batch_steps(c)
+        t["rows_written"] += int(np.count_nonzero((counts[0] + counts[1]).any(axis=0)))
 
     def _refresh(self, full) -> None:
         """Re-write the pairs marked ``full``: read the weight, reset both devices, write the
         difference into one of them (as in Burr et al. 2015; counted in ``refreshes``)."""
         W = self.weights()
         self.refreshes += int(full.sum())
+        self.tally["refreshes"] += int(full.sum())
         kept = [w.copy() for w in self.states]
         self.write(W)
         for w, old in zip(self.states, kept):  # only the marked pairs are re-written
             np.copyto(w, old, where=~full)
+
+
+WRITE_BATCHES = 16  # columns of a row are written in this many batches (NeuroSim V3's
+# numWriteColMuxed = 16, Param.cpp), the columns of a batch in parallel
+
+
+def _batch_steps(c) -> int:
+    """Σ over the rows (inputs) and column batches of ``c`` (pulses, (n_out, n_in)) of the
+    largest count in the batch: the pulse slots a row-by-row write takes (NeuroSim's
+    Train.cpp, maxLatencyLTP + maxLatencyLTD per batch)."""
+    size = -(-c.shape[0] // WRITE_BATCHES)
+    starts = np.arange(0, c.shape[0], size)
+    return int(round(float(np.maximum.reduceat(c, starts, axis=0).sum())))

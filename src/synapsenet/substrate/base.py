@@ -38,7 +38,20 @@ class LayerCounts:
     and input phase, per vector), ``dac_conversions`` and ``adc_conversions``, and
     ``input_energy_units``: Σ over reads of Σ_i x_i² Σ_j (G⁺_ij + G⁻_ij) in siemens, x_i the
     normalised input of row i (the read energy is V_read² · t_read times it). ``write_pulses``
-    counts device programming pulses once updates happen on the devices."""
+    counts device programming pulses once updates happen on the devices.
+
+    Metered too (``Analog(meter=True)``), for the cost model (``synapsenet.cost``), over the
+    forward and the backward reads: ``input_drive``, Σ over reads of Σ_i |v_i|, and
+    ``input_drive_units``, Σ over reads of Σ_i |v_i| Σ_j (G⁺_ij + G⁻_ij) in siemens, v_i the
+    drive of line i as a fraction of V_read (amplitude coding: |x_i|; bit-serial: the bit of
+    the plane, whatever its significance), so that the current drawn from the supply is
+    V_read · v_i · ΣG. Of the training pulses, by direction (``_up``: potentiation/LTP,
+    ``_down``: depression/LTD): ``pulses_*``; ``pulse_state_*``, Σ over pulses of the device's
+    state as a fraction of its range, the mean of before and after the update (NeuroSim's
+    (G_prev + G)/2); ``write_steps_*``, Σ over updates, rows and column batches of the
+    largest pulse count in the batch (NeuroSim's row-by-row write latency, in pulses);
+    ``rows_written``, rows that received a pulse, per update; ``refreshes``, pairs re-written
+    because a device saturated."""
 
     vectors: int = 0
     macs: int = 0
@@ -49,6 +62,16 @@ class LayerCounts:
     adc_conversions: int = 0
     input_energy_units: float = 0.0
     write_pulses: int = 0
+    input_drive: float = 0.0
+    input_drive_units: float = 0.0
+    pulses_up: int = 0
+    pulses_down: int = 0
+    pulse_state_up: float = 0.0
+    pulse_state_down: float = 0.0
+    write_steps_up: int = 0
+    write_steps_down: int = 0
+    rows_written: int = 0
+    refreshes: int = 0
 
     def add(self, **counts) -> None:
         for k, v in counts.items():
