@@ -6,6 +6,7 @@
     synapsenet predict RUN/model.safetensors inputs.csv
     synapsenet info RUN/model.safetensors
     synapsenet datasets
+    synapsenet reproduce neurosim --devices epiram,software --epochs 5
 
 One module per command (``add_parser(sub)`` and ``run(args)``); ``ui`` holds what is shown.
 Exit status: 0 success, 2 bad input or usage (one line on stderr, no traceback), 1 internal
@@ -20,12 +21,14 @@ import sys
 
 from .. import __version__
 from ..errors import ConfigError, SynapseError
-from . import bench, datasets, evaluate, hardware, info, predict, sweep, train, ui, words
+from . import (bench, datasets, evaluate, hardware, info, predict, reproduce, sweep, train, ui,
+               words)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 COMMANDS = {"train": train, "evaluate": evaluate, "predict": predict, "info": info,
-            "datasets": datasets, "sweep": sweep, "hardware": hardware, "bench": bench}
+            "datasets": datasets, "sweep": sweep, "hardware": hardware, "bench": bench,
+            "reproduce": reproduce}
 
 
 class UsageError(SynapseError):
