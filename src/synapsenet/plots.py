@@ -147,7 +147,7 @@ def plot_reproduction(records, path, title=""):
     """Test accuracy after each epoch, one line per configuration, its published accuracy
     dashed in the same colour (``records``: name → {"accuracy": [...], "published": a})."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(8.5, 5))
     for name, rec in records.items():
         acc = [100 * a for a in rec["accuracy"]]
         line, = ax.plot(range(1, len(acc) + 1), acc, lw=1.2, label=name)
@@ -157,5 +157,5 @@ def plot_reproduction(records, path, title=""):
            title=title or "accuracy per epoch")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, ncol=2, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     _save(fig, path)

@@ -78,3 +78,23 @@ def as_toml(spec) -> str:
     from ..hardware.config import to_toml
 
     return to_toml(load_config(spec))
+
+
+def neurosim_configurations(spec: str | None) -> list[str]:
+    """NeuroSim's benchmark configurations named in ``spec`` (comma-separated; None: all),
+    refused with a ConfigError that lists the valid ones."""
+    from ..hardware import reproduce
+
+    names = reproduce.CONFIGURATIONS if spec is None else \
+        [n.strip() for n in spec.split(",") if n.strip()]
+    return reproduce.check_names(names)
+
+
+def reproduce_neurosim(names, epochs: int, images: int, seed: int, data_dir, jobs: int,
+                       progress) -> dict:
+    """NeuroSim V3.0's benchmark (``hardware.reproduce.run``): its report."""
+    from ..hardware import reproduce
+
+    protocol = reproduce.Protocol(epochs=epochs, images_per_epoch=images)
+    return reproduce.run(names, protocol, seed=seed, data_dir=data_dir, jobs=jobs,
+                         progress=progress)
