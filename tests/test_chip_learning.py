@@ -130,3 +130,98 @@ def test_momentum_is_refused_on_the_chip(data):
 def test_impossible_learning_settings_are_refused(key, value, match):
     with pytest.raises(sn.ConfigError, match=match):
         chip_config(**{key: value})
+
+
+def test_a_few_devices_pulsed_by_table_match_the_closed_form():
+    law = hardware.devices.load_device("ag-si").replace(sigma_c2c=0.0)
+    devs = law.instantiate((40, 30), rng=0)
+    rng = np.random.default_rng(0)
+    w = devs.clip(rng.uniform(law.w_min, law.w_max, (40, 30)).astype(np.float32))
+    index = rng.choice(w.size, 50, replace=False)
+    n = rng.integers(-120, 121, 50).astype(np.float32)
+    full = np.zeros(w.size, np.float32)
+    full[index] = n
+    want = devs.pulses(w.copy(), full.reshape(w.shape).astype(np.int64))  # loop-free formula
+    got = w.copy()
+    devs.pulses_at(got, index, n)
+    np.testing.assert_allclose(got, want, atol=2e-6)
+    untouched = np.setdiff1d(np.arange(w.size), index)
+    assert np.array_equal(got.reshape(-1)[untouched], w.reshape(-1)[untouched])
+
+
+@pytest.mark.parametrize("synapse", ["pair", "reference"])
+def test_sparse_updates_leave_the_chip_as_a_full_reload_would(synapse):
+    """Only pulsed synapses are read again and reloaded: the network's weights and the
+    crossbar's are then what a full read and load_weights give."""
+    rng = np.random.default_rng(0)
+    X = (rng.random((40, 30)) < 0.3).astype(np.float32)
+    y = rng.integers(0, 4, 40)
+    net = sn.Network.from_sizes([30, 20, 4], hidden="sigmoid", output="sigmoid", seed=0)
+    cfg = chip_config(device="epiram", synapse=synapse).replace(**{"io.adc_bits": 8})
+    chip = hardware.deploy(net, cfg)
+    chip.fit(X, y, epochs=2, learning_rate=0.8, mode="sgd", seed=0)
+    sub = chip.substrate
+    assert sub.pulses > 0
+    for layer, syn, array in zip(chip.layers, sub.synapses, sub.arrays):
+        W = syn.weights()
+        np.testing.assert_array_equal(layer.W, W)
+        kept_T, kept_scaled = array.Wn_T.copy(), array._scaled
+        array.load_weights(W, syn.cfg.weight_max)
+        np.testing.assert_array_equal(array.Wn_T, kept_T)
+        if kept_scaled is not None:
+            g, scaled = kept_scaled
+            np.testing.assert_array_equal(array._weights_in_steps(g), scaled)
+
+
+def test_digital_backward_fixed_biases_and_layer_rates():
+    rng = np.random.default_rng(1)
+    X = rng.random((20, 6), dtype=np.float32)
+    y = rng.integers(0, 3, 20)
+
+    def train(**learning):
+        net = sn.Network.from_sizes([6, 5, 3], hidden="sigmoid", output="sigmoid", seed=0)
+        chip = hardware.deploy(net, chip_config(device="epiram", synapse="reference",
+                                                **learning))
+        chip.fit(X, y, epochs=1, learning_rate=0.5, mode="sgd", seed=0)
+        return chip
+
+    chip = train(backward="digital", bias="fixed")
+    assert all(not layer.b.any() for layer in chip.layers)
+    sub = chip.substrate
+    delta = rng.standard_normal((2, 3)).astype(np.float32)
+    out = np.empty((2, 5), np.float32)
+    np.testing.assert_allclose(sub.backward(1, chip.layers[1], delta, out),
+                               delta @ chip.layers[1].W, rtol=1e-6)
+    assert sub.counters.layer(1).backward_macs > 0
+    slow, fast = train(layer_rates=[1e-6, 1e-6]), train(layer_rates=[1.0, 1.0])
+    assert slow.substrate.pulses == 0 < fast.substrate.pulses
+    with pytest.raises(sn.ConfigError, match="layer_rates has 3 factor"):
+        train(layer_rates=[1.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("backward", "analog", "backward must be one of chip, digital"),
+    ("bias", "none", "bias must be one of digital, fixed"),
+    ("layer_rates", [1.0, -2.0], "layer_rates must be positive numbers"),
+])
+def test_impossible_training_options_are_refused(key, value, match):
+    with pytest.raises(sn.ConfigError, match=match):
+        chip_config(**{key: value})
+
+
+def test_a_one_bit_dac_and_an_adc_over_every_row():
+    cfg = hardware.load_config("ideal").replace(**{"io.dac_bits": 1, "io.adc_bits": 4,
+                                                   "io.adc_full_scale": "rows",
+                                                   "io.input_scaling": "fixed"})
+    W = np.ones((2, 10), np.float32)
+    W[1] = -1
+    net = sn.Network([sn.Dense(10, 2, "identity", W=W, b=np.zeros(2))])
+    chip = hardware.deploy(net, cfg)
+    x = np.array([[0.5, 0.7, 1.0, 0.49, 0.2, 0, 0, 0, 0, 0]], np.float32)
+    step = 10 / 7  # 4 bits: codes −7…7 over ±10 rows
+    np.testing.assert_allclose(chip.predict(x), [[np.round(3 / step) * step,
+                                                  -np.round(3 / step) * step]], rtol=1e-6)
+    with pytest.raises(sn.ConfigError, match="adc_full_scale must be"):
+        cfg.replace(**{"io.adc_full_scale": "max"})
+    with pytest.raises(sn.ConfigError, match="bit_serial inputs need dac_bits ≥ 2"):
+        cfg.replace(**{"io.bit_serial": True})

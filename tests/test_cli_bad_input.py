@@ -91,6 +91,15 @@ CASES = [
     case("loss that needs another output", ["train", "--loss", "cross_entropy"],
          "needs a softmax output"),
 
+    # -- reproduce ----------------------------------------------------------------------------
+    case("a device NeuroSim did not benchmark", ["reproduce", "neurosim", "--devices",
+                                                  "epiram,ecram"],
+         "--devices: unknown device 'ecram'; valid: ag-si, taox-hfox, pcmo, alox-hfo2, "
+         "gst-pcm, epiram, hzo-fefet, software"),
+    case("zero epochs of the benchmark", ["reproduce", "neurosim", "--epochs", "0"],
+         "--epochs must be ≥ 1, got 0"),
+    case("an unknown benchmark", ["reproduce", "aihwkit"], "invalid choice: 'aihwkit'"),
+
     # -- data -------------------------------------------------------------------------------
     case("unknown dataset", ["train", "--dataset", "nope"], "unknown dataset 'nope'"),
     case("missing CSV file", ["train", "--dataset", "csv:/nonexistent/data.csv"],

@@ -223,7 +223,8 @@ def test_the_synapses_tally_their_pulses_by_direction_state_and_row():
                          np.random.default_rng(0))
     syn.meter = True
     n = np.array([[2, 0, -1], [0, 1, 0]], np.float32)
-    syn._apply(n, np.random.default_rng(1))
+    index = np.flatnonzero(n)
+    syn._apply_at(index, n.reshape(-1)[index], np.random.default_rng(1))
     t = syn.tally
     assert syn.states[0].tolist() == [[0.5, 0.0, -0.25], [0.0, 0.25, 0.0]]
     assert t["pulses_up"] == 3 and t["pulses_down"] == 1

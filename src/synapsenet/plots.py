@@ -158,3 +158,21 @@ def plot_cost_breakdown(breakdown, path, title="energy per inference on the chip
     ax.set_xlim(0, max(values, default=1) * 1.18)
     ax.grid(axis="x", alpha=0.3)
     _save(fig, path)
+
+
+def plot_reproduction(records, path, title=""):
+    """Test accuracy after each epoch, one line per configuration, its published accuracy
+    dashed in the same colour (``records``: name → {"accuracy": [...], "published": a})."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8.5, 5))
+    for name, rec in records.items():
+        acc = [100 * a for a in rec["accuracy"]]
+        line, = ax.plot(range(1, len(acc) + 1), acc, lw=1.2, label=name)
+        if rec.get("published") is not None:
+            ax.axhline(100 * rec["published"], color=line.get_color(), ls="--", lw=0.8)
+    ax.set(xlabel="epoch", ylabel="test accuracy (%)", ylim=(0, 100),
+           title=title or "accuracy per epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    _save(fig, path)

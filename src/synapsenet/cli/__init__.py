@@ -7,6 +7,7 @@
     synapsenet info RUN/model.safetensors
     synapsenet datasets
     synapsenet playground                 the browser playground (train, and a chip, live)
+    synapsenet reproduce neurosim --devices epiram,software --epochs 5
 
 One module per command (``add_parser(sub)`` and ``run(args)``); ``ui`` holds what is shown.
 Exit status: 0 success, 2 bad input or usage (one line on stderr, no traceback), 1 internal
@@ -23,13 +24,13 @@ import warnings
 from .. import __version__
 from ..errors import ConfigError, DataWarning, InputScaleWarning, SynapseError
 from . import (bench, cost, datasets, devices, evaluate, hardware, info, playground, predict,
-               sweep, train, ui, words)
+               reproduce, sweep, train, ui, words)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 COMMANDS = {"train": train, "evaluate": evaluate, "predict": predict, "info": info,
             "datasets": datasets, "sweep": sweep, "hardware": hardware, "devices": devices,
-            "cost": cost, "bench": bench, "playground": playground}
+            "cost": cost, "reproduce": reproduce, "bench": bench, "playground": playground}
 
 
 class UsageError(SynapseError):

@@ -154,3 +154,23 @@ def cost_chart(breakdown, path) -> None:
     from ..plots import plot_cost_breakdown
 
     plot_cost_breakdown(breakdown, path)
+
+
+def neurosim_configurations(spec: str | None) -> list[str]:
+    """NeuroSim's benchmark configurations named in ``spec`` (comma-separated; None: all),
+    refused with a ConfigError that lists the valid ones."""
+    from ..hardware import reproduce
+
+    names = reproduce.CONFIGURATIONS if spec is None else \
+        [n.strip() for n in spec.split(",") if n.strip()]
+    return reproduce.check_names(names)
+
+
+def reproduce_neurosim(names, epochs: int, images: int, seed: int, data_dir, jobs: int,
+                       progress) -> dict:
+    """NeuroSim V3.0's benchmark (``hardware.reproduce.run``): its report."""
+    from ..hardware import reproduce
+
+    protocol = reproduce.Protocol(epochs=epochs, images_per_epoch=images)
+    return reproduce.run(names, protocol, seed=seed, data_dir=data_dir, jobs=jobs,
+                         progress=progress)

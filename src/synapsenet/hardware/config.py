@@ -41,11 +41,15 @@ class DeviceConfig:
 
 @dataclass
 class IOConfig:
-    dac_bits: int | None = None  # input DAC resolution (None: ideal)
+    dac_bits: int | None = None  # input DAC resolution (None: ideal; 1: on at half scale)
     adc_bits: int | None = None  # output ADC resolution (None: ideal)
     # ADC full scale (± this); outputs beyond saturate. None: no saturation without adc_bits;
-    # with adc_bits, calibrated to the worst case of the programmed weights (crossbar.py)
+    # with adc_bits, set by adc_full_scale
     adc_range: float | None = None
+    # the unset adc_range: "weights", calibrated to the worst case of the programmed weights
+    # (crossbar.py); "rows", every row of a block at full input and full weight (NeuroSim's
+    # partial-sum range)
+    adc_full_scale: str = "weights"
     out_noise: float = 0.0  # σ of additive noise at each column output
     input_scaling: str = "abs_max"  # "abs_max": each input vector scaled to max |x| = 1
     input_range: float = 1.0  # with input_scaling="fixed": inputs clipped to ± this
@@ -125,10 +129,10 @@ class HardwareConfig:
             raise ConfigError(f"{where}: stuck-at rates must be fractions summing to ≤ 1")
         if d.drift_t0 <= 0:
             raise ConfigError(f"{where}: drift_t0 must be positive")
-        for n in ("dac_bits", "adc_bits"):
+        for n, low in (("dac_bits", 1), ("adc_bits", 2)):
             b = getattr(io, n)
-            if b is not None and not 2 <= b <= 24:
-                raise ConfigError(f"{where}: {n} must be in 2…24 (or unset), got {b}")
+            if b is not None and not low <= b <= 24:
+                raise ConfigError(f"{where}: {n} must be in {low}…24 (or unset), got {b}")
         if (io.adc_range is not None and io.adc_range <= 0) or io.input_range <= 0 or \
                 io.out_noise < 0:
             raise ConfigError(f"{where}: adc_range and input_range must be > 0, out_noise ≥ 0")
@@ -136,8 +140,10 @@ class HardwareConfig:
             raise ConfigError(f"{where}: input_scaling must be 'abs_max' or 'fixed'")
         if io.mapping not in ("column", "layer"):
             raise ConfigError(f"{where}: mapping must be 'column' or 'layer'")
-        if io.bit_serial and io.dac_bits is None:
-            raise ConfigError(f"{where}: bit_serial inputs need dac_bits")
+        if io.bit_serial and (io.dac_bits is None or io.dac_bits < 2):
+            raise ConfigError(f"{where}: bit_serial inputs need dac_bits ≥ 2")
+        if io.adc_full_scale not in ("weights", "rows"):
+            raise ConfigError(f"{where}: adc_full_scale must be 'weights' or 'rows'")
         if self.tile.rows < 1 or self.tile.cols < 1:
             raise ConfigError(f"{where}: tile rows and cols must be ≥ 1")
         self.learning.validate(f"{where} [learning]")
@@ -168,6 +174,14 @@ def _coerce(obj, name, value, where):
         if optional_int or name == "adc_range":
             return None
         raise ConfigError(f"{where}: a value is required")
+    if isinstance(default, list):
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list of numbers, got {value!r}")
+        try:
+            return [float(v) for v in items if not (isinstance(v, str) and not v.strip())]
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a list of numbers, got {value!r}") from None
     if isinstance(default, bool):
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"

@@ -24,6 +24,7 @@ from .._engine import dac, product
 from ..errors import ConfigError
 from ..layers import aligned_zeros
 from ..substrate import Substrate
+from .devices.base import clip
 from .config import HardwareConfig, load_config
 from .noise import standard_normal
 
@@ -47,7 +48,8 @@ class CrossbarArray:
         self.stuck_max = None if u is None else (u >= d.stuck_at_min) & (
             u < d.stuck_at_min + d.stuck_at_max)
         self.t = d.drift_t0
-        self._G0 = None
+        self._G0 = self._G_sum_rows = None
+        self._out_scale = None  # the output stage's per-column factor, for (alpha, step)
         self._transposed = None  # the transposed read's ADC full scale, once calibrated
         self._local = threading.local()  # workspaces, one set per simulating thread
         # inputs known to be ≥ 0 (the layer below ends in relu, sigmoid, …, or the data is)
@@ -120,33 +122,59 @@ class CrossbarArray:
             now = np.abs(Wn.sum(axis=1)).sum()
             self.alpha = float(np.abs(W0.sum(axis=1)).sum() / now) if now > 0 else 1.0
         self.Wn_T = np.ascontiguousarray(Wn.T, dtype=np.float32)  # (n_in, n_out)
-        self._scaled = None
+        self._scaled = self._out_scale = None
         io = self.cfg.io
         self.adc_range = io.adc_range
         if self.adc_range is None and io.adc_bits:
-            # no full scale given: calibrated to the weights' worst case, the largest column
-            # output any input in [−1, 1] can give in one row block (Σ_i |w_ij| over the
-            # block), so that no output saturates
-            self.adc_range = _worst_case(Wn, self.cfg.tile.rows) * self.alpha or 1.0
+            # no full scale given: the rows of a block at full input and full weight
+            # (adc_full_scale "rows", NeuroSim's partial-sum range), or calibrated to the
+            # weights' worst case, the largest column output any input in [−1, 1] can give
+            # in one row block (Σ_i |w_ij| over the block), so that no output saturates
+            self.adc_range = float(min(self.cfg.tile.rows, self.n_in)) \
+                if io.adc_full_scale == "rows" else \
+                _worst_case(Wn, self.cfg.tile.rows) * self.alpha or 1.0
         self.G_sum_rows = G.sum(axis=(0, 1))  # Σ_j (G⁺ + G⁻) per input row, for energy
 
     def load_weights(self, W, weight_max: float) -> None:
         """The weights W (network units) as devices trained in place hold them, a fully set
         pair being ``weight_max``: no programming step, noise or drift of its own (the
-        devices' law has those). Cheap enough for every training step."""
-        d = self.cfg.device
+        devices' law has those). The converters keep the full scales they were calibrated
+        to when the chip was programmed. Cheap enough for every training step."""
         self.w_scale = np.full((self.n_out, 1), float(weight_max))
-        self.alpha, self.nu, self.t = 1.0, None, d.drift_t0
+        self.alpha, self.nu, self.t = 1.0, None, self.cfg.device.drift_t0
         if self.Wn_T.dtype != np.float32 or self.Wn_T.shape != (self.n_in, self.n_out):
             self.Wn_T = np.empty((self.n_in, self.n_out), np.float32)
         np.multiply(np.asarray(W, np.float32).T, np.float32(1.0 / weight_max), out=self.Wn_T)
         np.clip(self.Wn_T, -1.0, 1.0, out=self.Wn_T)
-        self._scaled = None
-        self._transposed = None
-        # Σ_j (G⁺ + G⁻) per input row: one device of each pair at g_min, the other above it
-        span = d.g_max - d.g_min
-        self.G_sum_rows = 2 * self.n_out * d.g_min + span * np.abs(self.Wn_T).sum(axis=1,
-                                                                             dtype=np.float64)
+        self._scaled = self._out_scale = None
+        self._G0 = self._G_sum_rows = None
+
+    def load_weights_at(self, index, values, weight_max: float) -> None:
+        """``load_weights`` for the synapses at the flat ``index`` (C order of W) alone, whose
+        weights are now ``values``: what an update that pulsed few devices changed. The
+        array must hold a full ``load_weights`` with the same ``weight_max``."""
+        j, i = np.divmod(index, self.n_in)
+        at = i * self.n_out + j  # the same synapses in Wn_T, (n_in, n_out)
+        v = np.multiply(np.asarray(values, np.float32), np.float32(1.0 / weight_max))
+        clip(v, -1.0, 1.0, v)
+        self.Wn_T.put(at, v)
+        if self._scaled is not None:  # the cached weights in ADC steps, kept in step
+            g, scaled = self._scaled
+            scaled.put(at, v * np.float32(g))
+        self._G0 = self._G_sum_rows = None
+
+    @property
+    def G_sum_rows(self) -> np.ndarray:
+        """Σ_j (G⁺ + G⁻) per input row (µS), for the read energy."""
+        if self._G_sum_rows is None:  # devices trained in place: one device of each pair
+            d = self.cfg.device  # at g_min, the other above it
+            self._G_sum_rows = 2 * self.n_out * d.g_min + (d.g_max - d.g_min) * \
+                np.abs(self.Wn_T).sum(axis=1, dtype=np.float64)
+        return self._G_sum_rows
+
+    @G_sum_rows.setter
+    def G_sum_rows(self, value):
+        self._G_sum_rows = value
 
     @property
     def G0(self) -> np.ndarray:
@@ -176,10 +204,16 @@ class CrossbarArray:
         if q:
             X *= q
             np.round(X, out=X)
+        elif io.dac_bits == 1:  # one bit: on at half the full scale and above
+            np.greater_equal(X, 0.5, out=X)
         unit = 1.0 / q if q else 1.0
         if self._transposed is None:
-            rng_t = io.adc_range if io.adc_range is not None else (
-                _worst_case(self.Wn_T, self.cfg.tile.cols) or 1.0 if io.adc_bits else None)
+            if io.adc_range is not None or not io.adc_bits:
+                rng_t = io.adc_range
+            elif io.adc_full_scale == "rows":
+                rng_t = float(min(self.cfg.tile.cols, self.n_out))
+            else:
+                rng_t = _worst_case(self.Wn_T, self.cfg.tile.cols) or 1.0
             self._transposed = rng_t
         adc_range = self._transposed
         step = adc_range / (2 ** (io.adc_bits - 1) - 1) if io.adc_bits else 1.0
@@ -250,12 +284,15 @@ class CrossbarArray:
         s = ws["s"]
         q = 2 ** (io.dac_bits - 1) - 1 if io.dac_bits else None
         X = ws["X"]
+        fixed = io.input_scaling == "fixed" and not io.bit_serial
+        if fixed:  # one scale for every input: the stage below in whole-batch operations
+            s = self._fixed_input_stage(Z, q, X)
         # the input stage row block by row block, so that each block's scale, codes and
         # rounding stay in the core's cache
-        for r0 in range(0, len(Z), 256):
+        for r0 in range(0, 0 if fixed else len(Z), 256):
             Zr, sr, Xr = Z[r0:r0 + 256], s[r0:r0 + 256], X[r0:r0 + 256]
             if io.input_scaling == "abs_max" and q and not io.bit_serial and dac(Zr, q, Xr, sr):
-                continue  # the same scale and codes as below, compiled (_accel/loops.h: dac)
+                continue  # the same scale and codes as below, compiled (_cengine.c: sn_dac)
             if io.input_scaling == "abs_max":  # each input vector scaled to max |x| = 1
                 np.max(Zr, axis=1, keepdims=True, out=sr)  # max |z| = max(max z, −min z)
                 # the rows' minima too, unless the block has no negative input (one quick
@@ -273,6 +310,9 @@ class CrossbarArray:
                 if io.input_scaling == "fixed":
                     np.clip(Xr, -q, q, out=Xr)
                 np.round(Xr, out=Xr)
+            elif io.dac_bits == 1:  # one bit: an input at half the full scale or above is on
+                np.divide(Zr, sr, out=Xr)
+                np.greater_equal(Xr, 0.5, out=Xr)
             else:
                 np.divide(Zr, sr, out=Xr)
                 if io.input_scaling == "fixed":
@@ -289,11 +329,61 @@ class CrossbarArray:
         bound = self.adc_range / step if saturates else None
         rows = self.cfg.tile.rows
         out = ws["out"] if out is None else out
-        n_planes = 0
         meter = counts is not None and counts.get("meter")
-        G_rows = self.G_sum_rows * 1e-6 if meter else None  # S, per input row
         energy = drive = drive_units = 0.0
         noisy = bool(dev.read_noise or io.out_noise)
+        if not (noisy or meter or io.bit_serial) and self.n_in <= rows:
+            # one plane through one block of tiles, no noise: the loop below in its fewest
+            # operations (a batch-1 training step is mostly their count, not their size)
+            Wk = self._weights_in_steps(planes[0][0] / step)
+            if not product(X, Wk, out):
+                np.matmul(X, Wk, out=out)
+            if saturates:  # the ADC: saturate at ± adc_range, round to a step
+                clip(out, -bound, bound, out)
+            if io.adc_bits:
+                np.round(out, out=out)
+            n_planes = 1
+        else:
+            energy, n_planes, drive, drive_units = self._planes(planes, step, bound, rng, out,
+                                                                ws, meter, noisy)
+        if not (fixed and s == 1):  # (× 1 is exact: skipped)
+            out *= s  # undo the input scaling (digital)
+        out *= self._output_scale(step)  # → weight units
+        out += self.layer.b  # digital bias
+        if counts is not None:
+            B, blocks_n = len(Z), self.n_row_blocks
+            counts.update(vectors=B, macs=B * self.n_in * self.n_out,
+                          array_reads=B * blocks_n * n_planes,
+                          dac_conversions=B * self.n_in * n_planes,
+                          adc_conversions=B * self.n_out * blocks_n * n_planes,
+                          input_energy_units=energy, input_drive=drive,
+                          input_drive_units=drive_units)
+        return out
+
+    def _fixed_input_stage(self, Z, q, X):
+        """The DAC of fixed input scaling, into X, with the arithmetic of the general stage
+        in ``matvec``; returns the scale (float32)."""
+        io = self.cfg.io
+        r = np.float32(io.input_range)
+        if q:  # integer codes k ∈ [−q, q]
+            np.multiply(Z, np.float32(q) / r, out=X)
+            np.clip(X, -q, q, out=X)
+            np.round(X, out=X)
+        elif io.dac_bits == 1:  # on at half the full scale and above
+            np.greater_equal(Z if r == 1 else np.divide(Z, r, out=X), 0.5, out=X)
+        else:
+            clip(Z if r == 1 else np.divide(Z, r, out=X), -1.0, 1.0, X)
+        return r
+
+    def _planes(self, planes, step, bound, rng, out, ws, meter, noisy):
+        """The column currents of every input plane through every row block of tiles, in
+        ADC steps, converted and summed into ``out``: (input energy units, planes)."""
+        io, dev = self.cfg.io, self.cfg.device
+        rows = self.cfg.tile.rows
+        saturates = bound is not None
+        n_planes = 0
+        G_rows = self.G_sum_rows * 1e-6 if meter else None  # S, per input row
+        energy = drive = drive_units = 0.0
         blocks = range(0, self.n_in, rows)  # one block of tiles per `rows` inputs
         first = True
         for unit, Xp in planes:  # unit: input value of one DAC code (× sign and bit weight)
@@ -316,7 +406,7 @@ class CrossbarArray:
                 Wk = self._weights_in_steps(g)[r0:r0 + rows]
                 if noisy:  # read noise of both devices per synapse + output noise: drawn
                     # into y, and the product added to it inside BLAS (β = 1), one pass less
-                    var = np.full(len(Z), (io.out_noise / step) ** 2, np.float32)
+                    var = np.full(len(out), (io.out_noise / step) ** 2, np.float32)
                     if dev.read_noise:
                         var += (2.0 * (dev.read_noise * g) ** 2) * np.vecdot(xs, xs)
                     standard_normal(rng, y, ws["work"], sigma=np.sqrt(var))
@@ -331,18 +421,14 @@ class CrossbarArray:
                 if not first:
                     out += y
                 first = False
-        out *= s  # undo the input scaling (digital)
-        out *= (self.w_scale.T * (self.alpha * step)).astype(np.float32)  # → weight units
-        out += self.layer.b  # digital bias
-        if counts is not None:
-            B, blocks_n = len(Z), self.n_row_blocks
-            counts.update(vectors=B, macs=B * self.n_in * self.n_out,
-                          array_reads=B * blocks_n * n_planes,
-                          dac_conversions=B * self.n_in * n_planes,
-                          adc_conversions=B * self.n_out * blocks_n * n_planes,
-                          input_energy_units=energy, input_drive=drive,
-                          input_drive_units=drive_units)
-        return out
+        return energy, n_planes, drive, drive_units
+
+    def _output_scale(self, step: float) -> np.ndarray:
+        """w_scale · alpha · step per column, float32 (cached: it changes with programming)."""
+        key = (self.alpha, step)
+        if self._out_scale is None or self._out_scale[0] != key:
+            self._out_scale = (key, (self.w_scale.T * (self.alpha * step)).astype(np.float32))
+        return self._out_scale[1]
 
     def _bit_planes(self, X):
         """Inputs applied bit by bit: x = Σ_b 2^b bit_b / q, for each sign."""
@@ -446,13 +532,22 @@ class Analog(Substrate):
             out[...] = U
         del counts["meter"]
         self.counters.add(k, **counts)
-        if k == 0 and self.config.io.input_scaling == "fixed" and not np.isfinite(Z.sum()):
+        if k == 0 and not train and self.config.io.input_scaling == "fixed" and \
+                not np.isfinite(Z.sum()):
             # clipped inputs hide an infinite input: show it in u, as the digital substrate's
-            # product does (with per-vector scaling it shows in the scale, and so in u)
+            # product does (with per-vector scaling it shows in the scale, and so in u;
+            # training checks its data beforehand)
             out[~np.isfinite(Z).all(axis=1)] = np.nan
         return out
 
     def backward(self, k, layer, delta, out):
+        syn = self.synapses[k] if self.synapses else None
+        if syn is not None and syn.cfg.backward == "digital":
+            # δ·W from the weights the devices hold, exactly (NeuroSim V3.0 reads its
+            # weights out and backpropagates in digital logic)
+            np.matmul(delta, self._W[k], out=out)
+            self.counters.add(k, backward_macs=len(delta) * layer.n_in * layer.n_out)
+            return out
         counts = {"meter": self.meter}
         self.arrays[k].matvec_t(delta.astype(np.float32, copy=False), self.rng, out, counts)
         del counts["meter"]
@@ -464,13 +559,25 @@ class Analog(Substrate):
             raise ConfigError("on the chip the update is the devices' pulses: train with "
                               "optimizer='sgd' (plain gradient descent, no momentum)")
         syn = self.synapses[k]
-        layer.db[...] = delta.sum(axis=0)  # ∂E/∂b_j = δ_j: the biases are digital
-        layer.b -= layer.db
+        rates = syn.cfg.layer_rates
+        if rates:  # this layer's own learning rate: η · layer_rates[k]
+            delta = delta * np.float32(rates[k])
+        np.add.reduce(delta, axis=0, out=layer.db)  # ∂E/∂b_j = δ_j: the biases are digital
+        if syn.cfg.bias == "digital":
+            layer.b -= layer.db
         pulses, tally = syn.pulses, dict(syn.tally)
-        syn.update(np.asarray(Z_prev, np.float32), np.asarray(delta, np.float32), self.rng)
-        syn.weights(out=self._W32(k, layer))
-        layer.W[...] = self._W[k]  # the network's weights are what the devices hold
-        self.arrays[k].load_weights(self._W[k], syn.cfg.weight_max)
+        changed = syn.update(np.asarray(Z_prev, np.float32), np.asarray(delta, np.float32),
+                             self.rng)
+        W = self._W32(k, layer)
+        if changed is None:  # the network's weights are what the devices hold
+            syn.weights(out=W)
+            layer.W[...] = W
+            self.arrays[k].load_weights(W, syn.cfg.weight_max)
+        elif len(changed):  # only the synapses that were pulsed are read again
+            values = syn.weights_at(changed)
+            W.put(changed, values)
+            layer.W.put(changed, values)
+            self.arrays[k].load_weights_at(changed, values, syn.cfg.weight_max)
         self.counters.add(k, write_pulses=syn.pulses - pulses,
                           update_macs=len(delta) * layer.n_in * layer.n_out,
                           **{c: v - tally[c] for c, v in syn.tally.items()})
@@ -479,6 +586,10 @@ class Analog(Substrate):
         """Layer k's weights onto programmable devices, from its weights now."""
         from .learning import DeviceSynapses
 
+        rates = self.config.learning.layer_rates
+        if rates and len(rates) != len(self.arrays):
+            raise ConfigError(f"learning.layer_rates has {len(rates)} factor(s) but the "
+                              f"network has {len(self.arrays)} layers: give one per layer")
         syn = self.synapses[k] = DeviceSynapses(layer, self.config.learning, self.rng)
         syn.meter = self.meter
         layer.W[...] = syn.weights(out=self._W32(k, layer))

@@ -41,6 +41,16 @@ def as_rng(rng) -> np.random.Generator:
     raise ConfigError(f"rng must be a numpy Generator or an integer seed, got {rng!r}")
 
 
+def clip(x, lo, hi, out=None):
+    """``np.clip(x, lo, hi, out=out)``: NumPy's clip on large arrays (one pass, where its
+    minimum and maximum each take longer than clip takes for both), the two ufuncs on small
+    ones (without clip's own overhead, which then dominates)."""
+    if np.size(x) > 2048:
+        return np.clip(x, lo, hi, out=out)
+    out = np.maximum(x, lo, out=out)
+    return np.minimum(out, hi, out=out)
+
+
 def sel(up, a, b):
     """``a`` for a potentiation, ``b`` for a depression. ``up`` is a bool (one direction for
     all devices) or an array holding 1.0 where the pulse is a potentiation and 0.0 elsewhere
@@ -174,6 +184,13 @@ class DeviceLaw:
         """About how many distinguishable states a device has, ``(w_max − w_min)/dw_min``."""
         raise NotImplementedError
 
+    def nominal_steps(self) -> tuple[float, float]:
+        """What one pulse up and one pulse down are worth when an update is converted to a
+        pulse count (the deterministic scheme): ``dw_min`` where the law has one, else the
+        range over the number of states, the same both ways."""
+        dw = float(getattr(self, "dw_min", 0.0) or (self.w_max - self.w_min) / self.states)
+        return dw, dw
+
     def instantiate(self, shape, rng=None, dtype=np.float32) -> "DeviceArray":
         """An array of ``shape`` devices with their own parameters, drawn once from ``rng``
         (a numpy Generator or a seed): the spread of bounds, step sizes, asymmetry and
@@ -290,6 +307,7 @@ class DeviceLaw:
 
 
 _BASE_FIELDS = {f.name for f in dataclasses.fields(DeviceLaw)}
+_TABLE_PULSES = 256  # pulse counts each way that DeviceArray._table covers
 
 
 class DeviceArray:
@@ -319,6 +337,9 @@ class DeviceArray:
         wn = 0.0 if noiseless else law._write_noise()
         self.write_noise = wn
         self.offset = np.zeros(self.shape, self.dtype) if wn and self.shape else None
+        # every device within the same bounds, no write noise: few-device trains by table
+        self._shared_bounds = self.offset is None and \
+            np.ndim(params["lo"]) == 0 and np.ndim(params["hi"]) == 0
 
     # -- the device parameters --------------------------------------------------------------
     @property
@@ -360,8 +381,19 @@ class DeviceArray:
 
     def clip(self, w, out=None):
         """``w`` inside each device's bounds (a stuck device reads its stuck state)."""
-        out = np.maximum(w, self.p["lo"], out=out)
-        return np.minimum(out, self.p["hi"], out=out)
+        return clip(w, self.p["lo"], self.p["hi"], out)
+
+    def clip_at(self, values, index):
+        """``values`` for the devices at flat ``index`` inside those devices' bounds."""
+        lo, hi = (v if np.ndim(v) == 0 else v.reshape(-1)[index] for v in (self.lo, self.hi))
+        return clip(values, lo, hi)
+
+    def apparent_at(self, w, index):
+        """``apparent(w).reshape(-1)[index]``, for those devices alone (a new array)."""
+        values = w.reshape(-1)[index]
+        if self.offset is not None:
+            values += self.offset.reshape(-1)[index]
+        return values
 
     def apparent(self, w, out=None):
         """The state the chip reads: ``w`` plus aihwkit's write noise, redrawn at every pulse
@@ -420,7 +452,7 @@ class DeviceArray:
 
     def _sparse_enough(self, k):
         """Whether few enough devices are pulsed that working on them alone pays."""
-        return k.size >= 4096 and self.shape and np.count_nonzero(k) < 0.3 * k.size
+        return k.size >= 4096 and self.shape and np.count_nonzero(k) < k.size // 8
 
     def _sparse(self, w, k, rng, out, apply):
         """``apply`` (a pulse or a train) on the devices where ``k`` is not 0, the others kept
@@ -461,12 +493,49 @@ class DeviceArray:
             return self._train(w, n, rng, out)
         return self._loop(w, n, rng, out)
 
+    def pulses_at(self, w, index, n, rng=None) -> None:
+        """``pulses`` for the devices at the flat ``index`` (C order) of ``w`` alone, in
+        place: ``n`` holds their pulse counts. The other devices are not visited and nothing
+        the size of ``w`` is made, so an update that pulses few devices costs what they do."""
+        if not w.flags.c_contiguous:
+            raise ConfigError("pulses_at: the states must be a C-contiguous array")
+        flat = w.reshape(-1)
+        table = self._table()  # made once here, shared by every subset
+        if table is not None and len(index) < 4096 and self._shared_bounds and \
+                w.dtype == self.dtype:
+            k = np.abs(n)
+            if k.max(initial=0) <= _TABLE_PULSES and np.all(k == np.round(k)):
+                # a few devices sharing their law's coefficients: the table, and NumPy's
+                # normal draws, fewer operations than the vectorised generator's for so few
+                at = (n + _TABLE_PULSES).astype(np.intp)
+                x = flat[index]
+                x *= table[0][at]
+                x += table[1][at]
+                sigma = None if self.noiseless else self.law._train_sigma(self.p)
+                if sigma is not None:
+                    xi = _rng(rng, "pulses").standard_normal(len(x), dtype=np.float32)
+                    xi *= np.sqrt(k, dtype=np.float32)
+                    xi *= np.float32(sigma)
+                    x += xi
+                flat[index] = clip(x, self.p["lo"], self.p["hi"], x)
+                return
+        sub = self._subset(index)
+        flat[index] = sub.pulses(flat[index], n, rng)
+        if self.offset is not None:
+            self.offset.reshape(-1)[index] = sub.offset
+
     def _train(self, w, n, rng, out):
         law, p = self.law, self.p
         if n.ndim and self._sparse_enough(n):
             return self._sparse(w, n, rng, out, DeviceArray._train)
         k = np.abs(n).astype(self.dtype if w.dtype == self.dtype else np.float64)
-        new = self._closed(w, np.asarray(n, k.dtype))
+        table = self._table() if w.dtype == self.dtype and n.ndim else None
+        if table is not None and k.size and k.max() <= _TABLE_PULSES:
+            at = (n + _TABLE_PULSES).astype(np.intp)  # whole counts: checked by pulses()
+            new = w * table[0][at]
+            new += table[1][at]
+        else:
+            new = self._closed(w, np.asarray(n, k.dtype))
         sigma = None if self.noiseless else law._train_sigma(p)
         if sigma is not None:
             xi = _normal(_rng(rng, "pulses"), w.shape)
@@ -481,15 +550,36 @@ class DeviceArray:
         self._touch(n, rng)
         return out
 
+    def _table(self):
+        """For an affine law with curved steps whose coefficients every device shares, the
+        noise-free state after n pulses, ``w·g[n + K] + c[n + K]`` for n = −K…K
+        (K = ``_TABLE_PULSES``), as two arrays in the array's dtype, computed once from the
+        closed form in float64; None otherwise. A train is then two look-ups and two
+        operations per device, whatever its law costs to evaluate."""
+        if "_lut" not in self.__dict__:
+            table = None
+            coef = self.affine
+            if coef is not None and not getattr(self.law, "continuous", False) and \
+                    all(np.ndim(c) == 0 for c in coef) and (coef[1] or coef[3]):
+                n = np.arange(-_TABLE_PULSES, _TABLE_PULSES + 1, dtype=np.float64)
+                c = self._closed(np.zeros(len(n)), n)
+                g = self._closed(np.ones(len(n)), n) - c
+                table = (g.astype(self.dtype), c.astype(self.dtype))
+            self.__dict__["_lut"] = table
+        return self.__dict__["_lut"]
+
     def _closed(self, w, n):
         """Noise-free n pulses of an affine law: w ← w·(1+b)^k + a·((1+b)^k − 1)/b, k = |n|."""
         a_up, b_up, a_dn, b_dn = self.affine
+        dt = np.result_type(w, n)
+        constant = all(np.ndim(c) == 0 and c == 0 for c in (b_up, b_dn))
+        if constant and np.ndim(a_up) == np.ndim(a_dn) == 0 and a_up == -a_dn:
+            return w + np.asarray(a_up, dt) * np.asarray(n, dt)  # the same step both ways
         up = n > 0 if np.ndim(n) else bool(n > 0)
         k = np.abs(n)
-        dt = np.result_type(w, k)
+        if constant:
+            return w + np.asarray(sel(up, a_up, a_dn), dt) * k  # constant steps
         a = np.asarray(sel(up, a_up, a_dn), dt)
-        if all(np.ndim(c) == 0 and c == 0 for c in (b_up, b_dn)):
-            return w + a * k  # constant steps
         b = np.asarray(sel(up, b_up, b_dn), dt)
         safe = np.where(b == 0, 1, b)
         g = np.exp(k * np.log1p(b))  # (1 + b)^k, the contraction towards the fixed point

@@ -149,6 +149,13 @@ class NeuroSimNonlinear(DeviceLaw):
     def states(self) -> float:
         return float(self.levels)
 
+    def nominal_steps(self) -> tuple[float, float]:
+        """NeuroSim's pulse count: the range over the LTP levels up, over the LTD levels
+        down (``RealDevice::Write``: ``numPulse = ΔW/(w_max − w_min) · maxNumLevelLTP``, or
+        ``maxNumLevelLTD`` for a decrease)."""
+        span = self.w_max - self.w_min
+        return span / self.levels, span / self.p_ltd
+
     @property
     def A_ltp(self) -> float:
         """A of the LTP curve, in pulses (inf: linear)."""
