@@ -44,7 +44,7 @@ def load_hardware(spec):
     """A hardware preset, TOML file or config, and its ``[cost]`` table: (HardwareConfig,
     {name: value}). The ``[cost]`` table (``node = "7nm"``, any constant of
     ``cost.constants`` by name) is this package's: the simulator never sees it."""
-    from ..hardware.config import HardwareConfig, PRESETS, load_config
+    from ..hardware.config import PRESETS, HardwareConfig, from_toml_table, load_config
 
     if isinstance(spec, (HardwareConfig, dict)) or str(spec) in PRESETS:
         return load_config(spec), {}
@@ -59,18 +59,7 @@ def load_hardware(spec):
     overrides = raw.pop("cost", {}) or {}
     if not isinstance(overrides, dict):
         raise ConfigError(f"hardware config {str(spec)!r}: [cost] must be a table")
-    base = raw.pop("preset", None)
-    if base is not None:
-        if base not in PRESETS:
-            raise ConfigError(f"{spec}: unknown preset {base!r}; presets: {', '.join(PRESETS)}")
-        merged = load_config(base).to_dict()
-        for section, values in raw.items():
-            if isinstance(values, dict) and section in merged:
-                merged[section].update(values)
-            else:
-                merged[section] = values
-        raw = merged
-    return HardwareConfig.from_dict(raw, where=f"hardware config {str(spec)!r}"), overrides
+    return from_toml_table(raw, spec), overrides
 
 
 def chip_parameters(cfg, overrides=None, where="cost") -> Parameters:

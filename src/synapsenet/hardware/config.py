@@ -272,21 +272,27 @@ def load_config(spec) -> HardwareConfig:
     if path.suffix == ".toml" or path.exists():
         from ..files import read_toml
 
-        raw = read_toml(path, "hardware config")
-        base = raw.pop("preset", None)
-        if base is not None:
-            if base not in PRESETS:
-                raise ConfigError(f"{spec}: unknown preset {base!r}; presets: {', '.join(PRESETS)}")
-            merged = PRESETS[base]().to_dict()
-            for section, values in raw.items():
-                if isinstance(values, dict) and section in merged:
-                    merged[section].update(values)
-                else:
-                    merged[section] = values
-            raw = merged
-        return HardwareConfig.from_dict(raw, where=f"hardware config {spec!r}")
+        return from_toml_table(read_toml(path, "hardware config"), spec)
     raise ConfigError(f"unknown hardware {spec!r}: give a preset ({', '.join(PRESETS)}) or a "
                       ".toml file")
+
+
+def from_toml_table(raw: dict, spec) -> HardwareConfig:
+    """A config from a TOML file's table: ``preset = NAME`` starts from that preset, whose
+    sections the file's own tables then change."""
+    raw = dict(raw)
+    base = raw.pop("preset", None)
+    if base is not None:
+        if base not in PRESETS:
+            raise ConfigError(f"{spec}: unknown preset {base!r}; presets: {', '.join(PRESETS)}")
+        merged = PRESETS[base]().to_dict()
+        for section, values in raw.items():
+            if isinstance(values, dict) and section in merged:
+                merged[section].update(values)
+            else:
+                merged[section] = values
+        raw = merged
+    return HardwareConfig.from_dict(raw, where=f"hardware config {str(spec)!r}")
 
 
 def to_toml(cfg: HardwareConfig) -> str:
