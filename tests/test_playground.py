@@ -426,6 +426,9 @@ def test_a_noisy_chip_changes_the_boundary_and_a_chip_learns_in_situ(tab):
     t.until("window.playground.frame.pulses > 0 && window.playground.frame.epoch > 5",
             timeout=20)
     assert int(t.page.inner_text("#pulses").split()[0].replace(",", "")) > 0
+    # and what the pulses and reads cost, from the cost model's ledger
+    t.until("window.playground.frame.energy_j > 0")
+    assert re.fullmatch(r"[\d.]+ [fpnµm]?J", t.page.inner_text("#energy").strip())
     t.shot("insitu")
     t.page.click("#play")
 

@@ -187,7 +187,8 @@ class Session:
             self._rebuild()
         elif new["train_on"] == "chip" and changed & settings.CHIP_FIELDS:
             # the sliders of a chip that learns: the weights move onto a fresh chip
-            self.net = self.net.on(Analog(settings.hardware_config(new), seed=CHIP_SEED))
+            self.net = self.net.on(Analog(settings.hardware_config(new), seed=CHIP_SEED,
+                                          meter=True))
         self._dirty = True
 
     def _rebuild(self, data_too: bool = False) -> None:
@@ -208,7 +209,7 @@ class Session:
         net = Network.from_sizes([len(f), *c["layers"], 1], hidden=c["activation"],
                                  output="sigmoid", seed=c["seed"])
         if c["train_on"] == "chip":
-            net = net.on(Analog(settings.hardware_config(c), seed=CHIP_SEED))
+            net = net.on(Analog(settings.hardware_config(c), seed=CHIP_SEED, meter=True))
         self.net = net
         self.epoch = 0
         self.generation += 1
@@ -285,7 +286,22 @@ class Session:
             sub = net.substrate
             frame["pulses"] = sub.pulses
             frame["refreshes"] = sum(s.refreshes for s in sub.synapses if s is not None)
+            frame["energy_j"] = _training_energy(net)
         return frame
+
+
+def _training_energy(net):
+    """Energy the chip has spent training so far (J): the cost model's ledger of its metered
+    counters (reads, conversions, write pulses); None before the first update."""
+    from .. import cost
+
+    counters = net.substrate.counters.layers
+    if not counters or not any(c.write_pulses or c.vectors for c in counters):
+        return None
+    try:
+        return float(cost.training_report(net, counters)["chip"]["energy_j"])
+    except Exception:  # a ledger that cannot price this chip shows nothing, never stops it
+        return None
 
 
 class _Pacer(Callback):

@@ -541,6 +541,8 @@
     $("epoch").textContent = String(frame.epoch).padStart(6, "0").replace(/(\d{3})(\d{3})$/, "$1,$2");
     $("pulses").textContent = frame.pulses === undefined ? "–" :
       frame.pulses.toLocaleString("en") + (frame.refreshes ? ` (${frame.refreshes} refreshes)` : "");
+    $("energy").textContent = frame.energy_j === undefined || frame.energy_j === null ? "–" :
+      joules(frame.energy_j);
     $("loss-note").textContent = frame.substrate === "digital" ? "" : frame.train_on === "chip" ?
       `trained in situ on the ${frame.substrate} chip` : `the trained network on the ${frame.substrate} chip`;
     const play = $("play");
@@ -631,3 +633,12 @@
   connect();
   requestAnimationFrame(tick);
 })();
+
+// an energy in joules with its SI prefix: 3.2 µJ
+function joules(j) {
+  const units = [[1, "J"], [1e-3, "mJ"], [1e-6, "µJ"], [1e-9, "nJ"], [1e-12, "pJ"]];
+  for (const [scale, unit] of units) {
+    if (j >= scale) return `${(j / scale).toPrecision(3)} ${unit}`;
+  }
+  return `${(j / 1e-15).toPrecision(3)} fJ`;
+}
