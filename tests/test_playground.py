@@ -290,6 +290,11 @@ class Page:
         self.page.goto(url)
         self.until("window.playground.drawn > 0 && window.playground.config !== null",
                    what="the first frame drawn")
+        # and a frame of the network the link asks for (the first may be sent before the
+        # server has the link's settings)
+        self.until("JSON.stringify(window.playground.frame.sizes.slice(1, -1)) === "
+                   "JSON.stringify(window.playground.config.layers)",
+                   what="a frame of the configured network")
 
     def js(self, expression):
         return self.page.evaluate(expression)
@@ -358,7 +363,8 @@ def test_play_on_the_spiral_lowers_the_shown_test_loss(tab):
 
 def test_live_updates_for_a_2_8_8_1_network(tab, record_property):
     t = tab("#dataset=spiral&layers=8,8&features=x1,x2&speed=1000")
-    assert t.frame()["sizes"] == [2, 8, 8, 1]
+    # the first frame may still be the default network's, sent before the link's settings
+    t.until("JSON.stringify(window.playground.frame.sizes) === '[2,8,8,1]'")
     t.page.click("#play")
     t.until("window.playground.frame.playing")
     start = t.js("[performance.now(), window.playground.frames, window.playground.drawn, "
