@@ -16,6 +16,17 @@ def test_train_in_situ_on_a_chip_records_its_pulses(tmp_path):
     assert sub["name"] == "analog" and sub["hardware"] == "pcm" and sub["pulses"] > 0
     assert metrics["substrate"] == sub and sub["scheme"] == "deterministic"
     assert 'hardware = "pcm"' in (tmp_path / "run" / "config.toml").read_text()
+    # what training on the chip cost, from its counters (the cost ledger), per epoch and run
+    c = metrics["chip_training_cost"]
+    assert c["epochs_counted"] == 3 and 0 < c["write_energy_j_per_epoch"] < c["energy_j_per_epoch"]
+    assert c["energy_j"] == pytest.approx(3 * c["energy_j_per_epoch"])
+    assert c["latency_s"] == pytest.approx(3 * c["latency_s_per_epoch"])
+
+
+def test_train_in_situ_prints_its_cost_per_epoch(tmp_path):
+    p = ok("train", "--hardware", "ideal", "--epochs", "2", "--out", tmp_path / "run",
+           "--quiet", cwd=tmp_path)
+    assert "on the chip:" in p.stdout and "per epoch, of which" in p.stdout
 
 
 @pytest.mark.parametrize("args,match", [

@@ -271,7 +271,7 @@ def substrate(cfg: dict):
                               "own noise is the training noise: drop --weight-noise and "
                               "--weight-bound with --hardware (set learning.weight_max in "
                               "the chip's TOML)")
-        return Analog(cfg["hardware"], seed=cfg["seed"])
+        return Analog(cfg["hardware"], seed=cfg["seed"], meter=True)  # for its cost
     if cfg.get("weight_noise"):
         return NoisyDigital(cfg["weight_noise"], weight_bound=cfg.get("weight_bound"))
     return Digital(weight_bound=cfg.get("weight_bound"))
@@ -639,7 +639,8 @@ class EpochKeeper(Callback):
 
 
 def save_results(folder: RunFolder, net, prep: Prepared, history, cfg: dict, meta: dict,
-                 seconds: float, plots: bool = True) -> tuple[dict, dict]:
+                 seconds: float, plots: bool = True, extra: dict | None = None
+                 ) -> tuple[dict, dict]:
     """Write the model, model.json, config.toml, history.csv, metrics.json and the plots,
     all put in place together (model.safetensors last); then remove the checkpoint and any
     file of a run this one replaced (--force) that it did not write. Returns (metrics, the
@@ -658,6 +659,7 @@ def save_results(folder: RunFolder, net, prep: Prepared, history, cfg: dict, met
                "run_dir": str(run_dir)}
     if history.val_accuracy and history.val_accuracy[-1] is not None:
         metrics["val_accuracy"] = history.val_accuracy[-1]
+    metrics.update(extra or {})
     with files.Staged(run_dir) as staged:
         staged.write_text("config.toml", to_toml(cfg))
         staged.write_text("history.csv", history_csv(history))

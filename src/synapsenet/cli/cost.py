@@ -139,23 +139,12 @@ def run(args) -> int:
     return 0
 
 
-def _si(v, unit) -> str:
-    if v is None:
-        return "—"
-    if v == 0:
-        return f"0 {unit}"
-    for prefix, f in (("", 1), ("m", 1e-3), ("µ", 1e-6), ("n", 1e-9), ("p", 1e-12)):
-        if abs(v) >= f:
-            return f"{v / f:.3g} {prefix}{unit}"
-    return f"{v / 1e-15:.3g} f{unit}"
-
-
 def _j(v) -> str:
-    return _si(v, "J")
+    return ui.si(v, "J")
 
 
 def _s(v) -> str:
-    return _si(v, "s")
+    return ui.si(v, "s")
 
 
 def show(r) -> None:

@@ -8,7 +8,7 @@ import json
 import time
 
 from ..errors import ConfigError
-from . import ui
+from . import chip, ui
 
 _METAVARS = {"dataset": "NAME", "data_dir": "DIR", "label_column": "COLUMN", "layers": "SIZES",
              "hardware": "PRESET|FILE.toml"}
@@ -119,8 +119,12 @@ def _train(args, cfg, checkpoint, folder, stack) -> int:
         folder.save_checkpoint(net, meta, optimizer, rng, history, cfg)
         raise ui.Interrupted(f"interrupted after {len(history)} complete epoch(s); checkpoint "
                              f"saved. Resume with: synapsenet train --resume {run_dir}")
+    # the chip's cost, from its counters, before the test pass adds reads of its own
+    training_cost = chip.run_training_cost(net, len(history) - initial_epoch)
     metrics, test = runs.save_results(folder, net, prep, history, cfg, meta, seconds,
-                                      plots=not args.no_plots)
+                                      plots=not args.no_plots,
+                                      extra={"chip_training_cost": training_cost}
+                                      if training_cost else None)
     if args.json:
         print(json.dumps(metrics, indent=2))
         return 0
@@ -130,4 +134,9 @@ def _train(args, cfg, checkpoint, folder, stack) -> int:
     line = (f"test accuracy {100 * acc:.2f}% ({test['n']} samples)" if acc is not None
             else f"test loss {test['loss']:.5g}")
     print(f"{line}; model and plots in {run_dir}")
+    if training_cost:
+        print(f"on the chip: {ui.si(training_cost['energy_j_per_epoch'], 'J')} and "
+              f"{ui.si(training_cost['latency_s_per_epoch'], 's')} per epoch, of which "
+              f"{ui.si(training_cost['write_energy_j_per_epoch'], 'J')} in write pulses "
+              "(synapsenet cost MODEL: the terms)")
     return 0

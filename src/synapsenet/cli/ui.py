@@ -183,3 +183,15 @@ def history_table(out, history):
               percent(r["val_accuracy"]), f"{r['seconds']:.3f}") for r in show]
     table(("epoch", "loss", "accuracy", "val loss", "val accuracy", "seconds"), cells,
           title="training summary", justify="right", out=out)
+
+
+def si(v, unit) -> str:
+    """A quantity with its SI prefix: ``si(4.6e-3, "J")`` is "4.6 mJ" (— for None)."""
+    if v is None:
+        return "—"
+    if v == 0:
+        return f"0 {unit}"
+    for prefix, f in (("", 1), ("m", 1e-3), ("µ", 1e-6), ("n", 1e-9), ("p", 1e-12)):
+        if abs(v) >= f:
+            return f"{v / f:.3g} {prefix}{unit}"
+    return f"{v / 1e-15:.3g} f{unit}"
