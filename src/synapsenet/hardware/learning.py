@@ -69,18 +69,11 @@ class LearningConfig:
     layer_rates: list = field(default_factory=list)
 
     def validate(self, where="learning"):
-        if self.scheme not in SCHEMES:
-            raise ConfigError(f"{where}: scheme must be one of {', '.join(SCHEMES)}, got "
-                              f"{self.scheme!r}")
-        if self.synapse not in SYNAPSES:
-            raise ConfigError(f"{where}: synapse must be one of {', '.join(SYNAPSES)}, got "
-                              f"{self.synapse!r}")
-        if self.backward not in BACKWARDS:
-            raise ConfigError(f"{where}: backward must be one of {', '.join(BACKWARDS)}, got "
-                              f"{self.backward!r}")
-        if self.bias not in BIASES:
-            raise ConfigError(f"{where}: bias must be one of {', '.join(BIASES)}, got "
-                              f"{self.bias!r}")
+        for name, choices in (("scheme", SCHEMES), ("synapse", SYNAPSES),
+                              ("backward", BACKWARDS), ("bias", BIASES)):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"{where}: {name} must be one of {', '.join(choices)}, got "
+                                  f"{getattr(self, name)!r}")
         if not all(isinstance(r, (int, float)) and not isinstance(r, bool) and r > 0
                    and r < float("inf") for r in self.layer_rates):
             raise ConfigError(f"{where}: layer_rates must be positive numbers, one per layer, "

@@ -454,16 +454,21 @@ class DeviceArray:
         """Whether few enough devices are pulsed that working on them alone pays."""
         return k.size >= 4096 and self.shape and np.count_nonzero(k) < k.size // 8
 
-    def _sparse(self, w, k, rng, out, apply):
-        """``apply`` (a pulse or a train) on the devices where ``k`` is not 0, the others kept
-        (and kept inside their bounds)."""
+    def _start(self, w, out, what):
+        """``out`` (a copy of ``w`` if None) holding ``w`` inside each device's bounds: where
+        pulses then act."""
         if out is None:
             out = np.array(w, copy=True)
         else:
             if not out.flags.c_contiguous:
-                raise ConfigError("pulse: out must be a C-contiguous array")
+                raise ConfigError(f"{what}: out must be a C-contiguous array")
             np.copyto(out, w)
-        self.clip(out, out=out)
+        return self.clip(out, out=out)
+
+    def _sparse(self, w, k, rng, out, apply):
+        """``apply`` (a pulse or a train) on the devices where ``k`` is not 0, the others kept
+        (and kept inside their bounds)."""
+        out = self._start(w, out, "pulse")
         idx = np.flatnonzero(k)
         sub = self._subset(idx)
         flat = out.reshape(-1)
@@ -589,13 +594,7 @@ class DeviceArray:
     def _loop(self, w, n, rng, out):
         flat_n = np.broadcast_to(n, w.shape).reshape(-1).astype(np.int64)
         m = int(np.abs(flat_n).max()) if flat_n.size else 0
-        if out is None:
-            out = np.array(w, copy=True)
-        else:
-            if not out.flags.c_contiguous:
-                raise ConfigError("pulses: out must be a C-contiguous array")
-            np.copyto(out, w)
-        self.clip(out, out=out)
+        out = self._start(w, out, "pulses")
         if m == 0:
             return out
         idx = np.flatnonzero(flat_n)
