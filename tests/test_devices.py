@@ -218,6 +218,27 @@ def test_c2c_multiplicative_matches_sigma():
     assert down.std() == pytest.approx(0.3 * 0.0008, rel=0.01)
 
 
+def test_a_noisy_constant_step_train_is_its_pulses_in_distribution():
+    """k pulses of s (1 + σξ) in one go (k s + s σ √k ξ, clipped once) against the same k
+    applied one by one: the same mean and spread, in the range and against a bound."""
+    law = ConstantStep(dw_min=0.001, up_down=0.3, dw_min_std=0.3, dw_min_dtod=0.2,
+                       w_max=0.011, w_min=-1.0)
+    devs = law.instantiate((N,), 3)
+    assert devs.closed_form
+    w0 = np.zeros(N, np.float32)
+    n = np.where(np.arange(N) % 2, 12, -12)  # half up (many to the bound), half down
+    train = devs.pulses(w0, n, np.random.default_rng(4))
+    one = w0.copy()
+    for _ in range(12):
+        one = devs.pulse(one, np.sign(n).astype(np.int8), np.random.default_rng(_))
+    for half in (slice(0, None, 2), slice(1, None, 2)):
+        assert train[half].mean() == pytest.approx(one[half].mean(), rel=0.005)
+        assert train[half].std() == pytest.approx(one[half].std(), rel=0.02)
+    assert np.all(train <= devs.p["hi"]) and np.all(train >= devs.p["lo"])
+    at_bound = [np.mean(v[1::2] == np.float32(0.011)) for v in (train, one)]
+    assert 0.2 < at_bound[1] < 0.8 and at_bound[0] == pytest.approx(at_bound[1], abs=0.01)
+
+
 @pytest.mark.parametrize("mult", [True, False])
 def test_c2c_linear_step_multiplicative_or_additive(mult):
     law = LinearStep(dw_min=0.001, gamma_up=0.8, dw_min_std=0.5, mult_noise=mult)

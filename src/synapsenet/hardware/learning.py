@@ -192,10 +192,9 @@ class DeviceSynapses:
                 self._apply_at(index, n, rng)
             return index
         for b in range(len(delta)):  # each sample of the batch its own pulse trains
-            n = self._coincidences(Z_prev[b], delta[b], rng).reshape(-1)
-            index = np.flatnonzero(n)
+            index, n = self._coincidences(Z_prev[b], delta[b], rng)
             if len(index):
-                self._apply_at(index, n[index], rng)
+                self._apply_at(index, n, rng)
         return None
 
     def _pulse_counts(self, Z, delta):
@@ -240,23 +239,30 @@ class DeviceSynapses:
         r, c = np.divmod(nz, dW.shape[1])
         return rows[r] * n_in + (c if cols is None else cols[c]), n[nz]
 
-    def _coincidences(self, z, d, rng) -> np.ndarray:
-        """Signed pulse counts of one sample's stochastic trains: coincidences of the input
-        and delta pulses in each of BL slots, signed −sign(δ_j z_i)."""
+    def _coincidences(self, z, d, rng):
+        """One sample's stochastic trains: coincidences of the input and delta pulses in each
+        of BL slots, signed −sign(δ_j z_i), as (flat indices in C order of W, signed counts)
+        of the devices that get any. Only the inputs and deltas that fire at all enter the
+        product, so a sparse firing costs what fires."""
         BL = self.cfg.pulse_length
         zmax, dmax = float(np.abs(z).max()), float(np.abs(d).max())
-        n = np.zeros((len(d), len(z)), np.float32)
         if zmax == 0 or dmax == 0:
-            return n
+            return np.zeros(0, np.intp), np.zeros(0, np.float32)
         C = 1.0 / (self.gamma * self.dw * BL)  # C_x C_d: expected pulses × step = the update
         Cx, Cd = np.sqrt(C * dmax / zmax), np.sqrt(C * zmax / dmax)  # balanced probabilities
         p, q = np.abs(z) * Cx, np.abs(d) * Cd
         self.capped += int((p > 1).sum() + (q > 1).sum())
-        X = (rng.random((BL, len(z)), dtype=np.float32) < p).astype(np.float32)
-        D = (rng.random((BL, len(d)), dtype=np.float32) < q).astype(np.float32)
-        np.matmul(D.T, X, out=n)  # coincidences per device, 0…BL
-        n *= -np.outer(np.sign(d), np.sign(z)).astype(np.float32)
-        return n
+        X = rng.random((BL, len(z)), dtype=np.float32) < p  # the slots each input fires in
+        D = rng.random((BL, len(d)), dtype=np.float32) < q
+        cols, rows = np.flatnonzero(X.any(axis=0)), np.flatnonzero(D.any(axis=0))
+        if len(cols) == 0 or len(rows) == 0:
+            return np.zeros(0, np.intp), np.zeros(0, np.float32)
+        # the signs folded into the trains: (−sign δ_j D_j)ᵀ (sign z_i X_i) counts each
+        # device's coincidences, 0…BL, with the sign of its update
+        n = (D[:, rows] * -np.sign(d[rows])).T @ (X[:, cols] * np.sign(z[cols]))
+        nz = np.flatnonzero(n)
+        r, c = np.divmod(nz, len(cols))
+        return rows[r] * len(z) + cols[c], n.reshape(-1)[nz]
 
     def _apply_at(self, index, n, rng) -> None:
         """``n`` pulses (signed) to the synapses at flat ``index``, the others untouched."""

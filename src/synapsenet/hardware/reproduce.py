@@ -144,7 +144,9 @@ def initial_weights(name: str, rng, protocol: Protocol = Protocol()) -> list[np.
           for n_in, n_out in zip(sizes, sizes[1:])]
     if name != SOFTWARE:
         law = load_device(name)
-        shift = 2 * law.w_min / (law.w_max - law.w_min)  # 2 G_min / (G_max − G_min)
+        # 2 G_min / (G_max − G_min): a conductance's floor, lost in the write (a law whose
+        # states are signed weights, as aihwkit's, has no such floor)
+        shift = 2 * max(law.w_min, 0.0) / (law.w_max - law.w_min)
         Ws = [np.maximum(W - np.float32(shift), -1.0) for W in Ws]
     return Ws
 
@@ -159,7 +161,7 @@ def run_one(name: str, data, protocol: Protocol = Protocol(), seed: int = 0,
 
     protocol.check()
     X, y, X_test, y_test = data
-    rng = np.random.default_rng([seed, CONFIGURATIONS.index(name)])
+    rng = np.random.default_rng([seed, _index(name)])
     W1, W2 = initial_weights(name, rng, protocol)
     layers = [Dense(W.shape[1], W.shape[0], "sigmoid", W=W, b=np.zeros(W.shape[0], np.float32))
               for W in (W1, W2)]
@@ -178,12 +180,20 @@ def run_one(name: str, data, protocol: Protocol = Protocol(), seed: int = 0,
             accuracy.append(float(np.mean(Z.argmax(axis=1) == y_test)))
             if progress is not None:
                 progress(name, epoch + 1, accuracy[-1])
-    out = {"accuracy": accuracy, "epochs": protocol.epochs, "published": PUBLISHED[name],
+    out = {"accuracy": accuracy, "epochs": protocol.epochs, "published": PUBLISHED.get(name),
            "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - cpu0}
     if name != SOFTWARE:
         out["pulses"] = int(substrate.pulses)
         out["refreshes"] = sum(s.refreshes for s in substrate.synapses if s is not None)
     return out
+
+
+def _index(name: str) -> int:
+    """A configuration's number in the seeds: its place in ``CONFIGURATIONS``, or for any
+    other device a stable number from its name."""
+    if name in CONFIGURATIONS:
+        return CONFIGURATIONS.index(name)
+    return len(CONFIGURATIONS) + int.from_bytes(name.encode()[:8].ljust(8, b"\0"), "little")
 
 
 def load_data(data_dir=None):

@@ -305,6 +305,12 @@ class DeviceLaw:
         (NeuroSim), σ per pulse; None otherwise."""
         return None
 
+    def _train_noise(self, p, up):
+        """σ per pulse of a train's "closed form + σ√n ξ" noise, by direction (``up``: the
+        trains that potentiate): a law's own train model, or one that is exact in
+        distribution (see ``ConstantStep``); None where the law has none."""
+        return self._train_sigma(p)
+
 
 _BASE_FIELDS = {f.name for f in dataclasses.fields(DeviceLaw)}
 _TABLE_PULSES = 256  # pulse counts each way that DeviceArray._table covers
@@ -333,7 +339,7 @@ class DeviceArray:
         self.affine = coef
         noisy = not noiseless and law._c2c()
         self.closed_form = coef is not None and (
-            not noisy or law._train_sigma(params) is not None)
+            not noisy or law._train_noise(params, True) is not None)
         wn = 0.0 if noiseless else law._write_noise()
         self.write_noise = wn
         self.offset = np.zeros(self.shape, self.dtype) if wn and self.shape else None
@@ -516,7 +522,7 @@ class DeviceArray:
                 x = flat[index]
                 x *= table[0][at]
                 x += table[1][at]
-                sigma = None if self.noiseless else self.law._train_sigma(self.p)
+                sigma = None if self.noiseless else self.law._train_noise(self.p, n > 0)
                 if sigma is not None:
                     xi = _rng(rng, "pulses").standard_normal(len(x), dtype=np.float32)
                     xi *= np.sqrt(k, dtype=np.float32)
@@ -541,7 +547,7 @@ class DeviceArray:
             new += table[1][at]
         else:
             new = self._closed(w, np.asarray(n, k.dtype))
-        sigma = None if self.noiseless else law._train_sigma(p)
+        sigma = None if self.noiseless else law._train_noise(p, n > 0)
         if sigma is not None:
             xi = _normal(_rng(rng, "pulses"), w.shape)
             xi *= np.sqrt(k)
@@ -621,6 +627,8 @@ class DeviceArray:
         sub.__dict__.update(self.__dict__)
         sub.p, sub.shape, sub.stuck = p, (len(index),), None
         sub.offset = self.offset.reshape(-1)[index] if self.offset is not None else None
+        if self.affine is not None:  # per-device coefficients, of these devices
+            sub.affine = self.law._affine(p)
         return sub
 
     def _slice(self, c):
@@ -629,6 +637,8 @@ class DeviceArray:
         sub.p = {k: (v[:c] if isinstance(v, np.ndarray) else v) for k, v in self.p.items()}
         sub.shape = (c,)
         sub.offset = self.offset[:c] if self.offset is not None else None
+        if self.affine is not None:
+            sub.affine = self.law._affine(sub.p)
         return sub
 
     def _touch(self, d, rng):
