@@ -258,3 +258,64 @@ def test_fit_warns_about_unscaled_inputs():
         Z = StandardScaler().fit_transform(ds.X)  # rare pixels reach 40 standard deviations
         assert np.abs(Z).max() > 20
         net.fit(Z, ds.y, epochs=1)
+
+
+def test_early_stopping_resumed_from_its_history_stops_as_one_run():
+    """A fit continued from epoch k (its history and the weights of epoch k, as a resumed
+    run has them) counts patience from the best epoch before k and restores that epoch's
+    weights: the same epochs and weights as one uninterrupted fit."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16).astype(np.float32)
+    val = (X[1500:], y[1500:])
+    X, y = X[:1500], y[:1500]
+    kw = dict(epochs=60, learning_rate=0.5, mode="minibatch", batch_size=32,
+              early_stopping=True, patience=4, min_delta=0.002, validation_data=val)
+
+    def net():
+        return sn.Network.from_sizes([64, 32, 10], hidden="sigmoid", output="softmax", seed=3)
+
+    ref = net()
+    h_ref = ref.fit(X, y, seed=np.random.default_rng(1), **kw)
+    assert h_ref.stopped_early and h_ref.best_epoch < len(h_ref) - 1  # patience ran out
+    k = len(h_ref) - 2  # interrupted after the best epoch, before patience ran out
+
+    class Stop(sn.Callback):
+        def on_epoch_end(self, epoch, logs):
+            if epoch + 1 == k:
+                self.weights = self.net.get_weights()
+                self.net.stop_training = True
+
+        def on_train_begin(self, network, info):
+            self.net = network
+
+    part, stop, rng = net(), Stop(), np.random.default_rng(1)
+    h = part.fit(X, y, seed=rng, callbacks=[stop], **kw)
+    assert len(h) == k and h.best_epoch == h_ref.best_epoch
+    part.set_weights(stop.weights)  # the state at the end of epoch k, as a checkpoint holds it
+    h.interrupted = False
+    h = part.fit(X, y, seed=rng, initial_epoch=k, history=h, **kw)
+    assert len(h) == len(h_ref) and h.stopped_early and h.best_epoch == h_ref.best_epoch
+    for a, b in zip(part.get_weights(), ref.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_checkpoint_keeps_early_stoppings_best_weights(tmp_path):
+    from synapsenet import runs
+    from synapsenet.optimizers import SGD
+    from synapsenet.training import History
+
+    net = sn.Network.from_sizes([4, 3, 2], hidden="tanh", output="softmax", seed=0)
+    history = History(epoch=[1, 2, 3], loss=[0.5, 0.4, 0.45], accuracy=[None] * 3,
+                      val_loss=[None] * 3, val_accuracy=[None] * 3, learning_rate=[0.1] * 3,
+                      seconds=[0.0] * 3)
+    best = [w + 1 for w in net.get_weights()]
+    history.best_epoch, history.best_weights = 2, best
+    cfg = runs.defaults()
+    with runs.RunFolder(tmp_path / "run") as folder:
+        folder.save_checkpoint(net, {}, SGD(), np.random.default_rng(0), history, cfg)
+        _, opt_state, state = runs.load_checkpoint(tmp_path / "run")
+    restored = runs.training_state(cfg, (opt_state, state))[3]
+    for a, b in zip(restored.best_weights, best, strict=True):
+        np.testing.assert_array_equal(a, b)

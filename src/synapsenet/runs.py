@@ -475,6 +475,9 @@ class RunFolder:
                  "history": {c: getattr(history, c) for c in history.COLUMNS},
                  "updates": int(history.updates), "config": cfg}
         extras = {f"optimizer.{k}": v for k, v in optimizer.state_dict().items()}
+        if history.best_weights is not None and history.best_epoch != len(history):
+            # early stopping's best weights, from an earlier epoch than the network's
+            extras.update({f"best.{i}": w for i, w in enumerate(history.best_weights)})
         save(net, self.path / CHECKPOINT, metadata={**meta, "checkpoint": state},
              extra_tensors=extras)
         self._wrote_checkpoint = True
@@ -521,6 +524,12 @@ def load_checkpoint(run_dir):
         raise SynapseError(f"{str(path)!r} is a model, not a training checkpoint")
     opt_state = {k[len("optimizer."):]: v for k, v in extras.items() if k.startswith("optimizer.")}
     _check_checkpoint(path, net, state, opt_state)
+    best = [extras[f"best.{i}"] for i in range(len(extras)) if f"best.{i}" in extras]
+    if best:
+        if [w.shape for w in best] != [w.shape for w in net.get_weights()]:
+            raise ModelFileError(f"{str(path)!r} is a damaged checkpoint: its best weights do "
+                                 "not fit its network")
+        state = {**state, "best_weights": best}
     return net, opt_state, state
 
 
@@ -589,6 +598,7 @@ def training_state(cfg: dict, checkpoint=None):
         for k, v in state["history"].items():
             setattr(history, k, v)
         history.updates = int(state.get("updates", 0))
+        history.best_weights = state.get("best_weights")
     return optimizer, opts, rng, history, initial_epoch
 
 

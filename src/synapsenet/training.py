@@ -47,6 +47,9 @@ class History:
     stopped_early: bool = False
     interrupted: bool = False
     best_epoch: int | None = None
+    # early stopping: the weights after best_epoch (restored at the end; a checkpoint keeps
+    # them, so that a resumed run restores the same ones)
+    best_weights: list | None = field(default=None, repr=False, compare=False)
 
     COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
 
@@ -59,6 +62,18 @@ class History:
 
     def __len__(self):
         return len(self.epoch)
+
+
+def _best_so_far(history, column, min_delta):
+    """((least loss of ``column``, its epoch, None), epochs since then) over ``history``, by
+    the rule ``fit`` applies epoch by epoch."""
+    best, waited = (math.inf, None, None), 0
+    for i, v in enumerate(getattr(history, column)):
+        if v is not None and v < best[0] - min_delta:
+            best, waited = (v, i + 1, None), 0
+        else:
+            waited += 1
+    return best, waited
 
 
 class Callback:
@@ -222,8 +237,12 @@ def fit(network, X, y, options: TrainingOptions | None = None, *, seed=None,
     for cb in callbacks:
         cb.on_train_begin(network, {"n_samples": len(X), "n_batches": len(slices),
                                     "epochs": epochs, "initial_epoch": initial_epoch})
-    best = (math.inf, None, None)  # (monitored loss, epoch, weights)
-    waited = 0
+    # (monitored loss, epoch, weights) and the epochs since it: a resumed run's from its
+    # history, so that patience and the weights restored are those of one uninterrupted run
+    best, waited = _best_so_far(history, "val_loss" if val is not None else "loss", min_delta)
+    if early_stopping and best[1] is not None:
+        best = (*best[:2], network.get_weights() if best[1] == len(history)
+                else history.best_weights)
     try:
         # NaN and ±inf inputs: the compiled engine checks every sample as it gathers it (each
         # is gathered in the first epoch) and stops before the step that would use one; the
@@ -238,6 +257,7 @@ def fit(network, X, y, options: TrainingOptions | None = None, *, seed=None,
             monitored = logs["val_loss"] if val is not None else logs["loss"]
             if monitored < best[0] - min_delta:
                 best = (monitored, epoch + 1, network.get_weights() if early_stopping else None)
+                history.best_weights = best[2]
                 waited = 0
             else:
                 waited += 1
