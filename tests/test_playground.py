@@ -116,6 +116,41 @@ def test_the_outbox_holds_one_frame_and_a_bounded_queue():
     assert out[-1] == {"type": "frame", "n": 10 * MAX_QUEUED - 1}  # the newest frame only
 
 
+def test_a_tab_in_the_background_gets_few_frames_and_training_goes_on():
+    from synapsenet.playground.session import HIDDEN_FPS, Session
+
+    class Counting:  # an outbox that counts the frames put in it
+        def __init__(self):
+            self.frames, self.last = 0, None
+
+        def put(self, message, frame=False):
+            if frame:
+                self.frames, self.last = self.frames + 1, message
+
+    def frames_in(session, box, seconds):
+        n0 = box.frames
+        time.sleep(seconds)
+        return (box.frames - n0) / seconds
+
+    box = Counting()
+    session = Session(box, settings.check({"speed": 1000}))
+    try:
+        session.command("play")
+        wait_for(lambda: box.last and box.last["epoch"] > 0, what="training to start")
+        shown = frames_in(session, box, 1.5)
+        session.command("hidden")
+        time.sleep(0.3)
+        epoch = box.last["epoch"]
+        hidden = frames_in(session, box, 2.5)
+        assert shown >= 10 and hidden <= HIDDEN_FPS + 0.5, (shown, hidden)
+        assert box.last["epoch"] > epoch  # it trained on, in the background
+        session.command("visible")
+        assert frames_in(session, box, 1.0) >= 10
+    finally:
+        session.close()
+        assert session.join(10)
+
+
 # -- the server: its own assets only, its own page only --------------------------------
 def raw_get(port: int, target: str, host: str = "127.0.0.1") -> tuple[int, bytes]:
     """A request sent as written (no client normalises the path), its status and body."""
@@ -359,6 +394,21 @@ def test_play_on_the_spiral_lowers_the_shown_test_loss(tab):
     assert after < 0.6 * before, (before, after)
     t.page.check("#show-test")
     t.shot("spiral")
+
+
+def test_the_page_tells_the_server_when_it_goes_to_the_background(tab, server):
+    t = tab()
+    t.until("window.playground.frame !== null && window.playground.frame !== undefined")
+    assert server.sessions and not any(s.hidden for s in server.sessions)
+
+    def go(hidden):
+        t.js(f"Object.defineProperty(document, 'hidden', {{value: {str(hidden).lower()}, "
+             "configurable: true}); document.dispatchEvent(new Event('visibilitychange'))")
+
+    go(True)
+    wait_for(lambda: any(s.hidden for s in server.sessions), what="the session to hear it")
+    go(False)
+    wait_for(lambda: not any(s.hidden for s in server.sessions), what="the tab back in view")
 
 
 def test_live_updates_for_a_2_8_8_1_network(tab, record_property):

@@ -23,7 +23,8 @@ MAX_MESSAGE = 16 * 1024  # characters of one message from the page
 MAX_LAYERS = 6
 MAX_NEURONS = 16
 MAX_POINTS = 2000
-COMMANDS = ("config", "play", "pause", "step", "reset")
+# "hidden" / "visible": the tab went to the background or came back (frames slow down)
+COMMANDS = ("config", "play", "pause", "step", "reset", "hidden", "visible")
 # the hidden activations the page offers (softmax is for several outputs, not a hidden layer)
 HIDDEN = tuple(n for n in ("tanh", "sigmoid", "relu", "leaky_relu", "elu", "softplus",
                            "identity") if n in ACTIVATIONS)

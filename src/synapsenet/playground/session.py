@@ -30,6 +30,7 @@ from . import config as settings
 from . import data
 
 FPS = 30  # frames per second at most while training
+HIDDEN_FPS = 1  # while the tab is in the background: the curves go on, the heat map waits
 GRID = 60  # heat-map pixels per side
 THUMB = 3  # a neuron's picture: every THUMB-th pixel of the heat map (20 × 20)
 EPOCHS_PER_FIT = 500  # one fit call's epochs: its History stays small
@@ -84,6 +85,7 @@ class Session:
         self._closed = False
         self.config: dict = settings.check(config or {})
         self.playing = False
+        self.hidden = False  # the tab is in the background: frames at HIDDEN_FPS
         self.epoch = 0
         self.generation = 0  # counts resets: the page starts its loss curves afresh
         self.net: Network | None = None
@@ -175,6 +177,9 @@ class Session:
         elif name == "step":
             self.playing = False
             self._train(epochs=1)
+        elif name in ("hidden", "visible"):
+            self.hidden = name == "hidden"
+            self._next_frame = 0.0  # back in view: a frame at once
         self._dirty = True
 
     def _apply(self, new: dict) -> None:
@@ -252,8 +257,8 @@ class Session:
     def _send_frame(self) -> None:
         self._dirty = False
         # frames on a steady beat (epochs end at their own pace; the beat is not theirs)
-        now = time.perf_counter()
-        self._next_frame = max(self._next_frame + 1.0 / FPS, now + 0.5 / FPS)
+        now, fps = time.perf_counter(), HIDDEN_FPS if self.hidden else FPS
+        self._next_frame = max(self._next_frame + 1.0 / fps, now + 0.5 / fps)
         self.outbox.put(self.frame(), frame=True)
 
     def frame(self) -> dict:

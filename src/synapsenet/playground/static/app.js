@@ -80,7 +80,11 @@
     const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") +
       location.host + "/ws");
     state.ws = ws;
-    ws.onopen = () => { state.retries = 0; status("connected"); };
+    ws.onopen = () => {
+      state.retries = 0;
+      status("connected");
+      if (document.hidden) send({type: "hidden"});
+    };
     ws.onmessage = (event) => {
       let msg;
       try { msg = JSON.parse(event.data); } catch (e) { return; }
@@ -589,6 +593,9 @@
 
   // -- the rest of the page --------------------------------------------------------------
   function wire() {
+    // a tab in the background needs few frames (the server computes each one)
+    document.addEventListener("visibilitychange",
+      () => send({type: document.hidden ? "hidden" : "visible"}));
     $("play").addEventListener("click", () => send({type: state.playing ? "pause" : "play"}));
     $("step").addEventListener("click", () => send({type: "step"}));
     $("reset").addEventListener("click", () => send({type: "reset"}));
