@@ -154,10 +154,10 @@ def progress_callback(progress: EpochProgress | None, n_samples: int, stop: Stop
 
 class TaskProgress:
     """A rich bar over a study's cells (done of total, time left), driven by ``update(done,
-    total)``; nothing is shown with ``quiet``."""
+    total)``; shown on a terminal only, and not with ``quiet``."""
 
     def __init__(self, out, what="tasks", quiet=False):
-        self.out, self.what, self.quiet = out, what, quiet
+        self.out, self.what, self.quiet = out, what, quiet or not out.is_terminal
         self.bar = self.task = None
 
     def __enter__(self):

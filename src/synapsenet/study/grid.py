@@ -61,6 +61,8 @@ def parse_values(spec: str, name: str = "the parameter", kind: type = float) -> 
             raise ConfigError(f"--vary {name}= has no values (an empty range)")
         return [int(v) if v.is_integer() and "." not in spec and "e" not in spec.lower()
                 else v for v in vals]
+    except ConfigError:
+        raise
     except ValueError:
         raise ConfigError(f"--vary values {spec!r} are not understood; use A..B (integers), "
                           "A,B,C or START:STOP:COUNT") from None

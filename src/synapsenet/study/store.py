@@ -2,7 +2,7 @@
 
 ::
 
-    study.json        the study: its kind, its fixed settings and its axes
+    grid.json         the study: its kind and the settings it holds fixed
     cells/KEY.json    a finished cell: its coordinates, seed and row (KEY: the coordinates' hash)
     cells/KEY/        a training cell's run folder (model, metrics.json, config.toml, …)
     NAME.csv, NAME.json, NAME.png    the summary, once every cell is done
@@ -24,7 +24,7 @@ from pathlib import Path
 from .. import files
 from ..errors import ConfigError, InUseError, SynapseError
 
-STUDY = "study.json"
+STUDY = "grid.json"
 CELLS = "cells"
 
 
