@@ -150,7 +150,8 @@ def test_a_training_study_writes_a_run_folder_per_cell_and_resumes(tmp_path):
     for r in rows:
         run = out / r["run"]
         metrics = json.loads((run / "metrics.json").read_text())
-        assert metrics["test_accuracy"] == r["test_accuracy"] and (run / "model.safetensors").exists()
+        assert metrics["test_accuracy"] == r["test_accuracy"]
+        assert (run / "model.safetensors").exists()
         assert metrics["run_dir"] == str(run) and metrics["epochs"] == 2
         assert f"learning_rate = {r['learning_rate']}" in (run / "config.toml").read_text()
     assert "substrate" in json.loads((out / rows[1]["run"] / "metrics.json").read_text())
@@ -167,7 +168,7 @@ def test_training_study_parameters_are_checked_before_any_cell_runs(tmp_path):
     with pytest.raises(ConfigError, match="holds it fixed"):
         training.check_axis("dataset")
     assert training.check_axis("batch-size") == ("batch_size", int)
-    with pytest.raises(ConfigError, match="the cell learning_rate=-1.0: learning_rate must be"):
+    with pytest.raises(ConfigError, match="the cell 'learning_rate=-1.0': learning_rate must be"):
         training.study(training_base(), [Axis("learning_rate", (1, -1))], out=tmp_path / "s")
     assert not (tmp_path / "s").exists()
 

@@ -31,8 +31,9 @@ from . import (bench, cost, datasets, devices, evaluate, hardware, info, playgro
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 COMMANDS = {"train": train, "evaluate": evaluate, "predict": predict, "info": info,
-            "datasets": datasets, "sweep": sweep, "study": study, "hardware": hardware, "devices": devices,
-            "cost": cost, "reproduce": reproduce, "bench": bench, "playground": playground}
+            "datasets": datasets, "sweep": sweep, "study": study, "hardware": hardware,
+            "devices": devices, "cost": cost, "reproduce": reproduce, "bench": bench,
+            "playground": playground}
 
 
 class UsageError(SynapseError):

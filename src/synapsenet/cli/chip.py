@@ -7,7 +7,6 @@ here and nowhere else in the command line.
 
 from __future__ import annotations
 
-import numpy as np
 
 def load_config(spec):
     """A hardware config from a preset name or a TOML file (ConfigError naming it); a

@@ -61,9 +61,9 @@ class Store:
                              "study; wait until it ends, or choose another --out") from None
         try:
             self._claim()
-        except BaseException:
+        except BaseException as e:
             self._release(remove=True)
-            raise
+            raise self._explained(e) from None
         return self
 
     def _claim(self):
@@ -131,15 +131,23 @@ class Store:
     def __exit__(self, etype, exc, tb):
         if self.folder is None:
             return
-        kept = self.written > 0
-        self._release(remove=exc is not None and not kept)
-        if isinstance(exc, OSError) and exc.errno is not None and _inside(exc, self.folder):
-            where = exc.filename2 if exc.filename2 is not None else exc.filename
-            then = (f"{self.written} finished cell{'s' * (self.written != 1)} "
-                    f"{'are' if self.written != 1 else 'is'} kept: free some space, then run "
-                    "the same command to resume" if kept else
-                    "nothing of this study was left behind")
-            raise SynapseError(f"cannot write {str(where)!r}: {exc.strerror}; {then}") from None
+        self._release(remove=exc is not None and not self.written)
+        if exc is not None and self._explained(exc) is not exc:
+            raise self._explained(exc) from None
+
+    def _explained(self, exc):
+        """A failed write in the folder as one line saying what is kept; else ``exc``."""
+        if not (isinstance(exc, OSError) and exc.errno is not None and
+                _inside(exc, self.folder)):
+            return exc
+        where = exc.filename2 if exc.filename2 is not None else exc.filename
+        n = self.written
+        fix = "free some space" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else \
+            "once it can be written"
+        then = (f"{n} finished cell{'s' * (n != 1)} {'are' if n != 1 else 'is'} kept: {fix}, "
+                "then run the same command to resume" if n else
+                "nothing of this study was left behind")
+        return SynapseError(f"cannot write {str(where)!r}: {exc.strerror}; {then}")
 
     def _release(self, remove=False):
         if remove and self._made is not None:  # what this study made, as nothing is kept

@@ -109,7 +109,7 @@ def _checked(given: dict, coords: dict) -> dict:
             runs.substrate(cfg)
     except ConfigError as e:
         where = ", ".join(f"{k}={v}" for k, v in coords.items() if k != SEED)
-        raise ConfigError(f"the cell {where}: {e}") from None
+        raise ConfigError(f"the cell '{where}': {e}") from None
     return cfg
 
 
