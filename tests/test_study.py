@@ -269,3 +269,29 @@ def test_the_command_refuses_an_unreachable_cluster_and_a_missing_ray(model, tmp
             env={"PYTHONPATH": path})
     refused(p, "--backend ray needs Ray, which is not installed: pip install "
             "'synapsenet[ray]'")
+
+
+@needs_exe
+def test_the_command_stopped_by_ctrl_c_resumes_to_the_rows_of_an_unbroken_run(model, tmp_path):
+    import time
+
+    out = tmp_path / "s"
+    grid = ["sweep", model, "--vary", "adc_bits=2..11", "--vary", "read_noise=0:0.1:10",
+            "--seeds", "2", "--workers", "1", "--out", out]
+    proc = subprocess.Popen([EXE, *map(str, grid)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    t0 = time.monotonic()
+    while len(list((out / "cells").glob("*.json"))) < 5 and time.monotonic() - t0 < 60:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert f"the finished cells are kept in {out}: run the same command again" in err
+    kept = len(list((out / "cells").glob("*.json")))
+    assert 5 <= kept < 200 and not (out / "sweep.json").exists()
+    p = cli(*grid, "--json")
+    assert p.returncode == 0, p.stderr
+    resumed = json.loads(p.stdout)
+    assert resumed["timing"]["cells_resumed"] == kept and resumed["cells"] == 200
+    unbroken = json.loads(cli(*grid[:-1], tmp_path / "again", "--json").stdout)
+    assert resumed["rows"] == unbroken["rows"]

@@ -32,6 +32,14 @@ def check_grid_flags(args, axes) -> None:
         raise ConfigError(f"--seed must be ≥ 0, got {args.seed}")
 
 
+def interrupted(out) -> ui.Interrupted:
+    """Ctrl-C during a study: what is kept, and how to go on."""
+    if out:
+        return ui.Interrupted(f"interrupted; the finished cells are kept in {out}: run the "
+                              "same command again to resume")
+    return ui.Interrupted("interrupted (with --out DIR a study keeps its finished cells)")
+
+
 def say_written(out, result) -> None:
     if out and result.get("files"):
         t = result["timing"]
@@ -67,11 +75,14 @@ def run(args) -> int:
              if getattr(args, o.name, None) is not None}
     given["seed"] = args.seed
     base, _ = runs.resolve_options(given, config=args.config)
-    with ui.TaskProgress(ui.console(stderr=True), "cells", quiet=args.json) as bar:
-        result = training.study(base, axes, out=args.out, seeds=args.seeds or 1,
-                                backend=args.backend, workers=args.workers,
-                                address=args.address, confirmed=args.yes, plots=args.plots,
-                                progress=bar.update)
+    try:
+        with ui.TaskProgress(ui.console(stderr=True), "cells", quiet=args.json) as bar:
+            result = training.study(base, axes, out=args.out, seeds=args.seeds or 1,
+                                    backend=args.backend, workers=args.workers,
+                                    address=args.address, confirmed=args.yes,
+                                    plots=args.plots, progress=bar.update)
+    except KeyboardInterrupt:
+        raise interrupted(args.out) from None
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

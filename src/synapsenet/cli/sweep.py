@@ -46,13 +46,16 @@ def run(args) -> int:
     net, X, y = data.network, data.X[:args.samples], data.y[:args.samples]
     digital = float(np.mean(net.classify(X) == y))
     title = f"{data.dataset} on '{cfg.name}'"
-    with ui.TaskProgress(ui.console(stderr=True), "cells", quiet=args.json) as bar:
-        result = inference.sweep(
-            net, X, y, cfg, axes, seeds=args.seeds or 3, seed=args.seed, out=args.out,
-            backend=args.backend, workers=args.workers, address=args.address,
-            confirmed=args.yes, progress=bar.update, title=title,
-            info={"model": args.model, "hardware": cfg.name, "digital_accuracy": digital,
-                  "samples": len(X)})
+    try:
+        with ui.TaskProgress(ui.console(stderr=True), "cells", quiet=args.json) as bar:
+            result = inference.sweep(
+                net, X, y, cfg, axes, seeds=args.seeds or 3, seed=args.seed, out=args.out,
+                backend=args.backend, workers=args.workers, address=args.address,
+                confirmed=args.yes, progress=bar.update, title=title,
+                info={"model": args.model, "hardware": cfg.name, "digital_accuracy": digital,
+                      "samples": len(X)})
+    except KeyboardInterrupt:
+        raise study.interrupted(args.out) from None
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

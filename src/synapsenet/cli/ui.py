@@ -166,8 +166,9 @@ class TaskProgress:
                                        TimeElapsedColumn, TimeRemainingColumn)
 
             self.bar = Progress(TextColumn(f"[bold]{self.what}"), BarColumn(bar_width=30),
-                                MofNCompleteColumn(), TimeElapsedColumn(),
-                                TextColumn("left"), TimeRemainingColumn(), console=self.out)
+                                MofNCompleteColumn(), TextColumn("elapsed"),
+                                TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                                console=self.out)
             self.bar.__enter__()
         return self
 
