@@ -5,6 +5,7 @@ skip only where Ray cannot be imported. Bad input through the command: test_cli_
 and the end of this file."""
 
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -257,10 +258,15 @@ def free_port() -> int:
 
 
 @needs_exe
-def test_the_command_refuses_an_unreachable_cluster_and_a_missing_ray(model, tmp_path):
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed")
+def test_the_command_refuses_an_unreachable_cluster(model):
     p = cli("sweep", model, "--vary", "adc_bits=4", "--backend", "ray", "--address",
-            f"127.0.0.1:{free_port()}", timeout=60)
+            f"127.0.0.1:{free_port()}", timeout=60)  # nothing listens there
     refused(p, "cannot reach a Ray cluster at 127.0.0.1:")
+
+
+@needs_exe
+def test_the_command_without_ray_says_how_to_install_it(model, tmp_path):
     fake = tmp_path / "noray" / "ray"  # a Ray that cannot be imported, ahead on the path
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ImportError(\"No module named 'ray'\")\n")

@@ -102,15 +102,17 @@ def plot_grid(points, parameters, path, metric="accuracy", reference=None, title
     heat map of the mean over the first two, averaged over the others."""
     plt = _plt()
     label = metric.replace("_", " ")
+    points = [q for q in points if q["mean"] is not None]  # (a metric a set has not)
     if len(parameters) == 1:
         p = parameters[0]
         xs = [q[p] for q in points]
-        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs):
+        categories = not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs)
+        if categories:  # presets, activations: points side by side, no line between them
             xs = [str(x) for x in xs]
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.errorbar(xs, [100 * q["mean"] for q in points], yerr=[100 * q["std"] for q in points],
-                    marker="o", capsize=3, label="simulated hardware" if reference is not None
-                    else label)
+                    marker="o", capsize=3, ls="none" if categories else "-",
+                    label="simulated hardware" if reference is not None else label)
         if reference is not None:
             ax.axhline(100 * reference, color="k", ls="--", lw=1, label="digital")
         ax.set(xlabel=p, ylabel=f"{label} (%)", title=title or f"{label} vs {p}")

@@ -86,12 +86,12 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    names = result["parameters"] or ["seed"]
+    names = result["parameters"]  # none: the seeds alone vary
     ui.table((*names, "runs", "test accuracy", "± std", "min", "max"),
-             [(*(str(s.get(n, "")) for n in names), str(s["n"]), ui.percent(s["mean"]),
+             [(*(str(s[n]) for n in names), str(s["n"]), ui.percent(s["mean"]),
                "" if s["std"] is None else f"{100 * s['std']:.2f}", ui.percent(s["min"]),
                ui.percent(s["max"])) for s in result["summary"]],
              justify="right", title=f"{base['dataset']}: test accuracy over "
-             f"{' × '.join(names)}")
+             f"{' × '.join(names or ['seed'])}")
     say_written(args.out, result)
     return 0

@@ -45,7 +45,9 @@ def run(args) -> int:
     ui.warn(data.warning)
     net, X, y = data.network, data.X[:args.samples], data.y[:args.samples]
     digital = float(np.mean(net.classify(X) == y))
-    title = f"{data.dataset} on '{cfg.name}'"
+    names = [a.name for a in axes if a.name != "seed"] or ["seed"]
+    where = "" if "hardware" in names else f" on '{cfg.name}'"
+    title = f"{data.dataset}{where}: accuracy vs {' × '.join(names)}"
     try:
         with ui.TaskProgress(ui.console(stderr=True), "cells", quiet=args.json) as bar:
             result = inference.sweep(
@@ -59,13 +61,13 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    names = result["parameters"] or ["seed"]
     seeds = result["summary"][0]["n"] if result["summary"] else 0
+    names = result["parameters"]  # none: the seeds alone vary
     ui.table((*names, "mean", "± std", "min", "max", "vs digital"),
-             [(*(str(s.get(n, "")) for n in names), ui.percent(s["mean"]),
+             [(*(str(s[n]) for n in names), ui.percent(s["mean"]),
                f"{100 * s['std']:.2f}", ui.percent(s["min"]), ui.percent(s["max"]),
                f"{100 * (s['mean'] - digital):+.2f}") for s in result["summary"]],
-             justify="right", title=f"{title} hardware: accuracy vs {' × '.join(names)} "
-             f"({seeds} chips each; digital {ui.percent(digital)})")
+             justify="right", title=f"{title} ({seeds} chips each; digital "
+             f"{ui.percent(digital)})")
     study.say_written(args.out, result)
     return 0
