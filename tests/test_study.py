@@ -301,3 +301,13 @@ def test_the_command_stopped_by_ctrl_c_resumes_to_the_rows_of_an_unbroken_run(mo
     assert resumed["timing"]["cells_resumed"] == kept and resumed["cells"] == 200
     unbroken = json.loads(cli(*grid[:-1], tmp_path / "again", "--json").stdout)
     assert resumed["rows"] == unbroken["rows"]
+
+
+def test_data_seed_keeps_the_split_while_the_seed_changes():
+    from synapsenet import runs
+
+    a = runs.prepare(training_base(seed=0))
+    b = runs.prepare(training_base(seed=5, data_seed=0))
+    c = runs.prepare(training_base(seed=5))
+    assert np.array_equal(a.X_test, b.X_test) and not np.array_equal(a.X_test, c.X_test)
+    assert runs.model_metadata(training_base(seed=5, data_seed=0), b)["data"]["seed"] == 0

@@ -246,7 +246,14 @@ def _ray(ray, fn, shared, tasks, on_result, workers, address, progress):
             ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
             for r in ready:
                 key = running.pop(r)
-                status, *rest = ray.get(r)
+                try:
+                    status, *rest = ray.get(r)
+                except ray.exceptions.RayTaskError as e:
+                    if "No module named 'synapsenet" in str(e):
+                        raise ConfigError("the Ray cluster's workers cannot import synapsenet: "
+                                          "install it (the same version) on every node") \
+                            from None
+                    raise
                 if status == "error":
                     _raise(rest[0], key)
                 on_result(key, *rest)

@@ -47,6 +47,7 @@ def study(base: dict, axes, *, out, seeds=1, backend="local", workers=None, addr
     from pathlib import Path
 
     from .. import runs
+    from ..hardware.config import load_config
 
     grid = Grid(replicates(axes, seeds), base["seed"])
     grid.check_size(confirmed)
@@ -54,7 +55,7 @@ def study(base: dict, axes, *, out, seeds=1, backend="local", workers=None, addr
     grid = Grid(axes, base["seed"])
     varied = {a.name for a in axes}
     data_seed = runs.data_seed(base)
-    configs, data = {}, {}
+    configs, data, chips = {}, {}, {}
     for c in grid.cells():  # every cell checked, and its data prepared, before any runs
         given = {**base, **{k: v for k, v in c.coords.items() if k != SEED},
                  "seed": c.seed, "data_seed": data_seed}
@@ -62,10 +63,13 @@ def study(base: dict, axes, *, out, seeds=1, backend="local", workers=None, addr
         key = repr(tuple(cfg.get(k) for k in DATA))
         if key not in data:
             data[key] = runs.prepare(cfg, progress=data_progress)
+        if cfg.get("hardware") and cfg["hardware"] not in chips:
+            # read here, sent with the data: a chip's TOML file need not be on the workers
+            chips[cfg["hardware"]] = load_config(cfg["hardware"]).to_dict()
         configs[c.key] = (cfg, key)
     fixed = {k: v for k, v in base.items() if k not in varied and k not in ("data_dir", "seed")}
     out = Path(out)
-    shared = {"data": data, "plots": plots}
+    shared = {"data": data, "chips": chips, "plots": plots}
     return run_grid("study", grid, train_cell, shared,
                     lambda c: {"cfg": configs[c.key][0], "data": configs[c.key][1],
                                "coords": c.coords, "seed": c.seed, "run": f"cells/{c.key}",
@@ -120,8 +124,12 @@ def train_cell(shared, task) -> dict:
 
     from .. import runs
 
+    from ..hardware.config import HardwareConfig
+
     cfg, prep = task["cfg"], shared["data"][task["data"]]
-    net = runs.build_network(cfg, prep.dataset.n_features, prep.dataset.n_classes)
+    chip = shared["chips"].get(cfg.get("hardware"))  # the chip as the driver read it
+    built = cfg if chip is None else {**cfg, "hardware": HardwareConfig.from_dict(chip)}
+    net = runs.build_network(built, prep.dataset.n_features, prep.dataset.n_classes)
     optimizer, opts, rng, history, _ = runs.training_state(cfg)
     val = None if prep.X_val is None else (prep.X_val, prep.y_val)
     t0 = time.perf_counter()
