@@ -67,19 +67,18 @@ def execute(fn, shared, tasks, on_result, *, backend="local", workers=None, addr
 
 
 # -- one task, wherever it runs ---------------------------------------------------------
-def _call(fn, shared, task, worker=True):
-    """``("ok", result, seconds)`` or ``("error", description)``: exceptions come back as
-    data, so that the driver raises the library's own error in one line."""
-    if worker:
-        _single_threaded_blas()
-        mark = shared.get("_kill_once")
-        if mark:
-            try:
-                os.close(os.open(mark, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-            except FileExistsError:
-                pass
-            else:
-                os.kill(os.getpid(), signal.SIGKILL)
+def _call(fn, shared, task):
+    """In a worker: ``("ok", result, seconds)`` or ``("error", description)``; exceptions
+    come back as data, so that the driver raises the library's own error in one line."""
+    _single_threaded_blas()
+    mark = shared.get("_kill_once")
+    if mark:
+        try:
+            os.close(os.open(mark, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            pass
+        else:
+            os.kill(os.getpid(), signal.SIGKILL)
     t0 = time.perf_counter()
     try:
         return "ok", fn(shared, task), time.perf_counter() - t0
@@ -112,10 +111,9 @@ def _in_process(fn, shared, tasks, on_result, progress):
 
     with _blas.single_threaded():
         for done, (key, task) in enumerate(tasks, 1):
-            status, *rest = _call(fn, shared, task, worker=False)
-            if status == "error":
-                _raise(rest[0], key)
-            on_result(key, *rest)
+            t0 = time.perf_counter()
+            result = fn(shared, task)  # its errors, with their tracebacks, as they are
+            on_result(key, result, time.perf_counter() - t0)
             if progress:
                 progress(done)
 
@@ -176,7 +174,9 @@ def _local(fn, shared, tasks, on_result, workers, progress):
 
 
 def _stop(pool):
-    for p in list(getattr(pool, "_processes", {}).values()):  # a lost pool's: no shutdown
+    # the executor ends its workers only once their tasks finish (Python 3.14 adds
+    # terminate_workers): after an error or a Ctrl-C they are stopped now
+    for p in list((getattr(pool, "_processes", None) or {}).values()):
         if p.is_alive():
             p.terminate()
     pool.shutdown(wait=True, cancel_futures=True)
