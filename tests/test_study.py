@@ -129,6 +129,9 @@ def test_a_restarted_study_skips_the_cells_already_written(digits, tmp_path):
     net, X, y = digits
     with pytest.raises(ConfigError, match="holds a sweep with hardware 'pcm', not 'rram'"):
         inference.sweep(net, X, y, load_config("rram"), AXES, seeds=2, seed=7, out=out)
+    afresh = inference.sweep(net, X, y, load_config("rram"), AXES[:1], seeds=1, seed=7,
+                             out=out, force=True)  # the earlier study's cells go
+    assert afresh["timing"]["cells_run"] == 2 and len(list((out / "cells").iterdir())) == 2
 
 
 BASE = {"layers": "8", "epochs": 2, "n_samples": None}

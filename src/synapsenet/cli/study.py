@@ -23,6 +23,8 @@ def add_grid_flags(p, seeds: int, vary_help: str) -> None:
     g.add_argument("--workers", type=int, metavar="N", help="tasks at once (default: one per "
                    "core, or the Ray cluster's CPUs)")
     g.add_argument("--yes", action="store_true", help="run a grid of over a million cells")
+    g.add_argument("--force", action="store_true", help="start afresh in an --out that holds "
+                   "another study (its cells and summary are removed)")
 
 
 def check_grid_flags(args, axes) -> None:
@@ -80,7 +82,8 @@ def run(args) -> int:
             result = training.study(base, axes, out=args.out, seeds=args.seeds or 1,
                                     backend=args.backend, workers=args.workers,
                                     address=args.address, confirmed=args.yes,
-                                    plots=args.plots, progress=bar.update)
+                                    plots=args.plots, progress=bar.update,
+                                    force=args.force)
     except KeyboardInterrupt:
         raise interrupted(args.out) from None
     if args.json:

@@ -53,7 +53,7 @@ def run(args) -> int:
             result = inference.sweep(
                 net, X, y, cfg, axes, seeds=args.seeds or 3, seed=args.seed, out=args.out,
                 backend=args.backend, workers=args.workers, address=args.address,
-                confirmed=args.yes, progress=bar.update, title=title,
+                confirmed=args.yes, progress=bar.update, title=title, force=args.force,
                 info={"model": args.model, "hardware": cfg.name, "digital_accuracy": digital,
                       "samples": len(X)})
     except KeyboardInterrupt:

@@ -27,7 +27,7 @@ __all__ = ["Axis", "BACKENDS", "Grid", "SEED", "parse_values", "parse_vary", "re
 
 def run_grid(kind: str, grid: Grid, fn, shared: dict, task_of, fixed: dict, *, metric: str,
              out=None, name="study", title="", backend="local", workers=None, address=None,
-             progress=None, info=None) -> dict:
+             progress=None, info=None, force=False) -> dict:
     """Run every cell of ``grid`` not already in ``out``: ``fn(shared, task_of(cell))`` returns
     ``{"row": {...}, "files": {...}}``; the rows (in grid order), their summary and ``info``
     make the result, written to ``out`` as NAME.csv, NAME.json, NAME.png."""
@@ -35,7 +35,9 @@ def run_grid(kind: str, grid: Grid, fn, shared: dict, task_of, fixed: dict, *, m
     by_key = {c.key: c for c in cells}
     rows, seconds = {}, {}
     t0 = time.perf_counter()
-    with Store(out, kind, {**fixed, "seed": grid.seed}) as store:
+    summary_files = [f"{name}.csv", f"{name}.json", f"{name}.png"]
+    with Store(out, kind, {**fixed, "seed": grid.seed}, force=force,
+               summary=summary_files) as store:
         todo = []
         for c in cells:
             row = store.done(c)

@@ -28,7 +28,7 @@ def check_axis(name: str):
 
 def sweep(net, X, y, hardware, axes, *, seeds=3, seed=0, out=None, backend="local",
           workers=None, address=None, confirmed=False, progress=None, info=None,
-          title="") -> dict:
+          title="", force=False) -> dict:
     """Accuracy of ``net`` on the chip ``hardware`` (a HardwareConfig) for inputs X (scaled)
     and labels y, at every cell of the product of ``axes`` × ``seeds`` replicates."""
     from ..hardware.config import load_config
@@ -49,7 +49,7 @@ def sweep(net, X, y, hardware, axes, *, seeds=3, seed=0, out=None, backend="loca
     return run_grid("sweep", grid, infer, shared,
                     lambda c: {"coords": c.coords, "seed": c.seed}, fixed, metric="accuracy",
                     out=out, name="sweep", title=title, backend=backend, workers=workers,
-                    address=address, progress=progress, info=info)
+                    address=address, progress=progress, info=info, force=force)
 
 
 def infer(shared, task) -> dict:

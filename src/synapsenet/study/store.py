@@ -31,13 +31,15 @@ CELLS = "cells"
 class Store:
     """``with Store(folder, kind, fixed) as store``: ``store.done(cell)`` is a finished cell's
     row (or None), ``store.write(cell, row, files)`` records one. ``folder`` None: nothing
-    is kept (and nothing resumed)."""
+    is kept (and nothing resumed). With ``force``, a folder holding another study (or an
+    earlier summary) starts afresh: its cells and summary files go, nothing else."""
 
-    def __init__(self, folder, kind: str, fixed: dict):
+    def __init__(self, folder, kind: str, fixed: dict, force=False, summary=()):
         self.folder = None if folder is None else Path(folder)
+        self.force, self.summary = force, tuple(summary)
         self.kind, self.fixed = kind, json.loads(json.dumps(fixed, default=files.jsonable))
         self._lock = self._made = None
-        self._new = []  # study.json and cells/, where this study made them
+        self._new = []  # grid.json and cells/, where this study made them
         self.written = 0  # cells finished and on disk (earlier runs' included)
 
     @property
@@ -68,7 +70,11 @@ class Store:
 
     def _claim(self):
         path = self.folder / STUDY
-        files.remove_temporaries(self.folder, (STUDY,))
+        files.remove_temporaries(self.folder, (STUDY, *self.summary))
+        if self.force:  # afresh: this kind of folder's own files only
+            for name in (STUDY, *self.summary):
+                (self.folder / name).unlink(missing_ok=True)
+            shutil.rmtree(self.cells, ignore_errors=True)
         if path.exists():
             try:
                 theirs = json.loads(path.read_text())
@@ -76,17 +82,17 @@ class Store:
                 theirs = None
             if not isinstance(theirs, dict) or theirs.get("kind") != self.kind:
                 raise ConfigError(f"{str(self.folder)!r} holds something other than a "
-                                  f"{self.kind}; choose another --out")
+                                  f"{self.kind}; choose another --out, or pass --force")
             other = theirs.get("fixed", {})
             for k in sorted(set(other) | set(self.fixed)):
                 if other.get(k) != self.fixed.get(k):
                     raise ConfigError(
                         f"{str(self.folder)!r} holds a {self.kind} with {k} "
-                        f"{other.get(k)!r}, not {self.fixed.get(k)!r}; choose another --out "
-                        "(or the same settings, to resume it)")
-        elif any(self.folder.iterdir()):
+                        f"{other.get(k)!r}, not {self.fixed.get(k)!r}; choose another --out, "
+                        "give the same settings to resume it, or pass --force to start afresh")
+        elif any(self.folder.iterdir()) and not self.force:
             raise ConfigError(f"{str(self.folder)!r} exists and holds no {self.kind}; choose "
-                              "another --out")
+                              "another --out, or pass --force")
         else:
             files.atomic_write_text(path, json.dumps(
                 {"kind": self.kind, "fixed": self.fixed}, indent=2) + "\n")

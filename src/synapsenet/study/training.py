@@ -41,7 +41,8 @@ def check_axis(name: str):
 
 
 def study(base: dict, axes, *, out, seeds=1, backend="local", workers=None, address=None,
-          confirmed=False, plots=False, progress=None, data_progress=None) -> dict:
+          confirmed=False, plots=False, progress=None, data_progress=None,
+          force=False) -> dict:
     """Train ``base`` (resolved options, as ``runs.resolve_options`` gives them) at every cell
     of ``axes`` × ``seeds`` replicates; each cell's run folder in ``out``/cells/."""
     from pathlib import Path
@@ -77,7 +78,7 @@ def study(base: dict, axes, *, out, seeds=1, backend="local", workers=None, addr
                     fixed, metric="test_accuracy", out=out, name="study",
                     title=f"{base['dataset']}: test accuracy", backend=backend,
                     workers=workers, address=address, progress=progress,
-                    info={"dataset": base["dataset"]})
+                    info={"dataset": base["dataset"]}, force=force)
 
 
 def _typed(axis):
