@@ -232,7 +232,7 @@ def test_sweep_writes_table_and_plot(digits_model, tmp_path):
     assert (tmp_path / "s" / "sweep.png").stat().st_size > 1000
     t = json.loads(ok("sweep", digits_model, "--vary", "time=20,1e7", "--seeds", "1",
                       "--hardware", "pcm", "--json").stdout)
-    assert [s["value"] for s in t["summary"]] == [20, 1e7]
+    assert [s["time"] for s in t["summary"]] == [20, 1e7]
 
 
 def test_hardware_command_lists_and_prints_presets(tmp_path, digits_model):

@@ -382,11 +382,18 @@ def test_predict_and_sweep_outputs_on_a_full_disk_leave_the_previous_files(tmp_p
             "No space left on device")
     refused(run("predict", model, tmp_path / "wide.csv", "-o", out), "cannot read")
     assert out.read_text() == "previous\n" and sorted(os.listdir(tmp_path)) == ["in.csv", "p.csv"]
+    # a sweep writes grid.json (1), then each cell as it finishes (2), then sweep.csv (3)
     sweep = tmp_path / "sweep"
-    for fail in (1, 3):  # sweep.csv; sweep.png, when the other two are written
-        refused(run("sweep", model, "--vary", "adc_bits=4", "--seeds", "1", "--hardware",
-                    "ideal", "--out", sweep, exe=full_disk(fail)), "No space left on device")
-        assert not sweep.exists()
+    args = ("sweep", model, "--vary", "adc_bits=4", "--seeds", "1", "--hardware", "ideal",
+            "--out", sweep)
+    refused(run(*args, exe=full_disk(1)), "No space left on device; nothing of this study "
+            "was left behind")
+    assert not sweep.exists()
+    refused(run(*args, exe=full_disk(3)), "sweep.csv': No space left on device; 1 finished "
+            "cell is kept: free some space, then run the same command to resume")
+    assert sorted(p.name for p in sweep.iterdir()) == ["cells", "grid.json"]
+    p = run(*args, "--json")
+    assert p.returncode == 0 and json.loads(p.stdout)["timing"]["cells_resumed"] == 1
 
 
 @pytest.fixture

@@ -95,20 +95,53 @@ def plot_decision_boundary(predict_classes, X, y, path, title="decision boundary
     _save(fig, path)
 
 
-def plot_sweep(rows, parameter, path, reference=None, title=""):
-    """Accuracy (mean ± std over seeds) against a swept parameter, with a reference line."""
+def plot_grid(points, parameters, path, metric="accuracy", reference=None, title=""):
+    """A study's figure from its ``points`` (per point of the grid: the parameters' values and
+    the metric's mean and std over seeds): for one parameter, the mean ± std against it (its
+    values as categories if any is not a number), with a reference line; for two or more, a
+    heat map of the mean over the first two, averaged over the others."""
     plt = _plt()
-    xs = sorted({r["value"] for r in rows})
-    mean = [np.mean([r["accuracy"] for r in rows if r["value"] == x]) for x in xs]
-    std = [np.std([r["accuracy"] for r in rows if r["value"] == x]) for x in xs]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.errorbar(xs, [100 * m for m in mean], yerr=[100 * s for s in std], marker="o",
-                capsize=3, label="simulated hardware")
-    if reference is not None:
-        ax.axhline(100 * reference, color="k", ls="--", lw=1, label="digital")
-    ax.set(xlabel=parameter, ylabel="test accuracy (%)", title=title or f"accuracy vs {parameter}")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    label = metric.replace("_", " ")
+    points = [q for q in points if q["mean"] is not None]  # (a metric a set has not)
+    if len(parameters) == 1:
+        p = parameters[0]
+        xs = [q[p] for q in points]
+        categories = not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs)
+        if categories:  # presets, activations: points side by side, no line between them
+            xs = [str(x) for x in xs]
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.errorbar(xs, [100 * q["mean"] for q in points], yerr=[100 * q["std"] for q in points],
+                    marker="o", capsize=3, ls="none" if categories else "-",
+                    label="simulated hardware" if reference is not None else label)
+        if reference is not None:
+            ax.axhline(100 * reference, color="k", ls="--", lw=1, label="digital")
+        ax.set(xlabel=p, ylabel=f"{label} (%)", title=title or f"{label} vs {p}")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        _save(fig, path)
+        return
+    a, b = parameters[:2]
+    rows = list(dict.fromkeys(q[a] for q in points))
+    cols = list(dict.fromkeys(q[b] for q in points))
+    grid = np.full((len(rows), len(cols)), np.nan)
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            m = [q["mean"] for q in points if q[a] == r and q[b] == c and q["mean"] is not None]
+            grid[i, j] = 100 * np.mean(m) if m else np.nan
+    fig, ax = plt.subplots(figsize=(1.6 + 0.75 * len(cols), 1.2 + 0.5 * len(rows)))
+    im = ax.imshow(grid, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(cols)), [f"{c:g}" if isinstance(c, float) else str(c) for c in cols],
+                  rotation=45 if len(cols) > 6 else 0)
+    ax.set_yticks(range(len(rows)), [f"{r:g}" if isinstance(r, float) else str(r) for r in rows])
+    for i in range(len(rows)):
+        for j in range(len(cols)):
+            if np.isfinite(grid[i, j]):
+                ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", fontsize=8,
+                        color="white" if grid[i, j] < np.nanmean(grid) else "black")
+    rest = parameters[2:]
+    ax.set(xlabel=b, ylabel=a, title=(title or f"{label} over {a} × {b}") +
+           (f"\n(mean over {', '.join(rest)})" if rest else ""))
+    fig.colorbar(im, ax=ax, label=f"{label} (%)")
     _save(fig, path)
 
 

@@ -97,6 +97,8 @@ OPTIONS = [
     Option("augment", str, "none", "data augmentation of image rows every epoch",
            ("none", "shift"), "data"),
     Option("seed", int, 0, "seed of every random draw"),
+    Option("data_seed", int, None, "seed of the data's draw and split instead (default: "
+           "--seed; a study trains its cells on one split)", group="data"),
 ]
 OPTION_NAMES = {o.name: o for o in OPTIONS}
 
@@ -220,15 +222,21 @@ class Prepared:
     X_test_raw: np.ndarray
 
 
+def data_seed(cfg: dict) -> int:
+    """The seed of the data's draw and split: ``data_seed``, else the run's ``seed``."""
+    return cfg["seed"] if cfg.get("data_seed") is None else cfg["data_seed"]
+
+
 def prepare(cfg: dict, progress=None) -> Prepared:
     """Load, split and scale the data as the options say (seeded: the same every time)."""
+    seed = data_seed(cfg)
     ds = datasets.load(cfg["dataset"], data_dir=cfg.get("data_dir"), n_samples=cfg.get("n_samples"),
-                       noise=cfg.get("noise"), seed=cfg["seed"],
+                       noise=cfg.get("noise"), seed=seed,
                        label_column=cfg.get("label_column"), progress=progress)
-    X, y, Xte, yte = split_test(ds, cfg["test_split"], cfg["seed"])
+    X, y, Xte, yte = split_test(ds, cfg["test_split"], seed)
     Xv = yv = None
     if cfg.get("val_split"):
-        X, Xv, y, yv = datasets.split(X, y, cfg["val_split"], seed=cfg["seed"] + 1)
+        X, Xv, y, yv = datasets.split(X, y, cfg["val_split"], seed=seed + 1)
     kind = ds.scale if cfg.get("scale", "auto") == "auto" else cfg["scale"]
     scaler = datasets.Scaler(kind).fit(X)
     dt = np.dtype(cfg.get("dtype", "float32"))
@@ -304,8 +312,8 @@ def model_metadata(cfg: dict, prep: Prepared) -> dict:
     return {"dataset": cfg["dataset"], "preprocessing": prep.scaler.to_dict(),
             "class_names": prep.dataset.class_names, "n_features": prep.dataset.n_features,
             # how the data was drawn and split, so `evaluate` can find the same test set
-            "data": {k: cfg.get(k) for k in ("seed", "test_split", "n_samples", "noise",
-                                             "label_column")}}
+            "data": {"seed": data_seed(cfg), **{k: cfg.get(k) for k in (
+                "test_split", "n_samples", "noise", "label_column")}}}
 
 
 # -- outputs ------------------------------------------------------------------------------

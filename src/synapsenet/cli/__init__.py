@@ -8,6 +8,8 @@
     synapsenet datasets
     synapsenet playground                 the browser playground (train, and a chip, live)
     synapsenet reproduce neurosim --devices epiram,software --epochs 5
+    synapsenet sweep MODEL --vary adc_bits=2..8 --vary read_noise=0,0.02 --backend ray
+    synapsenet study --vary learning_rate=0.1,1 --vary hardware=epiram,ag-si --out DIR
 
 One module per command (``add_parser(sub)`` and ``run(args)``); ``ui`` holds what is shown.
 Exit status: 0 success, 2 bad input or usage (one line on stderr, no traceback), 1 internal
@@ -24,13 +26,14 @@ import warnings
 from .. import __version__
 from ..errors import ConfigError, DataWarning, InputScaleWarning, SynapseError
 from . import (bench, cost, datasets, devices, evaluate, hardware, info, playground, predict,
-               reproduce, sweep, train, ui, words)
+               reproduce, study, sweep, train, ui, words)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 COMMANDS = {"train": train, "evaluate": evaluate, "predict": predict, "info": info,
-            "datasets": datasets, "sweep": sweep, "hardware": hardware, "devices": devices,
-            "cost": cost, "reproduce": reproduce, "bench": bench, "playground": playground}
+            "datasets": datasets, "sweep": sweep, "study": study, "hardware": hardware,
+            "devices": devices, "cost": cost, "reproduce": reproduce, "bench": bench,
+            "playground": playground}
 
 
 class UsageError(SynapseError):

@@ -7,10 +7,6 @@ here and nowhere else in the command line.
 
 from __future__ import annotations
 
-import numpy as np
-
-TIME = "time"  # pseudo-parameter of a sweep: seconds since programming (drift)
-
 
 def load_config(spec):
     """A hardware config from a preset name or a TOML file (ConfigError naming it); a
@@ -18,14 +14,6 @@ def load_config(spec):
     from ..cost import load_hardware
 
     return load_hardware(spec)[0]
-
-
-def check_parameter(name: str) -> None:
-    """Refuse a sweep parameter that is neither a hardware parameter nor 'time'."""
-    from ..hardware.config import resolve_parameter
-
-    if name != TIME:
-        resolve_parameter(name)
 
 
 def score(net, spec, X, y, seed: int) -> dict:
@@ -37,22 +25,6 @@ def score(net, spec, X, y, seed: int) -> dict:
     result = chip.evaluate(X, y)
     return {"loss": result["loss"], "accuracy": result.get("accuracy"),
             "energy": energy_report(chip, len(X), X)}  # counted on the inputs it ran
-
-
-def sweep(net, cfg, X, y, parameter, values, seeds=3) -> list[dict]:
-    """Rows of {parameter, value, seed, accuracy} for the network on the chip ``cfg``."""
-    from ..hardware import deploy
-
-    rows = []
-    for v in values:
-        chip_cfg = cfg if parameter == TIME else cfg.replace(**{parameter: v})
-        for seed in range(seeds):
-            chip = deploy(net, chip_cfg, seed=seed)
-            if parameter == TIME:
-                chip.substrate.drift(float(v))
-            rows.append({"parameter": parameter, "value": v, "seed": seed,
-                         "accuracy": float(np.mean(chip.classify(X) == y))})
-    return rows
 
 
 def preset_names() -> tuple:

@@ -22,14 +22,13 @@ def options():
     return OPTIONS
 
 
-def add_parser(sub):
-    t = sub.add_parser("train", help="train a network and write a run folder",
-                       description="Train a network. With no options: a 64-unit sigmoid "
-                       "network on scikit-learn's digits, in seconds. Options may also come "
-                       "from --config FILE.toml (same names, underscores); the command line "
-                       "wins.")
-    groups = {g: t.add_argument_group(g) for g in ("data", "network", "training")}
+def add_training_flags(parser, skip=()) -> None:
+    """A --flag for every training option but those in ``skip``, in the groups data,
+    network and training."""
+    groups = {g: parser.add_argument_group(g) for g in ("data", "network", "training")}
     for o in options():
+        if o.name in skip:
+            continue
         flags = ["--" + o.name.replace("_", "-")] + _OLD_FLAGS.get(o.name, [])
         g = groups[o.group]
         if o.type is bool:
@@ -41,6 +40,15 @@ def add_parser(sub):
             shown = "" if o.default is None else f" (default: {o.default})"
             g.add_argument(*flags, type=o.type, default=None, choices=o.choices, metavar=metavar,
                            help=o.help + shown)
+
+
+def add_parser(sub):
+    t = sub.add_parser("train", help="train a network and write a run folder",
+                       description="Train a network. With no options: a 64-unit sigmoid "
+                       "network on scikit-learn's digits, in seconds. Options may also come "
+                       "from --config FILE.toml (same names, underscores); the command line "
+                       "wins.")
+    add_training_flags(t)
     r = t.add_argument_group("run")
     r.add_argument("--config", metavar="FILE.toml", help="read options from a TOML file")
     r.add_argument("--out", metavar="DIR", help="run folder (default: runs/DATASET-TIME)")

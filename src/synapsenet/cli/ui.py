@@ -152,6 +152,39 @@ def progress_callback(progress: EpochProgress | None, n_samples: int, stop: Stop
     return Live()
 
 
+class TaskProgress:
+    """A rich bar over a study's cells (done of total, time left), driven by ``update(done,
+    total)``; shown on a terminal only, and not with ``quiet``."""
+
+    def __init__(self, out, what="tasks", quiet=False):
+        self.out, self.what, self.quiet = out, what, quiet or not out.is_terminal
+        self.bar = self.task = None
+
+    def __enter__(self):
+        if not self.quiet:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+
+            self.bar = Progress(TextColumn(f"[bold]{self.what}"), BarColumn(bar_width=30),
+                                MofNCompleteColumn(), TextColumn("elapsed"),
+                                TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                                console=self.out)
+            self.bar.__enter__()
+        return self
+
+    def update(self, done, total):
+        if self.bar is None:
+            return
+        if self.task is None:  # from the cells a resumed study already has
+            self.task = self.bar.add_task("", total=total, completed=done)
+        else:
+            self.bar.update(self.task, completed=done)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
 def download_progress(out):
     """A rich download bar per file (bytes, speed, time left), for ``datasets.load``."""
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
