@@ -160,7 +160,7 @@ class CrossbarArray:
         if self._G_sum_rows is not None:  # the read energy's row sums, kept in step
             d = self.cfg.device
             change = np.abs(v, dtype=np.float64) - np.abs(self.Wn_T.take(at), dtype=np.float64)
-            np.add.at(self._G_sum_rows, i, (d.g_max - d.g_min) * change)
+            self._G_sum_rows += np.bincount(i, change, self.n_in) * (d.g_max - d.g_min)
         self.Wn_T.put(at, v)
         if self._scaled is not None:  # the cached weights in ADC steps, kept in step
             g, scaled = self._scaled

@@ -355,13 +355,16 @@ class DeviceSynapses:
         # one slot per update, direction, column batch and row: its largest count is the
         # pulse slots the row-by-row write takes (NeuroSim's write steps)
         key = (update * 2 + down) * slots + (j // size) * self.shape[1] + i
-        order = np.argsort(key, kind="stable")
-        key = key[order]
-        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else key
-        peak = np.maximum.reduceat(a[order], first) if len(key) else a
-        lte = ((key[first] // slots) % 2).astype(bool) if len(key) else key.astype(bool)
+        # key and count in one integer, sorted: each slot's last entry holds its largest count
+        packed = (key << _COUNT_BITS) | np.minimum(a, _COUNT_MASK).astype(np.int64)
+        packed.sort()
+        key = packed >> _COUNT_BITS
+        last = np.flatnonzero(np.r_[key[1:] != key[:-1], True]) if len(key) else key
+        peak = packed[last] & _COUNT_MASK
+        lte = ((key[last] // slots) % 2).astype(bool)
         steps = (float(peak[~lte].sum()), float(peak[lte].sum()))
-        rows = len(np.unique(update * self.shape[1] + i))
+        row = np.sort(update * self.shape[1] + i)  # rows written: distinct (update, row)
+        rows = int(np.count_nonzero(row[1:] != row[:-1])) + 1 if len(row) else 0
         t = self._tally
         for name, k, m, st in zip(("up", "down"), up, met, steps):
             t[f"pulses_{name}"] += int(round(k))
@@ -383,6 +386,8 @@ class DeviceSynapses:
         t["rows_written"] += rows
 
 
+_COUNT_BITS = 24  # the tally packs a pulse count (< 2^24) beside its slot in one int64
+_COUNT_MASK = (1 << _COUNT_BITS) - 1
 WRITE_BATCHES = 16  # columns of a row are written in this many batches (NeuroSim V3's
 # numWriteColMuxed = 16, Param.cpp), the columns of a batch in parallel
 
