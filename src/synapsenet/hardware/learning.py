@@ -377,14 +377,6 @@ class DeviceSynapses:
         lo, hi = self.law.w_min, self.law.w_max
         return (w2 - np.float32(2 * lo)) * np.float32(0.5 / (hi - lo))
 
-    def _add_tally(self, counts, met, steps, rows) -> None:
-        t = self.tally
-        for name, k, m, s in zip(("up", "down"), counts, met, steps):
-            t[f"pulses_{name}"] += int(round(float(k.sum())))
-            t[f"pulse_state_{name}"] += m
-            t[f"write_steps_{name}"] += s
-        t["rows_written"] += rows
-
 
 _COUNT_BITS = 24  # the tally packs a pulse count (< 2^24) beside its slot in one int64
 _COUNT_MASK = (1 << _COUNT_BITS) - 1
@@ -393,9 +385,10 @@ WRITE_BATCHES = 16  # columns of a row are written in this many batches (NeuroSi
 
 
 def _batch_steps(c) -> int:
-    """(The tally's dense twin, for the tests.) Σ over the rows (inputs) and column batches of ``c`` (pulses, (n_out, n_in)) of the
+    """Σ over the rows (inputs) and column batches of ``c`` (pulses, (n_out, n_in)) of the
     largest count in the batch: the pulse slots a row-by-row write takes (NeuroSim's
-    Train.cpp, maxLatencyLTP + maxLatencyLTD per batch)."""
+    Train.cpp, maxLatencyLTP + maxLatencyLTD per batch). The tally's dense twin, for the
+    tests."""
     size = -(-c.shape[0] // WRITE_BATCHES)
     starts = np.arange(0, c.shape[0], size)
     return int(round(float(np.maximum.reduceat(c, starts, axis=0).sum())))

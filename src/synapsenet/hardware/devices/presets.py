@@ -72,8 +72,9 @@ def _neurosim(name):
     ltp, ltd, nl_p, nl_d, onoff, c2c, (v_p, t_p), (v_d, t_d), acc, ref, note = \
         _NEUROSIM_TABLE[name]
     source = (f"{_NS}: {ltp if ltp == ltd else f'{ltp}/{ltd}'} states, NL {nl_p:+}/{nl_d:+}, "
-              f"R_ON {NEUROSIM_R_ON[name]:g} Ω, on/off {onoff}, C2C {c2c:.1%}, pulses {v_p:+} V/{t_p:g} s and {v_d:+} V/"
-              f"{t_d:g} s; published accuracy ~{acc:.0%}. Device: {ref}."
+              f"R_ON {NEUROSIM_R_ON[name]:g} Ω, on/off {onoff}, C2C {c2c:.1%}, pulses "
+              f"{v_p:+} V/{t_p:g} s and {v_d:+} V/{t_d:g} s; published accuracy ~{acc:.0%}. "
+              f"Device: {ref}."
               + (f" Note: {note}." if note else ""))
     return NeuroSimNonlinear(
         name=name, source=source, w_min=1.0 / onoff, w_max=1.0, levels=ltp,
