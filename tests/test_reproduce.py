@@ -234,6 +234,13 @@ def test_the_comparison_with_table_ii():
     assert c["within"] == 0
     rec["full_latency_s"] = t / 2
     assert rp.compare_cost({"epiram": rec})["within"] == 1
+    # Ag:a-Si's run is also split into read and write in the manual (§8, Table 2)
+    split = rp.PUBLISHED_AGSI_SPLIT
+    agsi = {**rec, "full_write_energy_j": split["write_energy_j"] / 2,
+            "full_write_latency_s": 3 * split["write_latency_s"]}
+    row = rp.compare_cost({"ag-si": agsi})["devices"]["ag-si"]
+    assert row["write_energy_ratio"] == pytest.approx(0.5)
+    assert row["write_latency_ratio"] == pytest.approx(3)
 
 
 def test_metering_leaves_the_run_as_it_was():
