@@ -241,6 +241,31 @@ def test_write_steps_take_the_largest_count_of_each_column_batch_per_row():
     assert _batch_steps(c) == 5 + 1
 
 
+@pytest.mark.parametrize("synapse", ["reference", "pair"])
+def test_the_tally_summed_in_bulk_is_the_sum_of_each_updates(synapse):
+    # many sparse updates of a 40 × 30 array, tallied at once, against the dense twin of
+    # each update (its pulse counts as a matrix) summed one by one
+    law = ConstantStep(dw_min=0.01, up_down=0.0, w_min=-1.0, w_max=1.0)
+    layer = sn.Dense(30, 40, "identity", W=np.zeros((40, 30), np.float32))
+    syn = DeviceSynapses(layer, LearningConfig(device=law, synapse=synapse),
+                         np.random.default_rng(0))
+    syn.meter = True
+    rng = np.random.default_rng(1)
+    steps = rows = pulses = 0
+    for _ in range(25):
+        n = rng.integers(-3, 4, (40, 30)).astype(np.float32) * (rng.random((40, 30)) < 0.05)
+        index = np.flatnonzero(n)
+        syn._apply_at(index, n.reshape(-1)[index], rng)
+        counts = [np.abs(n)] if synapse == "pair" else [np.maximum(n, 0), np.maximum(-n, 0)]
+        steps += sum(_batch_steps(c) for c in counts)
+        rows += int(np.count_nonzero(np.abs(n).any(axis=0)))
+        pulses += int(np.abs(n).sum())
+    t = syn.tally
+    assert t["write_steps_up"] + t["write_steps_down"] == steps
+    assert t["rows_written"] == rows and t["pulses_up"] + t["pulses_down"] == pulses
+    assert (t["pulses_down"] == 0) == (synapse == "pair")
+
+
 def test_the_chip_counts_every_pulse_when_metered():
     X = np.random.default_rng(0).standard_normal((40, 3)).astype(np.float32)
     y = (X[:, 0] > 0).astype(int)
@@ -413,6 +438,28 @@ def test_the_cost_command_refuses_bad_input(digits_model, tmp_path, args, toml, 
     assert p.returncode == 2, p.stdout + p.stderr
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and match in lines[0], p.stderr
+
+
+def test_the_cost_command_warns_of_a_chip_beyond_the_measured_ones(digits_model, tmp_path):
+    f = tmp_path / "free.toml"
+    f.write_text('preset = "pcm"\n[cost]\n' + "".join(
+        f"{k} = 0.0\n" for k in ("adc_fom", "dac_energy_per_bit", "leakage_density",
+                                  "read_voltage", "sram_8kb", "wire_cap", "e_mult_fp16",
+                                  "e_add_fp16")))
+    p = synapsenet("cost", digits_model, "--samples", "10", "--hardware", f)
+    assert p.returncode == 0, p.stderr
+    assert "more than 3× the best measured analog chip" in (p.stdout + p.stderr).replace("\n", " ")
+    p = synapsenet("cost", digits_model, "--samples", "10")
+    assert "best measured analog chip" not in p.stdout + p.stderr
+
+
+def test_evaluate_on_a_chip_prints_the_energy_of_the_inputs_it_ran(digits_model):
+    p = synapsenet("evaluate", digits_model, "--hardware", "pcm")
+    assert p.returncode == 0, p.stderr
+    line = next(ln for ln in p.stdout.splitlines() if "energy / inference" in ln)
+    assert "counted on the" in line and "inputs evaluated" in line
+    n = json.loads(synapsenet("evaluate", digits_model, "--hardware", "pcm", "--json").stdout)
+    assert f"counted on the {n['energy']['samples']} " in line and n["energy"]["samples"] > 0
 
 
 def test_the_docs_table_every_constant():

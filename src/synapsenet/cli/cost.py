@@ -190,7 +190,8 @@ def show(r) -> None:
              f"{r['inputs']})", overflow="fold", out=out)
     total = c["energy_j"]
     ui.table(("term", "J / inference", "share"),
-             [(k, f"{v:.3g}", f"{100 * v / total:.1f}%") for k, v in r["breakdown"].items()],
+             [(k, f"{v:.3g}", f"{100 * v / total:.1f}%" if total else "—")
+              for k, v in r["breakdown"].items()],
              title="the chip's energy, by term", out=out)
     lo, hi = r["digital_over_analog"]
     m = r["measured_chips"]

@@ -89,9 +89,45 @@ def _print(con, result):
     if "spearman" in result:
         line += f"; Spearman's rank correlation with the published accuracies " \
                 f"{result['spearman']:.2f}"
+    _print_cost(con, result)
     minutes, seconds = divmod(round(result["seconds"]), 60)
     con.print(f"{line}{'; ' if line else ''}{minutes}:{seconds:02d} on {result['jobs']} "
               "process(es)")
+
+
+def cost_rows(result) -> list[tuple]:
+    """The cost table's rows: per metered device, ours for the run (energy, latency, the
+    writes' share of it), the full protocol's (scaled where the run was shorter) beside
+    Table II's, and the ratios ours/theirs."""
+    si, out = ui.si, []
+    for name, c in result["cost"]["devices"].items():
+        r = result["devices"][name]
+        pair = lambda ours, theirs, unit: f"{si(ours, unit)} / {si(theirs, unit)}"  # noqa: E731
+        out.append((name, si(r["energy_j"], "J"), si(r["latency_s"], "s"),
+                    f"{r['write_latency_s'] / r['latency_s']:.0%}" if r["latency_s"] else "",
+                    pair(r["full_neurosim_terms_energy_j"], c["published_energy_j"], "J"),
+                    f"×{c['energy_ratio']:.2g}",
+                    pair(r["full_latency_s"], c["published_latency_s"], "s"),
+                    f"×{c['latency_ratio']:.2g}",
+                    f"{r['area_m2'] * 1e12:,.0f} / {c['published_area_m2'] * 1e12:,.0f}",
+                    f"×{c['area_ratio']:.2g}", "yes" if c["within"] else "no"))
+    return out
+
+
+def _print_cost(con, result):
+    c = result["cost"]
+    if not c["devices"]:
+        return
+    scale = result["devices"][next(iter(c["devices"]))]["full_run_scale"]
+    ui.table(("", "energy", "latency", "writes", "energy†: ours / Table II", "",
+              "latency: ours / Table II", "", "area µm²: ours / Table II", "",
+              f"within ×{c['factor']:g}"), cost_rows(result), out=con, justify="right",
+             title="What training cost on the chip, for the run (read + write, 45 nm "
+             "periphery)" + (f"; beside Table II, the full protocol: ×{scale:,.4g} this run"
+                             if scale != 1 else ""))
+    con.print(f"† the terms NeuroSim models too (arrays, lines, drivers, ADCs, adders, write "
+              f"pulses). {c['within']}/{len(c['devices'])} devices within ×{c['factor']:g} of "
+              "Table II on both energy and latency; docs/hardware.md says what differs")
 
 
 def _write(out_dir: Path, result, json_file):

@@ -157,11 +157,15 @@ class CrossbarArray:
         at = i * self.n_out + j  # the same synapses in Wn_T, (n_in, n_out)
         v = np.multiply(np.asarray(values, np.float32), np.float32(1.0 / weight_max))
         clip(v, -1.0, 1.0, v)
+        if self._G_sum_rows is not None:  # the read energy's row sums, kept in step
+            d = self.cfg.device
+            change = np.abs(v, dtype=np.float64) - np.abs(self.Wn_T.take(at), dtype=np.float64)
+            self._G_sum_rows += np.bincount(i, change, self.n_in) * (d.g_max - d.g_min)
         self.Wn_T.put(at, v)
         if self._scaled is not None:  # the cached weights in ADC steps, kept in step
             g, scaled = self._scaled
             scaled.put(at, v * np.float32(g))
-        self._G0 = self._G_sum_rows = None
+        self._G0 = None
 
     @property
     def G_sum_rows(self) -> np.ndarray:
@@ -332,7 +336,7 @@ class CrossbarArray:
         meter = counts is not None and counts.get("meter")
         energy = drive = drive_units = 0.0
         noisy = bool(dev.read_noise or io.out_noise)
-        if not (noisy or meter or io.bit_serial) and self.n_in <= rows:
+        if not (noisy or io.bit_serial) and self.n_in <= rows:
             # one plane through one block of tiles, no noise: the loop below in its fewest
             # operations (a batch-1 training step is mostly their count, not their size)
             Wk = self._weights_in_steps(planes[0][0] / step)
@@ -343,6 +347,9 @@ class CrossbarArray:
             if io.adc_bits:
                 np.round(out, out=out)
             n_planes = 1
+            if meter:
+                energy, drive, drive_units = self._metered_read(
+                    planes[0][0], planes[0][1], self.G_sum_rows)
         else:
             energy, n_planes, drive, drive_units = self._planes(planes, step, bound, rng, out,
                                                                 ws, meter, noisy)
@@ -382,22 +389,16 @@ class CrossbarArray:
         rows = self.cfg.tile.rows
         saturates = bound is not None
         n_planes = 0
-        G_rows = self.G_sum_rows * 1e-6 if meter else None  # S, per input row
+        G_rows = self.G_sum_rows if meter else None  # µS, per input row
         energy = drive = drive_units = 0.0
         blocks = range(0, self.n_in, rows)  # one block of tiles per `rows` inputs
         first = True
         for unit, Xp in planes:  # unit: input value of one DAC code (× sign and bit weight)
             g = unit / step  # one input code → ADC steps
             n_planes += 1
-            if meter:  # Σ_i x_i² Σ_j (G⁺ + G⁻) over the batch: what the reads dissipate
-                energy += float(np.square(Xp, dtype=np.float64).sum(axis=0) @ G_rows) * \
-                    unit * unit
-                # each line's drive as a fraction of V_read: a bit plane's set bits drive at
-                # V_read whatever their significance; amplitude codes at |x| V_read
-                v = np.abs(Xp).sum(axis=0, dtype=np.float64) * (1.0 if io.bit_serial else
-                                                                 abs(unit))
-                drive += float(v.sum())
-                drive_units += float(v @ G_rows)
+            if meter:
+                e, d, du = self._metered_read(unit, Xp, G_rows)
+                energy, drive, drive_units = energy + e, drive + d, drive_units + du
             for r0 in blocks:
                 xs = Xp[:, r0:r0 + rows]
                 # column currents Σ_i x_i (G⁺ − G⁻), directly in ADC steps; the first block
@@ -422,6 +423,23 @@ class CrossbarArray:
                     out += y
                 first = False
         return energy, n_planes, drive, drive_units
+
+    def _metered_read(self, unit, Xp, G_rows):
+        """What one input plane's read costs, for the meter: (Σ_i x_i² Σ_j (G⁺ + G⁻), what
+        the devices dissipate; Σ_i |v_i|; Σ_i |v_i| Σ_j (G⁺ + G⁻)) over the batch, in S, v_i
+        the drive of line i as a fraction of V_read: a bit plane's set bits drive at V_read
+        whatever their significance, amplitude codes at |x| V_read. ``G_rows``: Σ_j (G⁺ +
+        G⁻) per row, µS."""
+        io = self.cfg.io
+        a = np.abs(Xp[0]) if len(Xp) == 1 else np.abs(Xp).sum(axis=0, dtype=np.float64)
+        units = float(a @ G_rows) * 1e-6
+        if io.bit_serial or io.dac_bits == 1:  # codes 0 and ±1: x² = |x|
+            energy = units * unit * unit
+        else:
+            energy = float(np.square(Xp, dtype=np.float64).sum(axis=0) @ G_rows) * 1e-6 * \
+                unit * unit
+        scale = 1.0 if io.bit_serial else abs(unit)
+        return energy, float(a.sum()) * scale, units * scale
 
     def _output_scale(self, step: float) -> np.ndarray:
         """w_scale · alpha · step per column, float32 (cached: it changes with programming)."""
@@ -494,6 +512,7 @@ class Analog(Substrate):
         self.rng = np.random.Generator(np.random.SFC64(seed))
         self.arrays: list[CrossbarArray] = []
         self.synapses: list = []  # per layer, its DeviceSynapses once the chip trains
+        self._tallied: dict[int, dict] = {}  # per layer, the synapses' tally in the counters
         self._W: dict[int, np.ndarray] = {}
 
     def place(self, network):
@@ -531,7 +550,7 @@ class Analog(Substrate):
         if not direct:
             out[...] = U
         del counts["meter"]
-        self.counters.add(k, **counts)
+        self._counters.add(k, **counts)
         if k == 0 and not train and self.config.io.input_scaling == "fixed" and \
                 not np.isfinite(Z.sum()):
             # clipped inputs hide an infinite input: show it in u, as the digital substrate's
@@ -546,12 +565,12 @@ class Analog(Substrate):
             # δ·W from the weights the devices hold, exactly (NeuroSim V3.0 reads its
             # weights out and backpropagates in digital logic)
             np.matmul(delta, self._W[k], out=out)
-            self.counters.add(k, backward_macs=len(delta) * layer.n_in * layer.n_out)
+            self._counters.add(k, backward_macs=len(delta) * layer.n_in * layer.n_out)
             return out
         counts = {"meter": self.meter}
         self.arrays[k].matvec_t(delta.astype(np.float32, copy=False), self.rng, out, counts)
         del counts["meter"]
-        self.counters.add(k, **counts)
+        self._counters.add(k, **counts)
         return out
 
     def update(self, k, layer, Z_prev, delta, step):
@@ -565,7 +584,7 @@ class Analog(Substrate):
         np.add.reduce(delta, axis=0, out=layer.db)  # ∂E/∂b_j = δ_j: the biases are digital
         if syn.cfg.bias == "digital":
             layer.b -= layer.db
-        pulses, tally = syn.pulses, dict(syn.tally)
+        pulses = syn.pulses
         changed = syn.update(np.asarray(Z_prev, np.float32), np.asarray(delta, np.float32),
                              self.rng)
         W = self._W32(k, layer)
@@ -578,9 +597,26 @@ class Analog(Substrate):
             W.put(changed, values)
             layer.W.put(changed, values)
             self.arrays[k].load_weights_at(changed, values, syn.cfg.weight_max)
-        self.counters.add(k, write_pulses=syn.pulses - pulses,
-                          update_macs=len(delta) * layer.n_in * layer.n_out,
-                          **{c: v - tally[c] for c, v in syn.tally.items()})
+        self._counters.add(k, write_pulses=syn.pulses - pulses,
+                           update_macs=len(delta) * layer.n_in * layer.n_out)
+
+    @property
+    def counters(self):
+        """What the chip did (``substrate.Counters``), the synapses' metered tallies of
+        pulses included: those are summed in bulk, and brought in when the counters are
+        read."""
+        for k, syn in enumerate(self.synapses):
+            if syn is not None:
+                now = syn.tally
+                done = self._tallied.setdefault(k, dict.fromkeys(now, 0))
+                if now != done:
+                    self._counters.add(k, **{c: v - done[c] for c, v in now.items()})
+                    self._tallied[k] = dict(now)
+        return self._counters
+
+    @counters.setter
+    def counters(self, value):
+        self._counters = value
 
     def _learn(self, k, layer):
         """Layer k's weights onto programmable devices, from its weights now."""

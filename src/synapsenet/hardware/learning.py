@@ -123,9 +123,13 @@ class DeviceSynapses:
         # what the pulses cost, counted when metered (substrate.LayerCounts: by direction,
         # the states they started from, the row-by-row write steps; refreshes always)
         self.meter = False
-        self.tally = dict.fromkeys(("pulses_up", "pulses_down", "pulse_state_up",
-                                    "pulse_state_down", "write_steps_up", "write_steps_down",
-                                    "rows_written", "refreshes"), 0)
+        self._tally = dict.fromkeys(("pulses_up", "pulses_down", "pulse_state_up",
+                                     "pulse_state_down", "write_steps_up", "write_steps_down",
+                                     "rows_written", "refreshes"), 0)
+        # metered updates not yet in the tally: (index, signed counts, mean states), summed
+        # in bulk (a batch-1 update pulses tens of synapses: per update, the sums would be
+        # mostly the cost of calling NumPy)
+        self._pending, self._pending_size = [], 0
         self.write(layer.W)
 
     # -- reading and writing the weights --------------------------------------------------
@@ -185,9 +189,11 @@ class DeviceSynapses:
                 n = n[index]
             if index is None:  # most synapses pulse: all of them at once, in place
                 self.pulses += int(np.count_nonzero(n) if self.continuous else np.abs(n).sum())
-                before = self._before()
+                nz = np.flatnonzero(n) if self.meter else None
+                before = self._before(nz)
                 self.devices[0].pulses(self.states[0], n, rng, out=self.states[0])
-                self._metered(None, n, before)
+                if nz is not None:
+                    self._metered(nz, n.reshape(-1)[nz], before)
             elif len(index):
                 self._apply_at(index, n, rng)
             return index
@@ -267,7 +273,7 @@ class DeviceSynapses:
     def _apply_at(self, index, n, rng) -> None:
         """``n`` pulses (signed) to the synapses at flat ``index``, the others untouched."""
         self.pulses += int(np.abs(n).sum()) if not self.continuous else len(index)
-        before = self._before()
+        before = self._before(index)
         self._pulse_at(index, n, rng)
         self._metered(index, n, before)
 
@@ -295,47 +301,91 @@ class DeviceSynapses:
         the difference into one of them (as in Burr et al. 2015; counted in
         ``refreshes``)."""
         self.refreshes += len(index)
-        self.tally["refreshes"] += len(index)
+        self._tally["refreshes"] += len(index)
         self._write(self.weights_at(index), index)
 
     # -- what the pulses cost (metered) ---------------------------------------------------
-    def _before(self):
-        """The device states before an update, when metering (else None)."""
-        return [w.copy() for w in self.states] if self.meter else None
+    def _before(self, index):
+        """The states of the synapses at flat ``index`` before an update, when metering
+        (else None)."""
+        return [w.reshape(-1)[index] for w in self.states] if self.meter else None
 
     def _metered(self, index, n, before) -> None:
-        """Add one update's pulses to the tally: by direction (a pair's pulses all
-        potentiate one of its devices), the states they met, the row-by-row write steps."""
+        """Note one update's pulses for the tally: the synapses at flat ``index``, their
+        signed pulse counts ``n``, the mean of their states ``before`` and after."""
         if before is None:
             return
-        c = np.zeros(self.size, np.float32)
-        if index is None:
-            c[:] = np.asarray(n, np.float32).reshape(-1)
-        else:
-            c[index] = n
-        c = c.reshape(self.shape)
         if self.continuous:  # one pulse for any update of a continuous device
-            c = np.sign(c)
-        lo, hi = self.law.w_min, self.law.w_max
-        frac = lambda w: (w - np.float32(lo)) * np.float32(1.0 / (hi - lo))  # noqa: E731
-        pos, neg = np.maximum(c, 0), np.maximum(-c, 0)
+            n = np.sign(n)
+        # before and after, summed when the tally is (as the mean state, a fraction)
+        self._pending.append((index, n, before, [w.reshape(-1)[index] for w in self.states]))
+        self._pending_size += len(index)
+        if self._pending_size > 1 << 16:
+            self._flush()
+
+    @property
+    def tally(self) -> dict:
+        """What the metered pulses cost, summed: pulses by direction (a pair's all
+        potentiate one of its devices), Σ of the states they met (the mean of before and
+        after, as fractions of the range), the row-by-row write steps, the rows written
+        (per update), the refreshes."""
+        if self._pending:
+            self._flush()
+        return self._tally
+
+    def _flush(self) -> None:
+        """The pending updates into the tally, all at once."""
+        pending, self._pending, self._pending_size = self._pending, [], 0
+        index = np.concatenate([p[0] for p in pending]).astype(np.int64, copy=False)
+        n = np.concatenate([p[1] for p in pending]).astype(np.float32, copy=False)
+        mean = [self._fraction(np.concatenate([p[2][d] for p in pending]) +
+                               np.concatenate([p[3][d] for p in pending]))
+                for d in range(len(self.states))]
+        update = np.repeat(np.arange(len(pending), dtype=np.int64),
+                           [len(p[0]) for p in pending])
+        a = np.abs(n)
         if self.pair:  # positive updates pulse w⁺, negative ones w⁻: LTP both
-            counts = (pos + neg, np.zeros_like(c))
-            met = [0.5 * (float(np.vdot(pos, frac(b0) + frac(self.states[0]))) +
-                          float(np.vdot(neg, frac(b1) + frac(self.states[1]))))
-                   for b0, b1 in [before]] + [0.0]
-        else:
-            counts = (pos, neg)
-            met = [0.5 * float(np.vdot(k, frac(before[0]) + frac(self.states[0])))
-                   for k in counts]
-        t = self.tally
-        for name, k, m in zip(("up", "down"), counts, met):
-            t[f"pulses_{name}"] += int(round(float(k.sum())))
+            up = (float(a.sum()), 0.0)
+            met = (float(np.vdot(np.maximum(n, 0), mean[0]) + np.vdot(np.maximum(-n, 0),
+                                                                      mean[1])), 0.0)
+            down = np.zeros(len(n), np.int64)
+        else:  # n > 0 is LTP, n < 0 LTD: each half of |n| ± n
+            total, signed = float(a.sum()), float(n.sum())
+            up = (0.5 * (total + signed), 0.5 * (total - signed))
+            m_abs, m_sgn = float(np.vdot(a, mean[0])), float(np.vdot(n, mean[0]))
+            met = (0.5 * (m_abs + m_sgn), 0.5 * (m_abs - m_sgn))
+            down = (n < 0).astype(np.int64)
+        j, i = np.divmod(index, self.shape[1])  # output (column), input (row)
+        size = -(-self.shape[0] // WRITE_BATCHES)
+        slots = -(-self.shape[0] // size) * self.shape[1]
+        # one slot per update, direction, column batch and row: its largest count is the
+        # pulse slots the row-by-row write takes (NeuroSim's write steps)
+        key = (update * 2 + down) * slots + (j // size) * self.shape[1] + i
+        # key and count in one integer, sorted: each slot's last entry holds its largest count
+        packed = (key << _COUNT_BITS) | np.minimum(a, _COUNT_MASK).astype(np.int64)
+        packed.sort()
+        key = packed >> _COUNT_BITS
+        last = np.flatnonzero(np.r_[key[1:] != key[:-1], True]) if len(key) else key
+        peak = packed[last] & _COUNT_MASK
+        lte = ((key[last] // slots) % 2).astype(bool)
+        steps = (float(peak[~lte].sum()), float(peak[lte].sum()))
+        row = np.sort(update * self.shape[1] + i)  # rows written: distinct (update, row)
+        rows = int(np.count_nonzero(row[1:] != row[:-1])) + 1 if len(row) else 0
+        t = self._tally
+        for name, k, m, st in zip(("up", "down"), up, met, steps):
+            t[f"pulses_{name}"] += int(round(k))
             t[f"pulse_state_{name}"] += m
-            t[f"write_steps_{name}"] += _batch_steps(k)
-        t["rows_written"] += int(np.count_nonzero((counts[0] + counts[1]).any(axis=0)))
+            t[f"write_steps_{name}"] += int(round(st))
+        t["rows_written"] += rows
+
+    def _fraction(self, w2):
+        """The mean of two device states (``w2``: their sum) as a fraction of the range."""
+        lo, hi = self.law.w_min, self.law.w_max
+        return (w2 - np.float32(2 * lo)) * np.float32(0.5 / (hi - lo))
 
 
+_COUNT_BITS = 24  # the tally packs a pulse count (< 2^24) beside its slot in one int64
+_COUNT_MASK = (1 << _COUNT_BITS) - 1
 WRITE_BATCHES = 16  # columns of a row are written in this many batches (NeuroSim V3's
 # numWriteColMuxed = 16, Param.cpp), the columns of a batch in parallel
 
@@ -343,7 +393,8 @@ WRITE_BATCHES = 16  # columns of a row are written in this many batches (NeuroSi
 def _batch_steps(c) -> int:
     """Σ over the rows (inputs) and column batches of ``c`` (pulses, (n_out, n_in)) of the
     largest count in the batch: the pulse slots a row-by-row write takes (NeuroSim's
-    Train.cpp, maxLatencyLTP + maxLatencyLTD per batch)."""
+    Train.cpp, maxLatencyLTP + maxLatencyLTD per batch). The tally's dense twin, for the
+    tests."""
     size = -(-c.shape[0] // WRITE_BATCHES)
     starts = np.arange(0, c.shape[0], size)
     return int(round(float(np.maximum.reduceat(c, starts, axis=0).sum())))

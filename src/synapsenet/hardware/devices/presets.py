@@ -3,9 +3,9 @@
 NeuroSim V3.0's benchmark devices: MLP+NeuroSim V3.0 user manual, Table II "The Benchmark Table
 in NeuroSimV3.0 (at 32nm node)" (Y. Luo, X. Peng, S. Yu, ICONS 2019; the V2.0 table is P.-Y.
 Chen, S. Yu, IEEE Design & Test 36(3) 2019, DOI 10.1109/MDAT.2018.2890229): conductance states,
-nonlinearity labels LTP/LTD, on/off ratio, write pulses, cycle-to-cycle variation and the
-online-learning accuracy it reports. Device weights are ``w = G/G_max``: ``w_max = 1``,
-``w_min = 1/(on/off ratio)``.
+nonlinearity labels LTP/LTD, on-state resistance, on/off ratio, write pulses, cycle-to-cycle
+variation and the online-learning accuracy it reports. Device weights are ``w = G/G_max``:
+``w_max = 1``, ``w_min = 1/(on/off ratio)``.
 
 aihwkit's device presets: ``aihwkit.simulator.presets.devices`` (aihwkit 1.2.0, identical in
 the current master), their parameter values as there, each fitted by IBM to the measurements
@@ -51,6 +51,17 @@ _NEUROSIM_TABLE = {
 }
 
 NEUROSIM_DEVICES = tuple(_NEUROSIM_TABLE)  # the seven, in the table's order
+NEUROSIM_R_ON = {"ag-si": 26e6, "taox-hfox": 100e3, "pcmo": 23e6, "alox-hfo2": 16.9e3,
+                 "gst-pcm": 4.71e3, "epiram": 81e3, "hzo-fefet": 559.28e3}
+"""On-state resistance R_ON (Ω) of each device, the same Table II (Ag:a-Si's 26 MΩ is also
+``RealDevice``'s maxConductance = 3.8462e-8 S in NeuroSim's Cell.cpp)."""
+
+
+def neurosim_conductance(name: str) -> tuple[float, float]:
+    """(G_min, G_max) of a NeuroSim device in µS: G_max = 1/R_ON, G_min = G_max/(on/off
+    ratio), both from Table II."""
+    g_max = 1e6 / NEUROSIM_R_ON[name]
+    return g_max / _NEUROSIM_TABLE[name][4], g_max
 NEUROSIM_ACCURACY = {k: v[8] for k, v in _NEUROSIM_TABLE.items()}
 """Online-learning accuracy on MNIST that NeuroSim V3.0 reports for each device (Table II of
 its manual: 400-100-10 MLP, 125 epochs of 8,000 images); "~72 %" is stored as 0.72."""
@@ -61,8 +72,9 @@ def _neurosim(name):
     ltp, ltd, nl_p, nl_d, onoff, c2c, (v_p, t_p), (v_d, t_d), acc, ref, note = \
         _NEUROSIM_TABLE[name]
     source = (f"{_NS}: {ltp if ltp == ltd else f'{ltp}/{ltd}'} states, NL {nl_p:+}/{nl_d:+}, "
-              f"on/off {onoff}, C2C {c2c:.1%}, pulses {v_p:+} V/{t_p:g} s and {v_d:+} V/"
-              f"{t_d:g} s; published accuracy ~{acc:.0%}. Device: {ref}."
+              f"R_ON {NEUROSIM_R_ON[name]:g} Ω, on/off {onoff}, C2C {c2c:.1%}, pulses "
+              f"{v_p:+} V/{t_p:g} s and {v_d:+} V/{t_d:g} s; published accuracy ~{acc:.0%}. "
+              f"Device: {ref}."
               + (f" Note: {note}." if note else ""))
     return NeuroSimNonlinear(
         name=name, source=source, w_min=1.0 / onoff, w_max=1.0, levels=ltp,
