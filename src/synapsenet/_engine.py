@@ -40,7 +40,7 @@ from .layers import aligned_zeros
 _HIDDEN = {"identity": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 _OUTPUT = {**_HIDDEN, "softmax": 4}
 _LOSSES = {"squared_error": 0, "cross_entropy": 1, "binary_cross_entropy": 2}
-_ABI = 8  # must equal SN_ABI in _accel/sn.h
+_ABI = 9  # must equal SN_ABI in _accel/sn.h
 #: the instruction sets the element-wise loops are compiled for (ISA_* in _accel/sn.h), in
 #: order; our own product needs the last
 ISAS = ("portable", "avx2", "avx512")
@@ -593,3 +593,131 @@ def _forget_kept():
 atexit.register(_close_kept)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_kept)
+
+
+# -- the chip's stochastic pulse update (_accel/pulses.c) --------------------------------------
+# One layer's whole batch of stochastic trains in one call (hardware/learning.py decides what
+# it is handed and keeps the NumPy twin). This block only binds arrays.
+
+class _Param(ctypes.Structure):
+    _fields_ = [("v", _P), ("step", _I64)]
+
+
+class _PulseDevices(ctypes.Structure):
+    _fields_ = [("n_out", _I64), ("n_in", _I64), ("w", _P), ("lo", _Param), ("hi", _Param),
+                ("a", _Param * 2), ("b", _Param * 2), ("sigma", _Param * 2),
+                ("table_g", _P), ("table_c", _P), ("table_mid", _I64),
+                ("curved", ctypes.c_int), ("continuous", ctypes.c_int)]
+
+
+class _PulseMirror(ctypes.Structure):
+    _fields_ = [("W", _P), ("W2", _P), ("WnT", _P), ("scaled", _P), ("w2_row", _I64),
+                ("w2_col", _I64), ("gamma", _F), ("w_ref", _F), ("inv_wmax", _F), ("g", _F)]
+
+
+if _LIB is not None:
+    _LIB.sn_pulse_update.argtypes = [_P, _P, _P, _I64, _P, _I64, _I64, ctypes.c_int,
+                                     ctypes.c_double, ctypes.c_uint64, _P, _P, ctypes.c_int,
+                                     _P, _P, _P]
+    _LIB.sn_pulse_update.restype = _I64
+    _LIB.sn_pulse_work_size.argtypes = [_I64, _I64]
+    _LIB.sn_pulse_work_size.restype = _I64
+PATHS["pulses_avx2"] = 2  # PATH_PULSES_AVX2: the copy compiled for AVX2 and popcnt
+
+
+def pulses_unsupported() -> str | None:
+    """Why the compiled pulse update cannot run here (None: it can)."""
+    if _LIB is None:
+        return "the compiled library is not built"
+    if os.environ.get("SYNAPSENET_ENGINE", "").lower() == "numpy":
+        return "SYNAPSENET_ENGINE=numpy"
+    return None
+
+
+def _f32(x) -> np.ndarray:
+    """A parameter as the kernel reads it: float32, C order, flat."""
+    return np.ascontiguousarray(np.asarray(x, np.float32).reshape(-1))
+
+
+class PulseKernel:
+    """A device array bound for ``sn_pulse_update``: ``states`` (float32, n_out × n_in, C
+    order, updated in place) and the law's parameters, each per device or one value: the
+    bounds ``lo``, ``hi``; per direction (up, down) the coefficients ``a``, ``b`` of
+    ``dw = a + b w`` and the train noise ``sigma`` (None: noiseless); ``table`` (g, c, mid):
+    a train of k pulses is ``w g[mid ± k] + c[mid ± k]`` (None: the closed form); ``curved``:
+    some b ≠ 0; ``continuous``: a device hit counts one pulse."""
+
+    def __init__(self, states, lo, hi, a, b, sigma, table=None, curved=False,
+                 continuous=False):
+        n_out, n_in = states.shape
+        assert states.dtype == np.float32 and states.flags.c_contiguous
+        size = n_out * n_in
+        keep = [states]
+        # the per-device parameters side by side, one row a device (a train reads them from
+        # one cache line); shared ones as one value
+        values = {"lo": lo, "hi": hi, "a0": a[0], "a1": a[1], "b0": b[0], "b1": b[1],
+                  "s0": sigma[0], "s1": sigma[1]}
+        values = {k: _f32(v) for k, v in values.items() if v is not None}
+        assert all(len(v) in (1, size) for v in values.values())
+        own = [k for k, v in values.items() if len(v) > 1]
+        rows = np.empty((size, max(len(own), 1)), np.float32)
+        for c, k in enumerate(own):
+            rows[:, c] = values[k]
+        keep += [rows, *values.values()]
+
+        def param(k):
+            if k not in values:
+                return _Param(None, 0)
+            if k in own:
+                return _Param(rows.ctypes.data + 4 * own.index(k), rows.shape[1])
+            return _Param(values[k].ctypes.data, 0)
+
+        d = _PulseDevices(n_out, n_in, states.ctypes.data, param("lo"), param("hi"))
+        for k in range(2):
+            d.a[k], d.b[k], d.sigma[k] = param(f"a{k}"), param(f"b{k}"), param(f"s{k}")
+        if table is not None:
+            g, c, mid = table
+            g, c = _f32(g), _f32(c)
+            keep += [g, c]
+            d.table_g, d.table_c, d.table_mid = g.ctypes.data, c.ctypes.data, int(mid)
+        d.curved, d.continuous = int(bool(curved)), int(bool(continuous))
+        self._devices, self._keep, self.shape = d, keep, (n_out, n_in)
+        self._work = np.zeros(_LIB.sn_pulse_work_size(n_out, n_in), np.uint8)
+
+    def __call__(self, Z, D, pulse_length: int, C: float, seed: int, mirror=None, masks=None,
+                 given=False):
+        """Apply the B samples' trains (Z: B × n_in, D: B × n_out, float32 C order) in
+        order, with the settings in force (:func:`using`). ``mirror``: (W, W2, WnT, scaled, γ,
+        w_ref, 1/weight_max, g), arrays or None (W2 of any strides, the others C order),
+        written after each train. ``masks``: (XM, DM) uint64 arrays (B × n_in, B × n_out)
+        of slots, read when ``given`` (the generator then draws only the noise) or filled
+        with the slots drawn. Returns (pulses, capped, devices hit, path bits)."""
+        n_out, n_in = self.shape
+        Z = np.ascontiguousarray(Z, np.float32)
+        D = np.ascontiguousarray(D, np.float32)
+        assert Z.shape == (len(D), n_in) and D.shape == (len(Z), n_out), (Z.shape, D.shape)
+        m = _PulseMirror()
+        if mirror is not None:
+            arrays, consts = mirror[:4], mirror[4:]
+            for name, a in zip(("W", "W2", "WnT", "scaled"), arrays):
+                if a is not None:
+                    assert a.dtype == np.float32 and a.size == n_out * n_in
+                    assert name == "W2" and a.shape == self.shape or a.flags.c_contiguous
+                    setattr(m, name, a.ctypes.data)
+            if arrays[1] is not None:  # W2 (n_out × n_in) with its own strides
+                m.w2_row, m.w2_col = (st // 4 for st in arrays[1].strides)
+            m.gamma, m.w_ref, m.inv_wmax, m.g = (float(c) for c in consts)
+        XM = DM = None
+        if masks is not None:
+            XM, DM = masks
+            assert XM.dtype == DM.dtype == np.uint64 and XM.shape == (len(Z), n_in) and \
+                DM.shape == (len(Z), n_out) and XM.flags.c_contiguous and DM.flags.c_contiguous
+        counts = np.zeros(3, np.int64)
+        paths = _LIB.sn_pulse_update(
+            ctypes.byref(self._devices), ctypes.byref(m), Z.ctypes.data, n_in, D.ctypes.data,
+            n_out, len(Z), int(pulse_length), float(C), int(seed) & ((1 << 64) - 1),
+            None if XM is None else XM.ctypes.data, None if DM is None else DM.ctypes.data,
+            int(bool(given)), counts.ctypes.data, self._work.ctypes.data, ctypes.byref(_SETTINGS))
+        if paths < 0:
+            raise ValueError(f"sn_pulse_update failed ({paths}): pulse_length must be in 1…64")
+        return int(counts[0]), int(counts[1]), int(counts[2]), int(paths)

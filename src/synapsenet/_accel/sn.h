@@ -19,6 +19,7 @@
  *   update.c        a block's weight update: the gradient product, the optimiser, the bound
  *   engine.c        the training step on T threads, each owning a share of every layer
  *   infer.c         inference, layer by layer on the calling thread
+ *   pulses.c (+ pulses.h)  the chip's stochastic pulse update of one layer, a batch a call
  *   module.c        the exported odds and ends (version, compiler, DAC, finite check) and
  *                   the (empty) Python module that lets setuptools build the library
  *
@@ -32,7 +33,7 @@
 #include <stdint.h>
 
 /* bumped whenever an exported function's arguments change: _engine.py refuses a stale build */
-#define SN_ABI 8
+#define SN_ABI 9
 
 #define MAX_LAYERS 16
 #define MAX_THREADS 16
@@ -134,5 +135,68 @@ void sn_update_weights(const sn_loops *K, gemm_fn gemm, const sn_optim *k, float
 /* biases b[0..count) from δ (B rows of count, ldd apart): db = Σ_batch δ, then the step */
 void sn_update_biases(const sn_loops *K, const sn_optim *k, float *b, float *db, float *m,
                       float *v, int64_t count, const float *D, int64_t ldd, int64_t B);
+
+/* -- the chip's stochastic pulse update (pulses.c) -------------------------------------- */
+/* one parameter of the devices: per device (step 1) or one value for all (step 0) */
+typedef struct {
+    const float *v;
+    int64_t step;
+} sn_param;
+
+/* an array of devices (hardware/devices/base.py: DeviceArray) whose law has an affine train,
+ * dw = a + b w per pulse, each coefficient as NumPy selects it per direction (0 up, 1 down) */
+typedef struct {
+    int64_t n_out, n_in;
+    float *w;                 /* the states, n_out × n_in, C order */
+    sn_param lo, hi;          /* the bounds */
+    sn_param a[2], b[2];      /* the coefficients */
+    sn_param sigma[2];        /* the train noise σ per pulse (v NULL: none) */
+    const float *table_g, *table_c; /* shared curved coefficients: k pulses w g[mid ± k] + */
+    int64_t table_mid;              /* c[mid ± k] (NULL: none) */
+    int curved;               /* some b ≠ 0 (without a table): w (1 + b)^k + a s_k */
+    int continuous;           /* a device hit counts as one pulse */
+} sn_devices;
+
+/* where the weights the devices hold are written after each train (W NULL: nowhere): W and
+ * W2 (any strides) = γ (w − w_ref), the crossbar's WnT = clip(W / weight_max, ±1) (n_in × n_out) and its
+ * copy in ADC steps, scaled = WnT g (NULL: none) */
+typedef struct {
+    float *W, *W2, *WnT, *scaled;
+    int64_t w2_row, w2_col;   /* W2's strides (elements) */
+    float gamma, w_ref, inv_wmax, g;
+} sn_mirror;
+
+#define LANES 8
+#define RNG_BUFFER 512
+typedef struct {
+    uint64_t s[4][LANES];     /* xoshiro256++ lanes, word k of lane l at s[k][l] */
+    uint64_t buf[RNG_BUFFER];
+    int at, has_spare;
+    float spare;
+} sn_pulse_rng;
+
+/* the workspace: per slot the inputs and the deltas that fire in it; their signs; per
+ * device its coincidences in this sample (all 0 between samples) and the devices hit */
+typedef struct {
+    int32_t *xslot, *dslot;     /* 64 × n_in, 64 × n_out */
+    unsigned char *xpos, *dpos; /* n_in, n_out (1: positive) */
+    unsigned char *count;       /* n_out × n_in */
+    int32_t *hits;              /* n_out × n_in */
+    int32_t *which;             /* the values of a vector that can fire */
+    uint64_t *mask;             /* their slots */
+} sn_pulse_work;
+
+enum { PATH_PULSES_AVX2 = 2 };
+
+/* B samples' trains (Z: B × n_in, D: B × n_out; C = C_x C_d; BL ≤ 64 slots) on dev, from a
+ * generator seeded by `seed`, or from the masks XM (B × n_in), DM (B × n_out) when `given`
+ * (else drawn ones written there if not NULL); counts += pulses, capped, devices hit.
+ * Returns the PATH_* bits taken, or −1 (BL out of range). */
+int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float *Z,
+                        int64_t ldz, const float *D, int64_t ldd, int64_t B, int BL, double C,
+                        uint64_t seed, uint64_t *XM, uint64_t *DM, int given, int64_t *counts,
+                        unsigned char *work, const sn_settings *S);
+/* the bytes of `work` for n_out × n_in devices (given all 0, left so) */
+int64_t sn_pulse_work_size(int64_t n_out, int64_t n_in);
 
 #endif
