@@ -72,6 +72,7 @@ int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float
         for (int l = 0; l < LANES; l++) g->s[k][l] = splitmix64(&seed);
     g->at = RNG_BUFFER;
     g->has_spare = 0;
+    for (int k = 0; k <= BL; k++) g->next_fire[k] = (double)(BL - k) / (double)(k + 1);
     int64_t paths = 0;
 #ifdef HAVE_AVX2_COPY
     if (sn_cpu_isa() >= ISA_AVX2 && S->isa >= ISA_AVX2) {

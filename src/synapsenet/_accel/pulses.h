@@ -43,7 +43,7 @@ TARGET static void NAME(refill)(sn_pulse_rng *g) {
 }
 #undef XOSHIRO_STEP
 
-TARGET static inline uint64_t NAME(next)(sn_pulse_rng *g) {
+TARGET static inline uint64_t NAME(next)(sn_pulse_rng *restrict g) {
     if (g->at == RNG_BUFFER) NAME(refill)(g);
     return g->buf[g->at++];
 }
@@ -70,34 +70,71 @@ TARGET static float NAME(normal)(sn_pulse_rng *g) {
     }
 }
 
-/* The BL slots (bits 0…BL−1) in which trains of probabilities p[0…TRAINS) fire: each bit
- * is U < p for its own uniform U, decided bit by bit from the most significant — a slot's
- * comparison ends at the first bit where U and p differ, so one 64-bit word serves every
- * slot still undecided at that bit (about log2 BL + 1.3 words a train, whatever p is), and
- * TRAINS trains go side by side, one word each per step (a vector of them). */
-#define TRAINS 4
-typedef uint64_t NAME(trains) __attribute__((vector_size(8 * TRAINS)));
-TARGET static inline void NAME(train)(sn_pulse_rng *g, const double *p, uint64_t slots,
-                                      uint64_t *out) {
-    NAME(trains) t, undecided, fire = {0};
-    for (int l = 0; l < TRAINS; l++) {
-        t[l] = p[l] >= 1.0 ? UINT64_MAX : (uint64_t)(p[l] * 0x1p64);
-        undecided[l] = p[l] >= 1.0 ? 0 : slots; /* p ≥ 1: every slot fires */
+#ifndef BINOMIAL_BELOW
+#define BINOMIAL_BELOW 1.0 /* expected fires a train below which the first way is cheaper */
+#endif
+
+/* The BL slots (bits 0…BL−1) in which a train of probability p fires, each slot on its own
+ * with probability p. Two exact ways, whichever costs less for this p:
+ *
+ * - few fires expected (p BL ≤ BINOMIAL_BELOW): the number of fires K ~ Binomial(BL, p) by inversion of one
+ *   uniform (most trains of small p end at K = 0, after (1 − p)^BL), then K distinct slots
+ *   drawn uniformly (a uniform K-subset given K is the independent slots' law);
+ * - else bit by bit: slot s fires where its uniform U_s < p, decided from the most
+ *   significant bit — a slot's comparison ends at the first bit where U_s and p differ, so
+ *   one 64-bit word serves every slot still undecided at that bit (about log2 BL + 1.3
+ *   words a train). */
+TARGET static inline uint64_t NAME(binomial_train)(sn_pulse_rng *restrict g, double p, int BL,
+                                                  uint64_t slots) {
+    const double q = 1.0 - p;
+    double f = 1.0, base = q; /* (1 − p)^BL by squaring */
+    for (int e = BL; e; e >>= 1, base *= base)
+        if (e & 1) f *= base;
+    const double u = (double)(NAME(next)(g) >> 11) * 0x1p-53;
+    int K = 0;
+    double pk = f, cdf = f;
+    const double ratio = p / q;
+    while (u >= cdf && K < BL) { /* P(K = k + 1) = P(K = k) (BL − k)/(k + 1) p/(1 − p) */
+        pk *= g->next_fire[K] * ratio;
+        K++;
+        cdf += pk;
     }
-    for (int bit = 63; bit >= 0; bit--) {
-        uint64_t any = 0;
-        for (int l = 0; l < TRAINS; l++) any |= undecided[l];
-        if (!any) break;
-        if (g->at > RNG_BUFFER - TRAINS) NAME(refill)(g);
-        NAME(trains) r;
-        memcpy(&r, g->buf + g->at, sizeof r);
-        g->at += TRAINS;
-        const NAME(trains) pb = (NAME(trains)){0} - ((t >> bit) & 1); /* ones where p's is 1 */
-        const NAME(trains) differ = undecided & (r ^ pb);
+    if (K == 0) return 0;
+    /* K distinct slots (or the BL − K that do not fire, whichever are fewer) */
+    const int pick = 2 * K <= BL ? K : BL - K;
+    uint64_t chosen = 0;
+    int have = 0;
+    while (have < pick) {
+        const uint64_t r = NAME(next)(g);
+        for (int half = 0; half < 2 && have < pick; half++) {
+            const uint64_t slot = (((r >> (32 * half)) & 0xffffffffu) * (uint64_t)BL) >> 32;
+            const uint64_t bit = (uint64_t)1 << slot;
+            have += !(chosen & bit);
+            chosen |= bit;
+        }
+    }
+    return pick == K ? chosen : slots & ~chosen;
+}
+
+/* the bitwise way for two trains at once, p0's slots in the word's bits 0…31 and p1's in
+ * 32…63 (BL ≤ 32), or for one (p1 < 0: the whole word p0's); the slots of each in out */
+TARGET static inline void NAME(bitwise_trains)(sn_pulse_rng *restrict g, double p0, double p1,
+                                               uint64_t slots, uint64_t *out) {
+    const int two = p1 >= 0.0;
+    const uint64_t t0 = (uint64_t)(p0 * 0x1p64), t1 = two ? (uint64_t)(p1 * 0x1p64) : 0;
+    const uint64_t lanes0 = two ? 0xffffffffu : UINT64_MAX, lanes1 = ~lanes0;
+    uint64_t undecided = two ? slots | slots << 32 : slots, fire = 0;
+    for (int bit = 63; bit >= 0 && undecided; bit--) {
+        const uint64_t r = NAME(next)(g);
+        /* all ones where p's bit is 1, lane by lane */
+        const uint64_t pb = (((uint64_t)0 - ((t0 >> bit) & 1)) & lanes0) |
+                            (((uint64_t)0 - ((t1 >> bit) & 1)) & lanes1);
+        const uint64_t differ = undecided & (r ^ pb);
         fire |= differ & pb; /* U's bit is 0 where p's is 1: U < p */
         undecided &= ~differ;
     }
-    for (int l = 0; l < TRAINS; l++) out[l] = p[l] >= 1.0 ? slots : fire[l];
+    out[0] = fire & lanes0;
+    if (two) out[1] = fire >> 32;
 }
 
 TARGET static inline float NAME(par)(const sn_param *q, int64_t at) { return q->v[at * q->step]; }
@@ -153,10 +190,12 @@ TARGET static void NAME(apply)(const sn_devices *dev, const sn_mirror *mir, sn_p
  * `given` (n masks), into `drawn` if not NULL; each firing value's index put in the bucket of
  * every slot it fires in (slot s's at bucket[s·n …], `fill[s]` of them), its sign in
  * positive[i] (1: v_i > 0). Returns how many slots fire in all. */
-TARGET static int64_t NAME(fire)(sn_pulse_rng *g, const float *v, int64_t n, double c,
-                                 uint64_t slots, const uint64_t *given, uint64_t *drawn,
-                                 int32_t *bucket, int64_t *fill, unsigned char *positive,
-                                 int32_t *which, uint64_t *mask) {
+TARGET static int64_t NAME(fire)(sn_pulse_rng *restrict g, const float *restrict v, int64_t n,
+                                 double c, int BL, uint64_t slots,
+                                 const uint64_t *restrict given, uint64_t *restrict drawn,
+                                 int32_t *restrict bucket, int64_t *restrict fill,
+                                 unsigned char *restrict positive, int32_t *restrict which,
+                                 uint64_t *restrict mask) {
     /* the values that can fire (a 0 never does, and given slots of a 0 carry no sign) */
     int64_t m = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -167,12 +206,29 @@ TARGET static int64_t NAME(fire)(sn_pulse_rng *g, const float *v, int64_t n, dou
     if (given) {
         for (int64_t r = 0; r < m; r++) mask[r] = given[which[r]] & slots;
     } else {
-        for (int64_t r = 0; r < m; r += TRAINS) {
-            double p[TRAINS];
-            for (int l = 0; l < TRAINS; l++)
-                p[l] = r + l < m ? fabs((double)v[which[r + l]]) * c : 0.0;
-            NAME(train)(g, p, slots, mask + r); /* mask has room for TRAINS − 1 more */
+        /* the trains of p ≥ 1 fire in every slot; those of few expected fires one by one;
+         * the others bit by bit, two to a word where the slots fit in half of one */
+        int64_t pending = -1;
+        for (int64_t r = 0; r < m; r++) {
+            const double p = fabs((double)v[which[r]]) * c;
+            if (p >= 1.0) {
+                mask[r] = slots;
+            } else if (p * BL <= BINOMIAL_BELOW) {
+                mask[r] = NAME(binomial_train)(g, p, BL, slots);
+            } else if (BL > 32) {
+                NAME(bitwise_trains)(g, p, -1.0, slots, mask + r);
+            } else if (pending < 0) {
+                pending = r;
+            } else {
+                uint64_t two[2];
+                NAME(bitwise_trains)(g, fabs((double)v[which[pending]]) * c, p, slots, two);
+                mask[pending] = two[0], mask[r] = two[1];
+                pending = -1;
+            }
         }
+        if (pending >= 0)
+            NAME(bitwise_trains)(g, fabs((double)v[which[pending]]) * c, -1.0, slots,
+                                 mask + pending);
     }
     if (drawn) memset(drawn, 0, sizeof(uint64_t) * n);
     int64_t fired = 0;
@@ -190,6 +246,21 @@ TARGET static int64_t NAME(fire)(sn_pulse_rng *g, const float *v, int64_t n, dou
     return fired;
 }
 
+/* max |v_i| (0 for none): the magnitudes' bits compared as integers, which orders them as
+ * the floats (finite ones), and vectorises */
+TARGET static float NAME(abs_max)(const float *v, int64_t n) {
+    uint32_t m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, v + i, 4);
+        u &= 0x7fffffffu;
+        m = u > m ? u : m;
+    }
+    float f;
+    memcpy(&f, &m, 4);
+    return f;
+}
+
 #ifndef PREFETCH
 #define PREFETCH 12 /* hits ahead */
 #endif
@@ -203,23 +274,23 @@ TARGET static int64_t NAME(update)(const sn_devices *dev, const sn_mirror *mir,
     const uint64_t slots = BL == 64 ? UINT64_MAX : (((uint64_t)1 << BL) - 1);
     for (int64_t s = 0; s < B; s++) {
         const float *z = Z + s * ldz, *d = D + s * ldd;
-        float zmax = 0.f, dmax = 0.f;
-        for (int64_t i = 0; i < n_in; i++) zmax = fabsf(z[i]) > zmax ? fabsf(z[i]) : zmax;
-        for (int64_t j = 0; j < n_out; j++) dmax = fabsf(d[j]) > dmax ? fabsf(d[j]) : dmax;
+        const float zmax = NAME(abs_max)(z, n_in), dmax = NAME(abs_max)(d, n_out);
         if (zmax == 0.f || dmax == 0.f) continue;
         /* C_x C_d = C, shared in the ratio of the largest |δ| to the largest |z| */
         const double cx = sqrt(C * (double)dmax / (double)zmax);
         const double cd = sqrt(C * (double)zmax / (double)dmax);
-        for (int64_t i = 0; i < n_in; i++) counts[1] += fabs((double)z[i]) * cx > 1.0;
-        for (int64_t j = 0; j < n_out; j++) counts[1] += fabs((double)d[j]) * cd > 1.0;
+        if ((double)zmax * cx > 1.0) /* some probability capped at 1 */
+            for (int64_t i = 0; i < n_in; i++) counts[1] += fabs((double)z[i]) * cx > 1.0;
+        if ((double)dmax * cd > 1.0)
+            for (int64_t j = 0; j < n_out; j++) counts[1] += fabs((double)d[j]) * cd > 1.0;
         const uint64_t *gx = given ? XM + s * n_in : NULL, *gd = given ? DM + s * n_out : NULL;
         uint64_t *ox = !given && XM ? (uint64_t *)XM + s * n_in : NULL;
         uint64_t *od = !given && DM ? (uint64_t *)DM + s * n_out : NULL;
         int64_t xfill[64] = {0}, dfill[64] = {0};
-        if (!NAME(fire)(g, z, n_in, cx, slots, gx, ox, ws->xslot, xfill, ws->xpos, ws->which,
+        if (!NAME(fire)(g, z, n_in, cx, BL, slots, gx, ox, ws->xslot, xfill, ws->xpos, ws->which,
                         ws->mask))
             continue;
-        if (!NAME(fire)(g, d, n_out, cd, slots, gd, od, ws->dslot, dfill, ws->dpos, ws->which,
+        if (!NAME(fire)(g, d, n_out, cd, BL, slots, gd, od, ws->dslot, dfill, ws->dpos, ws->which,
                         ws->mask))
             continue;
         /* the coincidences slot by slot: each input and delta that both fire in a slot add

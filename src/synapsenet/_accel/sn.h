@@ -173,6 +173,7 @@ typedef struct {
     uint64_t buf[RNG_BUFFER];
     int at, has_spare;
     float spare;
+    double next_fire[65];     /* (BL − k) / (k + 1): the binomial's P(k + 1) / P(k) / odds */
 } sn_pulse_rng;
 
 /* the workspace: per slot the inputs and the deltas that fire in it; their signs; per
