@@ -23,7 +23,7 @@ import pytest
 import synapsenet as sn
 from synapsenet import _engine, hardware
 from synapsenet.hardware import devices
-from synapsenet.hardware.learning import DeviceSynapses, LearningConfig
+from synapsenet.hardware.learning import WRITE_BATCHES, DeviceSynapses, LearningConfig
 
 if os.environ.get("SYNAPSENET_REQUIRE_ENGINE") == "1":
     assert _engine._LIB is not None, "the compiled library was not built"
@@ -114,6 +114,7 @@ def test_given_slots_give_numpys_update(tmp_path, name, isa, pulse_length):
     rng = np.random.default_rng(5)
     Xs = rng.random((9, pulse_length, 13)) < 0.3
     Ds = rng.random((9, pulse_length, 7)) < 0.4
+    twin.meter = True  # and the tally of what the pulses cost, sample by sample
     numpy_twin(twin, Z, D, Xs, Ds)
     # the weights' copies the kernel writes: W, a strided view (the layer's, a view of its
     # Wᵀ), the crossbar's Wn_T and its copy in ADC steps
@@ -127,8 +128,10 @@ def test_given_slots_give_numpys_update(tmp_path, name, isa, pulse_length):
     C = 1.0 / (syn.gamma * syn.dw * pulse_length)
     before = syn.states[0].copy()
     with _engine.using(isa=isa):
-        pulses, capped, hits, paths = syn.kernel()(Z, D, pulse_length, C, 1, mirror=mirror,
-                                                   masks=(pack(Xs), pack(Ds)), given=True)
+        meter = (syn.law.w_min, syn.law.w_max, -(-7 // WRITE_BATCHES))
+        pulses, capped, hits, paths, tally = syn.kernel()(
+            Z, D, pulse_length, C, 1, mirror=mirror, masks=(pack(Xs), pack(Ds)), given=True,
+            meter=meter)
     assert _engine.path_names(paths) == expected_paths(isa)
     assert pulses == twin.pulses > 0
     assert capped == twin.capped > 0
@@ -138,6 +141,13 @@ def test_given_slots_give_numpys_update(tmp_path, name, isa, pulse_length):
     else:  # the closed form in C's expf/log1pf, NumPy's in its own: a few float32 ulps
         np.testing.assert_allclose(got, want, rtol=0, atol=4 * np.spacing(np.float32(1)))
     assert 0 < np.count_nonzero(got != before) <= hits
+    for name, v in tally.items():
+        if name.startswith("pulse_state"):  # float32 sums in NumPy, double in the kernel
+            assert v == pytest.approx(twin.tally[name], rel=1e-5), name
+        else:
+            assert v == twin.tally[name], name
+    assert tally["pulses_up"] + tally["pulses_down"] == pulses
+    assert tally["write_steps_up"] > 0 and tally["write_steps_down"] > 0
     Wt = syn.weights()
     np.testing.assert_array_equal(W, Wt)  # written device by device as NumPy reads them all
     np.testing.assert_array_equal(WT2, Wt.T)
@@ -218,7 +228,8 @@ def small_problem():
     return X, y
 
 
-def chip_run(X, y, seed, device="gokmen-vlasov", engine=None, monkeypatch=None, **learning):
+def chip_run(X, y, seed, device="gokmen-vlasov", engine=None, monkeypatch=None, meter=False,
+             **learning):
     if engine == "numpy":
         monkeypatch.setenv("SYNAPSENET_ENGINE", "numpy")
     else:
@@ -228,7 +239,7 @@ def chip_run(X, y, seed, device="gokmen-vlasov", engine=None, monkeypatch=None, 
         "learning.synapse": "reference", "learning.weight_max": 0.6,
         **{f"learning.{k}": v for k, v in learning.items()}})
     net = sn.Network.from_sizes([10, 16, 2], hidden="sigmoid", output="softmax", seed=seed)
-    chip = hardware.deploy(net, cfg, seed=seed)
+    chip = hardware.deploy(net, cfg, seed=seed, meter=meter)
     chip.fit(X, y, epochs=6, learning_rate=0.5, loss="cross_entropy", batch_size=16, seed=seed)
     return chip
 
@@ -254,8 +265,12 @@ def test_compiled_training_reruns_identically_and_leaves_the_chip_consistent(mon
     X, y = small_problem()
     a = chip_run(X[:200], y[:200], 1, monkeypatch=monkeypatch)
     b = chip_run(X[:200], y[:200], 1, monkeypatch=monkeypatch)
-    for p, q in zip(a.parameters(), b.parameters()):
-        assert np.array_equal(p, q)
+    metered = chip_run(X[:200], y[:200], 1, monkeypatch=monkeypatch, meter=True)
+    for p, q, r in zip(a.parameters(), b.parameters(), metered.parameters()):
+        assert np.array_equal(p, q) and np.array_equal(p, r)  # the tally draws nothing
+    total = metered.substrate.counters.total()
+    assert total.pulses_up + total.pulses_down == total.write_pulses == a.substrate.pulses
+    assert total.write_steps_up > 0 and total.rows_written > 0
     sub = a.substrate
     assert sub.pulses > 0
     assert sub.counters.total().write_pulses == sub.pulses
@@ -277,7 +292,6 @@ def test_compiled_training_reruns_identically_and_leaves_the_chip_consistent(mon
     ({"pulse_length": 100}, "numpy (pulse_length 100 is over the kernel's 64 slots)"),
     ({"device": "ecram"}, "numpy (the device law has no closed form for a train of pulses)"),
     ({"device": "idealized-wn"}, "numpy (the device law has write noise"),
-    ({"meter": True}, "numpy (metered updates"),
     ({"env": True}, "numpy (SYNAPSENET_ENGINE=numpy)"),
 ])
 def test_what_the_kernel_does_not_take_runs_in_numpy_and_says_why(tmp_path, monkeypatch,

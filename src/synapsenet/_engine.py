@@ -615,10 +615,16 @@ class _PulseMirror(ctypes.Structure):
                 ("w2_col", _I64), ("gamma", _F), ("w_ref", _F), ("inv_wmax", _F), ("g", _F)]
 
 
+class _PulseMeter(ctypes.Structure):
+    _fields_ = [("n_in", _I64), ("batches", _I64), ("batch_rows", _I64), ("lo", _F),
+                ("inv_span", _F), ("pulses", _I64 * 2), ("state", ctypes.c_double * 2),
+                ("steps", _I64 * 2), ("rows_written", _I64)]
+
+
 if _LIB is not None:
     _LIB.sn_pulse_update.argtypes = [_P, _P, _P, _I64, _P, _I64, _I64, ctypes.c_int,
                                      ctypes.c_double, ctypes.c_uint64, _P, _P, ctypes.c_int,
-                                     _P, _P, _P]
+                                     _P, _P, _P, _P]
     _LIB.sn_pulse_update.restype = _I64
     _LIB.sn_pulse_work_size.argtypes = [_I64, _I64]
     _LIB.sn_pulse_work_size.restype = _I64
@@ -685,13 +691,17 @@ class PulseKernel:
         self._work = np.zeros(_LIB.sn_pulse_work_size(n_out, n_in), np.uint8)
 
     def __call__(self, Z, D, pulse_length: int, C: float, seed: int, mirror=None, masks=None,
-                 given=False):
+                 given=False, meter=None):
         """Apply the B samples' trains (Z: B × n_in, D: B × n_out, float32 C order) in
         order, with the settings in force (:func:`using`). ``mirror``: (W, W2, WnT, scaled, γ,
         w_ref, 1/weight_max, g), arrays or None (W2 of any strides, the others C order),
         written after each train. ``masks``: (XM, DM) uint64 arrays (B × n_in, B × n_out)
         of slots, read when ``given`` (the generator then draws only the noise) or filled
-        with the slots drawn. Returns (pulses, capped, devices hit, path bits)."""
+        with the slots drawn. ``meter``: (law's w_min, w_max, outputs a write batch) to
+        tally the pulses' cost, which then comes as a fifth value, a dict (``pulses_up``,
+        ``pulses_down``, ``pulse_state_up``, ``pulse_state_down``, ``write_steps_up``,
+        ``write_steps_down``, ``rows_written``). Returns (pulses, capped, devices hit, path
+        bits)."""
         n_out, n_in = self.shape
         Z = np.ascontiguousarray(Z, np.float32)
         D = np.ascontiguousarray(D, np.float32)
@@ -713,11 +723,24 @@ class PulseKernel:
             assert XM.dtype == DM.dtype == np.uint64 and XM.shape == (len(Z), n_in) and \
                 DM.shape == (len(Z), n_out) and XM.flags.c_contiguous and DM.flags.c_contiguous
         counts = np.zeros(3, np.int64)
+        tally = None
+        if meter is not None:
+            lo, hi, rows = meter
+            tally = _PulseMeter(n_in, -(-n_out // rows), rows, lo, np.float32(1.0 / (hi - lo)))
         paths = _LIB.sn_pulse_update(
             ctypes.byref(self._devices), ctypes.byref(m), Z.ctypes.data, n_in, D.ctypes.data,
             n_out, len(Z), int(pulse_length), float(C), int(seed) & ((1 << 64) - 1),
             None if XM is None else XM.ctypes.data, None if DM is None else DM.ctypes.data,
-            int(bool(given)), counts.ctypes.data, self._work.ctypes.data, ctypes.byref(_SETTINGS))
+            int(bool(given)), counts.ctypes.data, None if tally is None else ctypes.byref(tally),
+            self._work.ctypes.data, ctypes.byref(_SETTINGS))
         if paths < 0:
-            raise ValueError(f"sn_pulse_update failed ({paths}): pulse_length must be in 1…64")
-        return int(counts[0]), int(counts[1]), int(counts[2]), int(paths)
+            raise ValueError(f"sn_pulse_update failed ({paths}): pulse_length must be in 1…64 "
+                             "and a write batch one of at most 16")
+        out = int(counts[0]), int(counts[1]), int(counts[2]), int(paths)
+        if tally is None:
+            return out
+        t = tally
+        return out + ({"pulses_up": t.pulses[0], "pulses_down": t.pulses[1],
+                       "pulse_state_up": t.state[0], "pulse_state_down": t.state[1],
+                       "write_steps_up": t.steps[0], "write_steps_down": t.steps[1],
+                       "rows_written": t.rows_written},)

@@ -39,7 +39,7 @@ int64_t sn_pulse_work_size(int64_t n_out, int64_t n_in) {
     const int64_t size = n_out * n_in;
     const int64_t n = (n_in > n_out ? n_in : n_out) + 4;
     return ALIGN + (int64_t)sizeof(sn_pulse_rng) + 4 * 64 * (n_in + n_out) + (n_in + n_out) +
-           size + 4 * size + 12 * n + 6 * ALIGN;
+           size + 4 * size + 12 * n + 2 * 16 * n_in * 5 + 5 * n_in + 10 * ALIGN;
 }
 
 static unsigned char *carve(unsigned char **at, int64_t bytes) {
@@ -51,7 +51,7 @@ static unsigned char *carve(unsigned char **at, int64_t bytes) {
 int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float *Z,
                         int64_t ldz, const float *D, int64_t ldd, int64_t B, int BL, double C,
                         uint64_t seed, uint64_t *XM, uint64_t *DM, int given, int64_t *counts,
-                        unsigned char *work, const sn_settings *S) {
+                        sn_pulse_meter *meter, unsigned char *work, const sn_settings *S) {
     if (BL < 1 || BL > 64) return -1;
     const int64_t n_in = dev->n_in, n_out = dev->n_out, size = n_in * n_out;
     /* the workspace, carved from `work` (the caller's, its counts region all 0) */
@@ -67,6 +67,13 @@ int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float
     const int64_t n = (n_in > n_out ? n_in : n_out) + 4;
     ws.which = (int32_t *)carve(&at, 4 * n);
     ws.mask = (uint64_t *)carve(&at, 8 * n);
+    const int64_t cells = meter ? 2 * meter->batches * n_in : 0;
+    ws.most = carve(&at, cells);
+    ws.cells = (int32_t *)carve(&at, 4 * cells);
+    ws.written = carve(&at, n_in);
+    ws.written_list = (int32_t *)carve(&at, 4 * n_in);
+    ws.n_cells = ws.n_written = 0;
+    if (meter && meter->batches > 16) return -1;
     /* the lanes' states from one seed (xoshiro's authors' advice: SplitMix64) */
     for (int k = 0; k < 4; k++)
         for (int l = 0; l < LANES; l++) g->s[k][l] = splitmix64(&seed);
@@ -76,10 +83,11 @@ int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float
     int64_t paths = 0;
 #ifdef HAVE_AVX2_COPY
     if (sn_cpu_isa() >= ISA_AVX2 && S->isa >= ISA_AVX2) {
-        update_avx2(dev, mir, Z, ldz, D, ldd, B, BL, C, g, XM, DM, given, &ws, counts);
+        update_avx2(dev, mir, Z, ldz, D, ldd, B, BL, C, g, XM, DM, given, &ws, meter, counts);
         paths = PATH_PULSES_AVX2;
     } else
 #endif
-        update_portable(dev, mir, Z, ldz, D, ldd, B, BL, C, g, XM, DM, given, &ws, counts);
+        update_portable(dev, mir, Z, ldz, D, ldd, B, BL, C, g, XM, DM, given, &ws, meter,
+                        counts);
     return paths;
 }

@@ -261,6 +261,34 @@ TARGET static float NAME(abs_max)(const float *v, int64_t n) {
     return f;
 }
 
+/* What a metered update tallies (DeviceSynapses._metered, sample by sample): the pulses by
+ * direction, the states they met (the mean of the fractions of the range before and after,
+ * k times), and the write steps of a row-by-row write — per input (a crossbar row) and batch
+ * of `batch_rows` outputs the most pulses of one direction, and the inputs written. */
+TARGET static void NAME(meter_hit)(sn_pulse_meter *m, sn_pulse_work *ws, int64_t j, int64_t i,
+                                   int64_t k, int up, float before, float after) {
+    const int d = up ? 0 : 1;
+    const float fb = (before - m->lo) * m->inv_span, fa = (after - m->lo) * m->inv_span;
+    m->pulses[d] += k;
+    m->state[d] += 0.5 * (double)k * ((double)fb + (double)fa);
+    const int64_t cell = (d * m->batches + j / m->batch_rows) * m->n_in + i;
+    if (!ws->most[cell]) ws->cells[ws->n_cells++] = (int32_t)cell;
+    if (k > ws->most[cell]) ws->most[cell] = (unsigned char)k;
+    if (!ws->written[i]) ws->written_list[ws->n_written++] = (int32_t)i;
+    ws->written[i] = 1;
+}
+
+TARGET static void NAME(meter_sample)(sn_pulse_meter *m, sn_pulse_work *ws) {
+    for (int64_t c = 0; c < ws->n_cells; c++) {
+        const int32_t cell = ws->cells[c];
+        m->steps[cell >= m->batches * m->n_in] += ws->most[cell];
+        ws->most[cell] = 0;
+    }
+    for (int64_t r = 0; r < ws->n_written; r++) ws->written[ws->written_list[r]] = 0;
+    m->rows_written += ws->n_written;
+    ws->n_cells = ws->n_written = 0;
+}
+
 #ifndef PREFETCH
 #define PREFETCH 12 /* hits ahead */
 #endif
@@ -269,7 +297,8 @@ TARGET static int64_t NAME(update)(const sn_devices *dev, const sn_mirror *mir,
                                    const float *Z, int64_t ldz, const float *D, int64_t ldd,
                                    int64_t B, int BL, double C, sn_pulse_rng *g,
                                    const uint64_t *XM, const uint64_t *DM, int given,
-                                   sn_pulse_work *ws, int64_t *counts) {
+                                   sn_pulse_work *ws, sn_pulse_meter *meter,
+                                   int64_t *counts) {
     const int64_t n_in = dev->n_in, n_out = dev->n_out;
     const uint64_t slots = BL == 64 ? UINT64_MAX : (((uint64_t)1 << BL) - 1);
     for (int64_t s = 0; s < B; s++) {
@@ -321,11 +350,16 @@ TARGET static int64_t NAME(update)(const sn_devices *dev, const sn_mirror *mir,
             }
             const int64_t at = ws->hits[h], j = at / n_in, i = at - j * n_in;
             const int64_t k = ws->count[at];
+            const int up = ws->dpos[j] != ws->xpos[i];
+            const float before = dev->w[at];
             ws->count[at] = 0;
-            NAME(apply)(dev, mir, g, j, i, k, ws->dpos[j] != ws->xpos[i]);
+            NAME(apply)(dev, mir, g, j, i, k, up);
             counts[0] += dev->continuous ? 1 : k;
+            if (meter) NAME(meter_hit)(meter, ws, j, i, dev->continuous ? 1 : k, up, before,
+                                       dev->w[at]);
         }
         counts[2] += hit;
+        if (meter) NAME(meter_sample)(meter, ws);
     }
     return 0;
 }

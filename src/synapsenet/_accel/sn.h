@@ -185,18 +185,34 @@ typedef struct {
     int32_t *hits;              /* n_out × n_in */
     int32_t *which;             /* the values of a vector that can fire */
     uint64_t *mask;             /* their slots */
+    /* metered: per direction, batch of outputs and input the most pulses of one device this
+     * sample (all 0 between samples), the cells set; the inputs written (likewise) */
+    unsigned char *most, *written;
+    int32_t *cells, *written_list;
+    int64_t n_cells, n_written;
 } sn_pulse_work;
+
+/* the tally of a metered update (hardware/learning.py: DeviceSynapses._metered), added to */
+typedef struct {
+    int64_t n_in, batches, batch_rows; /* outputs in batches of batch_rows (≤ 16 batches) */
+    float lo, inv_span;                /* the law's w_min and 1 / (w_max − w_min) */
+    int64_t pulses[2];                 /* up, down */
+    double state[2];                   /* Σ k (fraction before + after) / 2 */
+    int64_t steps[2];                  /* the write steps, up and down */
+    int64_t rows_written;
+} sn_pulse_meter;
 
 enum { PATH_PULSES_AVX2 = 2 };
 
 /* B samples' trains (Z: B × n_in, D: B × n_out; C = C_x C_d; BL ≤ 64 slots) on dev, from a
  * generator seeded by `seed`, or from the masks XM (B × n_in), DM (B × n_out) when `given`
- * (else drawn ones written there if not NULL); counts += pulses, capped, devices hit.
+ * (else drawn ones written there if not NULL); counts += pulses, capped, devices hit; the
+ * tally into `meter` if not NULL.
  * Returns the PATH_* bits taken, or −1 (BL out of range). */
 int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float *Z,
                         int64_t ldz, const float *D, int64_t ldd, int64_t B, int BL, double C,
                         uint64_t seed, uint64_t *XM, uint64_t *DM, int given, int64_t *counts,
-                        unsigned char *work, const sn_settings *S);
+                        sn_pulse_meter *meter, unsigned char *work, const sn_settings *S);
 /* the bytes of `work` for n_out × n_in devices (given all 0, left so) */
 int64_t sn_pulse_work_size(int64_t n_out, int64_t n_in);
 

@@ -302,8 +302,6 @@ class DeviceSynapses:
         from .. import _engine
 
         why = _engine.pulses_unsupported()
-        if why is None and self.meter:
-            why = "metered updates: the tally of their cost is counted in NumPy"
         if why is None:
             devs = self.devices[0]
             why = "the pair mapping (its refresh) runs in NumPy" if self.pair else \
@@ -353,10 +351,14 @@ class DeviceSynapses:
                  np.float32(self.gamma), np.float32(self.w_ref), mirror["inv_wmax"],
                  mirror.get("g", 0.0))
         C = 1.0 / (self.gamma * self.dw * self.cfg.pulse_length)
-        pulses, capped, _, _ = kernel(Z, delta, self.cfg.pulse_length, C,
-                                      int(rng.bit_generator.random_raw()), mirror=m)
-        self.pulses += pulses
-        self.capped += capped
+        meter = (self.law.w_min, self.law.w_max, -(-self.shape[0] // WRITE_BATCHES)) \
+            if self.meter else None
+        out = kernel(Z, delta, self.cfg.pulse_length, C, int(rng.bit_generator.random_raw()),
+                     mirror=m, meter=meter)
+        self.pulses += out[0]
+        self.capped += out[1]
+        for name, v in (out[4] if meter else {}).items():  # what the pulses cost
+            self.tally[name] += v
         return True
 
     def _apply_at(self, index, n, rng) -> None:
