@@ -12,6 +12,34 @@
 
 #include "sn.h"
 
+/* The ziggurat of the standard normal's density (Marsaglia & Tsang, J. Stat. Softw. 5(8),
+ * 2000): ZIG layers of equal area, computed once at load; a draw takes its layer from a
+ * word's low bits and its value from the high ones (separate bits: no correlation between
+ * the two, Doornik 2005). */
+#define ZIG 128
+static const double zig_r = 3.442619855899, zig_v = 9.91256303526217e-3;
+static uint32_t zig_k[ZIG]; /* |value bits| below which a draw is inside its layer's box */
+static float zig_w[ZIG], zig_f[ZIG];
+
+__attribute__((constructor)) static void zig_tables(void) {
+    const double m = 0x1p31;
+    double dn = zig_r, tn = dn;
+    const double q = zig_v / exp(-0.5 * dn * dn);
+    zig_k[0] = (uint32_t)((dn / q) * m);
+    zig_k[1] = 0;
+    zig_w[0] = (float)(q / m);
+    zig_w[ZIG - 1] = (float)(dn / m);
+    zig_f[0] = 1.f;
+    zig_f[ZIG - 1] = (float)exp(-0.5 * dn * dn);
+    for (int i = ZIG - 2; i >= 1; i--) {
+        dn = sqrt(-2.0 * log(zig_v / dn + exp(-0.5 * dn * dn)));
+        zig_k[i + 1] = (uint32_t)((dn / tn) * m);
+        tn = dn;
+        zig_f[i] = (float)exp(-0.5 * dn * dn);
+        zig_w[i] = (float)(dn / m);
+    }
+}
+
 #define NAME(f) f##_portable
 #define TARGET
 #include "pulses.h"
@@ -78,7 +106,6 @@ int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float
     for (int k = 0; k < 4; k++)
         for (int l = 0; l < LANES; l++) g->s[k][l] = splitmix64(&seed);
     g->at = RNG_BUFFER;
-    g->has_spare = 0;
     for (int k = 0; k <= BL; k++) g->next_fire[k] = (double)(BL - k) / (double)(k + 1);
     int64_t paths = 0;
 #ifdef HAVE_AVX2_COPY

@@ -48,25 +48,32 @@ TARGET static inline uint64_t NAME(next)(sn_pulse_rng *restrict g) {
     return g->buf[g->at++];
 }
 
-/* a standard normal draw: Marsaglia's polar method (SIAM Review 6:260, 1964), the second of
- * each pair kept for the next call */
+/* a uniform in (0, 1) from a word's high 24 bits */
+TARGET static inline float NAME(uniform)(uint64_t r) {
+    return ((float)(r >> 40) + 0.5f) * 0x1p-24f;
+}
+
+/* a standard normal draw: the ziggurat (pulses.c), most draws one word, a multiply and a
+ * compare */
 TARGET static float NAME(normal)(sn_pulse_rng *g) {
-    if (g->has_spare) {
-        g->has_spare = 0;
-        return g->spare;
-    }
     for (;;) {
         const uint64_t r = NAME(next)(g);
-        /* two uniforms in (−1, 1) from the word's halves, 24 bits each */
-        const float x = (float)(int32_t)(uint32_t)(r >> 32) * 0x1p-31f;
-        const float y = (float)(int32_t)(uint32_t)r * 0x1p-31f;
-        const float s = x * x + y * y;
-        if (s < 1.f && s > 0.f) {
-            const float f = sqrtf(-2.f * logf(s) / s);
-            g->spare = y * f;
-            g->has_spare = 1;
-            return x * f;
+        const int i = (int)(r & (ZIG - 1));
+        const int32_t h = (int32_t)(uint32_t)(r >> 32);
+        const uint32_t a = h < 0 ? (uint32_t)0 - (uint32_t)h : (uint32_t)h;
+        const float x = (float)h * zig_w[i];
+        if (a < zig_k[i]) return x; /* inside the layer's box */
+        if (i == 0) { /* the tail beyond r (Marsaglia's method for it) */
+            float t, y;
+            do {
+                t = -logf(NAME(uniform)(NAME(next)(g))) / (float)zig_r;
+                y = -logf(NAME(uniform)(NAME(next)(g)));
+            } while (y + y < t * t);
+            return h > 0 ? (float)zig_r + t : -(float)zig_r - t;
         }
+        /* the wedge: under the density, or draw again */
+        const float u = NAME(uniform)(NAME(next)(g));
+        if (zig_f[i] + u * (zig_f[i - 1] - zig_f[i]) < expf(-0.5f * x * x)) return x;
     }
 }
 

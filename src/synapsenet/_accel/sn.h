@@ -171,8 +171,7 @@ typedef struct {
 typedef struct {
     uint64_t s[4][LANES];     /* xoshiro256++ lanes, word k of lane l at s[k][l] */
     uint64_t buf[RNG_BUFFER];
-    int at, has_spare;
-    float spare;
+    int at;
     double next_fire[65];     /* (BL − k) / (k + 1): the binomial's P(k + 1) / P(k) / odds */
 } sn_pulse_rng;
 
