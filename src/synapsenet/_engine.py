@@ -640,6 +640,11 @@ def pulses_unsupported() -> str | None:
     return None
 
 
+def _data(a: np.ndarray) -> int:
+    """The address of an array's first element (without building its ctypes view)."""
+    return a.__array_interface__["data"][0]
+
+
 def _f32(x) -> np.ndarray:
     """A parameter as the kernel reads it: float32, C order, flat."""
     return np.ascontiguousarray(np.asarray(x, np.float32).reshape(-1))
@@ -689,6 +694,34 @@ class PulseKernel:
         d.curved, d.continuous = int(bool(curved)), int(bool(continuous))
         self._devices, self._keep, self.shape = d, keep, (n_out, n_in)
         self._work = np.zeros(_LIB.sn_pulse_work_size(n_out, n_in), np.uint8)
+        self._counts = np.zeros(3, np.int64)
+        # what every call passes, made once (a batch-1 update is mostly its call)
+        self._devices_ref = ctypes.byref(d)
+        self._work_at, self._counts_at = _data(self._work), _data(self._counts)
+        self._mirrored = (None,)  # the last mirror: its key, struct and arrays
+
+    def _mirror(self, mirror):
+        """The mirror's struct (made again only when its arrays or values change; the
+        arrays are kept referenced while it is, so that their addresses stay theirs)."""
+        key = None if mirror is None else tuple(id(a) for a in mirror[:4]) + \
+            tuple(float(c) for c in mirror[4:])
+        if key == self._mirrored[0] and key is not None:
+            return self._mirrored[1]
+        n_out, n_in = self.shape
+        m = _PulseMirror()
+        if mirror is not None:
+            arrays, consts = mirror[:4], mirror[4:]
+            for name, a in zip(("W", "W2", "WnT", "scaled"), arrays):
+                if a is not None:
+                    assert a.dtype == np.float32 and a.size == n_out * n_in
+                    assert name == "W2" and a.shape == self.shape or a.flags.c_contiguous
+                    setattr(m, name, _data(a))
+            if arrays[1] is not None:  # W2 (n_out × n_in) with its own strides
+                m.w2_row, m.w2_col = (st // 4 for st in arrays[1].strides)
+            m.gamma, m.w_ref, m.inv_wmax, m.g = (float(c) for c in consts)
+        ref = ctypes.byref(m)
+        self._mirrored = (key, ref, m, mirror)
+        return ref
 
     def __call__(self, Z, D, pulse_length: int, C: float, seed: int, mirror=None, masks=None,
                  given=False, meter=None):
@@ -706,33 +739,24 @@ class PulseKernel:
         Z = np.ascontiguousarray(Z, np.float32)
         D = np.ascontiguousarray(D, np.float32)
         assert Z.shape == (len(D), n_in) and D.shape == (len(Z), n_out), (Z.shape, D.shape)
-        m = _PulseMirror()
-        if mirror is not None:
-            arrays, consts = mirror[:4], mirror[4:]
-            for name, a in zip(("W", "W2", "WnT", "scaled"), arrays):
-                if a is not None:
-                    assert a.dtype == np.float32 and a.size == n_out * n_in
-                    assert name == "W2" and a.shape == self.shape or a.flags.c_contiguous
-                    setattr(m, name, a.ctypes.data)
-            if arrays[1] is not None:  # W2 (n_out × n_in) with its own strides
-                m.w2_row, m.w2_col = (st // 4 for st in arrays[1].strides)
-            m.gamma, m.w_ref, m.inv_wmax, m.g = (float(c) for c in consts)
+        m = self._mirror(mirror)
         XM = DM = None
         if masks is not None:
             XM, DM = masks
             assert XM.dtype == DM.dtype == np.uint64 and XM.shape == (len(Z), n_in) and \
                 DM.shape == (len(Z), n_out) and XM.flags.c_contiguous and DM.flags.c_contiguous
-        counts = np.zeros(3, np.int64)
+        counts = self._counts
+        counts[:] = 0
         tally = None
         if meter is not None:
             lo, hi, rows = meter
             tally = _PulseMeter(n_in, -(-n_out // rows), rows, lo, np.float32(1.0 / (hi - lo)))
         paths = _LIB.sn_pulse_update(
-            ctypes.byref(self._devices), ctypes.byref(m), Z.ctypes.data, n_in, D.ctypes.data,
-            n_out, len(Z), int(pulse_length), float(C), int(seed) & ((1 << 64) - 1),
-            None if XM is None else XM.ctypes.data, None if DM is None else DM.ctypes.data,
-            int(bool(given)), counts.ctypes.data, None if tally is None else ctypes.byref(tally),
-            self._work.ctypes.data, ctypes.byref(_SETTINGS))
+            self._devices_ref, m, _data(Z), n_in, _data(D), n_out, len(Z), int(pulse_length),
+            float(C), int(seed) & ((1 << 64) - 1), None if XM is None else _data(XM),
+            None if DM is None else _data(DM), int(bool(given)), self._counts_at,
+            None if tally is None else ctypes.byref(tally), self._work_at,
+            ctypes.byref(_SETTINGS))
         if paths < 0:
             raise ValueError(f"sn_pulse_update failed ({paths}): pulse_length must be in 1…64 "
                              "and a write batch one of at most 16")
