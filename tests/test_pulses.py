@@ -56,9 +56,11 @@ def law_file(tmp_path, law, name="law"):
     return str(path)
 
 
-def synapses(tmp_path, law, n_in=13, n_out=7, pulse_length=31, seed=0, weight_max=1.0):
-    cfg = LearningConfig(device=law_file(tmp_path, law), synapse="reference",
-                         scheme="stochastic", pulse_length=pulse_length, weight_max=weight_max)
+def synapses(tmp_path, law, n_in=13, n_out=7, pulse_length=31, seed=0, weight_max=1.0,
+             synapse="reference", refresh_at=0.95):
+    cfg = LearningConfig(device=law_file(tmp_path, law), synapse=synapse, scheme="stochastic",
+                         pulse_length=pulse_length, weight_max=weight_max,
+                         refresh_at=refresh_at)
     rng = np.random.default_rng(seed)
     W = rng.uniform(-0.4, 0.4, (n_out, n_in)).astype(np.float32)
     layer = sn.Dense(n_in, n_out, "identity", W=W, b=np.zeros(n_out))
@@ -104,11 +106,14 @@ def expected_paths(isa):
 
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("name", list(LAWS))
-@pytest.mark.parametrize("pulse_length", [31, 64, 5])
-def test_given_slots_give_numpys_update(tmp_path, name, isa, pulse_length):
+@pytest.mark.parametrize("pulse_length,synapse", [(31, "reference"), (64, "reference"),
+                                                  (5, "reference"), (31, "pair")])
+def test_given_slots_give_numpys_update(tmp_path, name, isa, pulse_length, synapse):
     law, exact = LAWS[name]
-    twin, layer = synapses(tmp_path, law, pulse_length=pulse_length)
-    syn, _ = synapses(tmp_path, law, pulse_length=pulse_length)
+    # a pair refreshed past a third of its range: many pairs are, in a few samples
+    kw = dict(pulse_length=pulse_length, synapse=synapse, refresh_at=0.35)
+    twin, layer = synapses(tmp_path, law, **kw)
+    syn, _ = synapses(tmp_path, law, **kw)
     assert syn.kernel_unsupported() is None and syn.engine == "compiled"
     Z, D = batch(13, 7, 9)
     rng = np.random.default_rng(5)
@@ -135,19 +140,22 @@ def test_given_slots_give_numpys_update(tmp_path, name, isa, pulse_length):
     assert _engine.path_names(paths) == expected_paths(isa)
     assert pulses == twin.pulses > 0
     assert capped == twin.capped > 0
-    want, got = twin.states[0], syn.states[0]
-    if exact:
-        np.testing.assert_array_equal(got, want)
-    else:  # the closed form in C's expf/log1pf, NumPy's in its own: a few float32 ulps
-        np.testing.assert_allclose(got, want, rtol=0, atol=4 * np.spacing(np.float32(1)))
-    assert 0 < np.count_nonzero(got != before) <= hits
+    for want, got in zip(twin.states, syn.states):
+        if exact:
+            np.testing.assert_array_equal(got, want)
+        else:  # the closed form in C's expf/log1pf, NumPy's in its own: a few float32 ulps
+            np.testing.assert_allclose(got, want, rtol=0, atol=4 * np.spacing(np.float32(1)))
+    assert 0 < np.count_nonzero(syn.states[0] != before) <= hits + tally["refreshes"]
+    if synapse == "pair":
+        assert tally["refreshes"] == twin.refreshes > 0
     for name, v in tally.items():
         if name.startswith("pulse_state"):  # float32 sums in NumPy, double in the kernel
             assert v == pytest.approx(twin.tally[name], rel=1e-5), name
         else:
             assert v == twin.tally[name], name
     assert tally["pulses_up"] + tally["pulses_down"] == pulses
-    assert tally["write_steps_up"] > 0 and tally["write_steps_down"] > 0
+    assert tally["write_steps_up"] > 0  # (a pair's pulses all potentiate)
+    assert (tally["write_steps_down"] > 0) == (synapse == "reference")
     Wt = syn.weights()
     np.testing.assert_array_equal(W, Wt)  # written device by device as NumPy reads them all
     np.testing.assert_array_equal(WT2, Wt.T)
@@ -264,17 +272,21 @@ def test_a_training_run_is_as_accurate_as_numpys(monkeypatch):
     assert abs(np.mean(acc["compiled"]) - np.mean(acc["numpy"])) < 0.05, acc
 
 
-def test_compiled_training_reruns_identically_and_leaves_the_chip_consistent(monkeypatch):
+@pytest.mark.parametrize("learning", [{}, {"synapse": "pair", "refresh_at": 0.5}])
+def test_compiled_training_reruns_identically_and_leaves_the_chip_consistent(monkeypatch,
+                                                                             learning):
     X, y = small_problem()
-    a = chip_run(X[:200], y[:200], 1, monkeypatch=monkeypatch)
-    b = chip_run(X[:200], y[:200], 1, monkeypatch=monkeypatch)
-    metered = chip_run(X[:200], y[:200], 1, monkeypatch=monkeypatch, meter=True)
+    a = chip_run(X[:200], y[:200], 1, monkeypatch=monkeypatch, **learning)
+    b = chip_run(X[:200], y[:200], 1, monkeypatch=monkeypatch, **learning)
+    metered = chip_run(X[:200], y[:200], 1, monkeypatch=monkeypatch, meter=True, **learning)
     for p, q, r in zip(a.parameters(), b.parameters(), metered.parameters()):
         assert np.array_equal(p, q) and np.array_equal(p, r)  # the tally draws nothing
     total = metered.substrate.counters.total()
     assert total.pulses_up + total.pulses_down == total.write_pulses == a.substrate.pulses
     assert total.write_steps_up > 0 and total.rows_written > 0
     sub = a.substrate
+    if learning:  # pairs refreshed, counted alike metered or not
+        assert total.refreshes == sub.describe()["refreshes"] > 0
     assert sub.pulses > 0
     assert sub.counters.total().write_pulses == sub.pulses
     for k, (layer, syn, array) in enumerate(zip(a.layers, sub.synapses, sub.arrays)):
@@ -291,7 +303,6 @@ def test_compiled_training_reruns_identically_and_leaves_the_chip_consistent(mon
 
 
 @pytest.mark.parametrize("learning,why", [
-    ({"synapse": "pair"}, "numpy (the pair mapping (its refresh) runs in NumPy)"),
     ({"pulse_length": 100}, "numpy (pulse_length 100 is over the kernel's 64 slots)"),
     ({"device": "ecram"}, "numpy (the device law has no closed form for a train of pulses)"),
     ({"device": "idealized-wn"}, "numpy (the device law has write noise"),

@@ -621,10 +621,15 @@ class _PulseMeter(ctypes.Structure):
                 ("steps", _I64 * 2), ("rows_written", _I64)]
 
 
+class _PulsePair(ctypes.Structure):
+    _fields_ = [("minus", ctypes.POINTER(_PulseDevices)), ("limit", _F), ("step", _F),
+                ("w_min", _F), ("gamma", _F), ("refreshes", _I64)]
+
+
 if _LIB is not None:
     _LIB.sn_pulse_update.argtypes = [_P, _P, _P, _I64, _P, _I64, _I64, ctypes.c_int,
                                      ctypes.c_double, ctypes.c_uint64, _P, _P, ctypes.c_int,
-                                     _P, _P, _P, _P]
+                                     _P, _P, _P, _P, _P]
     _LIB.sn_pulse_update.restype = _I64
     _LIB.sn_pulse_work_size.argtypes = [_I64, _I64]
     _LIB.sn_pulse_work_size.restype = _I64
@@ -650,48 +655,65 @@ def _f32(x) -> np.ndarray:
     return np.ascontiguousarray(np.asarray(x, np.float32).reshape(-1))
 
 
+def _pulse_devices(states, lo, hi, a, b, sigma, table=None, curved=False, continuous=False):
+    """``sn_devices`` for a device array (see :class:`PulseKernel`), and the arrays it points
+    into (to keep)."""
+    n_out, n_in = states.shape
+    assert states.dtype == np.float32 and states.flags.c_contiguous
+    size = n_out * n_in
+    keep = [states]
+    # the per-device parameters side by side, one row a device (a train reads them from one
+    # cache line); shared ones as one value
+    values = {"lo": lo, "hi": hi, "a0": a[0], "a1": a[1], "b0": b[0], "b1": b[1],
+              "s0": sigma[0], "s1": sigma[1]}
+    values = {k: _f32(v) for k, v in values.items() if v is not None}
+    assert all(len(v) in (1, size) for v in values.values())
+    own = [k for k, v in values.items() if len(v) > 1]
+    rows = np.empty((size, max(len(own), 1)), np.float32)
+    for c, k in enumerate(own):
+        rows[:, c] = values[k]
+    keep += [rows, *values.values()]
+
+    def param(k):
+        if k not in values:
+            return _Param(None, 0)
+        if k in own:
+            return _Param(_data(rows) + 4 * own.index(k), rows.shape[1])
+        return _Param(_data(values[k]), 0)
+
+    d = _PulseDevices(n_out, n_in, _data(states), param("lo"), param("hi"))
+    for k in range(2):
+        d.a[k], d.b[k], d.sigma[k] = param(f"a{k}"), param(f"b{k}"), param(f"s{k}")
+    if table is not None:
+        g, c, mid = table
+        g, c = _f32(g), _f32(c)
+        keep += [g, c]
+        d.table_g, d.table_c, d.table_mid = _data(g), _data(c), int(mid)
+    d.curved, d.continuous = int(bool(curved)), int(bool(continuous))
+    return d, keep
+
+
 class PulseKernel:
     """A device array bound for ``sn_pulse_update``: ``states`` (float32, n_out × n_in, C
     order, updated in place) and the law's parameters, each per device or one value: the
     bounds ``lo``, ``hi``; per direction (up, down) the coefficients ``a``, ``b`` of
     ``dw = a + b w`` and the train noise ``sigma`` (None: noiseless); ``table`` (g, c, mid):
     a train of k pulses is ``w g[mid ± k] + c[mid ± k]`` (None: the closed form); ``curved``:
-    some b ≠ 0; ``continuous``: a device hit counts one pulse."""
+    some b ≠ 0; ``continuous``: a device hit counts one pulse. ``pair``: the pair mapping,
+    these devices holding w⁺ — (the keyword arguments above for the devices of w⁻, the state
+    past which a pair is refreshed, the nominal step up, the law's w_min, γ)."""
 
     def __init__(self, states, lo, hi, a, b, sigma, table=None, curved=False,
-                 continuous=False):
+                 continuous=False, pair=None):
         n_out, n_in = states.shape
-        assert states.dtype == np.float32 and states.flags.c_contiguous
-        size = n_out * n_in
-        keep = [states]
-        # the per-device parameters side by side, one row a device (a train reads them from
-        # one cache line); shared ones as one value
-        values = {"lo": lo, "hi": hi, "a0": a[0], "a1": a[1], "b0": b[0], "b1": b[1],
-                  "s0": sigma[0], "s1": sigma[1]}
-        values = {k: _f32(v) for k, v in values.items() if v is not None}
-        assert all(len(v) in (1, size) for v in values.values())
-        own = [k for k, v in values.items() if len(v) > 1]
-        rows = np.empty((size, max(len(own), 1)), np.float32)
-        for c, k in enumerate(own):
-            rows[:, c] = values[k]
-        keep += [rows, *values.values()]
-
-        def param(k):
-            if k not in values:
-                return _Param(None, 0)
-            if k in own:
-                return _Param(rows.ctypes.data + 4 * own.index(k), rows.shape[1])
-            return _Param(values[k].ctypes.data, 0)
-
-        d = _PulseDevices(n_out, n_in, states.ctypes.data, param("lo"), param("hi"))
-        for k in range(2):
-            d.a[k], d.b[k], d.sigma[k] = param(f"a{k}"), param(f"b{k}"), param(f"s{k}")
-        if table is not None:
-            g, c, mid = table
-            g, c = _f32(g), _f32(c)
-            keep += [g, c]
-            d.table_g, d.table_c, d.table_mid = g.ctypes.data, c.ctypes.data, int(mid)
-        d.curved, d.continuous = int(bool(curved)), int(bool(continuous))
+        d, keep = _pulse_devices(states, lo, hi, a, b, sigma, table, curved, continuous)
+        self._pair = None
+        if pair is not None:
+            minus, limit, step, w_min, gamma = pair
+            m, more = _pulse_devices(**minus)
+            assert m.n_out == n_out and m.n_in == n_in
+            keep += more + [m]
+            self._pair = _PulsePair(ctypes.pointer(m), limit, step, w_min, gamma, 0)
         self._devices, self._keep, self.shape = d, keep, (n_out, n_in)
         self._work = np.zeros(_LIB.sn_pulse_work_size(n_out, n_in), np.uint8)
         self._counts = np.zeros(3, np.int64)
@@ -733,7 +755,8 @@ class PulseKernel:
         with the slots drawn. ``meter``: (law's w_min, w_max, outputs a write batch) to
         tally the pulses' cost, which then comes as a fifth value, a dict (``pulses_up``,
         ``pulses_down``, ``pulse_state_up``, ``pulse_state_down``, ``write_steps_up``,
-        ``write_steps_down``, ``rows_written``). Returns (pulses, capped, devices hit, path
+        ``write_steps_down``, ``rows_written``, ``refreshes``; with the pair mapping
+        ``refreshes`` comes so unmetered too). Returns (pulses, capped, devices hit, path
         bits)."""
         n_out, n_in = self.shape
         Z = np.ascontiguousarray(Z, np.float32)
@@ -755,16 +778,20 @@ class PulseKernel:
             self._devices_ref, m, _data(Z), n_in, _data(D), n_out, len(Z), int(pulse_length),
             float(C), int(seed) & ((1 << 64) - 1), None if XM is None else _data(XM),
             None if DM is None else _data(DM), int(bool(given)), self._counts_at,
-            None if tally is None else ctypes.byref(tally), self._work_at,
+            None if tally is None else ctypes.byref(tally),
+            None if self._pair is None else ctypes.byref(self._pair), self._work_at,
             ctypes.byref(_SETTINGS))
         if paths < 0:
             raise ValueError(f"sn_pulse_update failed ({paths}): pulse_length must be in 1…64 "
                              "and a write batch one of at most 16")
         out = int(counts[0]), int(counts[1]), int(counts[2]), int(paths)
+        refreshes = 0
+        if self._pair is not None:
+            refreshes, self._pair.refreshes = self._pair.refreshes, 0
         if tally is None:
-            return out
+            return out if self._pair is None else out + ({"refreshes": refreshes},)
         t = tally
         return out + ({"pulses_up": t.pulses[0], "pulses_down": t.pulses[1],
                        "pulse_state_up": t.state[0], "pulse_state_down": t.state[1],
                        "write_steps_up": t.steps[0], "write_steps_down": t.steps[1],
-                       "rows_written": t.rows_written},)
+                       "rows_written": t.rows_written, "refreshes": refreshes},)

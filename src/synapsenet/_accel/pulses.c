@@ -79,7 +79,8 @@ static unsigned char *carve(unsigned char **at, int64_t bytes) {
 int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float *Z,
                         int64_t ldz, const float *D, int64_t ldd, int64_t B, int BL, double C,
                         uint64_t seed, uint64_t *XM, uint64_t *DM, int given, int64_t *counts,
-                        sn_pulse_meter *meter, unsigned char *work, const sn_settings *S) {
+                        sn_pulse_meter *meter, sn_pair *pair, unsigned char *work,
+                        const sn_settings *S) {
     if (BL < 1 || BL > 64) return -1;
     const int64_t n_in = dev->n_in, n_out = dev->n_out, size = n_in * n_out;
     /* the workspace, carved from `work` (the caller's, its counts region all 0) */
@@ -110,11 +111,12 @@ int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float
     int64_t paths = 0;
 #ifdef HAVE_AVX2_COPY
     if (sn_cpu_isa() >= ISA_AVX2 && S->isa >= ISA_AVX2) {
-        update_avx2(dev, mir, Z, ldz, D, ldd, B, BL, C, g, XM, DM, given, &ws, meter, counts);
+        update_avx2(dev, mir, Z, ldz, D, ldd, B, BL, C, g, XM, DM, given, &ws, meter, pair,
+                    counts);
         paths = PATH_PULSES_AVX2;
     } else
 #endif
-        update_portable(dev, mir, Z, ldz, D, ldd, B, BL, C, g, XM, DM, given, &ws, meter,
+        update_portable(dev, mir, Z, ldz, D, ldd, B, BL, C, g, XM, DM, given, &ws, meter, pair,
                         counts);
     return paths;
 }

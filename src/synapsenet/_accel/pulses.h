@@ -147,10 +147,9 @@ TARGET static inline void NAME(bitwise_trains)(sn_pulse_rng *restrict g, double 
 TARGET static inline float NAME(par)(const sn_param *q, int64_t at) { return q->v[at * q->step]; }
 
 /* k pulses (up: potentiation) to the device at flat index `at`: the law's closed form, its
- * train noise σ √k ξ, its bounds; then the weight mirrors */
-TARGET static void NAME(apply)(const sn_devices *dev, const sn_mirror *mir, sn_pulse_rng *g,
-                               int64_t j, int64_t i, int64_t k, int up) {
-    const int64_t at = j * dev->n_in + i;
+ * train noise σ √k ξ, its bounds; returns its new state */
+TARGET static float NAME(apply)(const sn_devices *dev, sn_pulse_rng *g, int64_t at, int64_t k,
+                                int up) {
     const int d = up ? 0 : 1;
     const float kf = (float)k;
     float x = dev->w[at];
@@ -178,19 +177,41 @@ TARGET static void NAME(apply)(const sn_devices *dev, const sn_mirror *mir, sn_p
     x = x < lo ? lo : x; /* NumPy's maximum, then minimum */
     x = x > hi ? hi : x;
     dev->w[at] = x;
-    if (mir->W) { /* the weight γ (w − w_ref), and what the crossbar reads, W / weight_max */
-        const float v = (x - mir->w_ref) * mir->gamma;
-        mir->W[at] = v;
-        if (mir->W2) mir->W2[j * mir->w2_row + i * mir->w2_col] = v;
-        if (mir->WnT) {
-            float u = v * mir->inv_wmax;
-            u = u < -1.f ? -1.f : u;
-            u = u > 1.f ? 1.f : u;
-            const int64_t tt = i * dev->n_out + j;
-            mir->WnT[tt] = u;
-            if (mir->scaled) mir->scaled[tt] = u * mir->g;
-        }
+    return x;
+}
+
+/* the weight v of synapse (j, i) written where it is read: W, W2, and what the crossbar
+ * reads, W / weight_max clipped to ±1, and its copy in ADC steps */
+TARGET static void NAME(mirror)(const sn_mirror *mir, int64_t n_out, int64_t n_in, int64_t j,
+                                int64_t i, float v) {
+    mir->W[j * n_in + i] = v;
+    if (mir->W2) mir->W2[j * mir->w2_row + i * mir->w2_col] = v;
+    if (mir->WnT) {
+        float u = v * mir->inv_wmax;
+        u = u < -1.f ? -1.f : u;
+        u = u > 1.f ? 1.f : u;
+        const int64_t tt = i * n_out + j;
+        mir->WnT[tt] = u;
+        if (mir->scaled) mir->scaled[tt] = u * mir->g;
     }
+}
+
+/* A pair's refresh (DeviceSynapses._refresh): its weight read, both devices reset to w_min
+ * and the difference written into one of them, within each device's bounds */
+TARGET static void NAME(refresh)(const sn_devices *plus, const sn_pair *pair, int64_t at) {
+    const sn_devices *minus = pair->minus;
+    const float W = (plus->w[at] - minus->w[at]) * pair->gamma;
+    const float target = W / pair->gamma;
+    float v0 = pair->w_min + (target > 0.f ? target : 0.f);
+    float v1 = pair->w_min + (-target > 0.f ? -target : 0.f);
+    const float lo0 = NAME(par)(&plus->lo, at), hi0 = NAME(par)(&plus->hi, at);
+    const float lo1 = NAME(par)(&minus->lo, at), hi1 = NAME(par)(&minus->hi, at);
+    v0 = v0 < lo0 ? lo0 : v0;
+    v0 = v0 > hi0 ? hi0 : v0;
+    v1 = v1 < lo1 ? lo1 : v1;
+    v1 = v1 > hi1 ? hi1 : v1;
+    plus->w[at] = v0;
+    minus->w[at] = v1;
 }
 
 /* the slots a vector v (n values, probabilities |v_i| c) fires in: drawn, or taken from
@@ -305,7 +326,7 @@ TARGET static int64_t NAME(update)(const sn_devices *dev, const sn_mirror *mir,
                                    int64_t B, int BL, double C, sn_pulse_rng *g,
                                    const uint64_t *XM, const uint64_t *DM, int given,
                                    sn_pulse_work *ws, sn_pulse_meter *meter,
-                                   int64_t *counts) {
+                                   sn_pair *pair, int64_t *counts) {
     const int64_t n_in = dev->n_in, n_out = dev->n_out;
     const uint64_t slots = BL == 64 ? UINT64_MAX : (((uint64_t)1 << BL) - 1);
     for (int64_t s = 0; s < B; s++) {
@@ -354,16 +375,34 @@ TARGET static int64_t NAME(update)(const sn_devices *dev, const sn_mirror *mir,
                 __builtin_prefetch(dev->w + ahead, 1);
                 if (first) __builtin_prefetch(first->v + ahead * first->step);
                 if (mir->W) __builtin_prefetch(mir->W + ahead, 1);
+                if (pair) __builtin_prefetch(pair->minus->w + ahead, 1);
             }
             const int64_t at = ws->hits[h], j = at / n_in, i = at - j * n_in;
             const int64_t k = ws->count[at];
             const int up = ws->dpos[j] != ws->xpos[i];
-            const float before = dev->w[at];
+            const int64_t pulses = dev->continuous ? 1 : k;
             ws->count[at] = 0;
-            NAME(apply)(dev, mir, g, j, i, k, up);
-            counts[0] += dev->continuous ? 1 : k;
-            if (meter) NAME(meter_hit)(meter, ws, j, i, dev->continuous ? 1 : k, up, before,
-                                       dev->w[at]);
+            counts[0] += pulses;
+            float v;
+            if (!pair) { /* one bidirectional device against the reference: LTP up, LTD down */
+                const float before = dev->w[at];
+                const float x = NAME(apply)(dev, g, at, k, up);
+                v = (x - mir->w_ref) * mir->gamma;
+                if (meter) NAME(meter_hit)(meter, ws, j, i, pulses, up, before, x);
+            } else { /* a pair: an update up potentiates w⁺, one down w⁻; a pair that this
+                      * update takes past refresh_at of the range is refreshed first */
+                const sn_devices *minus = pair->minus;
+                const float b0 = dev->w[at], b1 = minus->w[at], kf = (float)k;
+                if (b0 + (up ? kf : 0.f) * pair->step >= pair->limit ||
+                    b1 + (up ? 0.f : kf) * pair->step >= pair->limit) {
+                    NAME(refresh)(dev, pair, at);
+                    pair->refreshes++;
+                }
+                const float x = NAME(apply)(up ? dev : minus, g, at, k, 1);
+                v = (dev->w[at] - minus->w[at]) * pair->gamma;
+                if (meter) NAME(meter_hit)(meter, ws, j, i, pulses, 1, up ? b0 : b1, x);
+            }
+            if (mir->W) NAME(mirror)(mir, n_out, n_in, j, i, v);
         }
         counts[2] += hit;
         if (meter) NAME(meter_sample)(meter, ws);

@@ -201,17 +201,26 @@ typedef struct {
     int64_t rows_written;
 } sn_pulse_meter;
 
+/* the pair mapping (W = γ (w⁺ − w⁻), dev holding w⁺): the devices of w⁻, the state past which
+ * a pair is refreshed, the nominal step up, the law's w_min; refreshes added to */
+typedef struct {
+    const sn_devices *minus;
+    float limit, step, w_min, gamma;
+    int64_t refreshes;
+} sn_pair;
+
 enum { PATH_PULSES_AVX2 = 2 };
 
 /* B samples' trains (Z: B × n_in, D: B × n_out; C = C_x C_d; BL ≤ 64 slots) on dev, from a
  * generator seeded by `seed`, or from the masks XM (B × n_in), DM (B × n_out) when `given`
  * (else drawn ones written there if not NULL); counts += pulses, capped, devices hit; the
- * tally into `meter` if not NULL.
+ * tally into `meter` if not NULL; `pair` (NULL: a reference column) the pair mapping's.
  * Returns the PATH_* bits taken, or −1 (BL out of range). */
 int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float *Z,
                         int64_t ldz, const float *D, int64_t ldd, int64_t B, int BL, double C,
                         uint64_t seed, uint64_t *XM, uint64_t *DM, int given, int64_t *counts,
-                        sn_pulse_meter *meter, unsigned char *work, const sn_settings *S);
+                        sn_pulse_meter *meter, sn_pair *pair, unsigned char *work,
+                        const sn_settings *S);
 /* the bytes of `work` for n_out × n_in devices (given all 0, left so) */
 int64_t sn_pulse_work_size(int64_t n_out, int64_t n_in);
 

@@ -304,8 +304,7 @@ class DeviceSynapses:
         why = _engine.pulses_unsupported()
         if why is None:
             devs = self.devices[0]
-            why = "the pair mapping (its refresh) runs in NumPy" if self.pair else \
-                f"pulse_length {self.cfg.pulse_length} is over the kernel's 64 slots" \
+            why = f"pulse_length {self.cfg.pulse_length} is over the kernel's 64 slots" \
                 if self.cfg.pulse_length > 64 else \
                 "the device law has no closed form for a train of pulses" \
                 if not devs.closed_form else \
@@ -321,23 +320,33 @@ class DeviceSynapses:
             return None
         if self.__dict__.get("_kernel") is None:
             from .. import _engine
-            from .devices.base import sel
 
-            devs, law = self.devices[0], self.law
-            up, down = np.ones(1, bool), np.zeros(1, bool)
-            a_up, b_up, a_dn, b_dn = devs.affine
-            # each coefficient as DeviceArray._closed selects it for a direction
-            a = [np.asarray(sel(u, a_up, a_dn), np.float32) for u in (up, down)]
-            b = [np.asarray(sel(u, b_up, b_dn), np.float32) for u in (up, down)]
-            sigma = [None if devs.noiseless else law._train_noise(devs.p, u)
-                     for u in (up, down)]
-            curved = not all(np.ndim(c) == 0 and c == 0 for c in (b_up, b_dn))
-            table = devs._table()
-            self._kernel = _engine.PulseKernel(
-                self.states[0], devs.lo, devs.hi, a, b, sigma,
-                None if table is None else (*table, _TABLE_PULSES),
-                curved=curved, continuous=self.continuous)
+            args = [self._kernel_arrays(devs, w) for devs, w in zip(self.devices, self.states)]
+            pair = None
+            if self.pair:  # w⁻'s devices, the refresh limit and step as _pulse_at has them
+                lo, hi = self.law.w_min, self.law.w_max
+                pair = (args[1], np.float32(lo + self.cfg.refresh_at * (hi - lo)),
+                        np.float32(self.dw_up), np.float32(lo), np.float32(self.gamma))
+            self._kernel = _engine.PulseKernel(**args[0], pair=pair)
         return self._kernel
+
+    def _kernel_arrays(self, devs, states) -> dict:
+        """A device array's parameters as the kernel takes them (``_engine.PulseKernel``):
+        each coefficient as ``DeviceArray._closed`` selects it for a direction."""
+        from .devices.base import sel
+
+        up, down = np.ones(1, bool), np.zeros(1, bool)
+        a_up, b_up, a_dn, b_dn = devs.affine
+        table = devs._table()
+        return dict(
+            states=states, lo=devs.lo, hi=devs.hi,
+            a=[np.asarray(sel(u, a_up, a_dn), np.float32) for u in (up, down)],
+            b=[np.asarray(sel(u, b_up, b_dn), np.float32) for u in (up, down)],
+            sigma=[None if devs.noiseless else self.law._train_noise(devs.p, u)
+                   for u in (up, down)],
+            table=None if table is None else (*table, _TABLE_PULSES),
+            curved=not all(np.ndim(c) == 0 and c == 0 for c in (b_up, b_dn)),
+            continuous=self.continuous)
 
     def _compiled(self, Z, delta, rng, mirror) -> bool:
         """The stochastic update of the batch by the compiled kernel, if it takes these
@@ -357,7 +366,9 @@ class DeviceSynapses:
                      mirror=m, meter=meter)
         self.pulses += out[0]
         self.capped += out[1]
-        for name, v in (out[4] if meter else {}).items():  # what the pulses cost
+        tally = out[4] if len(out) > 4 else {}
+        self.refreshes += tally.get("refreshes", 0)
+        for name, v in tally.items():  # what the pulses cost, and the pairs refreshed
             self.tally[name] += v
         return True
 
