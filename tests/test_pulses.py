@@ -190,6 +190,33 @@ def test_inputs_and_deltas_fire_at_their_probabilities(tmp_path, isa):
 
 
 @pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("scale", [1.0, 0.02])
+def test_the_second_side_fires_only_where_the_first_does(tmp_path, isa, scale):
+    """The vector with fewer trains (here δ) fires first; the other's trains are drawn only
+    in the slots it fires in — at their own probability there, and nowhere else (where no
+    pulse could meet them). Small probabilities take the binomial way over those slots."""
+    syn, _ = synapses(tmp_path, LAWS["ideal-steps"][0], n_in=3, n_out=2)
+    z = np.array([1.0, 0.5, -0.25], np.float32)
+    d = np.array([0.03, -0.02], np.float32) * np.float32(scale)
+    B = 40000
+    XM, DM = np.zeros((B, 3), np.uint64), np.zeros((B, 2), np.uint64)
+    C = 1.0 / (syn.gamma * syn.dw * 31)
+    with _engine.using(isa=isa):
+        syn.kernel()(np.tile(z, (B, 1)), np.tile(d, (B, 1)), 31, C, 5, masks=(XM, DM))
+    p, q = syn._probabilities(z, d)
+    slots = np.arange(31, dtype=np.uint64)
+    unpack = lambda M: ((M[:, :, None] >> slots) & np.uint64(1)).astype(bool)  # noqa: E731
+    X, D = unpack(XM), unpack(DM)
+    U = D.any(axis=1)  # (B, 31): the slots some delta fires in
+    assert not (X & ~U[:, None, :]).any()
+    freq_d = D.mean(axis=(0, 2))
+    assert np.all(np.abs(freq_d - q) <= 5 * np.sqrt(q * (1 - q) / (B * 31))), (freq_d, q)
+    n = U.sum()
+    freq_x = (X & U[:, None, :]).sum(axis=(0, 2)) / n
+    assert np.all(np.abs(freq_x - p) <= 5 * np.sqrt(p * (1 - p) / n)), (freq_x, p)
+
+
+@pytest.mark.parametrize("isa", ISAS)
 def test_the_kernels_trains_are_unbiased(tmp_path, isa):
     """E[pulses × step] = −δ zᵀ, as test_chip_learning checks of NumPy's trains (bounds far
     away, γ = 1: the states add up the trains unclipped)."""

@@ -40,6 +40,15 @@ __attribute__((constructor)) static void zig_tables(void) {
     }
 }
 
+/* binomial_step[n][k] = (n − k) / (k + 1): P(K = k + 1) / P(K = k) of Binomial(n, p), over
+ * the odds p / (1 − p) */
+static double binomial_step[65][65];
+
+__attribute__((constructor)) static void binomial_tables(void) {
+    for (int n = 0; n <= 64; n++)
+        for (int k = 0; k <= 64; k++) binomial_step[n][k] = (double)(n - k) / (double)(k + 1);
+}
+
 #define NAME(f) f##_portable
 #define TARGET
 #include "pulses.h"
@@ -107,7 +116,6 @@ int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float
     for (int k = 0; k < 4; k++)
         for (int l = 0; l < LANES; l++) g->s[k][l] = splitmix64(&seed);
     g->at = RNG_BUFFER;
-    for (int k = 0; k <= BL; k++) g->next_fire[k] = (double)(BL - k) / (double)(k + 1);
     int64_t paths = 0;
 #ifdef HAVE_AVX2_COPY
     if (sn_cpu_isa() >= ISA_AVX2 && S->isa >= ISA_AVX2) {

@@ -78,7 +78,7 @@ TARGET static float NAME(normal)(sn_pulse_rng *g) {
 }
 
 #ifndef BINOMIAL_BELOW
-#define BINOMIAL_BELOW 1.0 /* expected fires a train below which the first way is cheaper */
+#define BINOMIAL_BELOW 0.3 /* expected fires a train below which the first way is cheaper */
 #endif
 
 /* The BL slots (bits 0…BL−1) in which a train of probability p fires, each slot on its own
@@ -91,46 +91,57 @@ TARGET static float NAME(normal)(sn_pulse_rng *g) {
  *   significant bit — a slot's comparison ends at the first bit where U_s and p differ, so
  *   one 64-bit word serves every slot still undecided at that bit (about log2 BL + 1.3
  *   words a train). */
-TARGET static inline uint64_t NAME(binomial_train)(sn_pulse_rng *restrict g, double p, int BL,
-                                                  uint64_t slots) {
+TARGET static inline uint64_t NAME(binomial_train)(sn_pulse_rng *restrict g, double p,
+                                                  uint64_t allowed) {
+    const int n = __builtin_popcountll(allowed);
     const double q = 1.0 - p;
-    double f = 1.0, base = q; /* (1 − p)^BL by squaring */
-    for (int e = BL; e; e >>= 1, base *= base)
+    double f = 1.0, base = q; /* (1 − p)^n by squaring */
+    for (int e = n; e; e >>= 1, base *= base)
         if (e & 1) f *= base;
     const double u = (double)(NAME(next)(g) >> 11) * 0x1p-53;
     int K = 0;
     double pk = f, cdf = f;
     const double ratio = p / q;
-    while (u >= cdf && K < BL) { /* P(K = k + 1) = P(K = k) (BL − k)/(k + 1) p/(1 − p) */
-        pk *= g->next_fire[K] * ratio;
+    while (u >= cdf && K < n) { /* P(K = k + 1) = P(K = k) (n − k)/(k + 1) p/(1 − p) */
+        pk *= binomial_step[n][K] * ratio;
         K++;
         cdf += pk;
     }
     if (K == 0) return 0;
-    /* K distinct slots (or the BL − K that do not fire, whichever are fewer) */
-    const int pick = 2 * K <= BL ? K : BL - K;
+    /* K distinct slots of the n allowed (or the n − K that do not fire, whichever are
+     * fewer): the j-th allowed slot is bit j where they are the lowest n bits */
+    const int pick = 2 * K <= n ? K : n - K;
+    const int low = allowed == (n == 64 ? UINT64_MAX : (((uint64_t)1 << n) - 1));
     uint64_t chosen = 0;
     int have = 0;
     while (have < pick) {
         const uint64_t r = NAME(next)(g);
         for (int half = 0; half < 2 && have < pick; half++) {
-            const uint64_t slot = (((r >> (32 * half)) & 0xffffffffu) * (uint64_t)BL) >> 32;
-            const uint64_t bit = (uint64_t)1 << slot;
+            int j = (int)((((r >> (32 * half)) & 0xffffffffu) * (uint64_t)n) >> 32);
+            uint64_t bit;
+            if (low) {
+                bit = (uint64_t)1 << j;
+            } else { /* the j-th set bit of allowed */
+                uint64_t x = allowed;
+                while (j--) x &= x - 1;
+                bit = x & (~x + 1);
+            }
             have += !(chosen & bit);
             chosen |= bit;
         }
     }
-    return pick == K ? chosen : slots & ~chosen;
+    return pick == K ? chosen : allowed & ~chosen;
 }
 
 /* the bitwise way for two trains at once, p0's slots in the word's bits 0…31 and p1's in
- * 32…63 (BL ≤ 32), or for one (p1 < 0: the whole word p0's); the slots of each in out */
+ * 32…63 (allowed slots within the low 32), or for one (p1 < 0: the whole word p0's); the
+ * slots of each in out */
 TARGET static inline void NAME(bitwise_trains)(sn_pulse_rng *restrict g, double p0, double p1,
-                                               uint64_t slots, uint64_t *out) {
+                                               uint64_t allowed, uint64_t *out) {
     const int two = p1 >= 0.0;
     const uint64_t t0 = (uint64_t)(p0 * 0x1p64), t1 = two ? (uint64_t)(p1 * 0x1p64) : 0;
     const uint64_t lanes0 = two ? 0xffffffffu : UINT64_MAX, lanes1 = ~lanes0;
-    uint64_t undecided = two ? slots | slots << 32 : slots, fire = 0;
+    uint64_t undecided = two ? allowed | allowed << 32 : allowed, fire = 0;
     for (int bit = 63; bit >= 0 && undecided; bit--) {
         const uint64_t r = NAME(next)(g);
         /* all ones where p's bit is 1, lane by lane */
@@ -218,12 +229,16 @@ TARGET static void NAME(refresh)(const sn_devices *plus, const sn_pair *pair, in
  * `given` (n masks), into `drawn` if not NULL; each firing value's index put in the bucket of
  * every slot it fires in (slot s's at bucket[s·n …], `fill[s]` of them), its sign in
  * positive[i] (1: v_i > 0). Returns how many slots fire in all. */
-TARGET static int64_t NAME(fire)(sn_pulse_rng *restrict g, const float *restrict v, int64_t n,
-                                 double c, int BL, uint64_t slots,
-                                 const uint64_t *restrict given, uint64_t *restrict drawn,
-                                 int32_t *restrict bucket, int64_t *restrict fill,
-                                 unsigned char *restrict positive, int32_t *restrict which,
-                                 uint64_t *restrict mask) {
+/* The slots a vector v (n values, probabilities |v_i| c) fires in, of the `allowed` ones
+ * only (the others cannot meet a pulse of the other side: left undrawn): drawn, or taken
+ * from `given` (n masks), into `drawn` if not NULL; each firing value's index put in the
+ * bucket of every slot it fires in (slot s's at bucket[s·n …], `fill[s]` of them), its sign
+ * in positive[i] (1: v_i > 0). Returns the slots that fire at all. */
+TARGET static uint64_t NAME(fire)(sn_pulse_rng *restrict g, const float *restrict v, int64_t n,
+                                  double c, uint64_t allowed, const uint64_t *restrict given,
+                                  uint64_t *restrict drawn, int32_t *restrict bucket,
+                                  int64_t *restrict fill, unsigned char *restrict positive,
+                                  int32_t *restrict which, uint64_t *restrict mask) {
     /* the values that can fire (a 0 never does, and given slots of a 0 carry no sign) */
     int64_t m = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -231,44 +246,46 @@ TARGET static int64_t NAME(fire)(sn_pulse_rng *restrict g, const float *restrict
         which[m] = (int32_t)i;
         m += v[i] != 0.f;
     }
+    const int n_allowed = __builtin_popcountll(allowed);
     if (given) {
-        for (int64_t r = 0; r < m; r++) mask[r] = given[which[r]] & slots;
+        for (int64_t r = 0; r < m; r++) mask[r] = given[which[r]] & allowed;
     } else {
         /* the trains of p ≥ 1 fire in every slot; those of few expected fires one by one;
          * the others bit by bit, two to a word where the slots fit in half of one */
+        const int pairs = (allowed >> 32) == 0;
         int64_t pending = -1;
         for (int64_t r = 0; r < m; r++) {
             const double p = fabs((double)v[which[r]]) * c;
             if (p >= 1.0) {
-                mask[r] = slots;
-            } else if (p * BL <= BINOMIAL_BELOW) {
-                mask[r] = NAME(binomial_train)(g, p, BL, slots);
-            } else if (BL > 32) {
-                NAME(bitwise_trains)(g, p, -1.0, slots, mask + r);
+                mask[r] = allowed;
+            } else if (p * n_allowed <= BINOMIAL_BELOW) {
+                mask[r] = NAME(binomial_train)(g, p, allowed);
+            } else if (!pairs) {
+                NAME(bitwise_trains)(g, p, -1.0, allowed, mask + r);
             } else if (pending < 0) {
                 pending = r;
             } else {
                 uint64_t two[2];
-                NAME(bitwise_trains)(g, fabs((double)v[which[pending]]) * c, p, slots, two);
+                NAME(bitwise_trains)(g, fabs((double)v[which[pending]]) * c, p, allowed, two);
                 mask[pending] = two[0], mask[r] = two[1];
                 pending = -1;
             }
         }
         if (pending >= 0)
-            NAME(bitwise_trains)(g, fabs((double)v[which[pending]]) * c, -1.0, slots,
+            NAME(bitwise_trains)(g, fabs((double)v[which[pending]]) * c, -1.0, allowed,
                                  mask + pending);
     }
     if (drawn) memset(drawn, 0, sizeof(uint64_t) * n);
-    int64_t fired = 0;
+    uint64_t fired = 0;
     for (int64_t r = 0; r < m; r++) {
         const int32_t i = which[r];
         uint64_t x = mask[r];
         if (drawn) drawn[i] = x;
+        fired |= x;
         while (x) {
             const int t = __builtin_ctzll(x);
             bucket[t * n + fill[t]++] = i;
             x &= x - 1;
-            fired++;
         }
     }
     return fired;
@@ -344,12 +361,31 @@ TARGET static int64_t NAME(update)(const sn_devices *dev, const sn_mirror *mir,
         uint64_t *ox = !given && XM ? (uint64_t *)XM + s * n_in : NULL;
         uint64_t *od = !given && DM ? (uint64_t *)DM + s * n_out : NULL;
         int64_t xfill[64] = {0}, dfill[64] = {0};
-        if (!NAME(fire)(g, z, n_in, cx, BL, slots, gx, ox, ws->xslot, xfill, ws->xpos, ws->which,
-                        ws->mask))
-            continue;
-        if (!NAME(fire)(g, d, n_out, cd, BL, slots, gd, od, ws->dslot, dfill, ws->dpos, ws->which,
-                        ws->mask))
-            continue;
+        /* the side with fewer trains first; the other's only in the slots it fires in */
+        int64_t nzx = 0, nzd = 0;
+        for (int64_t i = 0; i < n_in; i++) nzx += z[i] != 0.f;
+        for (int64_t j = 0; j < n_out; j++) nzd += d[j] != 0.f;
+        if (nzd <= nzx) {
+            const uint64_t u = NAME(fire)(g, d, n_out, cd, slots, gd, od, ws->dslot, dfill,
+                                          ws->dpos, ws->which, ws->mask);
+            if (!u) {
+                if (ox) memset(ox, 0, sizeof(uint64_t) * n_in);
+                continue;
+            }
+            if (!NAME(fire)(g, z, n_in, cx, u, gx, ox, ws->xslot, xfill, ws->xpos, ws->which,
+                            ws->mask))
+                continue;
+        } else {
+            const uint64_t u = NAME(fire)(g, z, n_in, cx, slots, gx, ox, ws->xslot, xfill,
+                                          ws->xpos, ws->which, ws->mask);
+            if (!u) {
+                if (od) memset(od, 0, sizeof(uint64_t) * n_out);
+                continue;
+            }
+            if (!NAME(fire)(g, d, n_out, cd, u, gd, od, ws->dslot, dfill, ws->dpos, ws->which,
+                            ws->mask))
+                continue;
+        }
         /* the coincidences slot by slot: each input and delta that both fire in a slot add
          * one pulse to their device (the work is the pulses, not the pairs that fire) */
         int64_t hit = 0;

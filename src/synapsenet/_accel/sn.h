@@ -172,7 +172,6 @@ typedef struct {
     uint64_t s[4][LANES];     /* xoshiro256++ lanes, word k of lane l at s[k][l] */
     uint64_t buf[RNG_BUFFER];
     int at;
-    double next_fire[65];     /* (BL − k) / (k + 1): the binomial's P(k + 1) / P(k) / odds */
 } sn_pulse_rng;
 
 /* the workspace: per slot the inputs and the deltas that fire in it; their signs; per
