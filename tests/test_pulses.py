@@ -329,6 +329,19 @@ def test_compiled_training_reruns_identically_and_leaves_the_chip_consistent(mon
             np.testing.assert_array_equal(array._weights_in_steps(g), scaled)
 
 
+def test_a_copy_of_the_synapses_binds_a_kernel_of_its_own(tmp_path):
+    import copy
+
+    syn, _ = synapses(tmp_path, LAWS["ideal-steps"][0])
+    assert syn.kernel() is not None
+    twin = copy.deepcopy(syn)
+    Z, D = batch(13, 7, 4)
+    before = syn.states[0].copy()
+    assert twin._compiled(Z, D, np.random.default_rng(0), None)
+    assert np.array_equal(syn.states[0], before)  # the original's devices untouched
+    assert twin.kernel().states is twin.states[0] and twin.pulses > syn.pulses
+
+
 @pytest.mark.parametrize("learning,why", [
     ({"pulse_length": 100}, "numpy (pulse_length 100 is over the kernel's 64 slots)"),
     ({"device": "ecram"}, "numpy (the device law has no closed form for a train of pulses)"),

@@ -715,6 +715,7 @@ class PulseKernel:
             keep += more + [m]
             self._pair = _PulsePair(ctypes.pointer(m), limit, step, w_min, gamma, 0)
         self._devices, self._keep, self.shape = d, keep, (n_out, n_in)
+        self.states = states
         self._work = np.zeros(_LIB.sn_pulse_work_size(n_out, n_in), np.uint8)
         self._counts = np.zeros(3, np.int64)
         # what every call passes, made once (a batch-1 update is mostly its call)

@@ -318,7 +318,8 @@ class DeviceSynapses:
         ``kernel_unsupported`` says why not)."""
         if self.kernel_unsupported() is not None:
             return None
-        if self.__dict__.get("_kernel") is None:
+        kept = self.__dict__.get("_kernel")
+        if kept is None or kept.states is not self.states[0]:  # bound to these arrays
             from .. import _engine
 
             args = [self._kernel_arrays(devs, w) for devs, w in zip(self.devices, self.states)]
@@ -329,6 +330,11 @@ class DeviceSynapses:
                         np.float32(self.dw_up), np.float32(lo), np.float32(self.gamma))
             self._kernel = _engine.PulseKernel(**args[0], pair=pair)
         return self._kernel
+
+    def __getstate__(self):  # the kernel points into this object's arrays: a copy binds its own
+        state = dict(self.__dict__)
+        state.pop("_kernel", None)
+        return state
 
     def _kernel_arrays(self, devs, states) -> dict:
         """A device array's parameters as the kernel takes them (``_engine.PulseKernel``):
