@@ -81,16 +81,17 @@ TARGET static float NAME(normal)(sn_pulse_rng *g) {
 #define BINOMIAL_BELOW 0.3 /* expected fires a train below which the first way is cheaper */
 #endif
 
-/* The BL slots (bits 0…BL−1) in which a train of probability p fires, each slot on its own
- * with probability p. Two exact ways, whichever costs less for this p:
+/* The slots in which a train of probability p fires, of the n slots `allowed` (bits), each
+ * on its own with probability p. Two exact ways, whichever costs less for this p:
  *
- * - few fires expected (p BL ≤ BINOMIAL_BELOW): the number of fires K ~ Binomial(BL, p) by inversion of one
- *   uniform (most trains of small p end at K = 0, after (1 − p)^BL), then K distinct slots
- *   drawn uniformly (a uniform K-subset given K is the independent slots' law);
- * - else bit by bit: slot s fires where its uniform U_s < p, decided from the most
- *   significant bit — a slot's comparison ends at the first bit where U_s and p differ, so
- *   one 64-bit word serves every slot still undecided at that bit (about log2 BL + 1.3
- *   words a train). */
+ * - very few fires expected (p n ≤ BINOMIAL_BELOW): the number of fires K ~ Binomial(n, p)
+ *   by inversion of one uniform (most such trains end at K = 0, after (1 − p)^n), then K
+ *   distinct slots drawn uniformly (a uniform K-subset given K is the independent slots'
+ *   law);
+ * - else bit by bit (bitwise_trains): slot s fires where its uniform U_s < p, decided from
+ *   the most significant bit — a slot's comparison ends at the first bit where U_s and p
+ *   differ, so one 64-bit word serves every slot still undecided at that bit (about
+ *   log2 n + 1.3 words a train, two trains to a word where n ≤ 32). */
 TARGET static inline uint64_t NAME(binomial_train)(sn_pulse_rng *restrict g, double p,
                                                   uint64_t allowed) {
     const int n = __builtin_popcountll(allowed);

@@ -158,8 +158,8 @@ typedef struct {
 } sn_devices;
 
 /* where the weights the devices hold are written after each train (W NULL: nowhere): W and
- * W2 (any strides) = γ (w − w_ref), the crossbar's WnT = clip(W / weight_max, ±1) (n_in × n_out) and its
- * copy in ADC steps, scaled = WnT g (NULL: none) */
+ * W2 (any strides) = γ (w − w_ref) or γ (w⁺ − w⁻); the crossbar's WnT (n_in × n_out) =
+ * clip(W / weight_max, ±1), and its copy in ADC steps, scaled = WnT g (NULL: none) */
 typedef struct {
     float *W, *W2, *WnT, *scaled;
     int64_t w2_row, w2_col;   /* W2's strides (elements) */
@@ -200,8 +200,8 @@ typedef struct {
     int64_t rows_written;
 } sn_pulse_meter;
 
-/* the pair mapping (W = γ (w⁺ − w⁻), dev holding w⁺): the devices of w⁻, the state past which
- * a pair is refreshed, the nominal step up, the law's w_min; refreshes added to */
+/* the pair mapping (W = γ (w⁺ − w⁻), dev holding w⁺): the devices of w⁻, the state past
+ * which a pair is refreshed, the nominal step up, the law's w_min, γ; refreshes added to */
 typedef struct {
     const sn_devices *minus;
     float limit, step, w_min, gamma;
@@ -212,7 +212,8 @@ enum { PATH_PULSES_AVX2 = 2 };
 
 /* B samples' trains (Z: B × n_in, D: B × n_out; C = C_x C_d; BL ≤ 64 slots) on dev, from a
  * generator seeded by `seed`, or from the masks XM (B × n_in), DM (B × n_out) when `given`
- * (else drawn ones written there if not NULL); counts += pulses, capped, devices hit; the
+ * (else the slots drawn written there if not NULL: of the vector with more trains, only
+ * those in which the other fires are drawn); counts += pulses, capped, devices hit; the
  * tally into `meter` if not NULL; `pair` (NULL: a reference column) the pair mapping's.
  * Returns the PATH_* bits taken, or −1 (BL out of range). */
 int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float *Z,
