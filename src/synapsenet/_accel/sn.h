@@ -19,6 +19,7 @@
  *   update.c        a block's weight update: the gradient product, the optimiser, the bound
  *   engine.c        the training step on T threads, each owning a share of every layer
  *   infer.c         inference, layer by layer on the calling thread
+ *   pulses.c (+ pulses.h)  the chip's stochastic pulse update of one layer, a batch a call
  *   module.c        the exported odds and ends (version, compiler, DAC, finite check) and
  *                   the (empty) Python module that lets setuptools build the library
  *
@@ -32,7 +33,7 @@
 #include <stdint.h>
 
 /* bumped whenever an exported function's arguments change: _engine.py refuses a stale build */
-#define SN_ABI 8
+#define SN_ABI 9
 
 #define MAX_LAYERS 16
 #define MAX_THREADS 16
@@ -134,5 +135,93 @@ void sn_update_weights(const sn_loops *K, gemm_fn gemm, const sn_optim *k, float
 /* biases b[0..count) from δ (B rows of count, ldd apart): db = Σ_batch δ, then the step */
 void sn_update_biases(const sn_loops *K, const sn_optim *k, float *b, float *db, float *m,
                       float *v, int64_t count, const float *D, int64_t ldd, int64_t B);
+
+/* -- the chip's stochastic pulse update (pulses.c) -------------------------------------- */
+/* one parameter of the devices: per device (step 1) or one value for all (step 0) */
+typedef struct {
+    const float *v;
+    int64_t step;
+} sn_param;
+
+/* an array of devices (hardware/devices/base.py: DeviceArray) whose law has an affine train,
+ * dw = a + b w per pulse, each coefficient as NumPy selects it per direction (0 up, 1 down) */
+typedef struct {
+    int64_t n_out, n_in;
+    float *w;                 /* the states, n_out × n_in, C order */
+    sn_param lo, hi;          /* the bounds */
+    sn_param a[2], b[2];      /* the coefficients */
+    sn_param sigma[2];        /* the train noise σ per pulse (v NULL: none) */
+    const float *table_g, *table_c; /* shared curved coefficients: k pulses w g[mid ± k] + */
+    int64_t table_mid;              /* c[mid ± k] (NULL: none) */
+    int curved;               /* some b ≠ 0 (without a table): w (1 + b)^k + a s_k */
+    int continuous;           /* a device hit counts as one pulse */
+} sn_devices;
+
+/* where the weights the devices hold are written after each train (W NULL: nowhere): W and
+ * W2 (any strides) = γ (w − w_ref) or γ (w⁺ − w⁻); the crossbar's WnT (n_in × n_out) =
+ * clip(W / weight_max, ±1), and its copy in ADC steps, scaled = WnT g (NULL: none) */
+typedef struct {
+    float *W, *W2, *WnT, *scaled;
+    int64_t w2_row, w2_col;   /* W2's strides (elements) */
+    float gamma, w_ref, inv_wmax, g;
+} sn_mirror;
+
+#define LANES 8
+#define RNG_BUFFER 512
+typedef struct {
+    uint64_t s[4][LANES];     /* xoshiro256++ lanes, word k of lane l at s[k][l] */
+    uint64_t buf[RNG_BUFFER];
+    int at;
+} sn_pulse_rng;
+
+/* the workspace: per slot the inputs and the deltas that fire in it; their signs; per
+ * device its coincidences in this sample (all 0 between samples) and the devices hit */
+typedef struct {
+    int32_t *xslot, *dslot;     /* 64 × n_in, 64 × n_out */
+    unsigned char *xpos, *dpos; /* n_in, n_out (1: positive) */
+    unsigned char *count;       /* n_out × n_in */
+    int32_t *hits;              /* n_out × n_in */
+    int32_t *which;             /* the values of a vector that can fire */
+    uint64_t *mask;             /* their slots */
+    /* metered: per direction, batch of outputs and input the most pulses of one device this
+     * sample (all 0 between samples), the cells set; the inputs written (likewise) */
+    unsigned char *most, *written;
+    int32_t *cells, *written_list;
+    int64_t n_cells, n_written;
+} sn_pulse_work;
+
+/* the tally of a metered update (hardware/learning.py: DeviceSynapses._metered), added to */
+typedef struct {
+    int64_t n_in, batches, batch_rows; /* outputs in batches of batch_rows (≤ 16 batches) */
+    float lo, inv_span;                /* the law's w_min and 1 / (w_max − w_min) */
+    int64_t pulses[2];                 /* up, down */
+    double state[2];                   /* Σ k (fraction before + after) / 2 */
+    int64_t steps[2];                  /* the write steps, up and down */
+    int64_t rows_written;
+} sn_pulse_meter;
+
+/* the pair mapping (W = γ (w⁺ − w⁻), dev holding w⁺): the devices of w⁻, the state past
+ * which a pair is refreshed, the nominal step up, the law's w_min, γ; refreshes added to */
+typedef struct {
+    const sn_devices *minus;
+    float limit, step, w_min, gamma;
+    int64_t refreshes;
+} sn_pair;
+
+enum { PATH_PULSES_AVX2 = 2 };
+
+/* B samples' trains (Z: B × n_in, D: B × n_out; C = C_x C_d; BL ≤ 64 slots) on dev, from a
+ * generator seeded by `seed`, or from the masks XM (B × n_in), DM (B × n_out) when `given`
+ * (else the slots drawn written there if not NULL: of the vector with more trains, only
+ * those in which the other fires are drawn); counts += pulses, capped, devices hit; the
+ * tally into `meter` if not NULL; `pair` (NULL: a reference column) the pair mapping's.
+ * Returns the PATH_* bits taken, or −1 (BL out of range). */
+int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float *Z,
+                        int64_t ldz, const float *D, int64_t ldd, int64_t B, int BL, double C,
+                        uint64_t seed, uint64_t *XM, uint64_t *DM, int given, int64_t *counts,
+                        sn_pulse_meter *meter, sn_pair *pair, unsigned char *work,
+                        const sn_settings *S);
+/* the bytes of `work` for n_out × n_in devices (given all 0, left so) */
+int64_t sn_pulse_work_size(int64_t n_out, int64_t n_in);
 
 #endif

@@ -167,6 +167,19 @@ class CrossbarArray:
             scaled.put(at, v * np.float32(g))
         self._G0 = None
 
+    def mirror(self, weight_max: float) -> dict:
+        """Where an update that writes the weights itself as it changes them (the compiled
+        stochastic update: ``DeviceSynapses.update``'s ``mirror``) keeps this array in step:
+        ``Wn_T`` and its cached copy in ADC steps, with the arithmetic of
+        ``load_weights_at``. The array must hold a full ``load_weights`` with the same
+        ``weight_max``; what is derived from the weights is recomputed when next asked for."""
+        self._G0 = self._G_sum_rows = None
+        g, scaled = self._scaled if self._scaled is not None else (0.0, None)
+        if scaled is not None and not scaled.flags.c_contiguous:
+            self._scaled = scaled = None
+        return {"WnT": self.Wn_T, "scaled": scaled, "g": np.float32(g),
+                "inv_wmax": np.float32(1.0 / weight_max)}
+
     @property
     def G_sum_rows(self) -> np.ndarray:
         """Σ_j (G⁺ + G⁻) per input row (µS), for the read energy."""
@@ -585,9 +598,16 @@ class Analog(Substrate):
         if syn.cfg.bias == "digital":
             layer.b -= layer.db
         pulses = syn.pulses
-        changed = syn.update(np.asarray(Z_prev, np.float32), np.asarray(delta, np.float32),
-                             self.rng)
         W = self._W32(k, layer)
+        mirror = None
+        if syn.cfg.scheme == "stochastic":  # a compiled update writes W as it goes
+            mirror = {"W": W, **self.arrays[k].mirror(syn.cfg.weight_max)}
+            if layer.W.dtype == np.float32 and layer.W.strides[1] > 0:
+                mirror["W2"] = layer.W  # (a view of the layer's Wᵀ)
+            else:
+                mirror = None
+        changed = syn.update(np.asarray(Z_prev, np.float32), np.asarray(delta, np.float32),
+                             self.rng, mirror)
         if changed is None:  # the network's weights are what the devices hold
             syn.weights(out=W)
             layer.W[...] = W

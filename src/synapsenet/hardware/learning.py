@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ConfigError
+from .devices.base import _TABLE_PULSES
 
 SCHEMES = ("deterministic", "stochastic")
 SYNAPSES = ("pair", "reference")
@@ -123,6 +124,7 @@ class DeviceSynapses:
         # what the pulses cost, counted when metered (substrate.LayerCounts: by direction,
         # the states they started from, the row-by-row write steps; refreshes always)
         self.meter = False
+        self.engine = "numpy"  # the stochastic update's: "compiled", or "numpy (why)"
         self._tally = dict.fromkeys(("pulses_up", "pulses_down", "pulse_state_up",
                                      "pulse_state_down", "write_steps_up", "write_steps_down",
                                      "rows_written", "refreshes"), 0)
@@ -177,10 +179,13 @@ class DeviceSynapses:
         return out
 
     # -- the update ---------------------------------------------------------------------------
-    def update(self, Z_prev, delta, rng):
+    def update(self, Z_prev, delta, rng, mirror=None):
         """Apply ΔW = −δᵀ·Z_prev (η and the batch mean already in δ) by pulses. Returns the
         flat indices (C order of W) of the synapses whose devices were pulsed, or None where
-        any may have changed (the stochastic scheme)."""
+        any may have changed (the stochastic scheme). ``mirror`` (a dict of float32 arrays
+        ``W``, ``W2``, ``WnT``, ``scaled`` and the constants ``g``, ``inv_wmax``; see
+        ``CrossbarArray.mirror``): where the compiled stochastic update writes the weights
+        as it changes them, which then returns no index (nothing left to write)."""
         if self.cfg.scheme == "deterministic":
             index, n = self._pulse_counts(Z_prev, delta)
             if index is None and self.pair:
@@ -197,6 +202,8 @@ class DeviceSynapses:
             elif len(index):
                 self._apply_at(index, n, rng)
             return index
+        if self._compiled(Z_prev, delta, rng, mirror):
+            return None if mirror is None else np.zeros(0, np.intp)
         for b in range(len(delta)):  # each sample of the batch its own pulse trains
             index, n = self._coincidences(Z_prev[b], delta[b], rng)
             if len(index):
@@ -248,18 +255,41 @@ class DeviceSynapses:
     def _coincidences(self, z, d, rng):
         """One sample's stochastic trains: coincidences of the input and delta pulses in each
         of BL slots, signed −sign(δ_j z_i), as (flat indices in C order of W, signed counts)
-        of the devices that get any. Only the inputs and deltas that fire at all enter the
-        product, so a sparse firing costs what fires."""
-        BL = self.cfg.pulse_length
+        of the devices that get any."""
+        fired = self._fire(z, d, rng)
+        if fired is None:
+            return np.zeros(0, np.intp), np.zeros(0, np.float32)
+        return self._coincide(*fired, z, d)
+
+    def _probabilities(self, z, d):
+        """The firing probabilities p = C_x |z|, q = C_d |δ| of one sample (None where all z
+        or all δ are 0), C_x C_d = 1 / (γ Δw BL) shared in the ratio of the largest |δ| to
+        the largest |z| (aihwkit's update management)."""
         zmax, dmax = float(np.abs(z).max()), float(np.abs(d).max())
         if zmax == 0 or dmax == 0:
-            return np.zeros(0, np.intp), np.zeros(0, np.float32)
-        C = 1.0 / (self.gamma * self.dw * BL)  # C_x C_d: expected pulses × step = the update
-        Cx, Cd = np.sqrt(C * dmax / zmax), np.sqrt(C * zmax / dmax)  # balanced probabilities
-        p, q = np.abs(z) * Cx, np.abs(d) * Cd
+            return None
+        C = 1.0 / (self.gamma * self.dw * self.cfg.pulse_length)  # expected pulses × step
+        Cx, Cd = np.sqrt(C * dmax / zmax), np.sqrt(C * zmax / dmax)  # = the update
+        return np.abs(z) * Cx, np.abs(d) * Cd
+
+    def _fire(self, z, d, rng):
+        """The slots each input and each delta fires in, (BL × n_in, BL × n_out) booleans,
+        or None where all z or all δ are 0; probabilities beyond 1 are counted in
+        ``capped``."""
+        pq = self._probabilities(z, d)
+        if pq is None:
+            return None
+        p, q = pq
+        BL = self.cfg.pulse_length
         self.capped += int((p > 1).sum() + (q > 1).sum())
         X = rng.random((BL, len(z)), dtype=np.float32) < p  # the slots each input fires in
         D = rng.random((BL, len(d)), dtype=np.float32) < q
+        return X, D
+
+    def _coincide(self, X, D, z, d):
+        """The coincidences of the slots X (inputs) and D (deltas) as (flat indices, signed
+        counts) of the devices that get any. Only the inputs and deltas that fire at all
+        enter the product, so a sparse firing costs what fires."""
         cols, rows = np.flatnonzero(X.any(axis=0)), np.flatnonzero(D.any(axis=0))
         if len(cols) == 0 or len(rows) == 0:
             return np.zeros(0, np.intp), np.zeros(0, np.float32)
@@ -269,6 +299,90 @@ class DeviceSynapses:
         nz = np.flatnonzero(n)
         r, c = np.divmod(nz, len(cols))
         return rows[r] * len(z) + cols[c], n.reshape(-1)[nz]
+
+    # -- the compiled stochastic update -------------------------------------------------
+    def kernel_unsupported(self) -> str | None:
+        """Why the compiled stochastic update (``_engine.PulseKernel``, _accel/pulses.c)
+        cannot take these devices now, or None where it can; the update then runs the NumPy
+        lines above, which state the same maths."""
+        from .. import _engine
+
+        why = _engine.pulses_unsupported()
+        if why is None:
+            devs = self.devices[0]
+            why = f"pulse_length {self.cfg.pulse_length} is over the kernel's 64 slots" \
+                if self.cfg.pulse_length > 64 else \
+                "the device law has no closed form for a train of pulses" \
+                if not devs.closed_form else \
+                "the device law has write noise (its offsets are redrawn in NumPy)" \
+                if devs.offset is not None else None
+        self.engine = "compiled" if why is None else f"numpy ({why})"
+        return why
+
+    def kernel(self):
+        """The compiled pulse update bound to these devices (made once; None where
+        ``kernel_unsupported`` says why not)."""
+        if self.kernel_unsupported() is not None:
+            return None
+        kept = self.__dict__.get("_kernel")
+        if kept is None or kept.states is not self.states[0]:  # bound to these arrays
+            from .. import _engine
+
+            args = [self._kernel_arrays(devs, w) for devs, w in zip(self.devices, self.states)]
+            pair = None
+            if self.pair:  # w⁻'s devices, the refresh limit and step as _pulse_at has them
+                lo, hi = self.law.w_min, self.law.w_max
+                pair = (args[1], np.float32(lo + self.cfg.refresh_at * (hi - lo)),
+                        np.float32(self.dw_up), np.float32(lo), np.float32(self.gamma))
+            self._kernel = _engine.PulseKernel(**args[0], pair=pair)
+        return self._kernel
+
+    def __getstate__(self):  # the kernel points into this object's arrays: a copy binds its own
+        state = dict(self.__dict__)
+        state.pop("_kernel", None)
+        return state
+
+    def _kernel_arrays(self, devs, states) -> dict:
+        """A device array's parameters as the kernel takes them (``_engine.PulseKernel``):
+        each coefficient as ``DeviceArray._closed`` selects it for a direction."""
+        from .devices.base import sel
+
+        up, down = np.ones(1, bool), np.zeros(1, bool)
+        a_up, b_up, a_dn, b_dn = devs.affine
+        table = devs._table()
+        return dict(
+            states=states, lo=devs.lo, hi=devs.hi,
+            a=[np.asarray(sel(u, a_up, a_dn), np.float32) for u in (up, down)],
+            b=[np.asarray(sel(u, b_up, b_dn), np.float32) for u in (up, down)],
+            sigma=[None if devs.noiseless else self.law._train_noise(devs.p, u)
+                   for u in (up, down)],
+            table=None if table is None else (*table, _TABLE_PULSES),
+            curved=not all(np.ndim(c) == 0 and c == 0 for c in (b_up, b_dn)),
+            continuous=self.continuous)
+
+    def _compiled(self, Z, delta, rng, mirror) -> bool:
+        """The stochastic update of the batch by the compiled kernel, if it takes these
+        devices (whether it ran)."""
+        kernel = self.kernel()
+        if kernel is None:
+            return False
+        m = None
+        if mirror is not None:
+            m = (mirror["W"], mirror.get("W2"), mirror.get("WnT"), mirror.get("scaled"),
+                 np.float32(self.gamma), np.float32(self.w_ref), mirror["inv_wmax"],
+                 mirror.get("g", 0.0))
+        C = 1.0 / (self.gamma * self.dw * self.cfg.pulse_length)
+        meter = (self.law.w_min, self.law.w_max, -(-self.shape[0] // WRITE_BATCHES)) \
+            if self.meter else None
+        out = kernel(Z, delta, self.cfg.pulse_length, C, int(rng.bit_generator.random_raw()),
+                     mirror=m, meter=meter)
+        self.pulses += out[0]
+        self.capped += out[1]
+        tally = out[4] if len(out) > 4 else {}
+        self.refreshes += tally.get("refreshes", 0)
+        for name, v in tally.items():  # what the pulses cost, and the pairs refreshed
+            self.tally[name] += v
+        return True
 
     def _apply_at(self, index, n, rng) -> None:
         """``n`` pulses (signed) to the synapses at flat ``index``, the others untouched."""

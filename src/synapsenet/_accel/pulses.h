@@ -1,0 +1,448 @@
+/* The body of the stochastic pulse update (pulses.c), compiled once per instruction set:
+ * NAME(f) names this copy's functions, TARGET its compiler target (the popcount and the
+ * generator's lanes vectorise where the CPU has them). */
+
+/* the generator: LANES xoshiro256++ streams side by side (Blackman & Vigna, "Scrambled
+ * linear pseudorandom number generators", ACM TOMS 47:36, 2021), their words interleaved in
+ * a buffer that refills in one pass (each lane's four words in a row: vectorises) */
+typedef uint64_t NAME(quad) __attribute__((vector_size(32)));
+typedef uint64_t NAME(quad_u) __attribute__((vector_size(32), aligned(8)));
+
+/* one step of four lanes: their next words into out */
+#define XOSHIRO_STEP(s0, s1, s2, s3, out)                      \
+    do {                                                       \
+        const NAME(quad) sum_ = s0 + s3;                       \
+        *(NAME(quad_u) *)(out) = ((sum_ << 23) | (sum_ >> 41)) + s0; \
+        const NAME(quad) u_ = s1 << 17;                        \
+        s2 ^= s0;                                              \
+        s3 ^= s1;                                              \
+        s1 ^= s2;                                              \
+        s0 ^= s3;                                              \
+        s2 ^= u_;                                              \
+        s3 = (s3 << 45) | (s3 >> 19);                          \
+    } while (0)
+
+TARGET static void NAME(refill)(sn_pulse_rng *g) {
+    /* the lanes as two vectors of four (GCC's and clang's vector extension: AVX2 registers
+     * where this copy is compiled for them, SSE2's or plain words elsewhere), in registers
+     * for the whole buffer */
+    NAME(quad) a0, a1, a2, a3, b0, b1, b2, b3;
+    memcpy(&a0, g->s[0], 32), memcpy(&a1, g->s[1], 32);
+    memcpy(&a2, g->s[2], 32), memcpy(&a3, g->s[3], 32);
+    memcpy(&b0, g->s[0] + 4, 32), memcpy(&b1, g->s[1] + 4, 32);
+    memcpy(&b2, g->s[2] + 4, 32), memcpy(&b3, g->s[3] + 4, 32);
+    for (int t = 0; t < RNG_BUFFER; t += 8) {
+        XOSHIRO_STEP(a0, a1, a2, a3, g->buf + t);
+        XOSHIRO_STEP(b0, b1, b2, b3, g->buf + t + 4);
+    }
+    memcpy(g->s[0], &a0, 32), memcpy(g->s[1], &a1, 32);
+    memcpy(g->s[2], &a2, 32), memcpy(g->s[3], &a3, 32);
+    memcpy(g->s[0] + 4, &b0, 32), memcpy(g->s[1] + 4, &b1, 32);
+    memcpy(g->s[2] + 4, &b2, 32), memcpy(g->s[3] + 4, &b3, 32);
+    g->at = 0;
+}
+#undef XOSHIRO_STEP
+
+TARGET static inline uint64_t NAME(next)(sn_pulse_rng *restrict g) {
+    if (g->at == RNG_BUFFER) NAME(refill)(g);
+    return g->buf[g->at++];
+}
+
+/* a uniform in (0, 1) from a word's high 24 bits */
+TARGET static inline float NAME(uniform)(uint64_t r) {
+    return ((float)(r >> 40) + 0.5f) * 0x1p-24f;
+}
+
+/* a standard normal draw: the ziggurat (pulses.c), most draws one word, a multiply and a
+ * compare */
+TARGET static float NAME(normal)(sn_pulse_rng *g) {
+    for (;;) {
+        const uint64_t r = NAME(next)(g);
+        const int i = (int)(r & (ZIG - 1));
+        const int32_t h = (int32_t)(uint32_t)(r >> 32);
+        const uint32_t a = h < 0 ? (uint32_t)0 - (uint32_t)h : (uint32_t)h;
+        const float x = (float)h * zig_w[i];
+        if (a < zig_k[i]) return x; /* inside the layer's box */
+        if (i == 0) { /* the tail beyond r (Marsaglia's method for it) */
+            float t, y;
+            do {
+                t = -logf(NAME(uniform)(NAME(next)(g))) / (float)zig_r;
+                y = -logf(NAME(uniform)(NAME(next)(g)));
+            } while (y + y < t * t);
+            return h > 0 ? (float)zig_r + t : -(float)zig_r - t;
+        }
+        /* the wedge: under the density, or draw again */
+        const float u = NAME(uniform)(NAME(next)(g));
+        if (zig_f[i] + u * (zig_f[i - 1] - zig_f[i]) < expf(-0.5f * x * x)) return x;
+    }
+}
+
+#ifndef BINOMIAL_BELOW
+#define BINOMIAL_BELOW 0.3 /* expected fires a train below which the first way is cheaper */
+#endif
+
+/* The slots in which a train of probability p fires, of the n slots `allowed` (bits), each
+ * on its own with probability p. Two exact ways, whichever costs less for this p:
+ *
+ * - very few fires expected (p n ≤ BINOMIAL_BELOW): the number of fires K ~ Binomial(n, p)
+ *   by inversion of one uniform (most such trains end at K = 0, after (1 − p)^n), then K
+ *   distinct slots drawn uniformly (a uniform K-subset given K is the independent slots'
+ *   law);
+ * - else bit by bit (bitwise_trains): slot s fires where its uniform U_s < p, decided from
+ *   the most significant bit — a slot's comparison ends at the first bit where U_s and p
+ *   differ, so one 64-bit word serves every slot still undecided at that bit (about
+ *   log2 n + 1.3 words a train, two trains to a word where n ≤ 32). */
+TARGET static inline uint64_t NAME(binomial_train)(sn_pulse_rng *restrict g, double p,
+                                                  uint64_t allowed) {
+    const int n = __builtin_popcountll(allowed);
+    const double q = 1.0 - p;
+    double f = 1.0, base = q; /* (1 − p)^n by squaring */
+    for (int e = n; e; e >>= 1, base *= base)
+        if (e & 1) f *= base;
+    const double u = (double)(NAME(next)(g) >> 11) * 0x1p-53;
+    int K = 0;
+    double pk = f, cdf = f;
+    const double ratio = p / q;
+    while (u >= cdf && K < n) { /* P(K = k + 1) = P(K = k) (n − k)/(k + 1) p/(1 − p) */
+        pk *= binomial_step[n][K] * ratio;
+        K++;
+        cdf += pk;
+    }
+    if (K == 0) return 0;
+    /* K distinct slots of the n allowed (or the n − K that do not fire, whichever are
+     * fewer): the j-th allowed slot is bit j where they are the lowest n bits */
+    const int pick = 2 * K <= n ? K : n - K;
+    const int low = allowed == (n == 64 ? UINT64_MAX : (((uint64_t)1 << n) - 1));
+    uint64_t chosen = 0;
+    int have = 0;
+    while (have < pick) {
+        const uint64_t r = NAME(next)(g);
+        for (int half = 0; half < 2 && have < pick; half++) {
+            int j = (int)((((r >> (32 * half)) & 0xffffffffu) * (uint64_t)n) >> 32);
+            uint64_t bit;
+            if (low) {
+                bit = (uint64_t)1 << j;
+            } else { /* the j-th set bit of allowed */
+                uint64_t x = allowed;
+                while (j--) x &= x - 1;
+                bit = x & (~x + 1);
+            }
+            have += !(chosen & bit);
+            chosen |= bit;
+        }
+    }
+    return pick == K ? chosen : allowed & ~chosen;
+}
+
+/* the bitwise way for two trains at once, p0's slots in the word's bits 0…31 and p1's in
+ * 32…63 (allowed slots within the low 32), or for one (p1 < 0: the whole word p0's); the
+ * slots of each in out */
+TARGET static inline void NAME(bitwise_trains)(sn_pulse_rng *restrict g, double p0, double p1,
+                                               uint64_t allowed, uint64_t *out) {
+    const int two = p1 >= 0.0;
+    const uint64_t t0 = (uint64_t)(p0 * 0x1p64), t1 = two ? (uint64_t)(p1 * 0x1p64) : 0;
+    const uint64_t lanes0 = two ? 0xffffffffu : UINT64_MAX, lanes1 = ~lanes0;
+    uint64_t undecided = two ? allowed | allowed << 32 : allowed, fire = 0;
+    for (int bit = 63; bit >= 0 && undecided; bit--) {
+        const uint64_t r = NAME(next)(g);
+        /* all ones where p's bit is 1, lane by lane */
+        const uint64_t pb = (((uint64_t)0 - ((t0 >> bit) & 1)) & lanes0) |
+                            (((uint64_t)0 - ((t1 >> bit) & 1)) & lanes1);
+        const uint64_t differ = undecided & (r ^ pb);
+        fire |= differ & pb; /* U's bit is 0 where p's is 1: U < p */
+        undecided &= ~differ;
+    }
+    out[0] = fire & lanes0;
+    if (two) out[1] = fire >> 32;
+}
+
+TARGET static inline float NAME(par)(const sn_param *q, int64_t at) { return q->v[at * q->step]; }
+
+/* k pulses (up: potentiation) to the device at flat index `at`: the law's closed form, its
+ * train noise σ √k ξ, its bounds; returns its new state */
+TARGET static float NAME(apply)(const sn_devices *dev, sn_pulse_rng *g, int64_t at, int64_t k,
+                                int up) {
+    const int d = up ? 0 : 1;
+    const float kf = (float)k;
+    float x = dev->w[at];
+    if (dev->table_g) { /* shared curved coefficients: NumPy's table of trains */
+        const int64_t t = dev->table_mid + (up ? k : -k);
+        x = x * dev->table_g[t];
+        x = x + dev->table_c[t];
+    } else if (!dev->curved) { /* constant steps: w + a k */
+        x = x + NAME(par)(&dev->a[d], at) * kf;
+    } else { /* w (1 + b)^k + a ((1 + b)^k − 1) / b */
+        const float a = NAME(par)(&dev->a[d], at), b = NAME(par)(&dev->b[d], at);
+        const float l = log1pf(b);
+        const float gk = expf(kf * l);
+        const float s = b == 0.f ? kf : expm1f(kf * l) / b;
+        x = x * gk;
+        x = x + a * s;
+    }
+    if (dev->sigma[d].v) {
+        float xi = NAME(normal)(g);
+        xi = xi * sqrtf(kf);
+        xi = xi * NAME(par)(&dev->sigma[d], at);
+        x = x + xi;
+    }
+    const float lo = NAME(par)(&dev->lo, at), hi = NAME(par)(&dev->hi, at);
+    x = x < lo ? lo : x; /* NumPy's maximum, then minimum */
+    x = x > hi ? hi : x;
+    dev->w[at] = x;
+    return x;
+}
+
+/* the weight v of synapse (j, i) written where it is read: W, W2, and what the crossbar
+ * reads, W / weight_max clipped to ±1, and its copy in ADC steps */
+TARGET static void NAME(mirror)(const sn_mirror *mir, int64_t n_out, int64_t n_in, int64_t j,
+                                int64_t i, float v) {
+    mir->W[j * n_in + i] = v;
+    if (mir->W2) mir->W2[j * mir->w2_row + i * mir->w2_col] = v;
+    if (mir->WnT) {
+        float u = v * mir->inv_wmax;
+        u = u < -1.f ? -1.f : u;
+        u = u > 1.f ? 1.f : u;
+        const int64_t tt = i * n_out + j;
+        mir->WnT[tt] = u;
+        if (mir->scaled) mir->scaled[tt] = u * mir->g;
+    }
+}
+
+/* A pair's refresh (DeviceSynapses._refresh): its weight read, both devices reset to w_min
+ * and the difference written into one of them, within each device's bounds */
+TARGET static void NAME(refresh)(const sn_devices *plus, const sn_pair *pair, int64_t at) {
+    const sn_devices *minus = pair->minus;
+    const float W = (plus->w[at] - minus->w[at]) * pair->gamma;
+    const float target = W / pair->gamma;
+    float v0 = pair->w_min + (target > 0.f ? target : 0.f);
+    float v1 = pair->w_min + (-target > 0.f ? -target : 0.f);
+    const float lo0 = NAME(par)(&plus->lo, at), hi0 = NAME(par)(&plus->hi, at);
+    const float lo1 = NAME(par)(&minus->lo, at), hi1 = NAME(par)(&minus->hi, at);
+    v0 = v0 < lo0 ? lo0 : v0;
+    v0 = v0 > hi0 ? hi0 : v0;
+    v1 = v1 < lo1 ? lo1 : v1;
+    v1 = v1 > hi1 ? hi1 : v1;
+    plus->w[at] = v0;
+    minus->w[at] = v1;
+}
+
+/* the slots a vector v (n values, probabilities |v_i| c) fires in: drawn, or taken from
+ * `given` (n masks), into `drawn` if not NULL; each firing value's index put in the bucket of
+ * every slot it fires in (slot s's at bucket[s·n …], `fill[s]` of them), its sign in
+ * positive[i] (1: v_i > 0). Returns how many slots fire in all. */
+/* The slots a vector v (n values, probabilities |v_i| c) fires in, of the `allowed` ones
+ * only (the others cannot meet a pulse of the other side: left undrawn): drawn, or taken
+ * from `given` (n masks), into `drawn` if not NULL; each firing value's index put in the
+ * bucket of every slot it fires in (slot s's at bucket[s·n …], `fill[s]` of them), its sign
+ * in positive[i] (1: v_i > 0). Returns the slots that fire at all. */
+TARGET static uint64_t NAME(fire)(sn_pulse_rng *restrict g, const float *restrict v, int64_t n,
+                                  double c, uint64_t allowed, const uint64_t *restrict given,
+                                  uint64_t *restrict drawn, int32_t *restrict bucket,
+                                  int64_t *restrict fill, unsigned char *restrict positive,
+                                  int32_t *restrict which, uint64_t *restrict mask) {
+    /* the values that can fire (a 0 never does, and given slots of a 0 carry no sign) */
+    int64_t m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        positive[i] = v[i] > 0.f;
+        which[m] = (int32_t)i;
+        m += v[i] != 0.f;
+    }
+    const int n_allowed = __builtin_popcountll(allowed);
+    if (given) {
+        for (int64_t r = 0; r < m; r++) mask[r] = given[which[r]] & allowed;
+    } else {
+        /* the trains of p ≥ 1 fire in every slot; those of few expected fires one by one;
+         * the others bit by bit, two to a word where the slots fit in half of one */
+        const int pairs = (allowed >> 32) == 0;
+        int64_t pending = -1;
+        for (int64_t r = 0; r < m; r++) {
+            const double p = fabs((double)v[which[r]]) * c;
+            if (p >= 1.0) {
+                mask[r] = allowed;
+            } else if (p * n_allowed <= BINOMIAL_BELOW) {
+                mask[r] = NAME(binomial_train)(g, p, allowed);
+            } else if (!pairs) {
+                NAME(bitwise_trains)(g, p, -1.0, allowed, mask + r);
+            } else if (pending < 0) {
+                pending = r;
+            } else {
+                uint64_t two[2];
+                NAME(bitwise_trains)(g, fabs((double)v[which[pending]]) * c, p, allowed, two);
+                mask[pending] = two[0], mask[r] = two[1];
+                pending = -1;
+            }
+        }
+        if (pending >= 0)
+            NAME(bitwise_trains)(g, fabs((double)v[which[pending]]) * c, -1.0, allowed,
+                                 mask + pending);
+    }
+    if (drawn) memset(drawn, 0, sizeof(uint64_t) * n);
+    uint64_t fired = 0;
+    for (int64_t r = 0; r < m; r++) {
+        const int32_t i = which[r];
+        uint64_t x = mask[r];
+        if (drawn) drawn[i] = x;
+        fired |= x;
+        while (x) {
+            const int t = __builtin_ctzll(x);
+            bucket[t * n + fill[t]++] = i;
+            x &= x - 1;
+        }
+    }
+    return fired;
+}
+
+/* max |v_i| (0 for none): the magnitudes' bits compared as integers, which orders them as
+ * the floats (finite ones), and vectorises */
+TARGET static float NAME(abs_max)(const float *v, int64_t n) {
+    uint32_t m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, v + i, 4);
+        u &= 0x7fffffffu;
+        m = u > m ? u : m;
+    }
+    float f;
+    memcpy(&f, &m, 4);
+    return f;
+}
+
+/* What a metered update tallies (DeviceSynapses._metered, sample by sample): the pulses by
+ * direction, the states they met (the mean of the fractions of the range before and after,
+ * k times), and the write steps of a row-by-row write — per input (a crossbar row) and batch
+ * of `batch_rows` outputs the most pulses of one direction, and the inputs written. */
+TARGET static void NAME(meter_hit)(sn_pulse_meter *m, sn_pulse_work *ws, int64_t j, int64_t i,
+                                   int64_t k, int up, float before, float after) {
+    const int d = up ? 0 : 1;
+    const float fb = (before - m->lo) * m->inv_span, fa = (after - m->lo) * m->inv_span;
+    m->pulses[d] += k;
+    m->state[d] += 0.5 * (double)k * ((double)fb + (double)fa);
+    const int64_t cell = (d * m->batches + j / m->batch_rows) * m->n_in + i;
+    if (!ws->most[cell]) ws->cells[ws->n_cells++] = (int32_t)cell;
+    if (k > ws->most[cell]) ws->most[cell] = (unsigned char)k;
+    if (!ws->written[i]) ws->written_list[ws->n_written++] = (int32_t)i;
+    ws->written[i] = 1;
+}
+
+TARGET static void NAME(meter_sample)(sn_pulse_meter *m, sn_pulse_work *ws) {
+    for (int64_t c = 0; c < ws->n_cells; c++) {
+        const int32_t cell = ws->cells[c];
+        m->steps[cell >= m->batches * m->n_in] += ws->most[cell];
+        ws->most[cell] = 0;
+    }
+    for (int64_t r = 0; r < ws->n_written; r++) ws->written[ws->written_list[r]] = 0;
+    m->rows_written += ws->n_written;
+    ws->n_cells = ws->n_written = 0;
+}
+
+#ifndef PREFETCH
+#define PREFETCH 12 /* hits ahead */
+#endif
+
+TARGET static int64_t NAME(update)(const sn_devices *dev, const sn_mirror *mir,
+                                   const float *Z, int64_t ldz, const float *D, int64_t ldd,
+                                   int64_t B, int BL, double C, sn_pulse_rng *g,
+                                   const uint64_t *XM, const uint64_t *DM, int given,
+                                   sn_pulse_work *ws, sn_pulse_meter *meter,
+                                   sn_pair *pair, int64_t *counts) {
+    const int64_t n_in = dev->n_in, n_out = dev->n_out;
+    const uint64_t slots = BL == 64 ? UINT64_MAX : (((uint64_t)1 << BL) - 1);
+    for (int64_t s = 0; s < B; s++) {
+        const float *z = Z + s * ldz, *d = D + s * ldd;
+        const float zmax = NAME(abs_max)(z, n_in), dmax = NAME(abs_max)(d, n_out);
+        if (zmax == 0.f || dmax == 0.f) continue;
+        /* C_x C_d = C, shared in the ratio of the largest |δ| to the largest |z| */
+        const double cx = sqrt(C * (double)dmax / (double)zmax);
+        const double cd = sqrt(C * (double)zmax / (double)dmax);
+        if ((double)zmax * cx > 1.0) /* some probability capped at 1 */
+            for (int64_t i = 0; i < n_in; i++) counts[1] += fabs((double)z[i]) * cx > 1.0;
+        if ((double)dmax * cd > 1.0)
+            for (int64_t j = 0; j < n_out; j++) counts[1] += fabs((double)d[j]) * cd > 1.0;
+        const uint64_t *gx = given ? XM + s * n_in : NULL, *gd = given ? DM + s * n_out : NULL;
+        uint64_t *ox = !given && XM ? (uint64_t *)XM + s * n_in : NULL;
+        uint64_t *od = !given && DM ? (uint64_t *)DM + s * n_out : NULL;
+        int64_t xfill[64] = {0}, dfill[64] = {0};
+        /* the side with fewer trains first; the other's only in the slots it fires in */
+        int64_t nzx = 0, nzd = 0;
+        for (int64_t i = 0; i < n_in; i++) nzx += z[i] != 0.f;
+        for (int64_t j = 0; j < n_out; j++) nzd += d[j] != 0.f;
+        if (nzd <= nzx) {
+            const uint64_t u = NAME(fire)(g, d, n_out, cd, slots, gd, od, ws->dslot, dfill,
+                                          ws->dpos, ws->which, ws->mask);
+            if (!u) {
+                if (ox) memset(ox, 0, sizeof(uint64_t) * n_in);
+                continue;
+            }
+            if (!NAME(fire)(g, z, n_in, cx, u, gx, ox, ws->xslot, xfill, ws->xpos, ws->which,
+                            ws->mask))
+                continue;
+        } else {
+            const uint64_t u = NAME(fire)(g, z, n_in, cx, slots, gx, ox, ws->xslot, xfill,
+                                          ws->xpos, ws->which, ws->mask);
+            if (!u) {
+                if (od) memset(od, 0, sizeof(uint64_t) * n_out);
+                continue;
+            }
+            if (!NAME(fire)(g, d, n_out, cd, u, gd, od, ws->dslot, dfill, ws->dpos, ws->which,
+                            ws->mask))
+                continue;
+        }
+        /* the coincidences slot by slot: each input and delta that both fire in a slot add
+         * one pulse to their device (the work is the pulses, not the pairs that fire) */
+        int64_t hit = 0;
+        for (int t = 0; t < BL; t++) {
+            const int32_t *cols = ws->xslot + t * n_in, *rows = ws->dslot + t * n_out;
+            for (int64_t r = 0; r < dfill[t]; r++) {
+                unsigned char *cnt = ws->count + (int64_t)rows[r] * n_in;
+                int32_t *hits = ws->hits + hit;
+                int64_t fresh = 0;
+                for (int64_t c = 0; c < xfill[t]; c++) {
+                    const int32_t i = cols[c];
+                    hits[fresh] = (int32_t)(rows[r] * n_in + i);
+                    fresh += cnt[i]++ == 0;
+                }
+                hit += fresh;
+            }
+        }
+        /* each device hit: its count as one train, of sign −sign(δ_j z_i) */
+        const sn_param *first = dev->lo.step ? &dev->lo : dev->a[0].step ? &dev->a[0] : NULL;
+        for (int64_t h = 0; h < hit; h++) {
+            if (h + PREFETCH < hit) { /* the devices a few hits on: their state, parameters */
+                const int64_t ahead = ws->hits[h + PREFETCH];
+                __builtin_prefetch(dev->w + ahead, 1);
+                if (first) __builtin_prefetch(first->v + ahead * first->step);
+                if (mir->W) __builtin_prefetch(mir->W + ahead, 1);
+                if (pair) __builtin_prefetch(pair->minus->w + ahead, 1);
+            }
+            const int64_t at = ws->hits[h], j = at / n_in, i = at - j * n_in;
+            const int64_t k = ws->count[at];
+            const int up = ws->dpos[j] != ws->xpos[i];
+            const int64_t pulses = dev->continuous ? 1 : k;
+            ws->count[at] = 0;
+            counts[0] += pulses;
+            float v;
+            if (!pair) { /* one bidirectional device against the reference: LTP up, LTD down */
+                const float before = dev->w[at];
+                const float x = NAME(apply)(dev, g, at, k, up);
+                v = (x - mir->w_ref) * mir->gamma;
+                if (meter) NAME(meter_hit)(meter, ws, j, i, pulses, up, before, x);
+            } else { /* a pair: an update up potentiates w⁺, one down w⁻; a pair that this
+                      * update takes past refresh_at of the range is refreshed first */
+                const sn_devices *minus = pair->minus;
+                const float b0 = dev->w[at], b1 = minus->w[at], kf = (float)k;
+                if (b0 + (up ? kf : 0.f) * pair->step >= pair->limit ||
+                    b1 + (up ? 0.f : kf) * pair->step >= pair->limit) {
+                    NAME(refresh)(dev, pair, at);
+                    pair->refreshes++;
+                }
+                const float x = NAME(apply)(up ? dev : minus, g, at, k, 1);
+                v = (dev->w[at] - minus->w[at]) * pair->gamma;
+                if (meter) NAME(meter_hit)(meter, ws, j, i, pulses, 1, up ? b0 : b1, x);
+            }
+            if (mir->W) NAME(mirror)(mir, n_out, n_in, j, i, v);
+        }
+        counts[2] += hit;
+        if (meter) NAME(meter_sample)(meter, ws);
+    }
+    return 0;
+}
