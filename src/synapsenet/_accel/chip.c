@@ -1,0 +1,361 @@
+/* In-situ training on the simulated analog chip: the whole batch-1 step in one call.
+ *
+ * The NumPy twin is hardware/crossbar.py (CrossbarArray.matvec, Analog.forward, backward and
+ * update) with hardware/learning.py (DeviceSynapses: the deterministic scheme's pulse counts,
+ * the reference mapping, the metering tally) and hardware/devices/base.py (DeviceArray's
+ * closed-form trains). Per sample and layer, in the twin's order and float32 arithmetic:
+ *
+ *   forward    DAC codes of z (fixed input range: q-bit rint(clip(z q / r)), one bit z ≥ r/2,
+ *              or none: clip(z / r)); per block of `rows` inputs the column sums in ADC steps
+ *              Σ_i x_i W_ij g (the same product call as the twin's), clipped at ± bound and
+ *              rounded; × r, × the output scale, + b, then f (or the loss's output stage)
+ *   backward   δ·W from the weights the devices hold (digital, as NeuroSim V3.0)
+ *   update     d = δ · rate; db = d (b −= d if the bias is digital); per synapse with
+ *              z_i ≠ 0 and |d_j| max|z| ≥ least: n = rint(−d_j z_i / Δ) pulses (Δ the step up
+ *              or down), the device's train w·g(n) + c(n) (a table for shared coefficients,
+ *              else the affine closed form) + σ √|n| ξ, clipped to its bounds; then the weight
+ *              γ (w − w_ref) is written back into W, Wᵀ, the normalised and the scaled copies
+ *
+ * The normal draws ξ come from xoshiro256** (Blackman & Vigna 2018) with the Box–Muller
+ * transform, seeded by the caller (one draw of the chip's generator per fit). What the chip
+ * did is added to per-layer counters (CH_* below), the metered pulse tally among them. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sn.h"
+
+typedef struct {
+    uint64_t s[4];
+    double spare;
+    int has_spare;
+} chip_rng;
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t next_u64(chip_rng *r) {  /* xoshiro256** */
+    uint64_t *s = r->s;
+    const uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3];
+    s[2] ^= t; s[3] = rotl(s[3], 45);
+    return out;
+}
+
+static void seed_rng(chip_rng *r, uint64_t seed) {  /* the state from SplitMix64 */
+    for (int k = 0; k < 4; k++) {
+        uint64_t z = (seed += 0x9E3779B97F4A7C15ull);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        r->s[k] = z ^ (z >> 31);
+    }
+    r->has_spare = 0;
+}
+
+static double normal(chip_rng *r) {  /* Box–Muller, two normals per pair of uniforms */
+    if (r->has_spare) { r->has_spare = 0; return r->spare; }
+    const double u1 = ((next_u64(r) >> 11) + 1.0) * 0x1.0p-53;  /* (0, 1] */
+    const double u2 = (next_u64(r) >> 11) * 0x1.0p-53;
+    const double m = sqrt(-2.0 * log(u1)), a = 6.283185307179586 * u2;
+    r->spare = m * sin(a);
+    r->has_spare = 1;
+    return m * cos(a);
+}
+
+typedef struct {
+    int L;
+    sn_chip_layer *lay;
+    gemm_fn gemm;
+    sn_settings S;
+    const sn_loops *K;
+    int loss;
+    chip_rng rng;
+    const float *X; int64_t ldx;
+    const float *D; int64_t ldd;
+    const int64_t *labels;
+    double *counts;                /* L × CH_COUNT, added to */
+    float *z0, *U[MAX_LAYERS], *G, *Do, *dd;
+    unsigned char *written;        /* per input of the widest layer: a row written */
+    float *peak;                   /* the write steps' largest counts, 2 × widest input */
+    int64_t widest;
+} chip_engine;
+
+static void *zalloc(size_t nfloats) {
+    return calloc(nfloats ? nfloats : 1, sizeof(float));
+}
+
+void sn_chip_free(chip_engine *e);
+
+chip_engine *sn_chip_create(int L, sn_chip_layer *layers, int loss, double *counts, void *gemm,
+                            const sn_settings *S) {
+    if (L < 1 || L > MAX_LAYERS || !gemm || !S) return NULL;
+    chip_engine *e = calloc(1, sizeof(chip_engine));
+    if (!e) return NULL;
+    e->L = L; e->lay = layers; e->loss = loss; e->counts = counts;
+    e->gemm = (gemm_fn)gemm; e->S = *S; e->K = sn_loops_for(S);
+    int64_t widest = layers[0].n_in;
+    for (int l = 0; l < L; l++) {
+        if (layers[l].n_in > widest) widest = layers[l].n_in;
+        if (layers[l].n_out > widest) widest = layers[l].n_out;
+    }
+    e->widest = widest;
+    int ok = (e->z0 = zalloc((size_t)widest)) && (e->G = zalloc((size_t)widest)) &&
+             (e->Do = zalloc((size_t)widest)) && (e->dd = zalloc((size_t)widest)) &&
+             (e->peak = zalloc((size_t)(2 * widest))) &&
+             (e->written = calloc((size_t)widest, 1));
+    for (int l = 0; l < L && ok; l++) ok = (e->U[l] = zalloc((size_t)widest)) != NULL;
+    if (!ok) { sn_chip_free(e); return NULL; }
+    seed_rng(&e->rng, 0);
+    return e;
+}
+
+void sn_chip_bind(chip_engine *e, const float *X, int64_t ldx, const float *D, int64_t ldd,
+                  const int64_t *labels, uint64_t seed) {
+    e->X = X; e->ldx = ldx; e->D = D; e->ldd = ldd; e->labels = labels;
+    seed_rng(&e->rng, seed);
+}
+
+/* layer c's value of a parameter that is shared (inc 0) or per device (inc 1) at flat index */
+#define PAR(c, name, at) ((c)->name[(at) * (c)->name##_inc])
+
+/* The read of layer l: u (before the bias) of the input z into u. */
+static void chip_forward(chip_engine *e, const sn_chip_layer *c, const float *z, float *u,
+                         double *cnt) {
+    const int64_t ni = c->n_in, no = c->n_out;
+    float *x = e->G;  /* the DAC codes (G is free during the forward pass) */
+    const float r = c->input_range;
+    for (int64_t i = 0; i < ni; i++) {  /* the DAC: as CrossbarArray._fixed_input_stage */
+        float v;
+        if (c->dac == CHIP_DAC_LEVELS) {
+            v = z[i] * c->dac_gain;  /* z · (q / r), q / r rounded to float32 first */
+            v = v < -c->q ? -c->q : (v > c->q ? c->q : v);
+            v = rintf(v);
+        } else if (c->dac == CHIP_DAC_ONE_BIT) {
+            v = (float)((r == 1.f ? z[i] : z[i] / r) >= 0.5f);
+        } else {
+            v = r == 1.f ? z[i] : z[i] / r;
+            v = v < -1.f ? -1.f : (v > 1.f ? 1.f : v);
+        }
+        x[i] = v;
+    }
+    int64_t blocks = 0;
+    float *y = e->dd;
+    for (int64_t r0 = 0; r0 < ni; r0 += c->rows, blocks++) {
+        const int64_t k = ni - r0 < c->rows ? ni - r0 : c->rows;
+        float *out = blocks ? y : u;
+        /* the twin's product: our kernel where _engine.product takes it, else BLAS */
+        if (no % 16 == 0 && sn_own_product(&e->S, no, k))
+            sn_own_gemm(1, no, k, 1.f, x + r0, k, 1, c->Wk + r0 * no, no, 0.f, out, no, NULL,
+                        no, 0);
+        else
+            e->gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, 1, no, k, 1.f, x + r0, k, c->Wk + r0 * no,
+                    no, 0.f, out, no);
+        for (int64_t j = 0; j < no; j++) {  /* the ADC: saturate, round to a step */
+            float v = out[j];
+            if (c->saturates) { v = v > -c->bound ? v : -c->bound; v = v < c->bound ? v : c->bound; }
+            if (c->rounds) v = rintf(v);
+            if (blocks) u[j] += v; else u[j] = v;
+        }
+    }
+    for (int64_t j = 0; j < no; j++) {
+        float v = u[j];
+        if (r != 1.f) v *= r;  /* undo the input scaling */
+        u[j] = v * c->out_scale;  /* → weight units */
+    }
+    cnt[CH_VECTORS] += 1; cnt[CH_MACS] += (double)(ni * no);
+    cnt[CH_ARRAY_READS] += (double)blocks; cnt[CH_DAC] += (double)ni;
+    cnt[CH_ADC] += (double)(no * blocks);
+    if (c->rowsum) {  /* the read's energy terms (CrossbarArray._planes, metered) */
+        double energy = 0, drive = 0, units = 0;
+        const double base = 2.0 * (double)no * c->g_min;
+        for (int64_t i = 0; i < ni; i++) {
+            if (x[i] == 0.f) continue;
+            const double G = 1e-6 * (base + c->g_span * c->rowsum[i]), a = fabs((double)x[i]);
+            energy += a * a * G; drive += a; units += a * G;
+        }
+        const double unit = c->unit;
+        cnt[CH_ENERGY] += energy * unit * unit;
+        cnt[CH_DRIVE] += drive * fabs(unit);
+        cnt[CH_DRIVE_UNITS] += units * fabs(unit);
+    }
+}
+
+/* one device's train of n pulses (n ≠ 0) from w, as DeviceArray._train / pulses_at */
+static float train(chip_engine *e, const sn_chip_layer *c, int64_t at, float w, float n) {
+    const float k = fabsf(n);
+    const int up = n > 0;
+    float x;
+    if (c->tab_g && k <= (float)c->tab_k) {  /* shared coefficients: the table */
+        const int64_t t = (int64_t)n + c->tab_k;
+        x = w * c->tab_g[t];
+        x += c->tab_c[t];
+    } else {
+        const float a_up = PAR(c, a_up, at), a_dn = PAR(c, a_dn, at);
+        const float b_up = PAR(c, b_up, at), b_dn = PAR(c, b_dn, at);
+        if (b_up == 0.f && b_dn == 0.f) {
+            if (c->same_steps) x = w + a_up * n;  /* the same step both ways */
+            else x = w + (up ? a_dn + (a_up - a_dn) : a_dn) * k;  /* sel() of the twin */
+        } else {  /* w (1 + b)^k + a ((1 + b)^k − 1) / b */
+            const double a = up ? a_up : a_dn, b = up ? b_up : b_dn;
+            const double lg = log1p(b);
+            const double g = exp(k * lg), s = b == 0 ? k : expm1(k * lg) / b;
+            x = (float)(w * g + a * s);
+        }
+    }
+    const float sigma = up ? PAR(c, sig_up, at) : PAR(c, sig_dn, at);
+    if (sigma != 0.f) {  /* cycle-to-cycle noise of the train: σ √|n| ξ */
+        float xi = (float)normal(&e->rng);
+        xi *= sqrtf(k);
+        xi *= sigma;
+        x += xi;
+    }
+    const float lo = PAR(c, lo, at), hi = PAR(c, hi, at);
+    x = x > lo ? x : lo;
+    return x < hi ? x : hi;
+}
+
+/* the write steps of one column batch: the largest count per input and direction, summed */
+static void flush_peaks(float *peak, int64_t ni, double *cnt) {
+    for (int64_t i = 0; i < ni; i++) {
+        if (peak[i] != 0.f) { cnt[CH_STEPS_UP] += peak[i]; peak[i] = 0.f; }
+        if (peak[ni + i] != 0.f) { cnt[CH_STEPS_DOWN] += peak[ni + i]; peak[ni + i] = 0.f; }
+    }
+}
+
+/* layer c's update from its input z and δ (DeviceSynapses.update, deterministic, reference) */
+static void chip_update(chip_engine *e, sn_chip_layer *c, const float *z, const float *delta,
+                        double *cnt) {
+    const int64_t ni = c->n_in, no = c->n_out;
+    float *d = e->dd;
+    float zmax = 0.f;
+    for (int64_t j = 0; j < no; j++) d[j] = c->has_rate ? delta[j] * c->rate : delta[j];
+    for (int64_t j = 0; j < no; j++) {  /* ∂E/∂b_j = δ_j: the biases are digital */
+        c->db[j] = d[j];
+        if (c->bias_digital) c->b[j] -= d[j];
+    }
+    for (int64_t i = 0; i < ni; i++) {
+        const float a = fabsf(z[i]);
+        if (a > zmax) zmax = a;
+    }
+    cnt[CH_UPDATE_MACS] += (double)(ni * no);
+    const int meter = c->meter;
+    const int64_t size = (no + 15) / 16;  /* outputs per column batch of the row-by-row write */
+    int64_t batch = -1;
+    const float lo_law = c->law_lo, inv_span = c->law_inv_span;
+    for (int64_t j = 0; j < no; j++) {
+        const float ad = fabsf(d[j]);
+        if (!(c->continuous ? ad > 0.f : ad * zmax >= c->least)) continue;
+        if (meter && j / size != batch) {
+            if (batch >= 0) flush_peaks(e->peak, ni, cnt);
+            batch = j / size;
+        }
+        const float nd = -d[j];
+        for (int64_t i = 0; i < ni; i++) {
+            if (z[i] == 0.f) continue;
+            const float dW = nd * z[i];  /* ΔW = −η δ_j z_i */
+            float n = dW / (dW > 0 ? c->s_up : c->s_dn);
+            if (!c->continuous) n = rintf(n);
+            if (n == 0.f) continue;
+            const int64_t at = j * ni + i;
+            const float before = c->state[at];
+            const float w = train(e, c, at, before, n);
+            c->state[at] = w;
+            /* the weight as the chip reads it, into every copy (Analog.update, load_weights_at) */
+            float v = w - c->w_ref;
+            v *= c->gamma;
+            c->W[at] = v;
+            c->WT[i * c->ldw + j] = v;
+            float vn = v * c->inv_wmax;
+            vn = vn > -1.f ? vn : -1.f;
+            vn = vn < 1.f ? vn : 1.f;
+            if (c->rowsum) c->rowsum[i] += fabs((double)vn) - fabs((double)c->WnT[i * no + j]);
+            c->WnT[i * no + j] = vn;
+            c->Wk[i * no + j] = vn * c->g;
+            const float k = c->continuous ? 1.f : fabsf(n);
+            cnt[CH_WRITE_PULSES] += k;
+            if (meter) {  /* the tally (DeviceSynapses._metered) */
+                const int dn = n < 0;
+                const double met = 0.5 * ((double)((before - lo_law) * inv_span) +
+                                          (double)((w - lo_law) * inv_span));
+                cnt[dn ? CH_PULSES_DOWN : CH_PULSES_UP] += k;
+                cnt[dn ? CH_STATE_DOWN : CH_STATE_UP] += k * met;
+                float *p = e->peak + (dn ? ni : 0) + i;
+                if (k > *p) *p = k;
+                e->written[i] = 1;
+            }
+        }
+    }
+    if (meter) {
+        if (batch >= 0) flush_peaks(e->peak, ni, cnt);
+        for (int64_t i = 0; i < ni; i++)
+            if (e->written[i]) { cnt[CH_ROWS_WRITTEN] += 1; e->written[i] = 0; }
+    }
+}
+
+/* One step on the bound data's row `row`; status as sn_step's: 1 made, 0 a non-finite loss
+ * (nothing changed), 2 made but the first layer's δ not finite, 3 a non-finite input. */
+static int chip_step(chip_engine *e, int64_t row, const int64_t *rows, int64_t start,
+                     float scale, double *E, int64_t *correct) {
+    const sn_loops *K = e->K;
+    const int L = e->L;
+    if (!K->copy_finite(e->z0, e->X + row * e->ldx, e->lay[0].n_in)) return 3;
+    const float *z = e->z0;
+    for (int l = 0; l < L; l++) {
+        sn_chip_layer *c = &e->lay[l];
+        chip_forward(e, c, z, e->U[l], e->counts + l * CH_COUNT);
+        if (l < L - 1) K->bias_act(e->U[l], 1, c->n_out, 0, c->n_out, c->b, c->act);
+        z = e->U[l];
+    }
+    sn_chip_layer *top = &e->lay[L - 1];
+    int64_t right = 0;
+    *E = sn_output_layer(K, top->act, e->loss, top->n_out, 1, e->U[L - 1], e->Do, top->b,
+                         e->D, e->ldd, rows, start, e->labels, scale, &right);
+    *correct = right;
+    if (!isfinite(*E)) return 0;
+    float *delta = e->Do;
+    for (int l = L - 1; l >= 0; l--) {
+        sn_chip_layer *c = &e->lay[l];
+        double *cnt = e->counts + l * CH_COUNT;
+        const float *zin = l ? e->U[l - 1] : e->z0;
+        if (l > 0) {  /* ∂E/∂z_prev = δ·W, with the weights before this layer's step */
+            e->gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, 1, c->n_in, c->n_out, 1.f, delta, c->n_out,
+                    c->W, c->n_in, 0.f, e->G, c->n_in);
+            cnt[CH_BACKWARD_MACS] += (double)(c->n_in * c->n_out);
+        }
+        chip_update(e, c, zin, delta, cnt);
+        if (l > 0) {  /* hidden δ_j = (Σ_k δ_k w_kj) f'(u_j) */
+            K->times_derivative(e->G, zin, 1, c->n_in, 0, c->n_in, e->lay[l - 1].act);
+            memcpy(e->Do, e->G, (size_t)c->n_in * sizeof(float));
+            delta = e->Do;
+        }
+    }
+    float acc = 0.f;
+    for (int64_t j = 0; j < e->lay[0].n_out; j++) acc += e->lay[0].db[j];
+    return isfinite(acc) ? 1 : 2;
+}
+
+/* n batch-1 steps: step s on row idx[off[s]] (or off[s] when idx is NULL), δ_out scaled by
+ * scale[s]; its loss and correct count into E[s], correct[s]. Stops after the first step whose
+ * status is not 1 (see chip_step), returning its index with that status in *status. */
+int64_t sn_chip_steps(chip_engine *e, const int64_t *idx, const int64_t *off,
+                      const float *scale, int64_t n, double *E, int64_t *correct, int *status) {
+    for (int64_t s = 0; s < n; s++) {
+        const int64_t *rows = idx ? idx + off[s] : NULL;
+        const int st = chip_step(e, rows ? rows[0] : off[s], rows, off[s], scale[s], E + s,
+                                 correct + s);
+        if (st != 1) { *status = st; return s; }
+    }
+    *status = 1;
+    return n;
+}
+
+/* for the tests: n standard normal draws of the engine's generator */
+void sn_chip_normals(chip_engine *e, double *out, int64_t n) {
+    for (int64_t k = 0; k < n; k++) out[k] = normal(&e->rng);
+}
+
+void sn_chip_free(chip_engine *e) {
+    if (!e) return;
+    free(e->z0); free(e->G); free(e->Do); free(e->dd); free(e->peak); free(e->written);
+    for (int l = 0; l < MAX_LAYERS; l++) free(e->U[l]);
+    free(e);
+}
