@@ -16,8 +16,8 @@
  *              else the affine closed form) + σ √|n| ξ, clipped to its bounds; then the weight
  *              γ (w − w_ref) is written back into W, Wᵀ, the normalised and the scaled copies
  *
- * The normal draws ξ come from xoshiro256** (Blackman & Vigna 2018) with the Box–Muller
- * transform, seeded by the caller (one draw of the chip's generator per fit). What the chip
+ * The normal draws ξ come from a ziggurat on xoshiro256** (below), seeded by the caller (one
+ * draw of the chip's generator per fit). What the chip
  * did is added to per-layer counters (CH_* below), the metered pulse tally among them. */
 #include <math.h>
 #include <stdlib.h>
@@ -25,15 +25,22 @@
 
 #include "sn.h"
 
+/* The normal draws: Marsaglia & Tsang's ziggurat (J. Stat. Softw. 5(8), 2000) over 128 layers
+ * of equal area under the density e^{−x²/2}, on 64-bit words of xoshiro256** (Blackman &
+ * Vigna, ACM TOMS 47(4), 2021): the layer from 7 bits, the abscissa from 32 others. */
+#define ZIG_N 128
+#define ZIG_R 3.442619855899           /* where the base layer's tail starts */
+#define ZIG_V 9.91256303526217e-3      /* the area of each layer */
+
 typedef struct {
     uint64_t s[4];
-    double spare;
-    int has_spare;
+    uint32_t k[ZIG_N];                 /* |j| < k[i]: inside layer i's rectangle, accept */
+    double w[ZIG_N], f[ZIG_N];         /* abscissa per unit of j; the density at x_i */
 } chip_rng;
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-static uint64_t next_u64(chip_rng *r) {  /* xoshiro256** */
+static inline uint64_t next_u64(chip_rng *r) {  /* xoshiro256** */
     uint64_t *s = r->s;
     const uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
     s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3];
@@ -41,24 +48,56 @@ static uint64_t next_u64(chip_rng *r) {  /* xoshiro256** */
     return out;
 }
 
-static void seed_rng(chip_rng *r, uint64_t seed) {  /* the state from SplitMix64 */
-    for (int k = 0; k < 4; k++) {
+static inline double uniform(chip_rng *r) {  /* (0, 1) */
+    return ((next_u64(r) >> 11) + 0.5) * 0x1.0p-53;
+}
+
+static void seed_rng(chip_rng *r, uint64_t seed) {
+    for (int k = 0; k < 4; k++) {  /* the state from SplitMix64 */
         uint64_t z = (seed += 0x9E3779B97F4A7C15ull);
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
         r->s[k] = z ^ (z >> 31);
     }
-    r->has_spare = 0;
+    /* the layers: x_{i+1} from x_i by equal areas, V = x_i (f(x_{i+1}) − f(x_i)) */
+    const double m = 2147483648.0;  /* 2^31: j is a signed 32-bit number */
+    double x = ZIG_R, fx = exp(-0.5 * x * x);
+    const double q = ZIG_V / fx;  /* the base layer: rectangle plus tail, width V / f(r) */
+    r->k[0] = (uint32_t)(x / q * m);
+    r->k[1] = 0;
+    r->w[0] = q / m;
+    r->w[ZIG_N - 1] = x / m;
+    r->f[0] = 1.0;
+    r->f[ZIG_N - 1] = fx;
+    for (int i = ZIG_N - 2; i >= 1; i--) {
+        const double next = sqrt(-2.0 * log(ZIG_V / x + fx));
+        r->k[i + 1] = (uint32_t)(next / x * m);
+        x = next;
+        fx = exp(-0.5 * x * x);
+        r->f[i] = fx;
+        r->w[i] = x / m;
+    }
 }
 
-static double normal(chip_rng *r) {  /* Box–Muller, two normals per pair of uniforms */
-    if (r->has_spare) { r->has_spare = 0; return r->spare; }
-    const double u1 = ((next_u64(r) >> 11) + 1.0) * 0x1.0p-53;  /* (0, 1] */
-    const double u2 = (next_u64(r) >> 11) * 0x1.0p-53;
-    const double m = sqrt(-2.0 * log(u1)), a = 6.283185307179586 * u2;
-    r->spare = m * sin(a);
-    r->has_spare = 1;
-    return m * cos(a);
+static double normal(chip_rng *r) {
+    for (;;) {
+        const uint64_t u = next_u64(r);
+        const int i = (int)(u & (ZIG_N - 1));
+        const int32_t j = (int32_t)(uint32_t)(u >> 32);
+        const uint32_t aj = j < 0 ? (uint32_t)(-(int64_t)j) : (uint32_t)j;
+        const double x = j * r->w[i];
+        if (aj < r->k[i]) return x;  /* inside the rectangle: most draws end here */
+        if (i == 0) {  /* the tail beyond R (Marsaglia 1964) */
+            double t, y;
+            do {
+                t = -log(uniform(r)) / ZIG_R;
+                y = -log(uniform(r));
+            } while (y + y < t * t);
+            return j > 0 ? ZIG_R + t : -ZIG_R - t;
+        }
+        /* the wedge between the rectangle and the curve */
+        if (r->f[i] + uniform(r) * (r->f[i - 1] - r->f[i]) < exp(-0.5 * x * x)) return x;
+    }
 }
 
 typedef struct {
@@ -75,6 +114,7 @@ typedef struct {
     double *counts;                /* L × CH_COUNT, added to */
     float *z0, *U[MAX_LAYERS], *G, *Do, *dd;
     unsigned char *written;        /* per input of the widest layer: a row written */
+    int64_t *cols;                 /* the inputs of an update that are not 0 */
     float *peak;                   /* the write steps' largest counts, 2 × widest input */
     int64_t widest;
 } chip_engine;
@@ -101,7 +141,8 @@ chip_engine *sn_chip_create(int L, sn_chip_layer *layers, int loss, double *coun
     int ok = (e->z0 = zalloc((size_t)widest)) && (e->G = zalloc((size_t)widest)) &&
              (e->Do = zalloc((size_t)widest)) && (e->dd = zalloc((size_t)widest)) &&
              (e->peak = zalloc((size_t)(2 * widest))) &&
-             (e->written = calloc((size_t)widest, 1));
+             (e->written = calloc((size_t)widest, 1)) &&
+             (e->cols = calloc((size_t)widest, sizeof(int64_t)));
     for (int l = 0; l < L && ok; l++) ok = (e->U[l] = zalloc((size_t)widest)) != NULL;
     if (!ok) { sn_chip_free(e); return NULL; }
     seed_rng(&e->rng, 0);
@@ -213,6 +254,13 @@ static float train(chip_engine *e, const sn_chip_layer *c, int64_t at, float w, 
     return x < hi ? x : hi;
 }
 
+/* a weight as the crossbar holds it, clip(v / weight_max, −1, 1) (load_weights_at) */
+static inline float normalised(float v, float inv_wmax) {
+    float x = v * inv_wmax;
+    x = x > -1.f ? x : -1.f;
+    return x < 1.f ? x : 1.f;
+}
+
 /* the write steps of one column batch: the largest count per input and direction, summed */
 static void flush_peaks(float *peak, int64_t ni, double *cnt) {
     for (int64_t i = 0; i < ni; i++) {
@@ -232,9 +280,12 @@ static void chip_update(chip_engine *e, sn_chip_layer *c, const float *z, const 
         c->db[j] = d[j];
         if (c->bias_digital) c->b[j] -= d[j];
     }
+    int64_t m = 0;  /* the inputs that are not 0: only their synapses can change */
     for (int64_t i = 0; i < ni; i++) {
+        if (z[i] == 0.f) continue;
         const float a = fabsf(z[i]);
         if (a > zmax) zmax = a;
+        e->cols[m++] = i;
     }
     cnt[CH_UPDATE_MACS] += (double)(ni * no);
     const int meter = c->meter;
@@ -249,27 +300,26 @@ static void chip_update(chip_engine *e, sn_chip_layer *c, const float *z, const 
             batch = j / size;
         }
         const float nd = -d[j];
-        for (int64_t i = 0; i < ni; i++) {
-            if (z[i] == 0.f) continue;
+        float *restrict Wj = c->W + j * ni, *restrict wj = c->state + j * ni;
+        for (int64_t t = 0; t < m; t++) {
+            const int64_t i = e->cols[t];
             const float dW = nd * z[i];  /* ΔW = −η δ_j z_i */
             float n = dW / (dW > 0 ? c->s_up : c->s_dn);
             if (!c->continuous) n = rintf(n);
             if (n == 0.f) continue;
             const int64_t at = j * ni + i;
-            const float before = c->state[at];
+            const float before = wj[i];
             const float w = train(e, c, at, before, n);
-            c->state[at] = w;
-            /* the weight as the chip reads it, into every copy (Analog.update, load_weights_at) */
+            wj[i] = w;
+            /* the weight as the chip reads it (Analog.update, load_weights_at): into W and
+             * the crossbar's copy in ADC steps, which the next read takes; the layer's Wᵀ and
+             * the normalised copy are brought in step by the caller (ChipEngine.count) */
             float v = w - c->w_ref;
             v *= c->gamma;
-            c->W[at] = v;
-            c->WT[i * c->ldw + j] = v;
-            float vn = v * c->inv_wmax;
-            vn = vn > -1.f ? vn : -1.f;
-            vn = vn < 1.f ? vn : 1.f;
-            if (c->rowsum) c->rowsum[i] += fabs((double)vn) - fabs((double)c->WnT[i * no + j]);
-            c->WnT[i * no + j] = vn;
-            c->Wk[i * no + j] = vn * c->g;
+            if (c->rowsum) c->rowsum[i] += fabs((double)normalised(v, c->inv_wmax)) -
+                                           fabs((double)normalised(Wj[i], c->inv_wmax));
+            Wj[i] = v;
+            c->Wk[i * no + j] = normalised(v, c->inv_wmax) * c->g;
             const float k = c->continuous ? 1.f : fabsf(n);
             cnt[CH_WRITE_PULSES] += k;
             if (meter) {  /* the tally (DeviceSynapses._metered) */
@@ -355,7 +405,7 @@ void sn_chip_normals(chip_engine *e, double *out, int64_t n) {
 
 void sn_chip_free(chip_engine *e) {
     if (!e) return;
-    free(e->z0); free(e->G); free(e->Do); free(e->dd); free(e->peak); free(e->written);
+    free(e->z0); free(e->G); free(e->Do); free(e->dd); free(e->peak); free(e->written); free(e->cols);
     for (int l = 0; l < MAX_LAYERS; l++) free(e->U[l]);
     free(e);
 }

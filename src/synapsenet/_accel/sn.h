@@ -152,8 +152,7 @@ typedef struct {
     int64_t n_in, n_out;
     int act;
     float *W;                 /* n_out × n_in: the weights the devices hold (network units) */
-    float *WT; int64_t ldw;   /* the layer's own Wᵀ, rows ldw apart */
-    float *WnT, *Wk;          /* n_in × n_out: normalised weights, and them in ADC steps */
+    float *Wk;                /* n_in × n_out: the crossbar's normalised weights in ADC steps */
     float *state;             /* n_out × n_in device states */
     float *b, *db;
     double *rowsum;           /* Σ_j |WnT[i, j]| per input (the read energy), or NULL */

@@ -47,7 +47,7 @@ class _Layer(ctypes.Structure):
     """``sn_chip_layer`` of _accel/sn.h."""
 
     _fields_ = [("n_in", _I64), ("n_out", _I64), ("act", _I),
-                ("W", _P), ("WT", _P), ("ldw", _I64), ("WnT", _P), ("Wk", _P), ("state", _P),
+                ("W", _P), ("Wk", _P), ("state", _P),
                 ("b", _P), ("db", _P), ("rowsum", _P),
                 *[(n, _P) for n in _PARAMS], *[(n + "_inc", _I64) for n in _PARAMS],
                 ("tab_g", _P), ("tab_c", _P), ("tab_k", _I64),
@@ -190,10 +190,8 @@ class ChipEngine:
         state = syn.states[0]
         for a in (W, WnT, Wk, state, layer.b, layer.db):
             assert a.dtype == np.float32 and a.flags.c_contiguous
-        assert layer.WT.strides[1] == 4
         keep((W, WnT, Wk, state, layer))
-        c.W, c.WT, c.ldw = W.ctypes.data, layer.WT.ctypes.data, layer.WT.strides[0] // 4
-        c.WnT, c.Wk, c.state = WnT.ctypes.data, Wk.ctypes.data, state.ctypes.data
+        c.W, c.Wk, c.state = W.ctypes.data, Wk.ctypes.data, state.ctypes.data
         c.b, c.db = layer.b.ctypes.data, layer.db.ctypes.data
         c.meter = int(chip.meter)
         if chip.meter:  # Σ_j |Wn| per input row, kept in step by the engine's writes
@@ -247,6 +245,9 @@ class ChipEngine:
         if labels is not None:
             labels = np.ascontiguousarray(labels, np.int64)
         self._data = (X, D, labels)
+        # a NaN or infinite input anywhere: the first step reports it before any pulse, so
+        # that the devices stay as they were (the layer-by-layer loop checks the data first)
+        self._bad_data = not _engine.maybe_finite(X)
         seed = int(self.chip.rng.bit_generator.random_raw())
         _engine._LIB.sn_chip_bind(self._handle, X.ctypes.data, X.shape[1], D.ctypes.data,
                                   D.shape[1], None if labels is None else labels.ctypes.data,
@@ -256,6 +257,8 @@ class ChipEngine:
         """Consecutive batch-1 steps ``slices`` (of ``order`` or of the rows) in one call:
         (E and correct per step, steps made, the status of the one after them)."""
         n = len(slices)
+        if self._bad_data:
+            return np.full(n, np.nan), np.zeros(n, np.int64), 0, 3
         off = np.array([sl.start for sl in slices], np.int64)
         assert all(sl.stop - sl.start == 1 for sl in slices)
         scale = np.full(n, lr, np.float32)  # η folded into δ_out, as train_step(update=True)
@@ -287,13 +290,25 @@ class ChipEngine:
                     syn.tally[name] += done[name]
             counters.add(k, **done)
             row[:] = 0.0
+        self._sync()
+
+    def _sync(self):
+        """The copies the engine does not write synapse by synapse, from the weights it does:
+        the layer's Wᵀ and the crossbar's normalised weights (as ``load_weights`` makes them);
+        the crossbar's caches derived from them are dropped."""
+        for k, layer in enumerate(self.layers):
+            array, W = self.chip.arrays[k], self.chip._W[k]
+            wmax = self.chip.synapses[k].cfg.weight_max
+            np.multiply(W.T, np.float32(1.0 / wmax), out=array.Wn_T)
+            np.clip(array.Wn_T, -1.0, 1.0, out=array.Wn_T)
+            layer.W[...] = W
         self.chip._engine_wrote()
 
     def release(self):
         """Done with this fit: the crossbar's caches that the engine did not keep in step are
         dropped, and the library's buffers freed."""
         if getattr(self, "_handle", None):
-            self.chip._engine_wrote()
+            self._sync()
             _engine._LIB.sn_chip_free(self._handle)
             self._handle = None
         self._data = None
