@@ -221,11 +221,12 @@ static void chip_forward(chip_engine *e, const sn_chip_layer *c, const float *z,
 }
 
 /* one device's train of n pulses (n ≠ 0) from w, as DeviceArray._train / pulses_at */
-static float train(chip_engine *e, const sn_chip_layer *c, int64_t at, float w, float n) {
+static float train(chip_engine *e, const sn_chip_layer *c, int64_t at, float w, float n,
+                   int table) {
     const float k = fabsf(n);
     const int up = n > 0;
     float x;
-    if (c->tab_g && k <= (float)c->tab_k) {  /* shared coefficients: the table */
+    if (table) {  /* shared coefficients: the table */
         const int64_t t = (int64_t)n + c->tab_k;
         x = w * c->tab_g[t];
         x += c->tab_c[t];
@@ -235,11 +236,12 @@ static float train(chip_engine *e, const sn_chip_layer *c, int64_t at, float w, 
         if (b_up == 0.f && b_dn == 0.f) {
             if (c->same_steps) x = w + a_up * n;  /* the same step both ways */
             else x = w + (up ? a_dn + (a_up - a_dn) : a_dn) * k;  /* sel() of the twin */
-        } else {  /* w (1 + b)^k + a ((1 + b)^k − 1) / b */
-            const double a = up ? a_up : a_dn, b = up ? b_up : b_dn;
-            const double lg = log1p(b);
-            const double g = exp(k * lg), s = b == 0 ? k : expm1(k * lg) / b;
-            x = (float)(w * g + a * s);
+        } else {  /* w (1 + b)^k + a ((1 + b)^k − 1) / b, in float32 as the twin */
+            const float a = up ? a_up : a_dn, b = up ? b_up : b_dn;
+            const float lg = log1pf(b);
+            const float g = expf(k * lg), s = b == 0.f ? k : expm1f(k * lg) / b;
+            x = w * g;
+            x += a * s;
         }
     }
     const float sigma = up ? PAR(c, sig_up, at) : PAR(c, sig_dn, at);
@@ -281,11 +283,25 @@ static void chip_update(chip_engine *e, sn_chip_layer *c, const float *z, const 
         if (c->bias_digital) c->b[j] -= d[j];
     }
     int64_t m = 0;  /* the inputs that are not 0: only their synapses can change */
+    float zpos = 0.f, zneg = 0.f;
     for (int64_t i = 0; i < ni; i++) {
         if (z[i] == 0.f) continue;
-        const float a = fabsf(z[i]);
-        if (a > zmax) zmax = a;
+        if (z[i] > zpos) zpos = z[i];
+        if (-z[i] > zneg) zneg = -z[i];
         e->cols[m++] = i;
+    }
+    zmax = zpos > zneg ? zpos : zneg;
+    /* the twin takes the table for an update whose counts all are within it, else the closed
+     * form for all: the largest count of a row is at its largest input of either sign */
+    int table = c->tab_g != NULL;
+    for (int64_t j = 0; j < no && table; j++) {
+        const float ad = fabsf(d[j]);
+        if (!(ad * zmax >= c->least)) continue;
+        for (int sgn = 0; sgn < 2; sgn++) {
+            const float dW = -d[j] * (sgn ? -zneg : zpos);
+            const float n = rintf(dW / (dW > 0 ? c->s_up : c->s_dn));
+            if (fabsf(n) > (float)c->tab_k) table = 0;
+        }
     }
     cnt[CH_UPDATE_MACS] += (double)(ni * no);
     const int meter = c->meter;
@@ -309,7 +325,7 @@ static void chip_update(chip_engine *e, sn_chip_layer *c, const float *z, const 
             if (n == 0.f) continue;
             const int64_t at = j * ni + i;
             const float before = wj[i];
-            const float w = train(e, c, at, before, n);
+            const float w = train(e, c, at, before, n, table);
             wj[i] = w;
             /* the weight as the chip reads it (Analog.update, load_weights_at): into W and
              * the crossbar's copy in ADC steps, which the next read takes; the layer's Wᵀ and

@@ -268,6 +268,7 @@ class ChipEngine:
                                           n, E.ctypes.data, correct.ctypes.data,
                                           ctypes.byref(status))
         self.opt.t += int(made)  # as the layer-by-layer loop counts its steps
+        self._sync()
         return E, correct, made, status.value
 
     def step(self, idx, start: int, m: int, lr: float):
@@ -290,7 +291,6 @@ class ChipEngine:
                     syn.tally[name] += done[name]
             counters.add(k, **done)
             row[:] = 0.0
-        self._sync()
 
     def _sync(self):
         """The copies the engine does not write synapse by synapse, from the weights it does:
@@ -305,10 +305,8 @@ class ChipEngine:
         self.chip._engine_wrote()
 
     def release(self):
-        """Done with this fit: the crossbar's caches that the engine did not keep in step are
-        dropped, and the library's buffers freed."""
+        """Done with this fit: the library's buffers freed."""
         if getattr(self, "_handle", None):
-            self._sync()
             _engine._LIB.sn_chip_free(self._handle)
             self._handle = None
         self._data = None
