@@ -115,6 +115,7 @@ typedef struct {
     float *z0, *U[MAX_LAYERS], *G, *Do, *dd;
     unsigned char *written;        /* per input of the widest layer: a row written */
     int64_t *cols;                 /* the inputs of an update that are not 0 */
+    float *zc, *nc;                /* their values, and one row's pulse counts */
     float *peak;                   /* the write steps' largest counts, 2 × widest input */
     int64_t widest;
 } chip_engine;
@@ -142,7 +143,8 @@ chip_engine *sn_chip_create(int L, sn_chip_layer *layers, int loss, double *coun
              (e->Do = zalloc((size_t)widest)) && (e->dd = zalloc((size_t)widest)) &&
              (e->peak = zalloc((size_t)(2 * widest))) &&
              (e->written = calloc((size_t)widest, 1)) &&
-             (e->cols = calloc((size_t)widest, sizeof(int64_t)));
+             (e->cols = calloc((size_t)widest, sizeof(int64_t))) &&
+             (e->zc = zalloc((size_t)widest)) && (e->nc = zalloc((size_t)widest));
     for (int l = 0; l < L && ok; l++) ok = (e->U[l] = zalloc((size_t)widest)) != NULL;
     if (!ok) { sn_chip_free(e); return NULL; }
     seed_rng(&e->rng, 0);
@@ -221,7 +223,7 @@ static void chip_forward(chip_engine *e, const sn_chip_layer *c, const float *z,
 }
 
 /* one device's train of n pulses (n ≠ 0) from w, as DeviceArray._train / pulses_at */
-static float train(chip_engine *e, const sn_chip_layer *c, int64_t at, float w, float n,
+static inline float train(chip_engine *e, const sn_chip_layer *c, int64_t at, float w, float n,
                    int table) {
     const float k = fabsf(n);
     const int up = n > 0;
@@ -271,10 +273,37 @@ static void flush_peaks(float *peak, int64_t ni, double *cnt) {
     }
 }
 
+/* One row's pulse counts n_t = rint(ΔW_t / Δ), ΔW_t = nd z_t, Δ the step up or down by the
+ * sign of ΔW (not rounded for a continuous device), over the m inputs z that are not 0, in
+ * loops the compiler vectorises: rint by the float32 rounding of x + 1.5·2²³ (exact for
+ * |x| < 2²², the C library's beyond). */
+static void row_counts(float nd, const float *restrict z, int64_t m, float s_up, float s_dn,
+                       int continuous, float *restrict n) {
+    for (int64_t t = 0; t < m; t++) {
+        const float dW = nd * z[t];  /* ΔW = −η δ_j z_i */
+        n[t] = dW / (dW > 0.f ? s_up : s_dn);
+    }
+    if (continuous) return;
+    int big = 0;
+    for (int64_t t = 0; t < m; t++) {
+        const float x = n[t];
+        big |= !(fabsf(x) < 0x1p22f);
+        n[t] = (x + 0x1.8p23f) - 0x1.8p23f;
+    }
+    if (big)
+        for (int64_t t = 0; t < m; t++) {
+            const float dW = nd * z[t];
+            n[t] = rintf(dW / (dW > 0.f ? s_up : s_dn));
+        }
+}
+
 /* layer c's update from its input z and δ (DeviceSynapses.update, deterministic, reference) */
-static void chip_update(chip_engine *e, sn_chip_layer *c, const float *z, const float *delta,
-                        double *cnt) {
+static void chip_update(chip_engine *e, const sn_chip_layer *layer, const float *z,
+                        const float *delta, double *cnt) {
+    /* a copy that no store through the arrays can alias: its fields stay in registers */
+    const sn_chip_layer copy = *layer, *c = &copy;
     const int64_t ni = c->n_in, no = c->n_out;
+    double pulses = 0, up_n = 0, down_n = 0, up_state = 0, down_state = 0;
     float *d = e->dd;
     float zmax = 0.f;
     for (int64_t j = 0; j < no; j++) d[j] = c->has_rate ? delta[j] * c->rate : delta[j];
@@ -284,11 +313,15 @@ static void chip_update(chip_engine *e, sn_chip_layer *c, const float *z, const 
     }
     int64_t m = 0;  /* the inputs that are not 0: only their synapses can change */
     float zpos = 0.f, zneg = 0.f;
-    for (int64_t i = 0; i < ni; i++) {
-        if (z[i] == 0.f) continue;
-        if (z[i] > zpos) zpos = z[i];
-        if (-z[i] > zneg) zneg = -z[i];
-        e->cols[m++] = i;
+    float *restrict zc = e->zc;
+    int64_t *restrict cols = e->cols;
+    for (int64_t i = 0; i < ni; i++) {  /* without branches: the zeros are data, unpredictable */
+        const float v = z[i];
+        zpos = v > zpos ? v : zpos;
+        zneg = -v > zneg ? -v : zneg;
+        zc[m] = v;
+        cols[m] = i;
+        m += v != 0.f;
     }
     zmax = zpos > zneg ? zpos : zneg;
     /* the twin takes the table for an update whose counts all are within it, else the closed
@@ -317,12 +350,12 @@ static void chip_update(chip_engine *e, sn_chip_layer *c, const float *z, const 
         }
         const float nd = -d[j];
         float *restrict Wj = c->W + j * ni, *restrict wj = c->state + j * ni;
+        float *restrict counts = e->nc;
+        row_counts(nd, e->zc, m, c->s_up, c->s_dn, c->continuous, counts);
         for (int64_t t = 0; t < m; t++) {
-            const int64_t i = e->cols[t];
-            const float dW = nd * z[i];  /* ΔW = −η δ_j z_i */
-            float n = dW / (dW > 0 ? c->s_up : c->s_dn);
-            if (!c->continuous) n = rintf(n);
+            const float n = counts[t];
             if (n == 0.f) continue;
+            const int64_t i = e->cols[t];
             const int64_t at = j * ni + i;
             const float before = wj[i];
             const float w = train(e, c, at, before, n, table);
@@ -337,20 +370,23 @@ static void chip_update(chip_engine *e, sn_chip_layer *c, const float *z, const 
             Wj[i] = v;
             c->Wk[i * no + j] = normalised(v, c->inv_wmax) * c->g;
             const float k = c->continuous ? 1.f : fabsf(n);
-            cnt[CH_WRITE_PULSES] += k;
+            pulses += k;
             if (meter) {  /* the tally (DeviceSynapses._metered) */
                 const int dn = n < 0;
                 const double met = 0.5 * ((double)((before - lo_law) * inv_span) +
                                           (double)((w - lo_law) * inv_span));
-                cnt[dn ? CH_PULSES_DOWN : CH_PULSES_UP] += k;
-                cnt[dn ? CH_STATE_DOWN : CH_STATE_UP] += k * met;
+                if (dn) { down_n += k; down_state += k * met; }
+                else { up_n += k; up_state += k * met; }
                 float *p = e->peak + (dn ? ni : 0) + i;
                 if (k > *p) *p = k;
                 e->written[i] = 1;
             }
         }
     }
+    cnt[CH_WRITE_PULSES] += pulses;
     if (meter) {
+        cnt[CH_PULSES_UP] += up_n; cnt[CH_PULSES_DOWN] += down_n;
+        cnt[CH_STATE_UP] += up_state; cnt[CH_STATE_DOWN] += down_state;
         if (batch >= 0) flush_peaks(e->peak, ni, cnt);
         for (int64_t i = 0; i < ni; i++)
             if (e->written[i]) { cnt[CH_ROWS_WRITTEN] += 1; e->written[i] = 0; }
@@ -421,7 +457,7 @@ void sn_chip_normals(chip_engine *e, double *out, int64_t n) {
 
 void sn_chip_free(chip_engine *e) {
     if (!e) return;
-    free(e->z0); free(e->G); free(e->Do); free(e->dd); free(e->peak); free(e->written); free(e->cols);
+    free(e->z0); free(e->G); free(e->Do); free(e->dd); free(e->peak); free(e->written); free(e->cols); free(e->zc); free(e->nc);
     for (int l = 0; l < MAX_LAYERS; l++) free(e->U[l]);
     free(e);
 }
