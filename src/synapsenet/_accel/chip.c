@@ -14,7 +14,8 @@
  *              z_i ≠ 0 and |d_j| max|z| ≥ least: n = rint(−d_j z_i / Δ) pulses (Δ the step up
  *              or down), the device's train w·g(n) + c(n) (a table for shared coefficients,
  *              else the affine closed form) + σ √|n| ξ, clipped to its bounds; then the weight
- *              γ (w − w_ref) is written back into W, Wᵀ, the normalised and the scaled copies
+ *              γ (w − w_ref) is written back into W and the crossbar's copy in ADC steps (the
+ *              layer's Wᵀ and the normalised copy are brought in step by the caller)
  *
  * The normal draws ξ come from a ziggurat on xoshiro256** (below), seeded by the caller (one
  * draw of the chip's generator per fit). What the chip
@@ -113,7 +114,7 @@ typedef struct {
     const int64_t *labels;
     double *counts;                /* L × CH_COUNT, added to */
     float *z0, *U[MAX_LAYERS], *G, *Do, *dd;
-    unsigned char *written;        /* per input of the widest layer: a row written */
+    unsigned char *written;        /* per input of an update: its row was written */
     int64_t *cols;                 /* the inputs of an update that are not 0 */
     float *zc, *nc;                /* their values, and one row's pulse counts */
     float *peak;                   /* the write steps' largest counts, 2 × widest input */
@@ -211,7 +212,6 @@ static void chip_forward(chip_engine *e, const sn_chip_layer *c, const float *z,
         double energy = 0, drive = 0, units = 0;
         const double base = 2.0 * (double)no * c->g_min;
         for (int64_t i = 0; i < ni; i++) {
-            if (x[i] == 0.f) continue;
             const double G = 1e-6 * (base + c->g_span * c->rowsum[i]), a = fabs((double)x[i]);
             energy += a * a * G; drive += a; units += a * G;
         }
@@ -265,12 +265,17 @@ static inline float normalised(float v, float inv_wmax) {
     return x < 1.f ? x : 1.f;
 }
 
-/* the write steps of one column batch: the largest count per input and direction, summed */
-static void flush_peaks(float *peak, int64_t ni, double *cnt) {
-    for (int64_t i = 0; i < ni; i++) {
-        if (peak[i] != 0.f) { cnt[CH_STEPS_UP] += peak[i]; peak[i] = 0.f; }
-        if (peak[ni + i] != 0.f) { cnt[CH_STEPS_DOWN] += peak[ni + i]; peak[ni + i] = 0.f; }
+/* the write steps of one column batch: the largest count per input and direction (peak[t]
+ * up and peak[m + t] down for the m inputs of the update), summed */
+static void flush_peaks(float *restrict peak, int64_t m, double *cnt) {
+    double up = 0, down = 0;  /* whole counts: exact */
+    for (int64_t t = 0; t < m; t++) {
+        up += peak[t];
+        down += peak[m + t];
+        peak[t] = peak[m + t] = 0.f;
     }
+    cnt[CH_STEPS_UP] += up;
+    cnt[CH_STEPS_DOWN] += down;
 }
 
 /* One row's pulse counts n_t = rint(ΔW_t / Δ), ΔW_t = nd z_t, Δ the step up or down by the
@@ -345,7 +350,7 @@ static void chip_update(chip_engine *e, const sn_chip_layer *layer, const float 
         const float ad = fabsf(d[j]);
         if (!(c->continuous ? ad > 0.f : ad * zmax >= c->least)) continue;
         if (meter && j / size != batch) {
-            if (batch >= 0) flush_peaks(e->peak, ni, cnt);
+            if (batch >= 0) flush_peaks(e->peak, m, cnt);
             batch = j / size;
         }
         const float nd = -d[j];
@@ -377,9 +382,9 @@ static void chip_update(chip_engine *e, const sn_chip_layer *layer, const float 
                                           (double)((w - lo_law) * inv_span));
                 if (dn) { down_n += k; down_state += k * met; }
                 else { up_n += k; up_state += k * met; }
-                float *p = e->peak + (dn ? ni : 0) + i;
+                float *p = e->peak + (dn ? m : 0) + t;  /* by place among the inputs */
                 if (k > *p) *p = k;
-                e->written[i] = 1;
+                e->written[t] = 1;
             }
         }
     }
@@ -387,9 +392,11 @@ static void chip_update(chip_engine *e, const sn_chip_layer *layer, const float 
     if (meter) {
         cnt[CH_PULSES_UP] += up_n; cnt[CH_PULSES_DOWN] += down_n;
         cnt[CH_STATE_UP] += up_state; cnt[CH_STATE_DOWN] += down_state;
-        if (batch >= 0) flush_peaks(e->peak, ni, cnt);
-        for (int64_t i = 0; i < ni; i++)
-            if (e->written[i]) { cnt[CH_ROWS_WRITTEN] += 1; e->written[i] = 0; }
+        if (batch >= 0) flush_peaks(e->peak, m, cnt);
+        for (int64_t t = 0; t < m; t++) {
+            cnt[CH_ROWS_WRITTEN] += e->written[t];
+            e->written[t] = 0;
+        }
     }
 }
 
@@ -457,7 +464,8 @@ void sn_chip_normals(chip_engine *e, double *out, int64_t n) {
 
 void sn_chip_free(chip_engine *e) {
     if (!e) return;
-    free(e->z0); free(e->G); free(e->Do); free(e->dd); free(e->peak); free(e->written); free(e->cols); free(e->zc); free(e->nc);
+    free(e->z0); free(e->G); free(e->Do); free(e->dd); free(e->peak); free(e->written);
+    free(e->cols); free(e->zc); free(e->nc);
     for (int l = 0; l < MAX_LAYERS; l++) free(e->U[l]);
     free(e);
 }
