@@ -115,7 +115,8 @@ def test_noiseless_devices_train_as_the_numpy_twin(monkeypatch, binary, device, 
 
 
 @pytest.mark.parametrize("case", ["4-bit DAC, two row blocks, digital bias", "no converters",
-                                  "tanh, softmax, cross-entropy", "relu, identity output"])
+                                  "tanh, softmax, cross-entropy", "relu, identity output",
+                                  "32 hidden (the AVX-512 product where the CPU has it)"])
 def test_the_chip_variants_the_engine_covers(monkeypatch, binary, case):
     changes, net, loss = {}, None, "squared_error"
     if case.startswith("4-bit"):
@@ -124,8 +125,10 @@ def test_the_chip_variants_the_engine_covers(monkeypatch, binary, case):
         changes = {"io.dac_bits": None, "io.adc_bits": None}
     elif case.startswith("tanh"):
         net, loss = (lambda: network(hidden="tanh", output="softmax")), "cross_entropy"
-    else:
+    elif case.startswith("relu"):
         net = lambda: network(hidden="relu", output="identity", scale=0.3)  # noqa: E731
+    else:
+        net = lambda: network(sizes=(64, 32, 4))  # noqa: E731
     make = net or network
     cfg = chip_config(NOISELESS["gst-pcm"], **changes)
     twin, ht = train(monkeypatch, "numpy", cfg, binary, loss=loss, net=make())
