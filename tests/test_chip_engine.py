@@ -309,3 +309,23 @@ def test_the_counts_of_a_reproduce_run(monkeypatch):
         assert lc.write_steps_up <= lc.pulses_up and lc.write_steps_down <= lc.pulses_down
         assert 0 < lc.pulse_state_up < lc.pulses_up and lc.input_energy_units > 0
     assert chip_engine.COUNTS[-1] == "rows_written"
+
+
+def test_a_callback_that_sees_every_batch_gets_the_same_steps(monkeypatch, binary):
+    """With a callback that needs each batch, the loop calls the engine step by step."""
+    seen = []
+
+    class Every(sn.training.Callback):
+        batch_by_batch = True
+
+        def on_batch_end(self, batch, n_samples, loss):
+            seen.append(loss)
+
+    cfg = chip_config(NOISELESS["constant-step"])
+    a, ha = train(monkeypatch, "compiled", cfg, binary)
+    b, hb = train(monkeypatch, "compiled", cfg, binary, callbacks=[Every()])
+    assert b.train_config["engine"].startswith("compiled") and len(seen) == len(binary[0])
+    for k in range(2):
+        np.testing.assert_array_equal(a.layers[k].W, b.layers[k].W)
+    assert ha.loss == hb.loss and a.substrate.pulses == b.substrate.pulses
+    assert_same_counts(a.substrate.counters, b.substrate.counters, rel=0)
