@@ -13,8 +13,9 @@
  *   update     d = δ · rate; db = d (b −= d if the bias is digital); per synapse with
  *              z_i ≠ 0 and |d_j| max|z| ≥ least: n = rint(−d_j z_i / Δ) pulses (Δ the step up
  *              or down), the device's train w·g(n) + c(n) (a table for shared coefficients,
- *              else the affine closed form) + σ √|n| ξ, clipped to its bounds; then the weight
- *              γ (w − w_ref) is written back into W and the crossbar's copy in ADC steps (the
+ *              else the affine closed form) + σ √|n| ξ, clipped to its bounds (a pair: |n| LTP
+ *              pulses to w⁺ or w⁻, the pair refreshed first where a device would pass
+ *              refresh_at); then the weight γ (w − w_ref) or γ (w⁺ − w⁻) is written back into W and the crossbar's copy in ADC steps (the
  *              layer's Wᵀ and the normalised copy are brought in step by the caller)
  *
  * The normal draws ξ come from a ziggurat on xoshiro256** (below), seeded by the caller (one
@@ -159,7 +160,7 @@ void sn_chip_bind(chip_engine *e, const float *X, int64_t ldx, const float *D, i
 }
 
 /* layer c's value of a parameter that is shared (inc 0) or per device (inc 1) at flat index */
-#define PAR(c, name, at) ((c)->name[(at) * (c)->name##_inc])
+#define PAR(d, name, at) ((d)->name[(at) * (d)->name##_inc])
 
 /* The read of layer l: u (before the bias) of the input z into u. */
 static void chip_forward(chip_engine *e, const sn_chip_layer *c, const float *z, float *u,
@@ -222,9 +223,17 @@ static void chip_forward(chip_engine *e, const sn_chip_layer *c, const float *z,
     }
 }
 
-/* one device's train of n pulses (n ≠ 0) from w, as DeviceArray._train / pulses_at */
-static inline float train(chip_engine *e, const sn_chip_layer *c, int64_t at, float w, float n,
-                   int table) {
+/* x inside device `at`'s bounds */
+static inline float clip_to(const sn_chip_devices *d, int64_t at, float x) {
+    const float lo = PAR(d, lo, at), hi = PAR(d, hi, at);
+    x = x > lo ? x : lo;
+    return x < hi ? x : hi;
+}
+
+/* one device's train of n pulses (n ≠ 0) from w, as DeviceArray._train / pulses_at: devices d
+ * of layer c, flat index at; the law's table where `table` */
+static inline float train(chip_engine *e, const sn_chip_layer *c, const sn_chip_devices *d,
+                          int64_t at, float w, float n, int table) {
     const float k = fabsf(n);
     const int up = n > 0;
     float x;
@@ -233,8 +242,8 @@ static inline float train(chip_engine *e, const sn_chip_layer *c, int64_t at, fl
         x = w * c->tab_g[t];
         x += c->tab_c[t];
     } else {
-        const float a_up = PAR(c, a_up, at), a_dn = PAR(c, a_dn, at);
-        const float b_up = PAR(c, b_up, at), b_dn = PAR(c, b_dn, at);
+        const float a_up = PAR(d, a_up, at), a_dn = PAR(d, a_dn, at);
+        const float b_up = PAR(d, b_up, at), b_dn = PAR(d, b_dn, at);
         if (b_up == 0.f && b_dn == 0.f) {
             if (c->same_steps) x = w + a_up * n;  /* the same step both ways */
             else x = w + (up ? a_dn + (a_up - a_dn) : a_dn) * k;  /* sel() of the twin */
@@ -246,16 +255,14 @@ static inline float train(chip_engine *e, const sn_chip_layer *c, int64_t at, fl
             x += a * s;
         }
     }
-    const float sigma = up ? PAR(c, sig_up, at) : PAR(c, sig_dn, at);
+    const float sigma = up ? PAR(d, sig_up, at) : PAR(d, sig_dn, at);
     if (sigma != 0.f) {  /* cycle-to-cycle noise of the train: σ √|n| ξ */
         float xi = (float)normal(&e->rng);
         xi *= sqrtf(k);
         xi *= sigma;
         x += xi;
     }
-    const float lo = PAR(c, lo, at), hi = PAR(c, hi, at);
-    x = x > lo ? x : lo;
-    return x < hi ? x : hi;
+    return clip_to(d, at, x);
 }
 
 /* a weight as the crossbar holds it, clip(v / weight_max, −1, 1) (load_weights_at) */
@@ -308,7 +315,7 @@ static void chip_update(chip_engine *e, const sn_chip_layer *layer, const float 
     /* a copy that no store through the arrays can alias: its fields stay in registers */
     const sn_chip_layer copy = *layer, *c = &copy;
     const int64_t ni = c->n_in, no = c->n_out;
-    double pulses = 0, up_n = 0, down_n = 0, up_state = 0, down_state = 0;
+    double pulses = 0, up_n = 0, down_n = 0, up_state = 0, down_state = 0, refreshes = 0;
     float *d = e->dd;
     float zmax = 0.f;
     for (int64_t j = 0; j < no; j++) d[j] = c->has_rate ? delta[j] * c->rate : delta[j];
@@ -331,16 +338,23 @@ static void chip_update(chip_engine *e, const sn_chip_layer *layer, const float 
     zmax = zpos > zneg ? zpos : zneg;
     /* the twin takes the table for an update whose counts all are within it, else the closed
      * form for all: the largest count of a row is at its largest input of either sign */
-    int table = c->tab_g != NULL;
-    for (int64_t j = 0; j < no && table; j++) {
+    float most_up = 0.f, most_down = 0.f;  /* the update's largest counts each way */
+    for (int64_t j = 0; j < no && c->tab_g; j++) {
         const float ad = fabsf(d[j]);
         if (!(ad * zmax >= c->least)) continue;
         for (int sgn = 0; sgn < 2; sgn++) {
             const float dW = -d[j] * (sgn ? -zneg : zpos);
             const float n = rintf(dW / (dW > 0 ? c->s_up : c->s_dn));
-            if (fabsf(n) > (float)c->tab_k) table = 0;
+            if (n > most_up) most_up = n;
+            if (-n > most_down) most_down = -n;
         }
     }
+    /* a pair's devices each take their own call (LTP to w⁺ for n > 0, to w⁻ for n < 0) */
+    const float covered = (float)c->tab_k;
+    const int table_up = c->tab_g && most_up <= covered;
+    const int table_down = c->tab_g && most_down <= covered;
+    const int table = table_up && table_down;
+    const sn_chip_devices *d0 = &c->dev[0], *d1 = &c->dev[1];
     cnt[CH_UPDATE_MACS] += (double)(ni * no);
     const int meter = c->meter;
     const int64_t size = (no + 15) / 16;  /* outputs per column batch of the row-by-row write */
@@ -354,7 +368,8 @@ static void chip_update(chip_engine *e, const sn_chip_layer *layer, const float 
             batch = j / size;
         }
         const float nd = -d[j];
-        float *restrict Wj = c->W + j * ni, *restrict wj = c->state + j * ni;
+        float *restrict Wj = c->W + j * ni;
+        float *restrict w0 = d0->state + j * ni, *restrict w1 = c->pair ? d1->state + j * ni : w0;
         float *restrict counts = e->nc;
         row_counts(nd, e->zc, m, c->s_up, c->s_dn, c->continuous, counts);
         for (int64_t t = 0; t < m; t++) {
@@ -362,13 +377,36 @@ static void chip_update(chip_engine *e, const sn_chip_layer *layer, const float 
             if (n == 0.f) continue;
             const int64_t i = e->cols[t];
             const int64_t at = j * ni + i;
-            const float before = wj[i];
-            const float w = train(e, c, at, before, n, table);
-            wj[i] = w;
+            float before, w, v;
+            if (!c->pair) {  /* bidirectional: LTP for n > 0, LTD for n < 0 */
+                before = w0[i];
+                w = w0[i] = train(e, c, d0, at, before, n, table);
+                v = w - c->w_ref;
+            } else {  /* LTP pulses to w⁺ (n > 0) or w⁻ (n < 0): DeviceSynapses._pulse_at */
+                const int on_plus = n > 0;
+                const float k = fabsf(n);
+                float wp = w0[i], wm = w1[i];
+                before = on_plus ? wp : wm;
+                if (wp + (on_plus ? k : 0.f) * c->pair_step >= c->limit ||
+                    wm + (on_plus ? 0.f : k) * c->pair_step >= c->limit) {
+                    /* refresh: the weight read, written into one device, the other at w_min */
+                    float t = wp - wm;
+                    t *= c->gamma;
+                    t /= c->gamma;
+                    wp = clip_to(d0, at, c->law_min + (t > 0.f ? t : 0.f));
+                    wm = clip_to(d1, at, c->law_min + (-t > 0.f ? -t : 0.f));
+                    refreshes += 1;
+                }
+                if (on_plus) wp = train(e, c, d0, at, wp, k, table_up);
+                else wm = train(e, c, d1, at, wm, k, table_down);
+                w = on_plus ? wp : wm;
+                w0[i] = wp;
+                w1[i] = wm;
+                v = wp - wm;
+            }
             /* the weight as the chip reads it (Analog.update, load_weights_at): into W and
              * the crossbar's copy in ADC steps, which the next read takes; the layer's Wᵀ and
              * the normalised copy are brought in step by the caller (ChipEngine.count) */
-            float v = w - c->w_ref;
             v *= c->gamma;
             if (c->rowsum) c->rowsum[i] += fabs((double)normalised(v, c->inv_wmax)) -
                                            fabs((double)normalised(Wj[i], c->inv_wmax));
@@ -376,8 +414,8 @@ static void chip_update(chip_engine *e, const sn_chip_layer *layer, const float 
             c->Wk[i * no + j] = normalised(v, c->inv_wmax) * c->g;
             const float k = c->continuous ? 1.f : fabsf(n);
             pulses += k;
-            if (meter) {  /* the tally (DeviceSynapses._metered) */
-                const int dn = n < 0;
+            if (meter) {  /* the tally (DeviceSynapses._metered): a pair's pulses all LTP */
+                const int dn = n < 0 && !c->pair;
                 const double met = 0.5 * ((double)((before - lo_law) * inv_span) +
                                           (double)((w - lo_law) * inv_span));
                 if (dn) { down_n += k; down_state += k * met; }
@@ -389,6 +427,7 @@ static void chip_update(chip_engine *e, const sn_chip_layer *layer, const float 
         }
     }
     cnt[CH_WRITE_PULSES] += pulses;
+    cnt[CH_REFRESHES] += refreshes;  /* counted whether metered or not, as the twin does */
     if (meter) {
         cnt[CH_PULSES_UP] += up_n; cnt[CH_PULSES_DOWN] += down_n;
         cnt[CH_STATE_UP] += up_state; cnt[CH_STATE_DOWN] += down_state;

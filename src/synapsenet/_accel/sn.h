@@ -146,19 +146,27 @@ enum { CHIP_DAC_NONE = 0, CHIP_DAC_ONE_BIT = 1, CHIP_DAC_LEVELS = 2 };
 enum {
     CH_VECTORS, CH_MACS, CH_ARRAY_READS, CH_DAC, CH_ADC, CH_ENERGY, CH_DRIVE, CH_DRIVE_UNITS,
     CH_BACKWARD_MACS, CH_UPDATE_MACS, CH_WRITE_PULSES, CH_PULSES_UP, CH_PULSES_DOWN,
-    CH_STATE_UP, CH_STATE_DOWN, CH_STEPS_UP, CH_STEPS_DOWN, CH_ROWS_WRITTEN, CH_COUNT
+    CH_STATE_UP, CH_STATE_DOWN, CH_STEPS_UP, CH_STEPS_DOWN, CH_ROWS_WRITTEN, CH_REFRESHES,
+    CH_COUNT
 };
+/* one array of devices: bounds, affine coefficients dw = a + b w per direction, train noise σ */
+typedef struct {
+    float *state;             /* n_out × n_in device states */
+    const float *lo, *hi, *a_up, *b_up, *a_dn, *b_dn, *sig_up, *sig_dn;
+    int64_t lo_inc, hi_inc, a_up_inc, b_up_inc, a_dn_inc, b_dn_inc, sig_up_inc, sig_dn_inc;
+} sn_chip_devices;
 typedef struct {
     int64_t n_in, n_out;
     int act;
     float *W;                 /* n_out × n_in: the weights the devices hold (network units) */
     float *Wk;                /* n_in × n_out: the crossbar's normalised weights in ADC steps */
-    float *state;             /* n_out × n_in device states */
     float *b, *db;
     double *rowsum;           /* Σ_j |WnT[i, j]| per input (the read energy), or NULL */
-    /* the device law: bounds, affine coefficients dw = a + b w per direction, train noise σ */
-    const float *lo, *hi, *a_up, *b_up, *a_dn, *b_dn, *sig_up, *sig_dn;
-    int64_t lo_inc, hi_inc, a_up_inc, b_up_inc, a_dn_inc, b_dn_inc, sig_up_inc, sig_dn_inc;
+    /* the devices: one against a reference (W = γ (w − w_ref)), or a pair (W = γ (w⁺ − w⁻),
+     * LTP pulses only, a pair refreshed when a device would pass `limit`) */
+    int pair;
+    sn_chip_devices dev[2];
+    float limit, pair_step, law_min;  /* refresh_at of the range; one nominal LTP step; w_min */
     const float *tab_g, *tab_c;  /* shared coefficients: n pulses ↦ w g[n + K] + c[n + K] */
     int64_t tab_k;
     int same_steps;           /* one step a both ways (a_up = −a_dn, b = 0, shared) */

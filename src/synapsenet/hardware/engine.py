@@ -12,8 +12,9 @@ trains: xoshiro256** and Box–Muller, seeded by one draw of the chip's generato
 seed gives the same run, and runs as the twin does draw for draw in distribution only.
 
 It covers what NeuroSim V3.0's protocol (``hardware.reproduce``) and aihwkit-style
-ConstantStep training need (see :func:`unsupported`): the deterministic scheme on the
-reference mapping, the backward pass digital, fixed input scaling with a one-bit, multi-bit
+ConstantStep training need (see :func:`unsupported`): the deterministic scheme on either
+mapping (a device against a reference, or pairs with their refreshes), the backward pass
+digital, fixed input scaling with a one-bit, multi-bit
 or ideal DAC, any ADC, no read or output noise, and device laws with an affine closed form
 for a train (Ideal, ConstantStep, LinearStep and SoftBounds without noise, NeuroSim's law),
 their parameters shared or per device, without write noise. Everything else trains layer by
@@ -34,7 +35,7 @@ _P, _I64, _F, _I = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float, ctypes.c_int
 COUNTS = ("vectors", "macs", "array_reads", "dac_conversions", "adc_conversions",
           "input_energy_units", "input_drive", "input_drive_units", "backward_macs",
           "update_macs", "write_pulses", "pulses_up", "pulses_down", "pulse_state_up",
-          "pulse_state_down", "write_steps_up", "write_steps_down", "rows_written")
+          "pulse_state_down", "write_steps_up", "write_steps_down", "rows_written", "refreshes")
 #: those of them that are the synapses' metered tally (DeviceSynapses.tally)
 TALLY = COUNTS[11:]
 _FLOATS = {"input_energy_units", "input_drive", "input_drive_units", "pulse_state_up",
@@ -43,13 +44,20 @@ _PARAMS = ("lo", "hi", "a_up", "b_up", "a_dn", "b_dn", "sig_up", "sig_dn")
 _DAC_NONE, _DAC_ONE_BIT, _DAC_LEVELS = 0, 1, 2
 
 
+class _Devices(ctypes.Structure):
+    """``sn_chip_devices`` of _accel/sn.h."""
+
+    _fields_ = [("state", _P), *[(n, _P) for n in _PARAMS],
+                *[(n + "_inc", _I64) for n in _PARAMS]]
+
+
 class _Layer(ctypes.Structure):
     """``sn_chip_layer`` of _accel/sn.h."""
 
     _fields_ = [("n_in", _I64), ("n_out", _I64), ("act", _I),
-                ("W", _P), ("Wk", _P), ("state", _P),
-                ("b", _P), ("db", _P), ("rowsum", _P),
-                *[(n, _P) for n in _PARAMS], *[(n + "_inc", _I64) for n in _PARAMS],
+                ("W", _P), ("Wk", _P), ("b", _P), ("db", _P), ("rowsum", _P),
+                ("pair", _I), ("dev", _Devices * 2),
+                ("limit", _F), ("pair_step", _F), ("law_min", _F),
                 ("tab_g", _P), ("tab_c", _P), ("tab_k", _I64),
                 ("same_steps", _I), ("continuous", _I),
                 ("s_up", _F), ("s_dn", _F), ("least", _F),
@@ -95,8 +103,7 @@ def unsupported(chip, network, loss, optimizer, batch) -> str | None:
     if type(optimizer) is not SGD or not optimizer.folds_learning_rate:
         return "on the chip the update is the devices' pulses: plain SGD only"
     lc, io, dev = chip.config.learning, chip.config.io, chip.config.device
-    for name, want in (("scheme", "deterministic"), ("synapse", "reference"),
-                       ("backward", "digital")):
+    for name, want in (("scheme", "deterministic"), ("backward", "digital")):
         if getattr(lc, name) != want:
             return f"learning.{name} = {getattr(lc, name)!r} (the compiled engine: {want!r})"
     if io.input_scaling != "fixed" or io.bit_serial:
@@ -109,13 +116,13 @@ def unsupported(chip, network, loss, optimizer, batch) -> str | None:
 
 
 def _device_unsupported(syn) -> str | None:
-    devs = syn.devices[0]
-    if devs.affine is None or not devs.closed_form:
-        return f"device law {syn.law.kind!r} has no closed form for a train of pulses"
-    if devs.offset is not None:
-        return "devices with write noise"
-    if devs.dtype != np.float32 or syn.states[0].dtype != np.float32:
-        return "float32 device states only"
+    for devs, states in zip(syn.devices, syn.states):
+        if devs.affine is None or not devs.closed_form:
+            return f"device law {syn.law.kind!r} has no closed form for a train of pulses"
+        if devs.offset is not None:
+            return "devices with write noise"
+        if devs.dtype != np.float32 or states.dtype != np.float32:
+            return "float32 device states only"
     return None
 
 
@@ -187,11 +194,10 @@ class ChipEngine:
         array.load_weights(W, syn.cfg.weight_max)
         Wk = array._weights_in_steps(unit / step)
         WnT = array.Wn_T
-        state = syn.states[0]
-        for a in (W, WnT, Wk, state, layer.b, layer.db):
+        for a in (W, WnT, Wk, *syn.states, layer.b, layer.db):
             assert a.dtype == np.float32 and a.flags.c_contiguous
-        keep((W, WnT, Wk, state, layer))
-        c.W, c.Wk, c.state = W.ctypes.data, Wk.ctypes.data, state.ctypes.data
+        keep((W, WnT, Wk, syn.states, layer))
+        c.W, c.Wk = W.ctypes.data, Wk.ctypes.data
         c.b, c.db = layer.b.ctypes.data, layer.db.ctypes.data
         c.meter = int(chip.meter)
         if chip.meter:  # Σ_j |Wn| per input row, kept in step by the engine's writes
@@ -200,15 +206,22 @@ class ChipEngine:
             c.rowsum = rowsum.ctypes.data
         else:
             c.rowsum = None
-        # the device law: bounds, affine coefficients, train noise (shared or per device)
+        # the devices: bounds, affine coefficients, train noise (shared or per device)
+        c.pair = int(syn.pair)
+        for d, devices, states in zip(c.dev, syn.devices, syn.states):
+            d.state = states.ctypes.data
+            noise = [None if devices.noiseless else law._train_noise(devices.p, up)
+                     for up in (True, False)]
+            values = (devices.p["lo"], devices.p["hi"], *devices.affine, *noise)
+            for name, v in zip(_PARAMS, values):
+                arr, inc = _param(v, syn.size)
+                keep(arr)
+                setattr(d, name, arr.ctypes.data)
+                setattr(d, name + "_inc", inc)
+        lo, hi = law.w_min, law.w_max  # a pair's refresh (DeviceSynapses._pulse_at)
+        c.limit = np.float32(lo + syn.cfg.refresh_at * (hi - lo))
+        c.pair_step, c.law_min = np.float32(syn.dw_up), np.float32(lo)
         a_up, b_up, a_dn, b_dn = devs.affine
-        noise = [None if devs.noiseless else law._train_noise(devs.p, up) for up in (True, False)]
-        values = (devs.p["lo"], devs.p["hi"], a_up, b_up, a_dn, b_dn, *noise)
-        for name, v in zip(_PARAMS, values):
-            arr, inc = _param(v, syn.size)
-            keep(arr)
-            setattr(c, name, arr.ctypes.data)
-            setattr(c, name + "_inc", inc)
         table = devs._table()
         if table is not None:
             keep(table)
@@ -286,9 +299,9 @@ class ChipEngine:
             done = {name: (float(v) if name in _FLOATS else int(round(v)))
                     for name, v in zip(COUNTS, row)}
             syn.pulses += done["write_pulses"]
-            if syn.meter:
-                for name in TALLY:
-                    syn.tally[name] += done[name]
+            syn.refreshes += done["refreshes"]
+            for name in TALLY:  # the pulses' tally when metered (the refreshes always)
+                syn.tally[name] += done[name]
             counters.add(k, **done)
             row[:] = 0.0
 
