@@ -2,8 +2,9 @@
  *
  * The NumPy twin is hardware/crossbar.py (CrossbarArray.matvec, Analog.forward, backward and
  * update) with hardware/learning.py (DeviceSynapses: the deterministic scheme's pulse counts,
- * the reference mapping, the metering tally) and hardware/devices/base.py (DeviceArray's
- * closed-form trains). Per sample and layer, in the twin's order and float32 arithmetic:
+ * either mapping, the pairs' refresh, the metering tally) and hardware/devices/base.py
+ * (DeviceArray's closed-form trains). Per sample and layer, in the twin's order and float32
+ * arithmetic:
  *
  *   forward    DAC codes of z (fixed input range: q-bit rint(clip(z q / r)), one bit z ≥ r/2,
  *              or none: clip(z / r)); per block of `rows` inputs the column sums in ADC steps
@@ -15,12 +16,13 @@
  *              or down), the device's train w·g(n) + c(n) (a table for shared coefficients,
  *              else the affine closed form) + σ √|n| ξ, clipped to its bounds (a pair: |n| LTP
  *              pulses to w⁺ or w⁻, the pair refreshed first where a device would pass
- *              refresh_at); then the weight γ (w − w_ref) or γ (w⁺ − w⁻) is written back into W and the crossbar's copy in ADC steps (the
- *              layer's Wᵀ and the normalised copy are brought in step by the caller)
+ *              refresh_at); then the weight γ (w − w_ref) or γ (w⁺ − w⁻) is written back into
+ *              W and the crossbar's copy in ADC steps (the layer's Wᵀ and the normalised copy
+ *              are brought in step by the caller)
  *
  * The normal draws ξ come from a ziggurat on xoshiro256** (below), seeded by the caller (one
- * draw of the chip's generator per fit). What the chip
- * did is added to per-layer counters (CH_* below), the metered pulse tally among them. */
+ * draw of the chip's generator per fit). What the chip did is added to per-layer counters
+ * (CH_* in sn.h), the metered pulse tally among them. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,7 +198,10 @@ static void chip_forward(chip_engine *e, const sn_chip_layer *c, const float *z,
                     no, 0.f, out, no);
         for (int64_t j = 0; j < no; j++) {  /* the ADC: saturate, round to a step */
             float v = out[j];
-            if (c->saturates) { v = v > -c->bound ? v : -c->bound; v = v < c->bound ? v : c->bound; }
+            if (c->saturates) {
+                v = v > -c->bound ? v : -c->bound;
+                v = v < c->bound ? v : c->bound;
+            }
             if (c->rounds) v = rintf(v);
             if (blocks) u[j] += v; else u[j] = v;
         }
