@@ -4,9 +4,8 @@ twin, the chip's layer-by-layer steps (SYNAPSENET_ENGINE=numpy).
 Noiseless devices, against a reference or in pairs: the same weights, device states, pulse
 counts, refreshes, counters and tally, step for step. The two engines compute the sigmoid
 with different tanh implementations, so a value that lands within a rounding of a half-pulse
-could round the other way; the comparison allows a few such synapses in a thousand (none
-happen in these cases on the machines we ran them on). Noisy devices: the engine draws its
-own normals, so the same in distribution.
+could round the other way; the comparison allows a few such synapses in a thousand. Noisy
+devices: the engine draws its own normals, so the same in distribution.
 """
 
 import numpy as np
