@@ -6,19 +6,22 @@ pulse counts, the devices' trains, the write-back of the changed weights), each 
 to call than to compute. The library's unit ``_accel/chip.c`` makes the whole step in C, with
 the arithmetic of the NumPy twin (``CrossbarArray.matvec``, ``Analog.backward`` and
 ``update``, ``DeviceSynapses``, ``DeviceArray``'s closed-form trains), on the chip's own
-arrays: device states, the weights in network units, the layer's Wᵀ, the normalised and the
-scaled copies the crossbar reads. It draws its own normals (the cycle-to-cycle noise of the
-trains: xoshiro256** and Box–Muller, seeded by one draw of the chip's generator per fit), so a
-seed gives the same run, and runs as the twin does draw for draw in distribution only.
+arrays: the device states, the weights in network units and the crossbar's copy in ADC steps
+(the layer's Wᵀ and the crossbar's normalised weights are brought in step after each call).
+It draws its own normals (the cycle-to-cycle noise of the trains: a ziggurat on xoshiro256**,
+seeded by one draw of the chip's generator per fit), so a seed gives the same run, and the
+twin's in distribution, not draw for draw.
 
 It covers what NeuroSim V3.0's protocol (``hardware.reproduce``) and aihwkit-style
 ConstantStep training need (see :func:`unsupported`): the deterministic scheme on either
 mapping (a device against a reference, or pairs with their refreshes), the backward pass
-digital, fixed input scaling with a one-bit, multi-bit
-or ideal DAC, any ADC, no read or output noise, and device laws with an affine closed form
-for a train (Ideal, ConstantStep, LinearStep and SoftBounds without noise, NeuroSim's law),
-their parameters shared or per device, without write noise. Everything else trains layer by
-layer (``SYNAPSENET_ENGINE=numpy`` forces that).
+digital, fixed or digital biases, per-layer rates, fixed input scaling with a one-bit,
+multi-bit or ideal DAC, any ADC and number of row blocks, no read or output noise, and device
+laws with an affine closed form for a train (Ideal, ConstantStep, LinearStep and SoftBounds
+without noise, NeuroSim's law), their parameters shared or per device, without write noise.
+Everything else trains layer by layer (``SYNAPSENET_ENGINE=numpy`` forces that). What the
+chip did goes into its counters as the layer-by-layer steps put it there, the metered tally
+of the pulses included.
 """
 
 from __future__ import annotations
@@ -222,7 +225,7 @@ class ChipEngine:
         c.limit = np.float32(lo + syn.cfg.refresh_at * (hi - lo))
         c.pair_step, c.law_min = np.float32(syn.dw_up), np.float32(lo)
         a_up, b_up, a_dn, b_dn = devs.affine
-        table = devs._table()
+        table = devs._table()  # (shared coefficients only: a pair's two arrays have the same)
         if table is not None:
             keep(table)
             c.tab_g, c.tab_c = table[0].ctypes.data, table[1].ctypes.data
