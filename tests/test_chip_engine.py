@@ -179,10 +179,12 @@ def test_a_continuous_ideal_device_follows_the_twin_to_rounding(monkeypatch, bin
 
 
 # -- noisy devices: the same in distribution ------------------------------------------------
-@pytest.mark.parametrize("device", ["gst-pcm", "constant-step"])
+@pytest.mark.parametrize("device", ["gst-pcm", "hzo-fefet", "pcmo", "constant-step"])
 def test_noisy_trains_change_the_weights_as_the_twin_does(monkeypatch, device):
     """One step on all-ones inputs: every synapse of a row gets the same pulse count, so the
-    spread of a row's weight changes over its 256 devices is the trains' noise alone."""
+    spread of a row's weight changes over its 256 devices is the trains' noise (and, for
+    devices with curves of their own, as HZO FeFET's and PCMO's, their spread, the same in
+    both: the devices are drawn from the chip's generator before either engine runs)."""
     law = CONSTANT_STEP | {"dw_min_std": 0.3, "dw_min_dtod": 0.0, "up_down_dtod": 0.0,
                            "w_max_dtod": 0.0, "w_min_dtod": 0.0} \
         if device == "constant-step" else device
