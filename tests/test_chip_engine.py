@@ -116,7 +116,8 @@ def test_noiseless_devices_train_as_the_numpy_twin(monkeypatch, binary, device, 
 
 @pytest.mark.parametrize("case", ["4-bit DAC, two row blocks, digital bias", "no converters",
                                   "tanh, softmax, cross-entropy", "relu, identity output",
-                                  "32 hidden (the AVX-512 product where the CPU has it)"])
+                                  "32 hidden (the AVX-512 product where the CPU has it)",
+                                  "three layers of tanh, 3-bit DAC"])
 def test_the_chip_variants_the_engine_covers(monkeypatch, binary, case):
     changes, net, loss = {}, None, "squared_error"
     if case.startswith("4-bit"):
@@ -127,14 +128,17 @@ def test_the_chip_variants_the_engine_covers(monkeypatch, binary, case):
         net, loss = (lambda: network(hidden="tanh", output="softmax")), "cross_entropy"
     elif case.startswith("relu"):
         net = lambda: network(hidden="relu", output="identity", scale=0.3)  # noqa: E731
-    else:
+    elif case.startswith("32"):
         net = lambda: network(sizes=(64, 32, 4))  # noqa: E731
+    else:
+        changes = {"io.dac_bits": 3, "learning.layer_rates": [2.0, 1.5, 1.0]}
+        net = lambda: network(sizes=(64, 24, 16, 4), hidden="tanh")  # noqa: E731
     make = net or network
     cfg = chip_config(NOISELESS["gst-pcm"], **changes)
     twin, ht = train(monkeypatch, "numpy", cfg, binary, loss=loss, net=make())
     chip, h = train(monkeypatch, "compiled", cfg, binary, loss=loss, net=make())
     assert chip.train_config["engine"].startswith("compiled")
-    for k in range(2):
+    for k in range(len(chip.layers)):
         assert_nearly_all_equal(twin.substrate.synapses[k].states[0],
                                 chip.substrate.synapses[k].states[0], "states")
         np.testing.assert_allclose(chip.layers[k].b, twin.layers[k].b, atol=1e-5)
