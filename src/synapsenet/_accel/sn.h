@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 /* bumped whenever an exported function's arguments change: _engine.py refuses a stale build */
-#define SN_ABI 9
+#define SN_ABI 10
 
 #define MAX_LAYERS 16
 #define MAX_THREADS 16
