@@ -105,7 +105,35 @@ def test_the_software_baseline_is_the_chip_on_ideal_devices(tmp_path):
     for a, b in zip(soft.parameters(), chip.parameters()):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=2e-5)
     assert np.abs(soft.layers[0].W).max() <= 1 and not soft.layers[0].b.any()
-    assert soft.train_config["engine"].startswith("numpy")
+    assert soft.train_config["engine"].startswith("compiled")
+
+
+def test_the_software_baseline_trains_alike_on_both_engines(monkeypatch):
+    """Software on the compiled step (its rates per layer, its biases left at 0) and layer
+    by layer (Software.update): the same weights to rounding."""
+    X, y, _, _ = small_data(200)
+    nets = {}
+    for engine in ("numpy", "compiled"):
+        monkeypatch.setenv("SYNAPSENET_ENGINE", "numpy" if engine == "numpy" else "")
+        Ws = rp.initial_weights(rp.SOFTWARE, np.random.default_rng(3))
+        net = sn.Network([sn.Dense(W.shape[1], W.shape[0], "sigmoid", W=W, b=np.zeros(len(W)))
+                          for W in Ws]).on(rp.Software())
+        net.fit(X, y, epochs=2, learning_rate=0.4, loss="squared_error", mode="sgd", seed=0)
+        assert net.train_config["engine"].startswith(engine)
+        nets[engine] = net
+    a, b = nets["numpy"], nets["compiled"]
+    for la, lb in zip(a.layers, b.layers):
+        np.testing.assert_allclose(lb.W, la.W, atol=2e-5)
+        assert not lb.b.any() and lb.db.any()  # computed, not applied
+        np.testing.assert_allclose(lb.db, la.db, atol=1e-6)
+    assert np.abs(b.layers[0].W).max() <= 1
+    # the rates matter: without them the compiled step is plain SGD, and differs
+    monkeypatch.setenv("SYNAPSENET_ENGINE", "")
+    Ws = rp.initial_weights(rp.SOFTWARE, np.random.default_rng(3))
+    plain = sn.Network([sn.Dense(W.shape[1], W.shape[0], "sigmoid", W=W, b=np.zeros(len(W)))
+                        for W in Ws]).on(rp.Software(layer_rates=(1.0, 1.0)))
+    plain.fit(X, y, epochs=2, learning_rate=0.4, loss="squared_error", mode="sgd", seed=0)
+    assert not np.allclose(plain.layers[0].W, b.layers[0].W, atol=1e-3)
 
 
 def test_rank_correlation_and_tiers():

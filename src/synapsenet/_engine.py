@@ -40,7 +40,7 @@ from .layers import aligned_zeros
 _HIDDEN = {"identity": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 _OUTPUT = {**_HIDDEN, "softmax": 4}
 _LOSSES = {"squared_error": 0, "cross_entropy": 1, "binary_cross_entropy": 2}
-_ABI = 9  # must equal SN_ABI in _accel/sn.h
+_ABI = 11  # must equal SN_ABI in _accel/sn.h
 #: the instruction sets the element-wise loops are compiled for (ISA_* in _accel/sn.h), in
 #: order; our own product needs the last
 ISAS = ("portable", "avx2", "avx512")
@@ -67,7 +67,8 @@ def _load(path=None):
     lib.sn_create.argtypes = [ctypes.c_int, _P, _P, _P, _P, _P, _P, ctypes.c_int, ctypes.c_int,
                               _P, _P, _P, _P, ctypes.c_int, _I64, _P, _P]
     lib.sn_create.restype = _P
-    lib.sn_bind.argtypes = [_P, _P, _I64, _P, _I64, _P, _F, _F, _F, ctypes.c_int, _F, _F]
+    lib.sn_bind.argtypes = [_P, _P, _I64, _P, _I64, _P, _F, _F, _F, ctypes.c_int, _F, _F, _P,
+                            ctypes.c_int]
     lib.sn_bind.restype = None
     lib.sn_step.argtypes = [_P, _P, _I64, _I64, _F, _F, _F, ctypes.POINTER(ctypes.c_double),
                             ctypes.POINTER(_I64)]
@@ -444,6 +445,9 @@ class TrainingEngine:
         layers = network.layers
         self.layers, self.opt, self.threads = layers, opt, int(threads)
         self.weight_bound = None  # set by the substrate: every weight and bias kept in ±bound
+        # set by the substrate too: a factor per layer on its update (plain SGD), and biases
+        # that stay as they are (their gradients still computed)
+        self.layer_rates, self.fixed_bias = None, False
         self.kind = self._ADAM if isinstance(opt, Adam) else \
             self._SGD if opt.folds_learning_rate else self._MOMENTUM
         la = _Layers(network)
@@ -508,10 +512,14 @@ class TrainingEngine:
         opt = self.opt
         b1, b2 = (opt.beta1, opt.beta2) if self.kind == self._ADAM else (0.0, 0.0)
         mu, nesterov = (opt.momentum, opt.nesterov) if self.kind == self._MOMENTUM else (0, 0)
+        rates = None if self.layer_rates is None else \
+            np.ascontiguousarray(self.layer_rates, np.float32)
+        self._rates = rates  # kept alive with the data
         _LIB.sn_bind(self._handle, X.ctypes.data, X.shape[1], D.ctypes.data, D.shape[1],
                      None if labels is None else labels.ctypes.data, b1, b2, mu, int(nesterov),
                      opt.weight_decay, 0.0 if self.weight_bound is None else
-                     float(self.weight_bound))
+                     float(self.weight_bound), None if rates is None else rates.ctypes.data,
+                     int(self.fixed_bias))
 
     def _constants(self, m: int, lr: float, t: int):
         """sn_step's scale, step and ε for a batch of m samples, the optimiser's step t."""

@@ -48,6 +48,8 @@ typedef struct {
     const int64_t *labels;                /* class of each sample (for the accuracy), or NULL */
     float scale;                          /* δ_out multiplier: η/B (OPT_SGD), else 1/B */
     sn_optim k;                            /* the optimiser's constants */
+    float rate[MAX_LAYERS];               /* a factor on each layer's update (plain SGD) */
+    int fixed_bias;                       /* the biases' gradients computed, not applied */
     /* results */
     double E; int64_t correct; int finite, bad_input;
 } job_t;
@@ -119,6 +121,15 @@ static void barrier(engine *e, int t) {
         if (s != t) wait_until_at_least(&e->arrive[s].v, mine);
 }
 
+/* δ's columns [a, c) of B rows (ld apart) times layer l's factor on its update, in place:
+ * after δ's product for the layer below, before the update (Software.update's order) */
+static void scale_delta(engine *e, int l, float *D, int64_t ld, int64_t a, int64_t c) {
+    const float r = e->job.rate[l];
+    if (r == 1.f) return;
+    for (int64_t i = 0; i < e->job.B; i++)
+        for (int64_t j = a; j < c; j++) D[i * ld + j] *= r;
+}
+
 /* p + offset, or NULL for a state array that is not there */
 static float *at(float *p, int64_t offset) { return p ? p + offset : NULL; }
 
@@ -134,8 +145,11 @@ static void update_weights(engine *e, int l, int64_t off, int64_t rows, int64_t 
  * be finite, or the caller undoes the epoch. */
 static void update_biases(engine *e, int t, int l, const float *D, int64_t ldd, int64_t a,
                           int64_t c) {
-    sn_update_biases(e->K, &e->job.k, e->b[l] + a, e->db[l] + a, at(e->mb[l], a),
-                     at(e->vb[l], a), c - a, D + a, ldd, e->job.B);
+    if (e->job.fixed_bias)  /* ∂E/∂b = Σ_batch δ, the biases left as they are */
+        e->K->col_sums(D + a, e->job.B, ldd, 0, c - a, e->db[l] + a);
+    else
+        sn_update_biases(e->K, &e->job.k, e->b[l] + a, e->db[l] + a, at(e->mb[l], a),
+                         at(e->vb[l], a), c - a, D + a, ldd, e->job.B);
     if (l == 0) {
         float acc = 0.f;
         for (int64_t i = a; i < c; i++) acc += e->db[0][i];
@@ -215,6 +229,7 @@ static void work(engine *e, int t) {
                 lw, 0.f, e->Dl[lo] + a, ldp);  /* ∂E/∂z_i = Σ_k δ_k w_ki */
         K->times_derivative(e->Dl[lo], e->Z[lo], B, ldp, a, c, e->act[lo - 1]);  /* δ_j */
     }
+    scale_delta(e, lo, Do, no, 0, no);  /* each thread its own copy of δ_out */
     if (c > a) update_weights(e, lo, a * lw, c - a, no, Zp + a, ldp, Do, no);
     if (t == 0) update_biases(e, t, lo, Do, no, 0, no);
     /* hidden layers, top down: this thread's neurons */
@@ -229,6 +244,7 @@ static void work(engine *e, int t) {
             if (l > 0)
                 e->gemm(ROW_MAJOR, NO_TRANS, TRANS, B, hi, hc - ha, 1.f, Dh + ha, lzo,
                         e->WT[l] + ha, lw, 0.f, Qt, lzi);  /* partial Σ_j δ_j w_ji */
+            scale_delta(e, l, Dh, lzo, ha, hc);  /* this thread's columns of δ */
             update_weights(e, l, ha, hi, hc - ha, Zin, lzi, Dh + ha, lzo);
             update_biases(e, t, l, Dh, lzo, ha, hc);
         } else if (l > 0) {
@@ -367,11 +383,14 @@ const char *sn_loops_name(engine *e) { return e->K->name; }
 
 /* The training data and fixed settings of this fit: samples X (rows ldx apart), targets D
  * (rows ldd apart), class labels or NULL; Adam's β1, β2; momentum μ and Nesterov; L2 decay λ;
- * weight bound (0: none). */
+ * weight bound (0: none); a factor per layer on its update (plain SGD; NULL: 1) and whether
+ * the biases stay as they are. */
 void sn_bind(engine *e, const float *X, int64_t ldx, const float *D, int64_t ldd,
              const int64_t *labels, float beta1, float beta2, float momentum, int nesterov,
-             float decay, float bound) {
+             float decay, float bound, const float *rates, int fixed_bias) {
     job_t *j = &e->job;
+    for (int l = 0; l < e->L; l++) j->rate[l] = rates ? rates[l] : 1.f;
+    j->fixed_bias = fixed_bias;
     j->X = X; j->ldx = ldx; j->D = D; j->ldd = ldd; j->labels = labels;
     j->k.beta1 = beta1; j->k.beta2 = beta2; j->k.momentum = momentum; j->k.nesterov = nesterov;
     j->k.decay = decay; j->k.bound = bound;

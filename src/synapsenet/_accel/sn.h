@@ -20,6 +20,9 @@
  *   engine.c        the training step on T threads, each owning a share of every layer
  *   infer.c         inference, layer by layer on the calling thread
  *   pulses.c (+ pulses.h)  the chip's stochastic pulse update of one layer, a batch a call
+ *   chip.c          in-situ training on the simulated analog chip (hardware/engine.py): the
+ *                   crossbar's read with its DAC and ADC, the digital backward pass, the
+ *                   devices' pulse trains and the metered tally, a batch-1 step per sample
  *   module.c        the exported odds and ends (version, compiler, DAC, finite check) and
  *                   the (empty) Python module that lets setuptools build the library
  *
@@ -33,7 +36,7 @@
 #include <stdint.h>
 
 /* bumped whenever an exported function's arguments change: _engine.py refuses a stale build */
-#define SN_ABI 9
+#define SN_ABI 11
 
 #define MAX_LAYERS 16
 #define MAX_THREADS 16
@@ -223,5 +226,49 @@ int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float
                         const sn_settings *S);
 /* the bytes of `work` for n_out × n_in devices (given all 0, left so) */
 int64_t sn_pulse_work_size(int64_t n_out, int64_t n_in);
+/* chip.c: one layer of the analog chip as its training engine takes it (hardware/engine.py
+ * fills it; its arrays are the chip's own, changed in place). A device parameter is an array
+ * of n_out × n_in values (inc 1) or one value shared by all (inc 0). */
+enum { CHIP_DAC_NONE = 0, CHIP_DAC_ONE_BIT = 1, CHIP_DAC_LEVELS = 2 };
+/* the counters a layer adds to (substrate.LayerCounts, hardware/engine.py COUNTS) */
+enum {
+    CH_VECTORS, CH_MACS, CH_ARRAY_READS, CH_DAC, CH_ADC, CH_ENERGY, CH_DRIVE, CH_DRIVE_UNITS,
+    CH_BACKWARD_MACS, CH_UPDATE_MACS, CH_WRITE_PULSES, CH_PULSES_UP, CH_PULSES_DOWN,
+    CH_STATE_UP, CH_STATE_DOWN, CH_STEPS_UP, CH_STEPS_DOWN, CH_ROWS_WRITTEN, CH_REFRESHES,
+    CH_COUNT
+};
+/* one array of devices: bounds, affine coefficients dw = a + b w per direction, train noise σ */
+typedef struct {
+    float *state;             /* n_out × n_in device states */
+    const float *lo, *hi, *a_up, *b_up, *a_dn, *b_dn, *sig_up, *sig_dn;
+    int64_t lo_inc, hi_inc, a_up_inc, b_up_inc, a_dn_inc, b_dn_inc, sig_up_inc, sig_dn_inc;
+} sn_chip_devices;
+typedef struct {
+    int64_t n_in, n_out;
+    int act;
+    float *W;                 /* n_out × n_in: the weights the devices hold (network units) */
+    float *Wk;                /* n_in × n_out: the crossbar's normalised weights in ADC steps */
+    float *b, *db;
+    double *rowsum;           /* Σ_j |WnT[i, j]| per input (the read energy), or NULL */
+    /* the devices: one against a reference (W = γ (w − w_ref)), or a pair (W = γ (w⁺ − w⁻),
+     * LTP pulses only, a pair refreshed when a device would pass `limit`) */
+    int pair;
+    sn_chip_devices dev[2];
+    float limit, pair_step, law_min;  /* refresh_at of the range; one nominal LTP step; w_min */
+    const float *tab_g, *tab_c;  /* shared coefficients: n pulses ↦ w g[n + K] + c[n + K] */
+    int64_t tab_k;
+    int same_steps;           /* one step a both ways (a_up = −a_dn, b = 0, shared) */
+    int continuous;           /* pulse counts not rounded (an ideal, continuous device) */
+    float s_up, s_dn, least;  /* one pulse up and down in network units; the least |ΔW| */
+    float gamma, w_ref, inv_wmax, g;  /* W = γ (w − w_ref); 1 / weight_max; steps per code */
+    int has_rate; float rate; /* this layer's factor on the learning rate */
+    int bias_digital;
+    /* the input stage, ADC and output scale (CrossbarArray.matvec, fixed input scaling) */
+    int dac; float q, dac_gain, input_range, unit;
+    int saturates, rounds; float bound, out_scale;
+    int64_t rows;             /* inputs per row block of tiles */
+    /* metering */
+    int meter; float law_lo, law_inv_span; double g_min, g_span;
+} sn_chip_layer;
 
 #endif

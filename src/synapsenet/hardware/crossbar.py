@@ -658,7 +658,18 @@ class Analog(Substrate):
         return W
 
     def trainer(self, network, loss, optimizer, batch):
-        return None, "the chip trains layer by layer, its updates by device pulses"
+        """The compiled in-situ engine (``hardware.engine``) where it covers this training,
+        else ``(None, why not)``: the layer-by-layer steps then."""
+        from . import engine
+
+        return engine.make(self, network, loss, optimizer, batch)
+
+    def _engine_wrote(self) -> None:
+        """The compiled engine changed weights in place: the crossbar's caches derived from
+        them (conductances, row sums for the read energy) are computed afresh when next
+        needed."""
+        for array in self.arrays:
+            array._G0 = array._G_sum_rows = None
 
     @property
     def pulses(self) -> int:

@@ -165,7 +165,16 @@ class Software(Digital):
         self.counters.add(k, update_macs=len(delta) * layer.n_in * layer.n_out)
 
     def trainer(self, network, loss, optimizer, batch):
-        return None, "NeuroSim's software baseline trains layer by layer"
+        """The compiled training step, with this baseline's rate per layer and its biases
+        left at 0 (``update``'s arithmetic), where it covers the rest."""
+        if not optimizer.folds_learning_rate:
+            return None, "NeuroSim's software baseline trains by plain SGD"
+        if len(self.layer_rates) != len(network.layers):
+            return None, "layer_rates does not give one factor per layer"
+        engine, why = super().trainer(network, loss, optimizer, batch)
+        if engine is not None:
+            engine.layer_rates, engine.fixed_bias = self.layer_rates, True
+        return engine, why
 
     def describe(self):
         return {"name": self.name, "weight_bound": 1.0, "layer_rates": list(self.layer_rates)}

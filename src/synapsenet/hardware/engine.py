@@ -1,0 +1,340 @@
+"""The chip's compiled training engine: ``Analog.trainer`` for in-situ learning at batch 1.
+
+A batch-1 training step on the chip is some sixty small array operations in NumPy (the read
+through each crossbar with its DAC and ADC, the activations, δ, the digital backward pass, the
+pulse counts, the devices' trains, the write-back of the changed weights), each costing more
+to call than to compute. The library's unit ``_accel/chip.c`` makes the whole step in C, with
+the arithmetic of the NumPy twin (``CrossbarArray.matvec``, ``Analog.backward`` and
+``update``, ``DeviceSynapses``, ``DeviceArray``'s closed-form trains), on the chip's own
+arrays: the device states, the weights in network units and the crossbar's copy in ADC steps
+(the layer's Wᵀ and the crossbar's normalised weights are brought in step after each call).
+It draws its own normals (the cycle-to-cycle noise of the trains: a ziggurat on xoshiro256**,
+seeded by one draw of the chip's generator per fit), so a seed gives the same run, and the
+twin's in distribution, not draw for draw.
+
+It covers what NeuroSim V3.0's protocol (``hardware.reproduce``) and aihwkit-style
+ConstantStep training need (see :func:`unsupported`): the deterministic scheme on either
+mapping (a device against a reference, or pairs with their refreshes), the backward pass
+digital, fixed or digital biases, per-layer rates, fixed input scaling with a one-bit,
+multi-bit or ideal DAC, any ADC and number of row blocks, no read or output noise, and device
+laws with an affine closed form for a train (Ideal, ConstantStep, LinearStep and SoftBounds
+without noise, NeuroSim's law), their parameters shared or per device, without write noise.
+Everything else trains layer by layer (``SYNAPSENET_ENGINE=numpy`` forces that). What the
+chip did goes into its counters as the layer-by-layer steps put it there, the metered tally
+of the pulses included.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+from .. import _engine
+
+_P, _I64, _F, _I = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float, ctypes.c_int
+
+#: the counters the engine adds to, in the order of CH_* in _accel/sn.h
+COUNTS = ("vectors", "macs", "array_reads", "dac_conversions", "adc_conversions",
+          "input_energy_units", "input_drive", "input_drive_units", "backward_macs",
+          "update_macs", "write_pulses", "pulses_up", "pulses_down", "pulse_state_up",
+          "pulse_state_down", "write_steps_up", "write_steps_down", "rows_written", "refreshes")
+#: those of them that are the synapses' metered tally (DeviceSynapses.tally)
+TALLY = COUNTS[11:]
+_FLOATS = {"input_energy_units", "input_drive", "input_drive_units", "pulse_state_up",
+           "pulse_state_down"}
+_PARAMS = ("lo", "hi", "a_up", "b_up", "a_dn", "b_dn", "sig_up", "sig_dn")
+_DAC_NONE, _DAC_ONE_BIT, _DAC_LEVELS = 0, 1, 2
+
+
+class _Devices(ctypes.Structure):
+    """``sn_chip_devices`` of _accel/sn.h."""
+
+    _fields_ = [("state", _P), *[(n, _P) for n in _PARAMS],
+                *[(n + "_inc", _I64) for n in _PARAMS]]
+
+
+class _Layer(ctypes.Structure):
+    """``sn_chip_layer`` of _accel/sn.h."""
+
+    _fields_ = [("n_in", _I64), ("n_out", _I64), ("act", _I),
+                ("W", _P), ("Wk", _P), ("b", _P), ("db", _P), ("rowsum", _P),
+                ("pair", _I), ("dev", _Devices * 2),
+                ("limit", _F), ("pair_step", _F), ("law_min", _F),
+                ("tab_g", _P), ("tab_c", _P), ("tab_k", _I64),
+                ("same_steps", _I), ("continuous", _I),
+                ("s_up", _F), ("s_dn", _F), ("least", _F),
+                ("gamma", _F), ("w_ref", _F), ("inv_wmax", _F), ("g", _F),
+                ("has_rate", _I), ("rate", _F), ("bias_digital", _I),
+                ("dac", _I), ("q", _F), ("dac_gain", _F), ("input_range", _F), ("unit", _F),
+                ("saturates", _I), ("rounds", _I), ("bound", _F), ("out_scale", _F),
+                ("rows", _I64),
+                ("meter", _I), ("law_lo", _F), ("law_inv_span", _F), ("g_min", ctypes.c_double),
+                ("g_span", ctypes.c_double)]
+
+
+def _declare(lib):
+    if getattr(lib, "_chip_declared", False):
+        return
+    lib.sn_chip_create.argtypes = [_I, _P, _I, _P, _P, _P]
+    lib.sn_chip_create.restype = _P
+    lib.sn_chip_bind.argtypes = [_P, _P, _I64, _P, _I64, _P, ctypes.c_uint64]
+    lib.sn_chip_bind.restype = None
+    lib.sn_chip_steps.argtypes = [_P, _P, _P, _P, _I64, _P, _P, ctypes.POINTER(_I)]
+    lib.sn_chip_steps.restype = _I64
+    lib.sn_chip_normals.argtypes = [_P, _P, _I64]
+    lib.sn_chip_normals.restype = None
+    lib.sn_chip_free.argtypes = [_P]
+    lib.sn_chip_free.restype = None
+    lib._chip_declared = True
+
+
+def unsupported(chip, network, loss, optimizer, batch) -> str | None:
+    """None if the compiled engine covers training ``network`` on ``chip`` this way, else why
+    not (the configuration alone: the devices are checked once placed, by :func:`make`)."""
+    from ..optimizers import SGD
+
+    why = _engine._network_unsupported(network)
+    if why is not None:
+        return why
+    if any(layer.dropout for layer in network.layers):
+        return "dropout runs on the NumPy engine"
+    if batch != 1:
+        return "the chip's compiled engine makes batch-1 steps; mini-batches train layer by layer"
+    if loss.name not in _engine._LOSSES:
+        return f"loss {loss.name!r}"
+    if type(optimizer) is not SGD or not optimizer.folds_learning_rate:
+        return "on the chip the update is the devices' pulses: plain SGD only"
+    lc, io, dev = chip.config.learning, chip.config.io, chip.config.device
+    for name, want in (("scheme", "deterministic"), ("backward", "digital")):
+        if getattr(lc, name) != want:
+            return f"learning.{name} = {getattr(lc, name)!r} (the compiled engine: {want!r})"
+    if io.input_scaling != "fixed" or io.bit_serial:
+        return "inputs other than fixed-range amplitude codes (input_scaling = 'fixed')"
+    if dev.read_noise or io.out_noise:
+        return "read or output noise"
+    if lc.layer_rates and len(lc.layer_rates) != len(network.layers):
+        return "learning.layer_rates does not give one factor per layer"
+    return None
+
+
+def _device_unsupported(syn) -> str | None:
+    for devs, states in zip(syn.devices, syn.states):
+        if devs.affine is None or not devs.closed_form:
+            return f"device law {syn.law.kind!r} has no closed form for a train of pulses"
+        if devs.offset is not None:
+            return "devices with write noise"
+        if devs.dtype != np.float32 or states.dtype != np.float32:
+            return "float32 device states only"
+    return None
+
+
+def make(chip, network, loss, optimizer, batch):
+    """``(engine, None)`` for a fit of ``network`` on ``chip``, or ``(None, why not)``."""
+    why = unsupported(chip, network, loss, optimizer, batch)
+    if why is not None:
+        return None, why
+    for k, layer in enumerate(network.layers):  # the devices, as the first step places them
+        if chip.synapses[k] is None:
+            chip._learn(k, layer)
+    for syn in chip.synapses:
+        why = _device_unsupported(syn)
+        if why is not None:
+            return None, why
+    return ChipEngine(chip, network, loss, optimizer), None
+
+
+def _param(value, size):
+    """A device parameter for the library: (array, inc), shared (1 value) or per device."""
+    if value is None:
+        value = 0.0
+    if np.ndim(value) == 0:
+        return np.array([value], np.float32), 0
+    a = np.ascontiguousarray(value, np.float32).reshape(-1)
+    assert a.size == size
+    return a, 1
+
+
+class ChipEngine:
+    """The compiled in-situ training of one chip for one ``fit`` (the interface of
+    ``_engine.TrainingEngine``: ``bind``, ``steps``, ``step``, ``count``, ``release``)."""
+
+    threads = 1
+
+    def __init__(self, chip, network, loss, optimizer):
+        lib = _engine._LIB
+        _declare(lib)
+        self.chip, self.layers, self.opt = chip, network.layers, optimizer
+        L = len(self.layers)
+        self.counts = np.zeros((L, len(COUNTS)), np.float64)
+        self._keep = []
+        self._structs = (_Layer * L)()
+        for k, layer in enumerate(self.layers):
+            self._fill(self._structs[k], k, layer)
+        self.settings = _engine.Settings(_engine._SETTINGS.isa, _engine._SETTINGS.own_gemm_max)
+        self._handle = lib.sn_chip_create(L, ctypes.addressof(self._structs),
+                                          _engine._LOSSES[loss.name], self.counts.ctypes.data,
+                                          _engine._GEMM, ctypes.byref(self.settings))
+        if not self._handle:
+            raise MemoryError("the chip's compiled training engine could not allocate its "
+                              "buffers")
+        self._data = None
+
+    def _fill(self, c, k, layer):
+        chip = self.chip
+        array, syn = chip.arrays[k], chip.synapses[k]
+        cfg, io = chip.config, chip.config.io
+        devs, law = syn.devices[0], syn.law
+        keep = self._keep.append
+        c.n_in, c.n_out = layer.n_in, layer.n_out
+        c.act = (_engine._HIDDEN if k < len(self.layers) - 1 else _engine._OUTPUT)[
+            layer.activation.name]
+        W = chip._W32(k, layer)
+        # the crossbar's copies as they are now: normalised, and in ADC steps
+        q = 2 ** (io.dac_bits - 1) - 1 if io.dac_bits else 0
+        unit = 1.0 / q if q else 1.0
+        step = array.adc_range / (2 ** (io.adc_bits - 1) - 1) if io.adc_bits else 1.0
+        array.load_weights(W, syn.cfg.weight_max)
+        Wk = array._weights_in_steps(unit / step)
+        WnT = array.Wn_T
+        for a in (W, WnT, Wk, *syn.states, layer.b, layer.db):
+            assert a.dtype == np.float32 and a.flags.c_contiguous
+        keep((W, WnT, Wk, syn.states, layer))
+        c.W, c.Wk = W.ctypes.data, Wk.ctypes.data
+        c.b, c.db = layer.b.ctypes.data, layer.db.ctypes.data
+        c.meter = int(chip.meter)
+        if chip.meter:  # Σ_j |Wn| per input row, kept in step by the engine's writes
+            rowsum = np.abs(WnT).sum(axis=1, dtype=np.float64)
+            keep(rowsum)
+            c.rowsum = rowsum.ctypes.data
+        else:
+            c.rowsum = None
+        # the devices: bounds, affine coefficients, train noise (shared or per device)
+        c.pair = int(syn.pair)
+        for d, devices, states in zip(c.dev, syn.devices, syn.states):
+            d.state = states.ctypes.data
+            noise = [None if devices.noiseless else law._train_noise(devices.p, up)
+                     for up in (True, False)]
+            values = (devices.p["lo"], devices.p["hi"], *devices.affine, *noise)
+            for name, v in zip(_PARAMS, values):
+                arr, inc = _param(v, syn.size)
+                keep(arr)
+                setattr(d, name, arr.ctypes.data)
+                setattr(d, name + "_inc", inc)
+        lo, hi = law.w_min, law.w_max  # a pair's refresh (DeviceSynapses._pulse_at)
+        c.limit = np.float32(lo + syn.cfg.refresh_at * (hi - lo))
+        c.pair_step, c.law_min = np.float32(syn.dw_up), np.float32(lo)
+        a_up, b_up, a_dn, b_dn = devs.affine
+        table = devs._table()  # (shared coefficients only: a pair's two arrays have the same)
+        if table is not None:
+            keep(table)
+            c.tab_g, c.tab_c = table[0].ctypes.data, table[1].ctypes.data
+            c.tab_k = (len(table[0]) - 1) // 2
+        else:
+            c.tab_g = c.tab_c = None
+            c.tab_k = 0
+        shared = all(np.ndim(v) == 0 for v in (a_up, b_up, a_dn, b_dn))
+        c.same_steps = int(shared and b_up == 0 and b_dn == 0 and a_up == -a_dn)
+        c.continuous = int(syn.continuous)
+        c.s_up, c.s_dn, c.least = (float(s) for s in syn._steps)
+        c.gamma, c.w_ref = np.float32(syn.gamma), np.float32(syn.w_ref)
+        c.inv_wmax, c.g = np.float32(1.0 / syn.cfg.weight_max), np.float32(unit / step)
+        rates = syn.cfg.layer_rates
+        c.has_rate, c.rate = int(bool(rates)), float(np.float32(rates[k])) if rates else 1.0
+        c.bias_digital = int(syn.cfg.bias == "digital")
+        # the input stage (CrossbarArray._fixed_input_stage) and the ADC
+        r = np.float32(io.input_range)
+        c.dac = _DAC_LEVELS if q else _DAC_ONE_BIT if io.dac_bits == 1 else _DAC_NONE
+        c.q, c.dac_gain, c.input_range, c.unit = float(q), np.float32(q) / r, r, unit
+        c.saturates, c.rounds = int(array.adc_range is not None), int(bool(io.adc_bits))
+        c.bound = np.float32(array.adc_range / step) if array.adc_range is not None else 0.0
+        c.out_scale = np.float32(syn.cfg.weight_max * (1.0 * step))
+        c.rows = cfg.tile.rows
+        c.law_lo, c.law_inv_span = np.float32(law.w_min), np.float32(1.0 / (law.w_max - law.w_min))
+        c.g_min, c.g_span = cfg.device.g_min, cfg.device.g_max - cfg.device.g_min
+
+    # -- the interface of the fit loop --------------------------------------------------------
+    def bind(self, X, D, labels):
+        """The training data of this fit (read in place); the noise seeded afresh from the
+        chip's generator."""
+        assert X.dtype == D.dtype == np.float32 and X.flags.c_contiguous and D.flags.c_contiguous
+        if labels is not None:
+            labels = np.ascontiguousarray(labels, np.int64)
+        self._data = (X, D, labels)
+        # a NaN or infinite input anywhere: the first step reports it before any pulse, so
+        # that the devices stay as they were (the layer-by-layer loop checks the data first)
+        self._bad_data = not _engine.maybe_finite(X)
+        seed = int(self.chip.rng.bit_generator.random_raw())
+        _engine._LIB.sn_chip_bind(self._handle, X.ctypes.data, X.shape[1], D.ctypes.data,
+                                  D.shape[1], None if labels is None else labels.ctypes.data,
+                                  seed)
+
+    def steps(self, order, slices, lr: float):
+        """Consecutive batch-1 steps ``slices`` (of ``order`` or of the rows) in one call:
+        (E and correct per step, steps made, the status of the one after them)."""
+        n = len(slices)
+        if self._bad_data:
+            return np.full(n, np.nan), np.zeros(n, np.int64), 0, 3
+        off = np.array([sl.start for sl in slices], np.int64)
+        assert all(sl.stop - sl.start == 1 for sl in slices)
+        scale = np.full(n, lr, np.float32)  # η folded into δ_out, as train_step(update=True)
+        E, correct, status = np.zeros(n), np.zeros(n, np.int64), ctypes.c_int()
+        made = _engine._LIB.sn_chip_steps(self._handle, None if order is None else
+                                          order.ctypes.data, off.ctypes.data, scale.ctypes.data,
+                                          n, E.ctypes.data, correct.ctypes.data,
+                                          ctypes.byref(status))
+        self.opt.t += int(made)  # as the layer-by-layer loop counts its steps
+        self._sync()
+        return E, correct, made, status.value
+
+    def step(self, idx, start: int, m: int, lr: float):
+        """One step (see ``_engine.TrainingEngine.step``): (E, correct, status)."""
+        order = None if idx is None else np.ascontiguousarray(idx, np.int64)
+        first = 0 if order is not None else start
+        E, correct, made, status = self.steps(order, [slice(first, first + m)], lr)
+        return float(E[0]), int(correct[0]), 1 if made else status
+
+    def count(self, counters, samples: int) -> None:
+        """What the chip did since the last count into its counters, and the synapses' pulse
+        counts and tally (``samples``: the loop's count, the engine knows its own)."""
+        for k, syn in enumerate(self.chip.synapses):
+            row = self.counts[k]
+            done = {name: (float(v) if name in _FLOATS else int(round(v)))
+                    for name, v in zip(COUNTS, row)}
+            syn.pulses += done["write_pulses"]
+            syn.refreshes += done["refreshes"]
+            for name in TALLY:  # the pulses' tally when metered (the refreshes always)
+                syn.tally[name] += done[name]
+            # (the tally reaches the counters from the synapses, when they are read)
+            counters.add(k, **{n: v for n, v in done.items() if n not in TALLY})
+            row[:] = 0.0
+
+    def _sync(self):
+        """The copies the engine does not write synapse by synapse, from the weights it does:
+        the layer's Wᵀ and the crossbar's normalised weights (as ``load_weights`` makes them);
+        the crossbar's caches derived from them are dropped."""
+        for k, layer in enumerate(self.layers):
+            array, W = self.chip.arrays[k], self.chip._W[k]
+            wmax = self.chip.synapses[k].cfg.weight_max
+            np.multiply(W.T, np.float32(1.0 / wmax), out=array.Wn_T)
+            np.clip(array.Wn_T, -1.0, 1.0, out=array.Wn_T)
+            layer.W[...] = W
+        self.chip._engine_wrote()
+
+    def release(self):
+        """Done with this fit: the library's buffers freed."""
+        if getattr(self, "_handle", None):
+            _engine._LIB.sn_chip_free(self._handle)
+            self._handle = None
+        self._data = None
+
+    close = release
+
+    def normals(self, n: int) -> np.ndarray:
+        """For the tests: ``n`` standard normal draws of the engine's generator."""
+        out = np.empty(n)
+        _engine._LIB.sn_chip_normals(self._handle, out.ctypes.data, n)
+        return out
+
+    def __del__(self):
+        self.release()
