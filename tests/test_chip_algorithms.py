@@ -123,9 +123,9 @@ def digits():
 
 @pytest.mark.parametrize("law,eta,better", [
     # soft bounds: steps up and down differ but at the symmetry point; plain SGD reached
-    # 0.66–0.80 over seeds 0–4, Tiki-Taka 0.96–0.98 (benchmarks/bench_algorithms.py)
+    # 0.69–0.85 over seeds 0–4, Tiki-Taka 0.97–0.98 (benchmarks/bench_algorithms.py)
     ('law = "soft_bounds"\ndw_min = 0.002\nw_min = -1.0\nw_max = 1.0\n', 0.3, "tiki_taka"),
-    # 50 states: most updates are below half a step; plain SGD 0.19–0.32, mixed precision
+    # 50 states: most updates are below half a step; plain SGD 0.12–0.32, mixed precision
     # 0.91–0.94 over seeds 0–4
     ('law = "ideal"\ndw_min = 0.04\nw_min = -1.0\nw_max = 1.0\n', 0.1, "mixed_precision"),
 ])
