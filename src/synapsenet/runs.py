@@ -737,7 +737,6 @@ def load_held_out(model, dataset=None, *, data_dir=None, label_column=None,
 
     ``seed`` replaces the run's seed of the draw and split."""
     from .datasets.preprocessing import model_scaler
-
     from .substrate import Digital
 
     net, user = load_model(model, chip=True)

@@ -81,8 +81,7 @@ def _train(args, cfg, checkpoint, folder, stack) -> int:
     if checkpoint:  # the checkpoint's network on the run's substrate; a chip trained in
         # situ is the one the checkpoint saved, its devices as the run left them
         saved = checkpoint[0]
-        net = saved if saved.substrate.saved_state() is not None else \
-            saved.on(runs.substrate(cfg))
+        net = saved if saved.substrate.name == "analog" else saved.on(runs.substrate(cfg))
     else:
         net = runs.build_network(cfg, prep.dataset.n_features, prep.dataset.n_classes)
         # checked now, taken (made and locked) once the run starts
