@@ -151,3 +151,20 @@ def test_evaluate_on_the_trained_chip_needs_one(tmp_path):
     p = run("evaluate", tmp_path / "run" / "model.safetensors", "--hardware", cwd=tmp_path)
     assert p.returncode == 2 and "trained digitally" in p.stderr
     ok("evaluate", tmp_path / "run" / "model.safetensors", "--hardware", "pcm", cwd=tmp_path)
+
+
+def test_a_checkpoint_of_a_chip_run_holds_its_devices(tmp_path, data):
+    """What --resume continues on: the checkpoint's network comes back on its chip."""
+    from synapsenet import runs
+    from synapsenet.optimizers import get_optimizer
+    from synapsenet.training import History
+
+    X, y = data
+    chip = trained_chip(X, y)
+    with runs.RunFolder(tmp_path / "run") as folder:
+        folder.save_checkpoint(chip, {}, get_optimizer("sgd"), np.random.default_rng(0),
+                               History(), {"epochs": 4})
+        net, _, _ = runs.load_checkpoint(tmp_path / "run")
+    assert isinstance(net.substrate, hardware.Analog)
+    assert net.substrate.pulses == chip.substrate.pulses > 0
+    assert np.array_equal(net.predict(X), chip.predict(X))
