@@ -338,7 +338,8 @@ def test_the_counts_of_a_reproduce_run(monkeypatch):
         assert 0 < lc.pulse_state_up < lc.pulses_up and lc.input_energy_units > 0
         assert lc.refreshes == 0  # one device against a reference: nothing to refresh
     # the engine counts every counter the layer-by-layer steps do
-    assert set(chip_engine.COUNTS) == set(vars(c.layers[0]))
+    # (but Tiki-Taka's transfers: the algorithms beyond plain SGD never run on the engine)
+    assert set(chip_engine.COUNTS) == set(vars(c.layers[0])) - {"transfers"}
 
 
 def test_a_callback_that_sees_every_batch_gets_the_same_steps(monkeypatch, binary):

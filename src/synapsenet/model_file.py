@@ -2,6 +2,11 @@
 the safetensors header. No pickle anywhere; the write is atomic (:mod:`synapsenet.files`), so a
 crash never leaves a half-written model.
 
+A network whose substrate holds state of its own (a chip trained in situ: its devices'
+states, their drawn parameters, stuck masks, converter calibration; the substrate's
+``saved_state``) keeps it in the same file, as tensors ``substrate.*`` and the header's
+``substrate`` entry; ``load`` puts the network back on that substrate.
+
 This module knows the network; the network does not know it.
 """
 
@@ -33,6 +38,10 @@ def save(network: Network, path, metadata: dict | None = None, *,
         tensors[f"layers.{i}.b"] = np.ascontiguousarray(layer.b)
     for k, v in (extra_tensors or {}).items():
         tensors[f"extra.{k}"] = np.ascontiguousarray(v)
+    held = network.substrate.saved_state()
+    if held is not None:
+        for k, v in held[1].items():
+            tensors[f"substrate.{k}"] = np.ascontiguousarray(v)
     header = {
         "format": FORMAT,
         "version": str(VERSION),
@@ -40,6 +49,8 @@ def save(network: Network, path, metadata: dict | None = None, *,
         "training": json.dumps(network.train_config, default=jsonable),
         "user": json.dumps(metadata or {}, default=jsonable),
     }
+    if held is not None:
+        header["substrate"] = json.dumps(held[0], default=jsonable)
     atomic_write_bytes(path, st_save(tensors, metadata=header))
 
 
@@ -78,6 +89,8 @@ def load(path, *, with_extras: bool = False):
                                 dropout=lc.get("dropout", 0.0), dtype=config["dtype"],
                                 W=W, b=b))
         net = Network(layers, seed=config.get("seed"))
+        if "substrate" in header:
+            net = _substrate(net, json.loads(header["substrate"]), tensors, path)
     except ModelFileError:
         raise
     except SynapseError as e:
@@ -89,6 +102,17 @@ def load(path, *, with_extras: bool = False):
         extras = {k[len("extra."):]: v for k, v in tensors.items() if k.startswith("extra.")}
         return net, user, extras
     return net
+
+
+def _substrate(net: Network, meta: dict, tensors: dict, path: Path) -> Network:
+    """``net`` on the substrate the file saved (a chip trained in situ)."""
+    if not isinstance(meta, dict) or meta.get("kind") != "analog":
+        raise ModelFileError(f"{str(path)!r}: its substrate entry names no substrate this "
+                             "version can rebuild (expected kind 'analog')")
+    from .hardware.crossbar import Analog
+
+    own = {k[len("substrate."):]: v for k, v in tensors.items() if k.startswith("substrate.")}
+    return Analog.restore(net, meta, own, where=repr(str(path)))
 
 
 def _weights(tensors: dict, name: str, path: Path) -> np.ndarray:

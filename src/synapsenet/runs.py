@@ -721,11 +721,16 @@ def write_plots(net, prep: Prepared, history, staged: files.Staged, dataset: str
 
 
 # -- a saved model ----------------------------------------------------------------------------
-def load_model(path):
-    """(network, the metadata saved with it) from a model file."""
+def load_model(path, chip: bool = False):
+    """(network, the metadata saved with it) from a model file. A model trained on a chip
+    in situ comes back on that chip, its devices as training left them, with ``chip``;
+    otherwise on the digital substrate (the weights its devices held)."""
     from .model_file import load
+    from .substrate import Digital
 
     net, user, _ = load(path, with_extras=True)
+    if not chip and not isinstance(net.substrate, Digital):
+        net = net.on(Digital())
     return net, user
 
 
@@ -739,6 +744,7 @@ class HeldOut:
     y: np.ndarray
     seed: int  # of the data's draw and split
     warning: str | None = None  # the raw inputs are far from those the network saw
+    chip: Network | None = None  # the network on the chip it trained on, if saved with one
 
 
 def load_held_out(model, dataset=None, *, data_dir=None, label_column=None,
@@ -749,8 +755,12 @@ def load_held_out(model, dataset=None, *, data_dir=None, label_column=None,
 
     ``seed`` replaces the run's seed of the draw and split."""
     from .datasets.preprocessing import model_scaler
+    from .substrate import Digital
 
-    net, user = load_model(model)
+    net, user = load_model(model, chip=True)
+    trained = None
+    if not isinstance(net.substrate, Digital):
+        trained, net = net, net.on(Digital())
     name = dataset or user.get("dataset")
     if not name:
         raise ConfigError("the model does not record its dataset; pass --dataset")
@@ -769,4 +779,4 @@ def load_held_out(model, dataset=None, *, data_dir=None, label_column=None,
                         f"{net.n_inputs}")
     scaler = model_scaler(user, net.n_inputs)
     return HeldOut(net, user, name, scaler.transform(X, net.dtype), y, seed,
-                   scaler.range_warning(X, what=f"the inputs of dataset {name!r}"))
+                   scaler.range_warning(X, what=f"the inputs of dataset {name!r}"), trained)

@@ -27,6 +27,38 @@ def score(net, spec, X, y, seed: int) -> dict:
             "energy": energy_report(chip, len(X), X)}  # counted on the inputs it ran
 
 
+def score_model(held, spec, X, y, seed: int) -> tuple[dict, str]:
+    """``score`` of a saved model (``runs.HeldOut``) on a chip, and a line saying which: the
+    chip it trained on, its devices as training left them, when ``spec`` is empty or
+    describes that same chip; else a fresh chip ``spec``, programmed from the weights."""
+    import json
+
+    from ..errors import ConfigError
+    from ..hardware import energy_report
+
+    trained = held.chip
+    name = trained.substrate.config.name if trained is not None else None
+    if not spec:
+        if trained is None:
+            raise ConfigError("--hardware without a value evaluates on the chip the model "
+                              "trained on, but this model was trained digitally: name a chip "
+                              "(--hardware PRESET|FILE.toml)")
+    else:
+        cfg = load_config(spec)
+        same = trained is not None and json.dumps(cfg.to_dict(), sort_keys=True) == \
+            json.dumps(trained.substrate.config.to_dict(), sort_keys=True)
+        if not same:
+            said = f"on a fresh chip {spec!r}, programmed from the weights" + (
+                f" (the model trained on another chip, {name!r} with "
+                f"{trained.substrate.config.learning.device} devices: --hardware alone "
+                "evaluates on those)" if trained is not None else "")
+            return score(held.network, cfg, X, y, seed), said
+    result = trained.evaluate(X, y)
+    return ({"loss": result["loss"], "accuracy": result.get("accuracy"),
+             "energy": energy_report(trained, len(X), X)},
+            f"on the chip it trained on ({name!r}): its devices as training left them")
+
+
 def preset_names() -> tuple:
     from ..hardware.config import PRESETS
 

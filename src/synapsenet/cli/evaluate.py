@@ -13,8 +13,10 @@ def add_parser(sub):
     e.add_argument("--dataset", help="dataset (default: the one it was trained on)")
     e.add_argument("--data-dir", help="folder with MNIST / Fashion-MNIST IDX files")
     e.add_argument("--label-column", help="CSV label column")
-    e.add_argument("--hardware", metavar="PRESET|FILE.toml",
-                   help="run on simulated analog hardware (see 'synapsenet hardware')")
+    e.add_argument("--hardware", metavar="PRESET|FILE.toml", nargs="?", const="",
+                   help="run on simulated analog hardware (see 'synapsenet hardware'); alone, "
+                   "or naming the chip a model trained in situ on, on that chip's devices as "
+                   "training left them")
     e.add_argument("--seed", type=int, default=None,
                    help="seed of the data split and the simulated chip (default: the training "
                    "run's)")
@@ -31,9 +33,10 @@ def run(args) -> int:
     loss = net.train_config.get("loss", "squared_error")
     result = {"dataset": data.dataset, "samples": len(X),
               **{k: v for k, v in net.evaluate(X, y, loss).items() if k != "n"}}
-    if args.hardware:
-        on_chip = chip.score(net, args.hardware, X, y, data.seed)
-        result["hardware"] = args.hardware
+    if args.hardware is not None:
+        on_chip, said = chip.score_model(data, args.hardware, X, y, data.seed)
+        result["hardware"] = args.hardware or data.chip.substrate.config.name
+        result["chip"] = said
         result["digital_loss"] = result.pop("loss")
         result["digital_accuracy"] = result.pop("accuracy", None)
         result.update(on_chip)

@@ -86,8 +86,10 @@ def _train(args, cfg, checkpoint, folder, stack) -> int:
     out = ui.console(stderr=args.json)
     say = (lambda *a, **k: None) if quiet else out.print
     prep = runs.prepare(cfg, progress=None if quiet else ui.download_progress(out))
-    if checkpoint:  # the checkpoint's network on the run's substrate
-        net = checkpoint[0].on(runs.substrate(cfg))
+    if checkpoint:  # the checkpoint's network on the run's substrate; a chip trained in
+        # situ is the one the checkpoint saved, its devices as the run left them
+        saved = checkpoint[0]
+        net = saved if saved.substrate.name == "analog" else saved.on(runs.substrate(cfg))
     else:
         net = runs.build_network(cfg, prep.dataset.n_features, prep.dataset.n_classes)
         # checked now, taken (made and locked) once the run starts

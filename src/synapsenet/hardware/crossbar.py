@@ -207,6 +207,22 @@ class CrossbarArray:
     def G0(self, value):
         self._G0 = value
 
+    def calibration(self) -> dict:
+        """The converters' full scales as calibrated when the chip was programmed (kept by
+        devices trained in place): for a model file."""
+        return {"adc_range": self.adc_range, "transposed": self._transposed}
+
+    def set_calibration(self, values: dict) -> None:
+        """Put back the full scales ``calibration`` gave."""
+        for key in ("adc_range", "transposed"):
+            v = values.get(key)
+            if v is not None and not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
+                raise ConfigError(f"a converter's full scale must be a positive number, got "
+                                  f"{key} = {v!r}")
+        self.adc_range = values.get("adc_range")
+        self._transposed = values.get("transposed")
+        self._scaled = self._out_scale = None
+
     def matvec_t(self, D, rng, out, counts=None):
         """The backward read ``G = δ·W`` through the same arrays, transposed: each δ_j drives
         column j, each row i's current is read out. The DAC, ADC and noise are those of the
@@ -639,17 +655,86 @@ class Analog(Substrate):
         self._counters = value
 
     def _learn(self, k, layer):
-        """Layer k's weights onto programmable devices, from its weights now."""
-        from .learning import DeviceSynapses
+        """Layer k's weights onto programmable devices, from its weights now, learning by
+        the configured algorithm (``hardware.algorithms``)."""
+        from .algorithms import synapses
 
         rates = self.config.learning.layer_rates
         if rates and len(rates) != len(self.arrays):
             raise ConfigError(f"learning.layer_rates has {len(rates)} factor(s) but the "
                               f"network has {len(self.arrays)} layers: give one per layer")
-        syn = self.synapses[k] = DeviceSynapses(layer, self.config.learning, self.rng)
+        syn = self.synapses[k] = synapses(layer, self.config.learning, self.rng)
+        self._hold(k, layer, syn)
+
+    def _hold(self, k, layer, syn):
+        """Layer k's weights from here on are what ``syn``'s devices hold."""
         syn.meter = self.meter
         layer.W[...] = syn.weights(out=self._W32(k, layer))
         self.arrays[k].load_weights(self._W[k], syn.cfg.weight_max)
+
+    # -- the trained chip in a model file -----------------------------------------------------
+    def saved_state(self):
+        """The chip as training left it, for a model file: its configuration, seed and
+        generator, each layer's devices (``hardware.algorithms.state``: states, drawn
+        parameters, stuck masks, accumulators) and converter calibration. None for a chip
+        that has not trained (its layers' weights program it again)."""
+        if not any(s is not None for s in self.synapses):
+            return None
+        from .algorithms import state
+
+        meta = {"kind": self.name, "config": self.config.to_dict(), "seed": self.seed,
+                "meter": self.meter, "batch_size": self.batch_size, "threads": self.threads,
+                "rng": _rng_state(self.rng), "layers": []}
+        tensors = {}
+        for k, (array, syn) in enumerate(zip(self.arrays, self.synapses)):
+            if syn is None:
+                meta["layers"].append(None)
+                continue
+            m, t = state(syn)
+            m["calibration"] = array.calibration()
+            meta["layers"].append(m)
+            tensors.update({f"{k}.{name}": v for name, v in t.items()})
+        return meta, tensors
+
+    @classmethod
+    def restore(cls, network, meta: dict, tensors: dict, where: str = "model file"):
+        """``network`` on the chip ``saved_state`` described, its devices as they were
+        saved: the same predictions, and training goes on from there."""
+        from ..errors import ModelFileError
+        from .algorithms import restore
+
+        try:
+            cfg = HardwareConfig.from_dict(meta["config"], where=f"{where}: the chip")
+            chip = cls(cfg, seed=meta.get("seed", 0), threads=meta.get("threads"),
+                       batch_size=meta.get("batch_size", 1024), meter=meta.get("meter", False))
+        except (KeyError, TypeError) as e:
+            raise ModelFileError(f"{where}: the chip's description is damaged ({e!r})") from None
+        except ConfigError as e:
+            raise ModelFileError(str(e)) from None
+        layers = meta.get("layers")
+        if not isinstance(layers, list) or len(layers) != len(network.layers):
+            raise ModelFileError(f"{where}: the chip has devices for "
+                                 f"{len(layers) if isinstance(layers, list) else 'no'} "
+                                 f"layer(s), the network {len(network.layers)}")
+        net = network.on(chip)
+        for k, m in enumerate(layers):
+            if m is None:
+                continue
+            prefix = f"{k}."
+            own = {n[len(prefix):]: v for n, v in tensors.items() if n.startswith(prefix)}
+            syn = chip.synapses[k] = restore(net.layers[k], cfg.learning, m, own,
+                                             f"{where}: layer {k}")
+            chip._hold(k, net.layers[k], syn)
+            try:
+                chip.arrays[k].set_calibration(m.get("calibration") or {})
+            except ConfigError as e:
+                raise ModelFileError(f"{where}: layer {k}: {e}") from None
+        try:
+            chip.rng.bit_generator.state = _rng_from_json(meta["rng"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise ModelFileError(f"{where}: the chip's generator state is damaged "
+                                 f"({e!r})") from None
+        return net
 
     def _W32(self, k, layer):
         W = self._W.get(k)
@@ -688,14 +773,37 @@ class Analog(Substrate):
         if any(s is not None for s in self.synapses):
             lc = self.config.learning
             out.update(device=lc.device, scheme=lc.scheme, synapse=lc.synapse,
-                       pulses=self.pulses,
+                       algorithm=lc.algorithm, pulses=self.pulses,
                        refreshes=sum(s.refreshes for s in self.synapses if s is not None))
+            if lc.algorithm != "sgd":
+                out["transfers"] = sum(s.transfers for s in self.synapses if s is not None)
         return out
 
     def __repr__(self):
         tiles = sum(a.n_tiles for a in self.arrays)
         t = self.config.tile
         return f"Analog({self.config.name!r}, {tiles} tiles of {t.rows}×{t.cols})"
+
+
+def _rng_state(rng) -> dict:
+    """A generator's state as JSON values (its arrays as lists of integers)."""
+    def plain(v):
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, np.ndarray):
+            return {"uint64": [int(x) for x in v.reshape(-1)]}
+        return int(v) if isinstance(v, np.integer) else v
+    return plain(rng.bit_generator.state)
+
+
+def _rng_from_json(state) -> dict:
+    def back(v):
+        if isinstance(v, dict):
+            if set(v) == {"uint64"}:
+                return np.array(v["uint64"], np.uint64)
+            return {k: back(x) for k, x in v.items()}
+        return v
+    return back(state)
 
 
 def deploy(network, config="ideal", seed=0, threads=None, batch_size=1024, meter=False):

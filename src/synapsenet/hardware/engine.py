@@ -106,6 +106,8 @@ def unsupported(chip, network, loss, optimizer, batch) -> str | None:
     if type(optimizer) is not SGD or not optimizer.folds_learning_rate:
         return "on the chip the update is the devices' pulses: plain SGD only"
     lc, io, dev = chip.config.learning, chip.config.io, chip.config.device
+    if lc.algorithm != "sgd":
+        return f"learning.algorithm = {lc.algorithm!r} (the compiled engine: plain SGD)"
     for name, want in (("scheme", "deterministic"), ("backward", "digital")):
         if getattr(lc, name) != want:
             return f"learning.{name} = {getattr(lc, name)!r} (the compiled engine: {want!r})"

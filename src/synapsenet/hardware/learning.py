@@ -68,8 +68,20 @@ class LearningConfig:
     # per layer, a factor on the learning rate (NeuroSim trains its two layers with
     # alpha1 = 0.4 and alpha2 = 0.2); empty: 1 for every layer
     layer_rates: list = field(default_factory=list)
+    # the algorithm on the devices (hardware.algorithms): "sgd", every update straight to
+    # pulses; "mixed_precision", a digital accumulator that pulses once it holds `threshold`
+    # pulses' worth; "tiki_taka", a fast array A and a slow array C, W = C + fast_weight·A,
+    # a column of A written into C (× transfer_lr) every `transfer_every` updates
+    algorithm: str = "sgd"
+    threshold: float = 1.0
+    transfer_every: int = 1
+    transfer_lr: float = 1.0
+    fast_weight: float = 1.0
 
     def validate(self, where="learning"):
+        from .algorithms import check
+
+        check(self, where)
         for name, choices in (("scheme", SCHEMES), ("synapse", SYNAPSES),
                               ("backward", BACKWARDS), ("bias", BIASES)):
             if getattr(self, name) not in choices:

@@ -51,7 +51,9 @@ class LayerCounts:
     (G_prev + G)/2); ``write_steps_*``, Σ over updates, rows and column batches of the
     largest pulse count in the batch (NeuroSim's row-by-row write latency, in pulses);
     ``rows_written``, rows that received a pulse, per update; ``refreshes``, pairs re-written
-    because a device saturated."""
+    because a device saturated; ``transfers``, what a learning algorithm beyond plain SGD
+    moved (``hardware.algorithms``: synapses written from the digital accumulator of mixed
+    precision, columns moved from Tiki-Taka's fast array to its slow one)."""
 
     vectors: int = 0
     macs: int = 0
@@ -72,6 +74,7 @@ class LayerCounts:
     write_steps_down: int = 0
     rows_written: int = 0
     refreshes: int = 0
+    transfers: int = 0
 
     def add(self, **counts) -> None:
         for k, v in counts.items():
@@ -175,6 +178,11 @@ class Substrate:
     def noise(self, n_rows: int):
         """A function ``start_row → numpy Generator`` for the noise of each chunk of one
         inference (the same outputs on any number of threads), or None when noiseless."""
+        return None
+
+    def saved_state(self):
+        """What a model file must hold to rebuild this substrate as it is now, as (a
+        JSON-able description, named arrays); None where the layers' weights say it all."""
         return None
 
     def describe(self) -> dict:
