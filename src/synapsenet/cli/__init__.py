@@ -25,8 +25,8 @@ import warnings
 
 from .. import __version__
 from ..errors import ConfigError, DataWarning, InputScaleWarning, SynapseError
-from . import (bench, cost, datasets, devices, evaluate, hardware, info, playground, predict,
-               reproduce, study, sweep, train, ui, words)
+from . import (bench, cost, datasets, devices, evaluate, flags, hardware, info, playground,
+               predict, reproduce, study, sweep, train, ui, words)
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -114,7 +114,7 @@ def _run(parser, argv) -> int:
     except SynapseError as e:
         msg = str(e).replace("\n", " ")
         if isinstance(e, ConfigError):  # the command line was used: speak its language
-            msg = words.as_flags(msg, (o.name for o in train.options()))
+            msg = words.as_flags(msg, (o.name for o in flags.options()))
         print(f"synapsenet: error: {msg}" if not isinstance(e, UsageError) else msg,
               file=sys.stderr)
         return EXIT_USAGE

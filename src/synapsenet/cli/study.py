@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from ..errors import ConfigError
-from . import train, ui
+from . import flags, ui
 
 
 def add_grid_flags(p, seeds: int, vary_help: str) -> None:
@@ -64,7 +64,7 @@ def add_parser(sub):
     s.add_argument("--config", metavar="FILE.toml", help="read train's options from a file")
     s.add_argument("--plots", action="store_true", help="write each run folder's figures")
     s.add_argument("--json", action="store_true", help="print the result as JSON")
-    train.add_training_flags(s, skip=("seed",))  # --seed: the study's
+    flags.add_training_flags(s, skip=("seed",))  # --seed: the study's
 
 
 def run(args) -> int:

@@ -2,45 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import time
 
 from ..errors import ConfigError
-from . import chip, ui
-
-_METAVARS = {"dataset": "NAME", "data_dir": "DIR", "label_column": "COLUMN", "layers": "SIZES",
-             "hardware": "PRESET|FILE.toml"}
-_OLD_FLAGS = {"weight_noise": ["--train-noise"]}  # earlier names, still understood
-
-
-def options():
-    """The training options, each a --flag of this command (from synapsenet.runs)."""
-    from ..runs import OPTIONS
-
-    return OPTIONS
-
-
-def add_training_flags(parser, skip=()) -> None:
-    """A --flag for every training option but those in ``skip``, in the groups data,
-    network and training."""
-    groups = {g: parser.add_argument_group(g) for g in ("data", "network", "training")}
-    for o in options():
-        if o.name in skip:
-            continue
-        flags = ["--" + o.name.replace("_", "-")] + _OLD_FLAGS.get(o.name, [])
-        g = groups[o.group]
-        if o.type is bool:
-            g.add_argument(*flags, action=argparse.BooleanOptionalAction, default=None,
-                           help=o.help + ("" if o.default is None else
-                                          f" (default: {'yes' if o.default else 'no'})"))
-        else:
-            metavar = None if o.choices else _METAVARS.get(o.name) or {int: "N", float: "X"}[o.type]
-            shown = "" if o.default is None else f" (default: {o.default})"
-            g.add_argument(*flags, type=o.type, default=None, choices=o.choices, metavar=metavar,
-                           help=o.help + shown)
-
+from . import chip, flags, ui
 
 def add_parser(sub):
     t = sub.add_parser("train", help="train a network and write a run folder",
@@ -48,7 +14,7 @@ def add_parser(sub):
                        "network on scikit-learn's digits, in seconds. Options may also come "
                        "from --config FILE.toml (same names, underscores); the command line "
                        "wins.")
-    add_training_flags(t)
+    flags.add_training_flags(t)
     r = t.add_argument_group("run")
     r.add_argument("--config", metavar="FILE.toml", help="read options from a TOML file")
     r.add_argument("--out", metavar="DIR", help="run folder (default: runs/DATASET-TIME)")
@@ -135,18 +101,5 @@ def _train(args, cfg, checkpoint, folder, stack) -> int:
                                       plots=not args.no_plots,
                                       extra={"chip_training_cost": training_cost}
                                       if training_cost else None)
-    if args.json:
-        print(json.dumps(metrics, indent=2))
-        return 0
-    if not quiet:
-        ui.history_table(out, history)
-    acc = metrics["test_accuracy"]
-    line = (f"test accuracy {100 * acc:.2f}% ({test['n']} samples)" if acc is not None
-            else f"test loss {test['loss']:.5g}")
-    print(f"{line}; model and plots in {run_dir}")
-    if training_cost:
-        print(f"on the chip: {ui.si(training_cost['energy_j_per_epoch'], 'J')} and "
-              f"{ui.si(training_cost['latency_s_per_epoch'], 's')} per epoch, of which "
-              f"{ui.si(training_cost['write_energy_j_per_epoch'], 'J')} in write pulses "
-              "(synapsenet cost MODEL: the terms)")
-    return 0
+    return ui.run_summary(out, metrics, test, history, run_dir, training_cost,
+                          as_json=args.json, quiet=quiet)

@@ -5,6 +5,7 @@ rich is imported here, when a command first prints, so that ``synapsenet --help`
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import time
@@ -228,3 +229,24 @@ def si(v, unit) -> str:
         if abs(v) >= f:
             return f"{v / f:.3g} {prefix}{unit}"
     return f"{v / 1e-15:.3g} f{unit}"
+
+
+def run_summary(out, metrics, test, history, run_dir, training_cost, *, as_json=False,
+                quiet=False) -> int:
+    """The end of ``train``: the metrics as JSON, or the epochs' table (unless quiet), the
+    test result and where the run is, and what training on a chip cost."""
+    if as_json:
+        print(json.dumps(metrics, indent=2))
+        return 0
+    if not quiet:
+        history_table(out, history)
+    acc = metrics["test_accuracy"]
+    line = (f"test accuracy {100 * acc:.2f}% ({test['n']} samples)" if acc is not None
+            else f"test loss {test['loss']:.5g}")
+    print(f"{line}; model and plots in {run_dir}")
+    if training_cost:
+        print(f"on the chip: {si(training_cost['energy_j_per_epoch'], 'J')} and "
+              f"{si(training_cost['latency_s_per_epoch'], 's')} per epoch, of which "
+              f"{si(training_cost['write_energy_j_per_epoch'], 'J')} in write pulses "
+              "(synapsenet cost MODEL: the terms)")
+    return 0
