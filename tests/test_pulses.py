@@ -190,6 +190,26 @@ def test_inputs_and_deltas_fire_at_their_probabilities(tmp_path, isa):
 
 
 @pytest.mark.parametrize("isa", ISAS)
+def test_a_slot_whose_top_byte_ties_with_p_is_decided_by_the_bits_below(tmp_path, isa):
+    """A train is drawn byte by byte: a slot fires where its uniform's top byte is below p's,
+    and where the two are equal (1 in 256) by the uniform's next bits. At p = 3/512 (top byte
+    1, then one half) the slots fire 1/256 of the time by their byte and 1/512 by a tie:
+    a tie never firing would give 2/512, always firing 4/512 — each 35 σ away here."""
+    syn, _ = synapses(tmp_path, LAWS["ideal-steps"][0], n_in=6, n_out=3)
+    p = 3 / 512
+    B = 20000
+    Z, D = np.ones((B, 6), np.float32), np.ones((B, 3), np.float32)
+    XM, DM = np.zeros((B, 6), np.uint64), np.zeros((B, 3), np.uint64)
+    with _engine.using(isa=isa):  # C = p²: p for every train (δ's fire first, in all slots)
+        syn.kernel()(Z, D, 31, p * p, 11, masks=(XM, DM))
+    bits = (DM[:, :, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
+    assert not bits[:, :, 31:].any()
+    n = B * 3 * 31
+    freq = bits.sum() / n
+    assert abs(freq - p) <= 5 * np.sqrt(p * (1 - p) / n), (freq, p)
+
+
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("scale", [1.0, 0.02])
 def test_the_second_side_fires_only_where_the_first_does(tmp_path, isa, scale):
     """The vector with fewer trains (here δ) fires first; the other's trains are drawn only

@@ -49,18 +49,30 @@ __attribute__((constructor)) static void binomial_tables(void) {
         for (int k = 0; k <= 64; k++) binomial_step[n][k] = (double)(n - k) / (double)(k + 1);
 }
 
+/* the bits of a vector of 32 comparisons (0 or all ones a byte): one bit a byte */
+static inline uint32_t bytes_mask_portable(const unsigned char *b) {
+    uint32_t m = 0;
+    for (int k = 0; k < 32; k++) m |= (uint32_t)(b[k] >> 7) << k;
+    return m;
+}
+
 #define NAME(f) f##_portable
 #define TARGET
+#define BYTES_MASK(v) bytes_mask_portable((const unsigned char *)&(v))
 #include "pulses.h"
 #undef NAME
 #undef TARGET
+#undef BYTES_MASK
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
 #define NAME(f) f##_avx2
 #define TARGET __attribute__((target("avx2,popcnt")))
+#define BYTES_MASK(v) ((uint32_t)_mm256_movemask_epi8((__m256i)(v)))
 #include "pulses.h"
 #undef NAME
 #undef TARGET
+#undef BYTES_MASK
 #define HAVE_AVX2_COPY 1
 #endif
 
