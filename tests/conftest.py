@@ -23,6 +23,15 @@ def shared_data(name: str) -> Path:
 
 
 @pytest.fixture
+def data():
+    """A small two-class problem for the chip's learning tests: 96 samples, 5 features."""
+    rng = np.random.default_rng(0)
+    X = rng.random((96, 5), dtype=np.float32)
+    y = (X[:, 0] + X[:, 1] > X[:, 2] + 0.4).astype(int)
+    return X, y
+
+
+@pytest.fixture
 def mnist_dir():
     return shared_data("mnist")
 

@@ -29,14 +29,6 @@ def chip_config(**learning):
         **{f"learning.{k}": v for k, v in learning.items()})
 
 
-@pytest.fixture
-def data():
-    rng = np.random.default_rng(0)
-    X = rng.random((96, 5), dtype=np.float32)
-    y = (X[:, 0] + X[:, 1] > X[:, 2] + 0.4).astype(int)
-    return X, y
-
-
 @pytest.mark.parametrize("synapse", ["pair", "reference"])
 def test_mixed_precision_with_no_threshold_on_a_continuous_device_is_sgd(tmp_path, data,
                                                                           synapse):

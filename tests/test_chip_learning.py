@@ -8,14 +8,6 @@ from synapsenet import hardware
 from synapsenet.hardware.learning import DeviceSynapses, LearningConfig
 
 
-@pytest.fixture
-def data():
-    rng = np.random.default_rng(0)
-    X = rng.random((96, 5), dtype=np.float32)
-    y = (X[:, 0] + X[:, 1] > X[:, 2] + 0.4).astype(int)
-    return X, y
-
-
 def chip_config(**learning):
     cfg = hardware.load_config("ideal")
     return cfg.replace(**{f"learning.{k}": v for k, v in learning.items()})

@@ -14,14 +14,6 @@ import synapsenet as sn
 from synapsenet import hardware
 
 
-@pytest.fixture
-def data():
-    rng = np.random.default_rng(0)
-    X = rng.random((96, 5), dtype=np.float32)
-    y = (X[:, 0] + X[:, 1] > X[:, 2] + 0.4).astype(int)
-    return X, y
-
-
 def trained_chip(X, y, device="reram-es", algorithm="sgd", seed=3, synapse="pair"):
     # pcm's converters and read noise, devices with device-to-device spread and C2C noise
     cfg = hardware.load_config("pcm").replace(**{

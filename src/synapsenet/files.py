@@ -24,6 +24,16 @@ from .errors import ConfigError, InUseError
 _TMP = ".tmp"
 
 
+def error_inside(e: OSError, folder) -> bool:
+    """Whether the file an OSError names lies in ``folder`` (a failed write of ours, not of
+    something elsewhere)."""
+    where = e.filename2 if e.filename2 is not None else e.filename
+    try:
+        return where is not None and Path(where).resolve().is_relative_to(Path(folder).resolve())
+    except (OSError, ValueError):
+        return False
+
+
 def atomic_write_bytes(path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file and an atomic rename. An OSError names
     ``path``, not the temporary file."""

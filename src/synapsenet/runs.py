@@ -449,7 +449,8 @@ class RunFolder:
             if self._wrote_checkpoint:
                 (self.path / CHECKPOINT).unlink(missing_ok=True)
         self._release(remove=not self.resume and not kept)
-        if isinstance(exc, OSError) and exc.errno is not None and _inside(exc, self.path):
+        if isinstance(exc, OSError) and exc.errno is not None and \
+                files.error_inside(exc, self.path):
             where = exc.filename2 if exc.filename2 is not None else exc.filename
             if kept:
                 fix = ("free some space" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
@@ -494,14 +495,6 @@ class RunFolder:
 
 class _Occupied(Exception):
     pass
-
-
-def _inside(e: OSError, folder: Path) -> bool:
-    where = e.filename2 if e.filename2 is not None else e.filename
-    try:
-        return where is not None and Path(where).resolve().is_relative_to(folder.resolve())
-    except (OSError, ValueError):
-        return False
 
 
 def load_run_config(run_dir) -> dict:

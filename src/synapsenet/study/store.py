@@ -144,7 +144,7 @@ class Store:
     def _explained(self, exc):
         """A failed write in the folder as one line saying what is kept; else ``exc``."""
         if not (isinstance(exc, OSError) and exc.errno is not None and
-                _inside(exc, self.folder)):
+                files.error_inside(exc, self.folder)):
             return exc
         where = exc.filename2 if exc.filename2 is not None else exc.filename
         n = self.written
@@ -172,9 +172,3 @@ def _plain(coords: dict) -> dict:
     return json.loads(json.dumps(coords))
 
 
-def _inside(e: OSError, folder: Path) -> bool:
-    where = e.filename2 if e.filename2 is not None else e.filename
-    try:
-        return where is not None and Path(where).resolve().is_relative_to(folder.resolve())
-    except (OSError, ValueError):
-        return False
