@@ -51,6 +51,18 @@ def percent(a) -> str:
     return "" if a is None else f"{100 * a:.2f}%"
 
 
+def write_json(target: str, text: str) -> str:
+    """JSON ``text`` to standard output (``target`` '-': returns "stdout") or atomically to
+    the file ``target`` (returns "file")."""
+    if target == "-":
+        sys.stdout.write(text)
+        return "stdout"
+    from ..files import atomic_write_text
+
+    atomic_write_text(target, text)
+    return "file"
+
+
 # -- Ctrl-C -------------------------------------------------------------------------------
 class StopRequests:
     """While active, the first Ctrl-C asks training to stop after the current batch (the
@@ -250,3 +262,37 @@ def run_summary(out, metrics, test, history, run_dir, training_cost, *, as_json=
               f"{si(training_cost['write_energy_j_per_epoch'], 'J')} in write pulses "
               "(synapsenet cost MODEL: the terms)")
     return 0
+
+
+# -- progress of side-by-side configurations -----------------------------------------------
+class ConfigurationProgress:
+    """One bar per configuration (epochs done, the last accuracy); where the output is not a
+    terminal, a line per configuration every fifth of the run instead."""
+
+    def __init__(self, con, names, epochs):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.con, self.epochs, self.t0 = con, epochs, time.perf_counter()
+        self.every = max(1, epochs // 5)
+        self.progress = None
+        if con.is_terminal:
+            self.progress = Progress(TextColumn("{task.description:>10}"),
+                                     BarColumn(bar_width=30), MofNCompleteColumn(),
+                                     TextColumn("{task.fields[acc]}"), console=con)
+            self.tasks = {n: self.progress.add_task(n, total=epochs, acc="") for n in names}
+
+    def __enter__(self):
+        if self.progress is not None:
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc) if self.progress is not None else None
+
+    def update(self, name, epoch, accuracy):
+        if self.progress is not None:
+            self.progress.update(self.tasks[name], completed=epoch, acc=percent(accuracy))
+        elif epoch % self.every == 0 or epoch == self.epochs:
+            minutes, seconds = divmod(round(time.perf_counter() - self.t0), 60)
+            self.con.print(f"{name}: epoch {epoch}/{self.epochs}, {percent(accuracy)} "
+                           f"({minutes}:{seconds:02d})")
