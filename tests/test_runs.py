@@ -52,3 +52,16 @@ def test_the_benchmarks_files(tmp_path):
     assert json.loads((tmp_path / "neurosim.json").read_text()) == result
     assert json.loads((tmp_path / "copy.json").read_text()) == result
     assert (tmp_path / "neurosim.png").stat().st_size > 1000
+
+
+def test_a_resumed_network_goes_on_the_runs_substrate_unless_its_chip_trained_it():
+    from synapsenet.hardware import Analog
+    from synapsenet.substrate import NoisyDigital
+
+    net = Network.from_sizes([4, 3, 2], seed=0)
+    cfg = {**runs.defaults(), "weight_noise": 0.05, "seed": 0}
+    resumed = runs.resumed_network(net, cfg)
+    assert isinstance(resumed.substrate, NoisyDigital)
+    assert np.array_equal(resumed.layers[0].W, net.layers[0].W)
+    on_chip = net.on(Analog("pcm", seed=0))
+    assert runs.resumed_network(on_chip, cfg) is on_chip  # its devices as the run left them

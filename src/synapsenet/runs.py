@@ -610,6 +610,12 @@ def training_state(cfg: dict, checkpoint=None):
     return optimizer, opts, rng, history, initial_epoch
 
 
+def resumed_network(saved: Network, cfg: dict) -> Network:
+    """The network of a checkpoint, on the run's substrate: a chip trained in situ is the one
+    the checkpoint saved, its devices as the run left them."""
+    return saved if saved.substrate.name == "analog" else saved.on(substrate(cfg))
+
+
 class EpochKeeper(Callback):
     """Keeps the training state as it was at the end of the last complete epoch (weights,
     optimiser state, random generator, updates), so that a run stopped mid-epoch saves a

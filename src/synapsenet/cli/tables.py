@@ -1,4 +1,4 @@
-"""The tables of ``synapsenet cost`` and ``synapsenet reproduce``: their rows built from the
+"""The tables of ``synapsenet cost``, ``reproduce`` and ``study``: their rows built from the
 reports the library computes, and printed with :mod:`.ui`."""
 
 from __future__ import annotations
@@ -151,3 +151,14 @@ def _show_neurosim_cost(con, result):
     con.print(f"† the terms NeuroSim models too (arrays, lines, drivers, ADCs, adders, write "
               f"pulses). {c['within']}/{len(c['devices'])} devices within ×{c['factor']:g} of "
               "Table II on both energy and latency; docs/hardware.md says what differs")
+
+
+def show_study(result, dataset: str) -> None:
+    """The test accuracy at every point of a study's grid, over its seeds."""
+    names = result["parameters"]  # none: the seeds alone vary
+    ui.table((*names, "runs", "test accuracy", "± std", "min", "max"),
+             [(*(str(s[n]) for n in names), str(s["n"]), ui.percent(s["mean"]),
+               "" if s["std"] is None else f"{100 * s['std']:.2f}", ui.percent(s["min"]),
+               ui.percent(s["max"])) for s in result["summary"]],
+             justify="right", title=f"{dataset}: test accuracy over "
+             f"{' × '.join(names or ['seed'])}")

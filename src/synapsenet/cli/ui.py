@@ -243,6 +243,17 @@ def si(v, unit) -> str:
     return f"{v / 1e-15:.3g} f{unit}"
 
 
+def say_run_start(say, net, dataset: str, prep, run_dir) -> None:
+    """What ``train`` says as a run starts: the version and network, the data's splits and
+    scaling, and the run folder."""
+    from .. import __version__
+
+    say(f"[bold]synapsenet[/bold] {__version__}: {net!r}")
+    say(f"data: {dataset}  train {len(prep.X_train)}"
+        + (f"  validation {len(prep.X_val)}" if prep.X_val is not None else "")
+        + f"  test {len(prep.X_test)}  ({prep.scaler.kind} scaling)   run folder: {run_dir}")
+
+
 def run_summary(out, metrics, test, history, run_dir, training_cost, *, as_json=False,
                 quiet=False) -> int:
     """The end of ``train``: the metrics as JSON, or the epochs' table (unless quiet), the
@@ -262,6 +273,24 @@ def run_summary(out, metrics, test, history, run_dir, training_cost, *, as_json=
               f"{si(training_cost['write_energy_j_per_epoch'], 'J')} in write pulses "
               "(synapsenet cost MODEL: the terms)")
     return 0
+
+
+# -- a grid of runs ----------------------------------------------------------------------
+def grid_interrupted(out) -> Interrupted:
+    """Ctrl-C during a study or a sweep: what is kept, and how to go on."""
+    if out:
+        return Interrupted(f"interrupted; the finished cells are kept in {out}: run the "
+                           "same command again to resume")
+    return Interrupted("interrupted (with --out DIR a study keeps its finished cells)")
+
+
+def say_grid_written(out, result) -> None:
+    """The files a study or sweep wrote into ``out``, and its cells."""
+    if out and result.get("files"):
+        t = result["timing"]
+        resumed = f"; {t['cells_resumed']} cells were already there" if t["cells_resumed"] else ""
+        print(f"wrote {out}/{result['files'][0]}, {', '.join(result['files'][1:])} and "
+              f"{result['cells']} cells in {out}/cells{resumed}")
 
 
 # -- progress of side-by-side configurations -----------------------------------------------
