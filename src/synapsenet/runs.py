@@ -603,6 +603,12 @@ def training_state(cfg: dict, checkpoint=None):
     return optimizer, opts, rng, history, initial_epoch
 
 
+def resumed_network(saved: Network, cfg: dict) -> Network:
+    """The network of a checkpoint, on the run's substrate: a chip trained in situ is the one
+    the checkpoint saved, its devices as the run left them."""
+    return saved if saved.substrate.name == "analog" else saved.on(substrate(cfg))
+
+
 class EpochKeeper(Callback):
     """Keeps the training state as it was at the end of the last complete epoch (weights,
     optimiser state, random generator, updates), so that a run stopped mid-epoch saves a
@@ -773,3 +779,50 @@ def load_held_out(model, dataset=None, *, data_dir=None, label_column=None,
     scaler = model_scaler(user, net.n_inputs)
     return HeldOut(net, user, name, scaler.transform(X, net.dtype), y, seed,
                    scaler.range_warning(X, what=f"the inputs of dataset {name!r}"), trained)
+
+
+def training_split(held: HeldOut, *, data_dir=None, label_column=None):
+    """(X, y): the training split of ``held``'s dataset (the samples its run trained on, on
+    the dataset it was trained on), scaled as it was trained."""
+    from .datasets.preprocessing import model_scaler
+
+    user, net = held.user, held.network
+    drawn = user.get("data", {}) if held.dataset == user.get("dataset") else {}
+    ds = datasets.load(held.dataset, data_dir=data_dir,
+                       label_column=label_column or drawn.get("label_column"),
+                       n_samples=drawn.get("n_samples"), noise=drawn.get("noise"),
+                       seed=held.seed)
+    X, y, _, _ = split_test(ds, drawn.get("test_split", 0.2), held.seed)
+    return model_scaler(user, net.n_inputs).transform(X, net.dtype), y
+
+
+def chip_fit_options(net) -> dict:
+    """The fit options to train ``net`` again in situ on a chip: its own learning rate, loss,
+    mode and batch size, with plain gradient descent (the update a chip applies)."""
+    tc = net.train_config or {}
+    mode = tc.get("mode", "minibatch")
+    opts = {"learning_rate": tc.get("learning_rate", 0.1), "loss": tc.get("loss", "squared_error"),
+            "optimizer": "sgd", "mode": mode}
+    if mode == "minibatch":
+        opts["batch_size"] = tc.get("batch_size", 32)
+    return opts
+
+
+def write_reproduction(out_dir, result, json_file=None) -> None:
+    """NeuroSim's benchmark report ``result`` into ``out_dir``: neurosim.json, neurosim.csv
+    (test accuracy per epoch, a column per configuration) and neurosim.png; also the JSON to
+    ``json_file``, if given."""
+    from .plots import plot_reproduction
+
+    out_dir = Path(out_dir)
+    write_json(out_dir / "neurosim.json", result)
+    if json_file:
+        write_json(json_file, result)
+    names = list(result["devices"])
+    n = max(len(r["accuracy"]) for r in result["devices"].values())
+    lines = ["epoch," + ",".join(names)] + [
+        f"{e + 1}," + ",".join(f"{r['accuracy'][e]:.4f}" if e < len(r["accuracy"]) else ""
+                               for r in result["devices"].values()) for e in range(n)]
+    atomic_write_text(out_dir / "neurosim.csv", "\n".join(lines) + "\n")
+    plot_reproduction(result["devices"], out_dir / "neurosim.png",
+                      title="NeuroSim V3.0's benchmark on synapsenet's chip (dashed: published)")

@@ -154,6 +154,44 @@ def training_cost(net, spec, X, y, epoch_samples: int, *, seed=0, fit=None, node
     return report
 
 
+def chip_to_cost(hardware, trained_on: dict) -> str:
+    """The chip to cost a model on: ``hardware`` (--hardware), else the preset the model was
+    trained on (``trained_on``: its saved substrate), else pcm."""
+    from ..errors import ConfigError
+
+    if hardware:
+        return hardware
+    name = trained_on.get("hardware") if trained_on.get("name") == "analog" else None
+    if name is None:
+        return "pcm"
+    if name not in preset_names():
+        raise ConfigError(f"the model was trained on the chip {name!r}, which is not a preset: "
+                          "pass its file as --hardware FILE.toml")
+    return name
+
+
+def model_cost(net, spec, X, y, training_set=None, *, train_samples=None, fit=None, seed=0,
+               watts=None, encoding=None, batch=256, node=None) -> dict:
+    """The cost ledger of ``net`` on the chip ``spec``, counted on the inputs X, with the
+    accuracy of the network and of the chip on them (labels y). With ``training_set`` (X, y),
+    also an epoch of in-situ training on it (the first ``train_samples`` only, the counts
+    scaled to the whole epoch), with the fit options ``fit``."""
+    import numpy as np
+
+    training = None
+    if training_set is not None:
+        Xt, yt = training_set
+        n = len(Xt) if train_samples is None else min(train_samples, len(Xt))
+        training = training_cost(net, spec, Xt[:n], yt[:n], len(Xt), seed=seed, fit=fit,
+                                 node=node, watts=watts)
+    report = cost_report(net, spec, X, seed=seed, watts=watts, encoding=encoding, batch=batch,
+                         node=node, training=training)
+    scores = score(net, spec, X, y, seed)
+    report["accuracy"] = {"digital": float(np.mean(net.classify(X) == y)),
+                          "chip": scores.get("accuracy")}
+    return report
+
+
 def cost_chart(breakdown, path) -> None:
     from ..plots import plot_cost_breakdown
 

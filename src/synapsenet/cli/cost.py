@@ -4,12 +4,8 @@ machine and the brain, every figure counted from a run and priced by ``synapsene
 
 from __future__ import annotations
 
-import sys
-
-import numpy as np
-
 from ..errors import ConfigError
-from . import chip, ui
+from . import chip, tables, ui
 
 
 def add_parser(sub):
@@ -62,44 +58,6 @@ def _check(args):
         raise ConfigError(f"--watts must be > 0, got {args.watts:g}")
 
 
-def _training_data(data, data_dir, label_column):
-    """The training split of the model's dataset, scaled as it was trained."""
-    from .. import datasets, runs
-    from ..datasets.preprocessing import model_scaler
-
-    user, net = data.user, data.network
-    drawn = user.get("data", {}) if data.dataset == user.get("dataset") else {}
-    ds = datasets.load(data.dataset, data_dir=data_dir,
-                       label_column=label_column or drawn.get("label_column"),
-                       n_samples=drawn.get("n_samples"), noise=drawn.get("noise"),
-                       seed=data.seed)
-    X, y, _, _ = runs.split_test(ds, drawn.get("test_split", 0.2), data.seed)
-    return model_scaler(user, net.n_inputs).transform(X, net.dtype), y
-
-
-def _fit_options(net) -> dict:
-    tc = net.train_config or {}
-    mode = tc.get("mode", "minibatch")
-    opts = {"learning_rate": tc.get("learning_rate", 0.1), "loss": tc.get("loss", "squared_error"),
-            "optimizer": "sgd", "mode": mode}  # on the chip the update is plain descent
-    if mode == "minibatch":
-        opts["batch_size"] = tc.get("batch_size", 32)
-    return opts
-
-
-def _chip_of(args, trained_on) -> str:
-    """The chip to cost: --hardware, else the preset the model was trained on, else pcm."""
-    if args.hardware:
-        return args.hardware
-    name = trained_on.get("hardware") if trained_on.get("name") == "analog" else None
-    if name is None:
-        return "pcm"
-    if name not in chip.preset_names():
-        raise ConfigError(f"the model was trained on the chip {name!r}, which is not a preset: "
-                          "pass its file as --hardware FILE.toml")
-    return name
-
-
 def run(args) -> int:
     from .. import runs
 
@@ -107,108 +65,23 @@ def run(args) -> int:
     data = runs.load_held_out(args.model, args.dataset, data_dir=args.data_dir,
                               label_column=args.label_column)
     ui.warn(data.warning)
-    net, X, y = data.network, data.X[:args.samples], data.y[:args.samples]
+    net = data.network
     trained_on = (net.train_config.get("substrate") or {})
     chip_trained = trained_on.get("name") == "analog"
-    spec = _chip_of(args, trained_on)
-    training = None
+    spec = chip.chip_to_cost(args.hardware, trained_on)
+    training_set = None
     if chip_trained or args.train_epoch:
-        Xt, yt = _training_data(data, args.data_dir, args.label_column)
-        n = len(Xt) if args.train_samples is None else min(args.train_samples, len(Xt))
-        training = chip.training_cost(net, spec, Xt[:n], yt[:n], len(Xt), seed=args.seed,
-                                      fit=_fit_options(net), node=args.node, watts=args.watts)
-    report = chip.cost_report(net, spec, X, seed=args.seed, watts=args.watts,
-                              encoding=args.encoding, batch=args.batch, node=args.node,
-                              training=training)
-    scores = chip.score(net, spec, X, y, args.seed)
-    report["accuracy"] = {"digital": float(np.mean(net.classify(X) == y)),
-                          "chip": scores.get("accuracy")}
+        training_set = runs.training_split(data, data_dir=args.data_dir,
+                                           label_column=args.label_column)
+    report = chip.model_cost(net, spec, data.X[:args.samples], data.y[:args.samples],
+                             training_set, train_samples=args.train_samples,
+                             fit=runs.chip_fit_options(net), seed=args.seed, watts=args.watts,
+                             encoding=args.encoding, batch=args.batch, node=args.node)
     report.update(model=args.model, dataset=data.dataset, chip_trained=chip_trained)
     if args.chart:
         chip.cost_chart(report["breakdown"], args.chart)
-    if args.json:
-        text = runs.to_json(report)
-        if args.json == "-":
-            sys.stdout.write(text)
-            return 0
-        from ..files import atomic_write_text
-
-        atomic_write_text(args.json, text)
-    show(report)
+    if args.json and ui.write_json(args.json, runs.to_json(report)) == "stdout":
+        return 0  # the JSON alone, no table
+    tables.show_cost(report)
     ui.warn(report["warning"])
     return 0
-
-
-def _j(v) -> str:
-    return ui.si(v, "J")
-
-
-def _s(v) -> str:
-    return ui.si(v, "s")
-
-
-def show(r) -> None:
-    out = ui.console()
-    c, b, acc = r["chip"], r["brain"], r["accuracy"]
-    tr = r.get("training")
-    learn = {}
-    if tr:
-        learn["chip"] = f"{_j(tr['per_epoch']['energy_j'])}, {_s(tr['per_epoch']['latency_s'])}"
-        for base in tr["baselines"]:
-            learn[base["name"]] = _j(base["energy_j"])
-        if tr.get("machine"):
-            m = tr["machine"]
-            learn["machine"] = (f"{_j(m['energy_j'])}, " if m["energy_j"] is not None else "") + \
-                _s(m["seconds"])
-    digital = ui.percent(acc["digital"])
-    rows = [("brain", "parallel, spikes", f"{_j(b['energy_j'])} (20 W × 150 ms); "
-             f"{_j(b['event_j'][0])}–{_j(b['event_j'][1])} per synaptic event",
-             _s(b["latency_s"]), f"~{b['bits_per_synapse']} bits/synapse", "graceful", "—",
-             "—")]
-    for base in r["baselines"]:
-        name = base["name"]
-        if name.startswith("this machine"):
-            energy = _j(base["energy_j"]) if base["energy_j"] is not None else "(--watts)"
-            rows.append((f"this machine, {base['cores']} cores", "serial + SIMD", energy,
-                         _s(base["latency_s"]), "fp32", digital, learn.get("machine", "—"),
-                         "—"))
-            continue
-        key = next((k for k in learn if name.startswith(k)), None)
-        org = "parallel" if name.startswith("GPU") else \
-            f"serial, weights in {base.get('weights_from', '?').replace('sram_', '')}"
-        rows.append((name, org, _j(base["energy_j"]), _s(base.get("latency_s")),
-                     base["precision"], digital, learn.get(key, "—") if key else "—", "—"))
-    bits = c["precision"]
-    rows.append((f"the chip: {r['hardware']}, {r['node']}", "parallel, in memory",
-                 _j(c["energy_j"]), _s(c["latency_s"]),
-                 f"DAC {bits['dac_bits']} b, ADC {bits['adc_bits']} b "
-                 f"({bits['adc_enob']:.1f} eff.)", ui.percent(acc["chip"]),
-                 learn.get("chip", "—"), f"{c['area_m2'] * 1e6:.3g} mm²"))
-    ui.table(("", "organisation", "energy / inference", "latency", "precision", "accuracy",
-              "learning / epoch", "area"), rows,
-             title=f"{r['model']}: what it costs ({r['samples']} {r['dataset']} inputs, "
-             f"{r['inputs']})", overflow="fold", out=out)
-    total = c["energy_j"]
-    ui.table(("term", "J / inference", "share"),
-             [(k, f"{v:.3g}", f"{100 * v / total:.1f}%" if total else "—")
-              for k, v in r["breakdown"].items()],
-             title="the chip's energy, by term", out=out)
-    lo, hi = r["digital_over_analog"]
-    m = r["measured_chips"]
-    out.print(f"digital / chip: ×{lo:.3g}–×{hi:.3g} over the baselines; pipelined "
-              f"{c['throughput_per_s']:.3g} inferences/s at {_j(c['pipelined_energy_j'])} "
-              f"each; {c['ops_per_j'] / 1e12:.3g} TOPS/W")
-    out.print(f"measured analog chips imply {m['range_j'][0]:.3g}–{m['range_j'][1]:.3g} J "
-              f"for these {c['macs']:,} multiply-adds (Ambrogio et al. 2023, 12.4 TOPS/W; "
-              "IBM HERMES 2.48–9.76 TOPS/W)")
-    prog = c["programming"]
-    out.print(f"programming the {prog['devices']:,} devices once (program-and-verify): "
-              f"{_j(prog['energy_j'])} in {_s(prog['latency_s'])}")
-    if tr:
-        pe = tr["per_epoch"]
-        out.print(f"training on the chip ({tr['device']} devices), per epoch of "
-                  f"{tr['epoch_samples']} samples (counted on {tr['samples_trained']}): "
-                  f"{_j(pe['energy_j'])}, writes {_j(pe['write_energy_j'])} in "
-                  f"{_s(pe['write_latency_s'])}, reads {_s(pe['read_latency_s'])}")
-    out.print(f"{len(r['assumptions'])} constants, each with its unit and source: "
-              "--json FILE lists them, docs/cost.md explains them")

@@ -1,9 +1,12 @@
-"""The training options as command-line flags, for ``train`` and ``study``: one --flag per
-option of :data:`synapsenet.runs.OPTIONS` (declared once in ``TrainingOptions``)."""
+"""The command-line flags commands share: the training options, for ``train`` and ``study``
+(one --flag per option of :data:`synapsenet.runs.OPTIONS`, declared once in
+``TrainingOptions``), and the grid flags of ``study`` and ``sweep``."""
 
 from __future__ import annotations
 
 import argparse
+
+from ..errors import ConfigError
 
 _METAVARS = {"dataset": "NAME", "data_dir": "DIR", "label_column": "COLUMN", "layers": "SIZES",
              "hardware": "PRESET|FILE.toml"}
@@ -35,3 +38,28 @@ def add_training_flags(parser, skip=()) -> None:
             shown = "" if o.default is None else f" (default: {o.default})"
             g.add_argument(*flags, type=o.type, default=None, choices=o.choices, metavar=metavar,
                            help=o.help + shown)
+
+
+def add_grid_flags(p, seeds: int, vary_help: str) -> None:
+    g = p.add_argument_group("grid and backend")
+    g.add_argument("--vary", action="append", required=True, metavar="NAME=VALUES",
+                   help=vary_help)
+    g.add_argument("--seeds", type=int, help=f"runs per point of the grid (default {seeds})")
+    g.add_argument("--seed", type=int, default=0, help="the study's seed, from which every "
+                   "cell's own derives (default 0)")
+    g.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local: processes on this machine; ray: a Ray cluster (default local)")
+    g.add_argument("--address", metavar="HOST:PORT", help="join the Ray cluster there "
+                   "(default: start one on this machine)")
+    g.add_argument("--workers", type=int, metavar="N", help="tasks at once (default: one per "
+                   "core, or the Ray cluster's CPUs)")
+    g.add_argument("--yes", action="store_true", help="run a grid of over a million cells")
+    g.add_argument("--force", action="store_true", help="start afresh in an --out that holds "
+                   "another study (its cells and summary are removed)")
+
+
+def check_grid_flags(args, axes) -> None:
+    if args.seeds is not None and any(a.name == "seed" for a in axes):
+        raise ConfigError("give --seeds N or --vary seed=…, not both")
+    if args.seed < 0:
+        raise ConfigError(f"--seed must be ≥ 0, got {args.seed}")

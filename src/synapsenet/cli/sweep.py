@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from ..errors import ConfigError
-from . import chip, study, ui
+from . import chip, flags, ui
 
 
 def add_parser(sub):
@@ -24,7 +24,7 @@ def add_parser(sub):
     s.add_argument("--dataset", help="dataset (default: the model's)")
     s.add_argument("--data-dir", help="folder with MNIST / Fashion-MNIST IDX files")
     s.add_argument("--samples", type=int, help="use only the first N held-out samples")
-    study.add_grid_flags(s, seeds=3, vary_help="e.g. adc_bits=2..8, read_noise=0,0.01,0.05, "
+    flags.add_grid_flags(s, seeds=3, vary_help="e.g. adc_bits=2..8, read_noise=0,0.01,0.05, "
                          "time=20,3600,86400, prog_noise=0:0.1:6 (start:stop:count), "
                          "hardware=pcm,rram; repeat for a grid")
     s.add_argument("--out", metavar="DIR", help="write sweep.csv, sweep.json and sweep.png "
@@ -39,7 +39,7 @@ def run(args) -> int:
     axes = parse_vary(args.vary, inference.check_axis)
     if args.samples is not None and args.samples < 1:  # -5 dropped the last five samples
         raise ConfigError(f"--samples must be ≥ 1, got {args.samples}")
-    study.check_grid_flags(args, axes)
+    flags.check_grid_flags(args, axes)
     cfg = chip.load_config(args.hardware)
     data = runs.load_held_out(args.model, args.dataset, data_dir=args.data_dir)
     ui.warn(data.warning)
@@ -57,7 +57,7 @@ def run(args) -> int:
                 info={"model": args.model, "hardware": cfg.name, "digital_accuracy": digital,
                       "samples": len(X)})
     except KeyboardInterrupt:
-        raise study.interrupted(args.out) from None
+        raise ui.grid_interrupted(args.out) from None
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -69,5 +69,5 @@ def run(args) -> int:
                f"{100 * (s['mean'] - digital):+.2f}") for s in result["summary"]],
              justify="right", title=f"{title} ({seeds} chips each; digital "
              f"{ui.percent(digital)})")
-    study.say_written(args.out, result)
+    ui.say_grid_written(args.out, result)
     return 0

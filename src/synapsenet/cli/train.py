@@ -8,6 +8,7 @@ import time
 from ..errors import ConfigError
 from . import chip, flags, ui
 
+
 def add_parser(sub):
     t = sub.add_parser("train", help="train a network and write a run folder",
                        description="Train a network. With no options: a 64-unit sigmoid "
@@ -46,16 +47,14 @@ def run(args) -> int:
 
 
 def _train(args, cfg, checkpoint, folder, stack) -> int:
-    from .. import __version__, runs
+    from .. import runs
 
     quiet = args.quiet or args.json
     out = ui.console(stderr=args.json)
     say = (lambda *a, **k: None) if quiet else out.print
     prep = runs.prepare(cfg, progress=None if quiet else ui.download_progress(out))
-    if checkpoint:  # the checkpoint's network on the run's substrate; a chip trained in
-        # situ is the one the checkpoint saved, its devices as the run left them
-        saved = checkpoint[0]
-        net = saved if saved.substrate.name == "analog" else saved.on(runs.substrate(cfg))
+    if checkpoint:
+        net = runs.resumed_network(checkpoint[0], cfg)
     else:
         net = runs.build_network(cfg, prep.dataset.n_features, prep.dataset.n_classes)
         # checked now, taken (made and locked) once the run starts
@@ -63,10 +62,7 @@ def _train(args, cfg, checkpoint, folder, stack) -> int:
         folder = stack.enter_context(runs.RunFolder(run_dir, force=args.force,
                                                     pick=args.out is None))
     run_dir = folder.path
-    say(f"[bold]synapsenet[/bold] {__version__}: {net!r}")
-    say(f"data: {cfg['dataset']}  train {len(prep.X_train)}"
-        + (f"  validation {len(prep.X_val)}" if prep.X_val is not None else "")
-        + f"  test {len(prep.X_test)}  ({prep.scaler.kind} scaling)   run folder: {run_dir}")
+    ui.say_run_start(say, net, cfg["dataset"], prep, run_dir)
     optimizer, opts, rng, history, initial_epoch = runs.training_state(
         cfg, checkpoint and checkpoint[1:])
     if checkpoint:

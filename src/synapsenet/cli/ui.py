@@ -51,6 +51,18 @@ def percent(a) -> str:
     return "" if a is None else f"{100 * a:.2f}%"
 
 
+def write_json(target: str, text: str) -> str:
+    """JSON ``text`` to standard output (``target`` '-': returns "stdout") or atomically to
+    the file ``target`` (returns "file")."""
+    if target == "-":
+        sys.stdout.write(text)
+        return "stdout"
+    from ..files import atomic_write_text
+
+    atomic_write_text(target, text)
+    return "file"
+
+
 # -- Ctrl-C -------------------------------------------------------------------------------
 class StopRequests:
     """While active, the first Ctrl-C asks training to stop after the current batch (the
@@ -231,6 +243,17 @@ def si(v, unit) -> str:
     return f"{v / 1e-15:.3g} f{unit}"
 
 
+def say_run_start(say, net, dataset: str, prep, run_dir) -> None:
+    """What ``train`` says as a run starts: the version and network, the data's splits and
+    scaling, and the run folder."""
+    from .. import __version__
+
+    say(f"[bold]synapsenet[/bold] {__version__}: {net!r}")
+    say(f"data: {dataset}  train {len(prep.X_train)}"
+        + (f"  validation {len(prep.X_val)}" if prep.X_val is not None else "")
+        + f"  test {len(prep.X_test)}  ({prep.scaler.kind} scaling)   run folder: {run_dir}")
+
+
 def run_summary(out, metrics, test, history, run_dir, training_cost, *, as_json=False,
                 quiet=False) -> int:
     """The end of ``train``: the metrics as JSON, or the epochs' table (unless quiet), the
@@ -250,3 +273,55 @@ def run_summary(out, metrics, test, history, run_dir, training_cost, *, as_json=
               f"{si(training_cost['write_energy_j_per_epoch'], 'J')} in write pulses "
               "(synapsenet cost MODEL: the terms)")
     return 0
+
+
+# -- a grid of runs ----------------------------------------------------------------------
+def grid_interrupted(out) -> Interrupted:
+    """Ctrl-C during a study or a sweep: what is kept, and how to go on."""
+    if out:
+        return Interrupted(f"interrupted; the finished cells are kept in {out}: run the "
+                           "same command again to resume")
+    return Interrupted("interrupted (with --out DIR a study keeps its finished cells)")
+
+
+def say_grid_written(out, result) -> None:
+    """The files a study or sweep wrote into ``out``, and its cells."""
+    if out and result.get("files"):
+        t = result["timing"]
+        resumed = f"; {t['cells_resumed']} cells were already there" if t["cells_resumed"] else ""
+        print(f"wrote {out}/{result['files'][0]}, {', '.join(result['files'][1:])} and "
+              f"{result['cells']} cells in {out}/cells{resumed}")
+
+
+# -- progress of side-by-side configurations -----------------------------------------------
+class ConfigurationProgress:
+    """One bar per configuration (epochs done, the last accuracy); where the output is not a
+    terminal, a line per configuration every fifth of the run instead."""
+
+    def __init__(self, con, names, epochs):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.con, self.epochs, self.t0 = con, epochs, time.perf_counter()
+        self.every = max(1, epochs // 5)
+        self.progress = None
+        if con.is_terminal:
+            self.progress = Progress(TextColumn("{task.description:>10}"),
+                                     BarColumn(bar_width=30), MofNCompleteColumn(),
+                                     TextColumn("{task.fields[acc]}"), console=con)
+            self.tasks = {n: self.progress.add_task(n, total=epochs, acc="") for n in names}
+
+    def __enter__(self):
+        if self.progress is not None:
+            self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc) if self.progress is not None else None
+
+    def update(self, name, epoch, accuracy):
+        if self.progress is not None:
+            self.progress.update(self.tasks[name], completed=epoch, acc=percent(accuracy))
+        elif epoch % self.every == 0 or epoch == self.epochs:
+            minutes, seconds = divmod(round(time.perf_counter() - self.t0), 60)
+            self.con.print(f"{name}: epoch {epoch}/{self.epochs}, {percent(accuracy)} "
+                           f"({minutes}:{seconds:02d})")
