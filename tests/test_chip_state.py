@@ -128,6 +128,12 @@ def test_evaluate_reads_the_devices_it_trained(tmp_path):
     assert other["loss"] != alone["loss"]
     digital = evaluate()
     assert "chip" not in digital and digital["accuracy"] == alone["digital_accuracy"]
+    # info says the file holds the trained chip
+    info = json.loads(ok("info", model, "--json", cwd=tmp_path).stdout)
+    assert info["trained_chip"]["hardware"] == "pcm"
+    assert info["trained_chip"]["device"] == "reram-es" and info["trained_chip"]["pulses"] > 0
+    assert "holds the chip it trained on: 'pcm' with reram-es devices" in \
+        ok("info", model, cwd=tmp_path).stdout
     text = ok("evaluate", model, "--hardware", cwd=tmp_path).stdout
     assert "the chip it trained on" in text
     # a model file whose device arrays do not fit its layers: one line, exit 2

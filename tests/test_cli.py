@@ -65,6 +65,8 @@ def test_train_xor_and_evaluate_predict_info(tmp_path):
     assert classes == ["0", "1", "1", "0"]
     info = ok("info", model).stdout
     assert "MACs" in info and "multiply-accumulates per inference: 6" in info
+    assert "holds the chip" not in info  # trained digitally
+    assert json.loads(ok("info", model, "--json").stdout)["trained_chip"] is None
 
 
 @pytest.mark.parametrize("options,shown", [

@@ -15,13 +15,17 @@ def add_parser(sub):
 
 def run(args) -> int:
     from .. import runs
+    from ..substrate import Digital
 
-    net, user = runs.load_model(args.model)
+    net, user = runs.load_model(args.model, chip=True)
+    # a chip trained in situ, saved with the model (evaluate --hardware alone reads it)
+    chip = None if isinstance(net.substrate, Digital) else net.substrate.describe()
     info = {"file": args.model, "layers": [repr(l) for l in net.layers], "sizes": net.sizes,
             "parameters": net.n_params, "macs_per_inference": net.macs_per_sample,
             "dtype": str(net.dtype), "dataset": user.get("dataset"),
             "preprocessing": (user.get("preprocessing") or {}).get("kind"),
-            "classes": user.get("class_names"), "training": net.train_config}
+            "classes": user.get("class_names"), "training": net.train_config,
+            "trained_chip": chip}
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -43,6 +47,11 @@ def run(args) -> int:
                   f"{schedule_text(tc.get('schedule') or {})}, epochs {tc.get('epochs')}"
                   + substrate_text(tc)
                   + (f", engine {tc['engine']}" if tc.get("engine") else ""))
+    if chip:
+        out.print(f"holds the chip it trained on: {chip.get('hardware')!r} with "
+                  f"{chip.get('device')} devices ({chip.get('scheme')} pulses, "
+                  f"{chip.get('pulses', 0):,} of them); `synapsenet evaluate MODEL "
+                  "--hardware` evaluates on those devices")
     return 0
 
 
