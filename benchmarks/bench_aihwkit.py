@@ -102,17 +102,10 @@ def ours_neurosim(data, device, scheme):
     from synapsenet.hardware import reproduce as rp
 
     protocol = rp.Protocol(epochs=1)
-    if scheme == "deterministic":
-        t = time.perf_counter()
-        rec = rp.run_one(device, data, protocol)
-        return time.perf_counter() - t, rec["accuracy"][-1]
-    # the same protocol with stochastic trains: reproduce's chip, its scheme changed
     original = rp.hardware_config
-
-    def stochastic(dev, protocol=protocol):
-        return original(dev, protocol).replace(**{"learning.scheme": "stochastic"})
-
-    rp.hardware_config = stochastic
+    if scheme != "deterministic":  # reproduce's chip, its scheme changed
+        rp.hardware_config = lambda dev, protocol=protocol: original(dev, protocol).replace(
+            **{"learning.scheme": scheme})
     try:
         t = time.perf_counter()
         rec = rp.run_one(device, data, protocol)

@@ -156,9 +156,18 @@ def test_sparse_updates_leave_the_chip_as_a_full_reload_would(synapse):
     chip.fit(X, y, epochs=2, learning_rate=0.8, mode="sgd", seed=0)
     sub = chip.substrate
     assert sub.pulses > 0
-    for layer, syn, array in zip(chip.layers, sub.synapses, sub.arrays):
+    assert_weight_copies_in_step(chip)
+
+
+def assert_weight_copies_in_step(chip):
+    """Every copy of each layer's weights is what its devices hold: the layer's W, the
+    substrate's float32 W and the crossbar's normalised and ADC-step copies (as a fresh
+    ``load_weights`` would make them)."""
+    sub = chip.substrate
+    for k, (layer, syn, array) in enumerate(zip(chip.layers, sub.synapses, sub.arrays)):
         W = syn.weights()
         np.testing.assert_array_equal(layer.W, W)
+        np.testing.assert_array_equal(sub._W[k], W)
         kept_T, kept_scaled = array.Wn_T.copy(), array._scaled
         array.load_weights(W, syn.cfg.weight_max)
         np.testing.assert_array_equal(array.Wn_T, kept_T)

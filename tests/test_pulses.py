@@ -24,6 +24,7 @@ import synapsenet as sn
 from synapsenet import _engine, hardware
 from synapsenet.hardware import devices
 from synapsenet.hardware.learning import WRITE_BATCHES, DeviceSynapses, LearningConfig
+from test_chip_learning import assert_weight_copies_in_step
 
 if os.environ.get("SYNAPSENET_REQUIRE_ENGINE") == "1":
     assert _engine._LIB is not None, "the compiled library was not built"
@@ -336,17 +337,8 @@ def test_compiled_training_reruns_identically_and_leaves_the_chip_consistent(mon
         assert total.refreshes == sub.describe()["refreshes"] > 0
     assert sub.pulses > 0
     assert sub.counters.total().write_pulses == sub.pulses
-    for k, (layer, syn, array) in enumerate(zip(a.layers, sub.synapses, sub.arrays)):
-        assert syn.engine == "compiled"
-        W = syn.weights()
-        np.testing.assert_array_equal(layer.W, W)
-        np.testing.assert_array_equal(sub._W[k], W)
-        kept_T, kept_scaled = array.Wn_T.copy(), array._scaled
-        array.load_weights(W, syn.cfg.weight_max)
-        np.testing.assert_array_equal(array.Wn_T, kept_T)
-        if kept_scaled is not None:
-            g, scaled = kept_scaled
-            np.testing.assert_array_equal(array._weights_in_steps(g), scaled)
+    assert all(syn.engine == "compiled" for syn in sub.synapses)
+    assert_weight_copies_in_step(a)
 
 
 def test_a_copy_of_the_synapses_binds_a_kernel_of_its_own(tmp_path):

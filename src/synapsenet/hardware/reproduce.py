@@ -43,6 +43,7 @@ from __future__ import annotations
 import math
 import time
 import traceback
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -280,7 +281,7 @@ def _index(name: str) -> int:
     other device a stable number from its name."""
     if name in CONFIGURATIONS:
         return CONFIGURATIONS.index(name)
-    return len(CONFIGURATIONS) + int.from_bytes(name.encode()[:8].ljust(8, b"\0"), "little")
+    return len(CONFIGURATIONS) + zlib.crc32(name.encode())
 
 
 def load_data(data_dir=None):
