@@ -179,6 +179,10 @@ CASES = [
          ["sweep", "{model}", "--vary", "adc_bits=4", "--samples", "-5"],
          "--samples must be ≥ 1, got -5"),
     case("a benchmark on no threads", ["bench", "--threads", "0"], "--threads must be ≥ 1"),
+    case("a benchmark on no configurations at once", ["reproduce", "neurosim", "--jobs", "0"],
+         "--jobs must be ≥ 1, got 0"),
+    case("a cost of an epoch trained on no samples",
+         ["cost", "{model}", "--train-samples", "0"], "--train-samples must be ≥ 1, got 0"),
     case("unknown hardware preset", ["sweep", "{model}", "--vary", "adc_bits=4",
                                      "--hardware", "flash"], "unknown hardware 'flash'"),
 ]

@@ -1,12 +1,16 @@
 """The run helpers the commands share: a saved model's training split, the options to train it
-again on a chip, and the files of NeuroSim's benchmark."""
+again on a chip, the files of NeuroSim's benchmark, a new run's folder, and the training of a
+run with its checkpoints."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from synapsenet import Network, datasets, runs
+from synapsenet.errors import ConfigError
+from synapsenet.training import Callback
 from synapsenet.cli import main
 
 
@@ -65,3 +69,81 @@ def test_a_resumed_network_goes_on_the_runs_substrate_unless_its_chip_trained_it
     assert np.array_equal(resumed.layers[0].W, net.layers[0].W)
     on_chip = net.on(Analog("pcm", seed=0))
     assert runs.resumed_network(on_chip, cfg) is on_chip  # its devices as the run left them
+
+
+def test_a_new_run_folder_is_checked_at_once_and_a_default_name_taken_picks_the_next(
+        tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first, second = runs.new_run_folder(None, "csv:a/b.csv"), runs.new_run_folder(None, "xor")
+    assert first.path.parent == Path("runs") and first.path.name.startswith("csv-a-b-csv-")
+    same = runs.new_run_folder(None, "xor")
+    assert same.path == second.path  # nothing is made before the run starts
+    with second, same:
+        assert same.path == Path(f"{second.path}-1") and same.path.is_dir()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "notes.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="--force"):
+        runs.new_run_folder(str(tmp_path / "full"), "xor")
+    assert runs.new_run_folder(str(tmp_path / "full"), "xor", force=True).force
+
+
+class _StopInEpoch(Callback):
+    """A fit callback that asks the loop to stop in the middle of epoch ``epoch`` (from 0),
+    as a Ctrl-C passed on by the command line does."""
+
+    def __init__(self, epoch):
+        self.epoch, self.net, self.now = epoch, None, -1
+
+    def on_train_begin(self, network, info):
+        self.net = network
+
+    def on_epoch_begin(self, epoch, n_batches):
+        self.now = epoch
+
+    def on_batch_end(self, batch, n, loss):
+        if self.now == self.epoch and batch == 3:
+            self.net.stop_training = True
+
+
+def _run(cfg, path, *, resume=False, **kw):
+    """fit_run of the run ``cfg`` in the folder ``path`` (or of the run to resume there)."""
+    if resume:
+        cfg, (net, *checkpoint) = runs.resolve_options({"epochs": cfg["epochs"]}, resume=path)
+        net = runs.resumed_network(net, cfg)
+    prep = runs.prepare(cfg)
+    if not resume:
+        net, checkpoint = runs.build_network(cfg, prep.dataset.n_features, 10), None
+    with runs.RunFolder(path, resume=resume) as folder:
+        state = runs.training_state(cfg, checkpoint)
+        return net, runs.fit_run(folder, net, prep, cfg, state, **kw)
+
+
+def test_a_run_stopped_on_request_saves_its_last_whole_epoch_and_resumes_to_the_same_weights(
+        tmp_path):
+    cfg = {**runs.defaults(), "layers": "8", "epochs": 4, "batch_size": 64}
+    ref, done = _run(cfg, tmp_path / "ref")
+    assert not done.stopped and done.epochs == len(done.history) == 4 and done.seconds > 0
+    assert done.meta == runs.model_metadata(cfg, runs.prepare(cfg))
+    assert not (tmp_path / "ref" / runs.CHECKPOINT).exists()  # every=None: no checkpoints
+
+    # stopped by a callback but not on request (a divergence, say): no checkpoint either
+    _, done = _run(cfg, tmp_path / "mine", callbacks=[_StopInEpoch(2)])
+    assert done.history.interrupted and not done.stopped and len(done.history) == 2
+    assert not (tmp_path / "mine" / runs.CHECKPOINT).exists()
+
+    _, done = _run(cfg, tmp_path / "run", callbacks=[_StopInEpoch(2)],
+                   stop_requested=lambda: True)
+    assert done.stopped and done.epochs == 2
+    _, _, state = runs.load_checkpoint(tmp_path / "run")
+    assert state["epochs_done"] == 2
+    net, done = _run(cfg, tmp_path / "run", resume=True)
+    assert not done.stopped and done.epochs == 2 and len(done.history) == 4
+    for a, b in zip(net.get_weights(), ref.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)  # as if never stopped
+
+
+def test_a_run_saves_a_checkpoint_at_the_epochs_ends_it_is_told_to(tmp_path):
+    cfg = {**runs.defaults(), "layers": "8", "epochs": 3, "batch_size": 64}
+    _run(cfg, tmp_path / "run", every=0)  # every epoch but the last, which results follow
+    _, _, state = runs.load_checkpoint(tmp_path / "run")
+    assert state["epochs_done"] == 2

@@ -24,8 +24,10 @@ import errno
 import io
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -339,8 +341,6 @@ def new_run_dir(out: str | None, dataset: str, force: bool, create: bool = True)
     """The run folder; an existing non-empty one is an error unless ``force``. Without ``out``,
     a new folder under runs/ named after the dataset and the time."""
     if out is None:
-        import time
-
         stem = dataset.replace(":", "-").replace("/", "-").replace(".", "-")[-40:]
         base = Path("runs") / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
         path, i = base, 1
@@ -497,6 +497,14 @@ class _Occupied(Exception):
     pass
 
 
+def new_run_folder(out: str | None, dataset: str, force: bool = False) -> RunFolder:
+    """The folder of a new run, ``out`` or (None) runs/DATASET-TIME: checked now (see
+    :func:`new_run_dir`), made and locked when entered; a default name taken meanwhile by
+    another run makes it pick the next free one."""
+    return RunFolder(new_run_dir(out, dataset, force, create=False), force=force,
+                     pick=out is None)
+
+
 def load_run_config(run_dir) -> dict:
     run_dir = Path(run_dir)
     if not (run_dir / "config.toml").is_file():
@@ -580,8 +588,19 @@ def _check_checkpoint(path, net, state, opt_state) -> None:
 
 
 # -- training state and the run folder's results ----------------------------------------------
-def training_state(cfg: dict, checkpoint=None):
-    """(optimizer, fit options, rng, history, initial epoch) for ``fit``: fresh, or from
+class TrainingState(NamedTuple):
+    """What ``fit`` starts from: the optimiser, the other fit options, the random generator,
+    the history so far and the epochs it holds."""
+
+    optimizer: object
+    opts: dict
+    rng: np.random.Generator
+    history: object
+    initial_epoch: int
+
+
+def training_state(cfg: dict, checkpoint=None) -> TrainingState:
+    """The optimiser, fit options, rng, history and initial epoch for ``fit``: fresh, or from
     ``checkpoint`` = (optimizer state, state dict) as :func:`load_checkpoint` gives them."""
     from .optimizers import get_optimizer
     from .training import History
@@ -600,7 +619,7 @@ def training_state(cfg: dict, checkpoint=None):
             setattr(history, k, v)
         history.updates = int(state.get("updates", 0))
         history.best_weights = state.get("best_weights")
-    return optimizer, opts, rng, history, initial_epoch
+    return TrainingState(optimizer, opts, rng, history, initial_epoch)
 
 
 def resumed_network(saved: Network, cfg: dict) -> Network:
@@ -653,6 +672,47 @@ class EpochKeeper(Callback):
         self.optimizer.load_state_dict(opt_state)
         self.rng.bit_generator.state = rng_state
         self.history.updates = updates
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What :func:`fit_run` did: the history (all the run's epochs), the seconds it trained,
+    the model file's metadata, and whether it stopped on request with a checkpoint saved."""
+
+    history: object
+    seconds: float
+    meta: dict
+    stopped: bool
+    epochs: int  # trained in this call, after those of a resumed checkpoint
+
+
+def fit_run(folder: RunFolder, net, prep: Prepared, cfg: dict, state: TrainingState, *,
+            every=None, callbacks=(), stop_requested=None) -> Fitted:
+    """Train ``net`` on ``prep`` from ``state``, saving a checkpoint into ``folder`` at the end
+    of an epoch once ``every`` seconds have passed since the last (None: never; see
+    :class:`EpochKeeper`). When ``stop_requested()`` is true after ``fit`` stopped (a callback
+    passed on a Ctrl-C), the state of the last complete epoch is put back and saved as the
+    checkpoint: resumed, the run repeats the epoch it was in, as an uninterrupted run would
+    have trained it."""
+    optimizer, opts, rng, history, initial_epoch = state
+    if folder.resume:  # the checkpoint on disk is the one this run started from
+        folder.checkpoint_epochs = initial_epoch
+    meta = model_metadata(cfg, prep)
+    keeper = EpochKeeper(optimizer, rng, history, every=every,
+                         save=lambda: folder.save_checkpoint(net, meta, optimizer, rng,
+                                                             history, cfg))
+    val = None if prep.X_val is None else (prep.X_val, prep.y_val)
+    augment = augmentation(cfg, prep)
+    t0 = time.perf_counter()
+    history = net.fit(prep.X_train, prep.y_train, optimizer=optimizer, seed=rng,
+                      validation_data=val, callbacks=[*callbacks, keeper], augment=augment,
+                      initial_epoch=initial_epoch, history=history, **opts)
+    seconds = time.perf_counter() - t0
+    stopped = bool(history.interrupted and stop_requested is not None and stop_requested())
+    if stopped:
+        keeper.restore()
+        folder.save_checkpoint(net, meta, optimizer, rng, history, cfg)
+    return Fitted(history, seconds, meta, stopped, len(history) - initial_epoch)
 
 
 def save_results(folder: RunFolder, net, prep: Prepared, history, cfg: dict, meta: dict,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from .. import bench as measure
+from . import flags
 
 
 def add_parser(sub):
@@ -19,11 +20,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from ..errors import ConfigError
-
-    for flag, n in (("--threads", args.threads), ("--samples", args.samples)):
-        if n < 1:
-            raise ConfigError(f"{flag} must be ≥ 1, got {n}")
+    flags.check_counts(args, "threads", "samples")
     res = measure.run(args.threads, args.samples, args.quick, args.data_dir)
     inf = res["inference_batch_10000"]
     line = f"inference, batch 10,000: synapsenet {inf['synapsenet']:,.0f}/s"

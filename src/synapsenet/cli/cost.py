@@ -5,7 +5,7 @@ machine and the brain, every figure counted from a run and priced by ``synapsene
 from __future__ import annotations
 
 from ..errors import ConfigError
-from . import chip, tables, ui
+from . import chip, flags, tables, ui
 
 
 def add_parser(sub):
@@ -21,9 +21,7 @@ def add_parser(sub):
     c.add_argument("--hardware", metavar="PRESET|FILE.toml",
                    help="the chip (default: the one the model was trained on, else pcm); a "
                    "file's [cost] table may set node = \"7nm\" and any constant by name")
-    c.add_argument("--dataset", help="dataset (default: the model's)")
-    c.add_argument("--data-dir", help="folder with MNIST / Fashion-MNIST IDX files")
-    c.add_argument("--label-column", help="CSV label column")
+    flags.add_held_out_flags(c)
     c.add_argument("--samples", type=int, default=1000,
                    help="held-out inputs to count on (default 1000)")
     c.add_argument("--node", choices=("45nm", "7nm"),
@@ -49,19 +47,12 @@ def add_parser(sub):
                    "standard output, and no table)")
 
 
-def _check(args):
-    for name in ("samples", "batch", "train_samples"):
-        v = getattr(args, name)
-        if v is not None and v < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be ≥ 1, got {v}")
-    if args.watts is not None and not args.watts > 0:
-        raise ConfigError(f"--watts must be > 0, got {args.watts:g}")
-
-
 def run(args) -> int:
     from .. import runs
 
-    _check(args)
+    flags.check_counts(args, "samples", "batch", "train_samples")
+    if args.watts is not None and not args.watts > 0:
+        raise ConfigError(f"--watts must be > 0, got {args.watts:g}")
     data = runs.load_held_out(args.model, args.dataset, data_dir=args.data_dir,
                               label_column=args.label_column)
     ui.warn(data.warning)

@@ -1,6 +1,7 @@
 """The command-line flags commands share: the training options, for ``train`` and ``study``
 (one --flag per option of :data:`synapsenet.runs.OPTIONS`, declared once in
-``TrainingOptions``), and the grid flags of ``study`` and ``sweep``."""
+``TrainingOptions``), the grid flags of ``study`` and ``sweep``, the held-out data of a saved
+model (``cost``, ``sweep``), and the check of counts such as --samples."""
 
 from __future__ import annotations
 
@@ -63,3 +64,20 @@ def check_grid_flags(args, axes) -> None:
         raise ConfigError("give --seeds N or --vary seed=…, not both")
     if args.seed < 0:
         raise ConfigError(f"--seed must be ≥ 0, got {args.seed}")
+
+
+def add_held_out_flags(p, label_column: bool = True) -> None:
+    """--dataset, --data-dir (and --label-column): the data a saved model is run on."""
+    p.add_argument("--dataset", help="dataset (default: the model's)")
+    p.add_argument("--data-dir", help="folder with MNIST / Fashion-MNIST IDX files")
+    if label_column:
+        p.add_argument("--label-column", help="CSV label column")
+
+
+def check_counts(args, *names: str) -> None:
+    """Each of the options ``names`` (as in ``args``) given is a count ≥ 1: a ConfigError
+    naming its flag otherwise (-5 samples would drop the last five)."""
+    for name in names:
+        v = getattr(args, name)
+        if v is not None and v < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be ≥ 1, got {v}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from ..errors import ConfigError
-from . import chip, tables, ui
+from . import chip, flags, tables, ui
 from .tables import neurosim_cost_rows as cost_rows  # noqa: F401  (the cost table's rows)
 from .tables import neurosim_rows as rows  # noqa: F401  (the accuracy table's rows)
 
@@ -39,10 +39,7 @@ def add_parser(sub):
 def run(args) -> int:
     from .. import runs
 
-    for flag, v in (("--epochs", args.epochs), ("--images", args.images),
-                    ("--jobs", 1 if args.jobs is None else args.jobs)):
-        if v < 1:
-            raise ConfigError(f"{flag} must be ≥ 1, got {v}")
+    flags.check_counts(args, "epochs", "images", "jobs")
     try:
         names = chip.neurosim_configurations(args.devices)
     except ConfigError as e:

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 
-from ..errors import ConfigError
 from . import chip, flags, ui
 
 
@@ -21,8 +20,7 @@ def add_parser(sub):
     s.add_argument("model", help="model file (.safetensors)")
     s.add_argument("--hardware", default="pcm", metavar="PRESET|FILE.toml",
                    help="the chip the parameters vary on (default: pcm)")
-    s.add_argument("--dataset", help="dataset (default: the model's)")
-    s.add_argument("--data-dir", help="folder with MNIST / Fashion-MNIST IDX files")
+    flags.add_held_out_flags(s, label_column=False)
     s.add_argument("--samples", type=int, help="use only the first N held-out samples")
     flags.add_grid_flags(s, seeds=3, vary_help="e.g. adc_bits=2..8, read_noise=0,0.01,0.05, "
                          "time=20,3600,86400, prog_noise=0:0.1:6 (start:stop:count), "
@@ -37,8 +35,7 @@ def run(args) -> int:
     from ..study import inference, parse_vary
 
     axes = parse_vary(args.vary, inference.check_axis)
-    if args.samples is not None and args.samples < 1:  # -5 dropped the last five samples
-        raise ConfigError(f"--samples must be ≥ 1, got {args.samples}")
+    flags.check_counts(args, "samples")
     flags.check_grid_flags(args, axes)
     cfg = chip.load_config(args.hardware)
     data = runs.load_held_out(args.model, args.dataset, data_dir=args.data_dir)

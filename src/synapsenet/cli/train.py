@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import time
 
 from ..errors import ConfigError
 from . import chip, flags, ui
@@ -57,45 +56,25 @@ def _train(args, cfg, checkpoint, folder, stack) -> int:
         net = runs.resumed_network(checkpoint[0], cfg)
     else:
         net = runs.build_network(cfg, prep.dataset.n_features, prep.dataset.n_classes)
-        # checked now, taken (made and locked) once the run starts
-        run_dir = runs.new_run_dir(args.out, cfg["dataset"], args.force, create=False)
-        folder = stack.enter_context(runs.RunFolder(run_dir, force=args.force,
-                                                    pick=args.out is None))
+        folder = stack.enter_context(runs.new_run_folder(args.out, cfg["dataset"], args.force))
     run_dir = folder.path
     ui.say_run_start(say, net, cfg["dataset"], prep, run_dir)
-    optimizer, opts, rng, history, initial_epoch = runs.training_state(
-        cfg, checkpoint and checkpoint[1:])
+    state = runs.training_state(cfg, checkpoint and checkpoint[1:])
     if checkpoint:
-        folder.checkpoint_epochs = initial_epoch
-        say(f"resuming after epoch {initial_epoch} of {cfg['epochs']}")
-        if initial_epoch > cfg["epochs"]:
-            raise ConfigError(f"the run already has {initial_epoch} epochs; pass a larger "
-                              "--epochs to train further")
-    augment = runs.augmentation(cfg, prep)
-    val = None if prep.X_val is None else (prep.X_val, prep.y_val)
-    meta = runs.model_metadata(cfg, prep)
-    keeper = runs.EpochKeeper(optimizer, rng, history, every=args.checkpoint_every,
-                              save=lambda: folder.save_checkpoint(net, meta, optimizer, rng,
-                                                                  history, cfg))
-    t0 = time.perf_counter()
-    with ui.StopRequests() as stop, (
-            contextlib.nullcontext() if quiet else ui.EpochProgress(out, cfg["epochs"])) as bar:
-        history = net.fit(prep.X_train, prep.y_train, optimizer=optimizer, seed=rng,
-                          validation_data=val, callbacks=[ui.progress_callback(
-                              bar, len(prep.X_train), stop), keeper],
-                          augment=augment,
-                          initial_epoch=initial_epoch, history=history, **opts)
-    seconds = time.perf_counter() - t0
-    if history.interrupted and stop.requested:
-        keeper.restore()  # the end of the last whole epoch: resumed, it repeats the next one
-        folder.save_checkpoint(net, meta, optimizer, rng, history, cfg)
-        raise ui.Interrupted(f"interrupted after {len(history)} complete epoch(s); checkpoint "
-                             f"saved. Resume with: synapsenet train --resume {run_dir}")
+        say(f"resuming after epoch {state.initial_epoch} of {cfg['epochs']}")
+        if state.initial_epoch > cfg["epochs"]:
+            raise ConfigError(f"the run already has {state.initial_epoch} epochs; pass a "
+                              "larger --epochs to train further")
+    with ui.watching_training(out, cfg["epochs"], len(prep.X_train), quiet) as (live, stopped):
+        fitted = runs.fit_run(folder, net, prep, cfg, state, every=args.checkpoint_every,
+                              callbacks=[live], stop_requested=stopped)
+    if fitted.stopped:  # its checkpoint: the end of the last whole epoch
+        raise ui.train_interrupted(len(fitted.history), run_dir)
     # the chip's cost, from its counters, before the test pass adds reads of its own
-    training_cost = chip.run_training_cost(net, len(history) - initial_epoch)
-    metrics, test = runs.save_results(folder, net, prep, history, cfg, meta, seconds,
-                                      plots=not args.no_plots,
+    training_cost = chip.run_training_cost(net, fitted.epochs)
+    metrics, test = runs.save_results(folder, net, prep, fitted.history, cfg, fitted.meta,
+                                      fitted.seconds, plots=not args.no_plots,
                                       extra={"chip_training_cost": training_cost}
                                       if training_cost else None)
-    return ui.run_summary(out, metrics, test, history, run_dir, training_cost,
+    return ui.run_summary(out, metrics, test, fitted.history, run_dir, training_cost,
                           as_json=args.json, quiet=quiet)

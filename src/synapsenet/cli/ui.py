@@ -5,6 +5,7 @@ rich is imported here, when a command first prints, so that ``synapsenet --help`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -163,6 +164,22 @@ def progress_callback(progress: EpochProgress | None, n_samples: int, stop: Stop
                         1, progress.epochs // 10) == 0)
 
     return Live()
+
+
+@contextlib.contextmanager
+def watching_training(out, epochs: int, n_samples: int, quiet=False):
+    """While ``train`` fits: Ctrl-C asks it to stop (:class:`StopRequests`) and, unless
+    ``quiet``, a bar per epoch shows its progress. Yields (the fit callback that does both,
+    a function telling whether a stop was asked for)."""
+    with StopRequests() as stop, (
+            contextlib.nullcontext() if quiet else EpochProgress(out, epochs)) as bar:
+        yield progress_callback(bar, n_samples, stop), lambda: stop.requested
+
+
+def train_interrupted(epochs: int, run_dir) -> Interrupted:
+    """Ctrl-C during ``train``: the checkpoint is saved, and how to go on."""
+    return Interrupted(f"interrupted after {epochs} complete epoch(s); checkpoint saved. "
+                       f"Resume with: synapsenet train --resume {run_dir}")
 
 
 class TaskProgress:
