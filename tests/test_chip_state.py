@@ -197,3 +197,86 @@ def test_a_chip_trained_on_the_compiled_paths_is_saved_as_it_trained(tmp_path, d
     back.fit(X, y, **{**kw, "epochs": 1, "seed": 7})
     for a, b in zip(chip.parameters(), back.parameters()):
         assert np.array_equal(a, b)
+
+
+def test_a_loaded_chip_counts_what_it_does_from_then_on(tmp_path, data):
+    """The tally saved with the devices is the training chip's cost: the chip loaded from the
+    file (a resumed run's) counts the pulses of its own training only."""
+    X, y = data
+    cfg = hardware.load_config("pcm").replace(**{"learning.device": "reram-es"})
+    net = sn.Network.from_sizes([5, 8, 2], hidden="tanh", output="softmax", seed=0)
+    chip = hardware.deploy(net, cfg, seed=3, meter=True)
+    kw = dict(epochs=1, learning_rate=0.3, loss="cross_entropy", batch_size=8, seed=0)
+    chip.fit(X, y, **kw)
+    sn.save(chip, tmp_path / "m.safetensors")
+    back = sn.load(tmp_path / "m.safetensors")
+    assert back.substrate.synapses[0].tally["pulses_up"] > 0  # the devices' own record
+    assert back.substrate.counters.total().pulses_up == 0
+    before = chip.substrate.counters.as_dict()
+    chip.fit(X, y, **{**kw, "seed": 5})
+    back.fit(X, y, **{**kw, "seed": 5})
+    after, counted = chip.substrate.counters.as_dict(), back.substrate.counters.as_dict()
+    for k, layer in enumerate(counted["layers"]):  # the same epoch, counted once
+        assert layer["pulses_up"] > 0
+        assert layer == pytest.approx({c: v - before["layers"][k][c]
+                                       for c, v in after["layers"][k].items()}, rel=1e-12)
+
+
+@pytest.mark.parametrize("device,algorithm,synapse", [
+    ("reram-es", "sgd", "pair"), ("reram-sb", "mixed_precision", "reference")])
+def test_a_chip_run_stopped_by_ctrl_c_mid_epoch_resumes_to_the_uninterrupted_chip(
+        tmp_path, monkeypatch, device, algorithm, synapse):
+    """Ctrl-C in the middle of epoch 2 (the signal sent at its 40th of 90 batches): the
+    checkpoint holds the chip at the end of epoch 1, and --resume ends at the devices, weights
+    and history of a run never stopped."""
+    import os
+    import signal
+
+    from synapsenet import model_file, runs
+    from synapsenet.cli import main, ui
+
+    (tmp_path / "chip.toml").write_text(
+        f'preset = "pcm"\n[learning]\ndevice = "{device}"\nalgorithm = "{algorithm}"\n'
+        f'synapse = "{synapse}"\n')
+    train = ["train", "--dataset", "digits", "--layers", "16", "--epochs", "3", "--hardware",
+             str(tmp_path / "chip.toml"), "--no-plots", "-q", "--checkpoint-every", "0"]
+    assert main([*train, "--out", str(tmp_path / "ref")]) == 0
+
+    live = ui.progress_callback
+
+    def interrupted(progress, n, stop):  # the command's own callback, Ctrl-C at one batch
+        cb = live(progress, n, stop)
+        begin, end, at = cb.on_epoch_begin, cb.on_batch_end, {}
+
+        def on_epoch_begin(epoch, n_batches):
+            at.update(epoch=epoch, batch=0)
+            begin(epoch, n_batches)
+
+        def on_batch_end(batch, n, loss):
+            at["batch"] += 1
+            if (at["epoch"], at["batch"]) == (1, 40):
+                os.kill(os.getpid(), signal.SIGINT)
+            end(batch, n, loss)
+
+        cb.on_epoch_begin, cb.on_batch_end = on_epoch_begin, on_batch_end
+        return cb
+
+    monkeypatch.setattr(ui, "progress_callback", interrupted)
+    folder = tmp_path / "run"
+    assert main([*train, "--out", str(folder)]) == 130
+    monkeypatch.setattr(ui, "progress_callback", live)
+    _, _, state = runs.load_checkpoint(folder)
+    assert state["epochs_done"] == 1 and state["updates"] == 90
+    assert main(["train", "--resume", str(folder), "--no-plots", "-q"]) == 0
+
+    ref, got = (model_file.load(p / "model.safetensors") for p in (tmp_path / "ref", folder))
+    for a, b in zip(ref.get_weights(), got.get_weights(), strict=True):
+        assert np.array_equal(a, b)
+    assert got.substrate.pulses == ref.substrate.pulses > 0
+    for sa, sb in zip(ref.substrate.synapses, got.substrate.synapses, strict=True):
+        for a, b in zip(sa.states, sb.states, strict=True):
+            assert np.array_equal(a, b)
+        assert sa.tally == sb.tally
+    ref_rows, rows = ([r.rsplit(",", 1)[0] for r in (p / "history.csv").read_text().splitlines()]
+                      for p in (tmp_path / "ref", folder))  # the last column: the epoch's seconds
+    assert rows == ref_rows and len(rows) == 4

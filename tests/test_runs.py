@@ -147,3 +147,133 @@ def test_a_run_saves_a_checkpoint_at_the_epochs_ends_it_is_told_to(tmp_path):
     _run(cfg, tmp_path / "run", every=0)  # every epoch but the last, which results follow
     _, _, state = runs.load_checkpoint(tmp_path / "run")
     assert state["epochs_done"] == 2
+
+
+# -- the state a Ctrl-C goes back to: the end of the last whole epoch ---------------------------
+class StopAt:
+    """Stops the fit after ``batch`` batches of epoch ``epoch`` (0-based), as a Ctrl-C does."""
+
+    def __init__(self, epoch, batch):
+        self.at, self.net, self.epoch, self.batches = (epoch, batch), None, None, 0
+
+    def on_train_begin(self, network, info):
+        self.net = network
+
+    def on_epoch_begin(self, epoch, n_batches):
+        self.epoch, self.batches = epoch, 0
+
+    def on_batch_end(self, batch, n, loss):
+        self.batches += 1
+        if (self.epoch, self.batches) == self.at:
+            self.net.stop_training = True
+
+    def on_epoch_end(self, epoch, logs): ...
+    def on_train_end(self, history): ...
+
+
+class AtEpochEnd:
+    """What the chip holds at the end of each epoch, through the model file's description
+    (not the keeper's copy): its devices, generator, calibration and counts, and its
+    counters."""
+
+    batch_by_batch = False
+
+    def __init__(self):
+        self.net, self.seen = None, []
+
+    def on_train_begin(self, network, info):
+        self.net = network
+
+    def on_epoch_end(self, epoch, logs):
+        sub = self.net.substrate
+        meta, tensors = sub.saved_state()
+        self.seen.append((json.dumps(meta), {k: v.copy() for k, v in tensors.items()},
+                          sub.counters.as_dict(), [w.copy() for w in self.net.get_weights()]))
+
+    def on_epoch_begin(self, epoch, n_batches): ...
+    def on_batch_end(self, batch, n, loss): ...
+    def on_train_end(self, history): ...
+
+
+def chip_net(device, algorithm, synapse):
+    from synapsenet import hardware
+
+    # pcm's converters and read noise; devices with device-to-device spread, cycle-to-cycle
+    # noise and (reram-es) write noise redrawn at every pulse
+    cfg = hardware.load_config("pcm").replace(**{
+        "learning.device": device, "learning.algorithm": algorithm, "learning.synapse": synapse})
+    net = Network.from_sizes([5, 8, 2], hidden="tanh", output="softmax", seed=0)
+    return hardware.deploy(net, cfg, seed=3, meter=True)
+
+
+FIT = dict(learning_rate=0.3, loss="cross_entropy", batch_size=8)
+
+
+def keeper_fit(net, X, y, stop, epochs=3):
+    """Fit with an EpochKeeper, stopped as ``StopAt(*stop)`` says; (keeper, AtEpochEnd)."""
+    from synapsenet.optimizers import get_optimizer
+    from synapsenet.training import History
+
+    optimizer, rng, history = get_optimizer("sgd"), np.random.default_rng(0), History()
+    keeper, seen = runs.EpochKeeper(optimizer, rng, history), AtEpochEnd()
+    h = net.fit(X, y, epochs=epochs, optimizer=optimizer, seed=rng, history=history,
+                callbacks=[keeper, seen, StopAt(*stop)], **FIT)
+    assert h.interrupted and len(h) == stop[0]
+    return keeper, seen
+
+
+def assert_same_chip(a, b):
+    """Two AtEpochEnd records: the same devices, generator, counters and weights."""
+    assert a[0] == b[0]  # pulse counts, tallies, calibration, generator, shared parameters
+    assert a[1].keys() == b[1].keys()
+    for name, v in a[1].items():  # states, drawn parameters, offsets, accumulators, arrays
+        assert np.array_equal(b[1][name], v), name
+    assert a[2] == b[2]  # the counters: what the chip did, its cost
+    for wa, wb in zip(a[3], b[3], strict=True):
+        assert np.array_equal(wa, wb)
+
+
+@pytest.mark.parametrize("device,algorithm,synapse", [
+    ("reram-es", "sgd", "pair"), ("reram-sb", "mixed_precision", "reference"),
+    ("ecram", "tiki_taka", "pair")])
+def test_the_keeper_puts_the_chip_back_as_it_was_at_the_last_epochs_end(data, device,
+                                                                        algorithm, synapse):
+    X, y = data
+    net = chip_net(device, algorithm, synapse)
+    keeper, seen = keeper_fit(net, X, y, stop=(1, 5))  # 5 of the 12 batches of epoch 2
+    now = AtEpochEnd()
+    now.net = net
+    now.on_epoch_end(1, {})
+    stopped = now.seen[0]
+    # the stopped epoch moved the devices, the generator and the counters: there is
+    # something to put back
+    assert stopped[0] != seen.seen[0][0] and stopped[2] != seen.seen[0][2]
+    keeper.restore()
+    now.seen.clear()
+    now.on_epoch_end(1, {})
+    assert_same_chip(now.seen[0], seen.seen[0])
+    # and the repeated epoch is the one an uninterrupted run made, pulse for pulse and in
+    # what it counted (the stopped epoch's reads and pulses are not counted twice)
+    ref = chip_net(device, algorithm, synapse)
+    _, ref_seen = keeper_fit(ref, X, y, stop=(2, 1))
+    again = AtEpochEnd()
+    net.fit(X, y, epochs=2, initial_epoch=1, optimizer=keeper.optimizer, seed=keeper.rng,
+            history=keeper.history, callbacks=[again], **FIT)
+    assert_same_chip(again.seen[0], ref_seen.seen[1])
+
+
+def test_stopped_in_its_first_epoch_the_chip_goes_back_to_its_untrained_devices(data):
+    X, y = data
+    net = chip_net("reram-es", "sgd", "pair")
+    fresh = chip_net("reram-es", "sgd", "pair")
+    keeper, seen = keeper_fit(net, X, y, stop=(0, 5))
+    assert not seen.seen and net.substrate.saved_state() is not None
+    keeper.restore()
+    sub = net.substrate
+    assert sub.saved_state() is None and all(s is None for s in sub.synapses)  # as programmed
+    assert sub.counters.as_dict() == fresh.substrate.counters.as_dict()
+    # the same arrays and generator as the chip never trained: the same noisy outputs
+    assert np.array_equal(net.predict(X), fresh.predict(X))
+    for a, b in zip(net.get_weights(), fresh.get_weights(), strict=True):
+        assert np.array_equal(a, b)
+

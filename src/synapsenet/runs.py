@@ -630,11 +630,12 @@ def resumed_network(saved: Network, cfg: dict) -> Network:
 
 class EpochKeeper(Callback):
     """Keeps the training state as it was at the end of the last complete epoch (weights,
-    optimiser state, random generator, updates), so that a run stopped mid-epoch saves a
-    checkpoint from which ``--resume`` repeats that epoch exactly; and calls ``save`` (which
-    writes the checkpoint from the live state) at the end of an epoch when ``every`` seconds
-    have passed since the last (0: every epoch), except after the last epoch, which the
-    results follow."""
+    optimiser state, random generator, updates, and what the substrate holds of its own: a
+    chip's devices, generator and counters, ``Substrate.snapshot``), so that a run stopped
+    mid-epoch saves a checkpoint from which ``--resume`` repeats that epoch exactly; and calls
+    ``save`` (which writes the checkpoint from the live state) at the end of an epoch when
+    ``every`` seconds have passed since the last (0: every epoch), except after the last
+    epoch, which the results follow."""
 
     batch_by_batch = False  # it needs the epochs' ends only
 
@@ -663,12 +664,14 @@ class EpochKeeper(Callback):
     def _keep(self):
         self._kept = (self.net.get_weights(),
                       {k: np.array(v) for k, v in self.optimizer.state_dict().items()},
-                      self.rng.bit_generator.state, self.history.updates)
+                      self.rng.bit_generator.state, self.history.updates,
+                      self.net.substrate.snapshot())
 
     def restore(self):
         """Put the state of the last epoch's end back (after a stop in the middle of one)."""
-        weights, opt_state, rng_state, updates = self._kept
+        weights, opt_state, rng_state, updates, substrate = self._kept
         self.net.set_weights(weights)
+        self.net.substrate.restore_snapshot(substrate)
         self.optimizer.load_state_dict(opt_state)
         self.rng.bit_generator.state = rng_state
         self.history.updates = updates

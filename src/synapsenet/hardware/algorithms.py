@@ -109,11 +109,21 @@ class MixedPrecision(DeviceSynapses):
             self.tally["transfers"] += len(index)
         return index
 
+    def snapshot(self) -> dict:
+        """``DeviceSynapses.snapshot`` with the accumulator χ."""
+        return {**super().snapshot(), "chi": self.chi.copy(), "transfers": self.transfers}
+
+    def restore_snapshot(self, kept: dict) -> None:
+        super().restore_snapshot(kept)
+        np.copyto(self.chi, kept["chi"])
+        self.transfers = kept["transfers"]
+
 
 class TikiTaka:
     """A fast array A and a slow array C of devices, ``W = C + β A`` (see the module's
     docstring). It answers what the chip asks of ``DeviceSynapses``: ``update``,
-    ``weights``, ``weights_at``, ``pulses``, ``refreshes``, ``tally``, ``meter``."""
+    ``weights``, ``weights_at``, ``pulses``, ``refreshes``, ``tally``, ``meter``,
+    ``snapshot``."""
 
     def __init__(self, layer, cfg, rng):
         self.cfg = cfg
@@ -172,6 +182,16 @@ class TikiTaka:
         """Program W into C, A back to 0."""
         self.slow.write(W)
         self.fast.write(np.zeros(self.shape, np.float32))
+
+    def snapshot(self) -> dict:
+        """Copies of what training changes (``DeviceSynapses.snapshot``: both arrays)."""
+        return {"slow": self.slow.snapshot(), "fast": self.fast.snapshot(),
+                "counts": (self.updates, self.column, self.transfers)}
+
+    def restore_snapshot(self, kept: dict) -> None:
+        self.slow.restore_snapshot(kept["slow"])
+        self.fast.restore_snapshot(kept["fast"])
+        self.updates, self.column, self.transfers = kept["counts"]
 
     # -- the update -------------------------------------------------------------------------
     def update(self, Z_prev, delta, rng, mirror=None):

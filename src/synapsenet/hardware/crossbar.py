@@ -15,6 +15,7 @@ noisy analog inference costs about one digital matrix product plus element-wise 
 
 from __future__ import annotations
 
+import copy
 import threading
 
 import numpy as np
@@ -221,6 +222,19 @@ class CrossbarArray:
                                   f"{key} = {v!r}")
         self.adc_range = values.get("adc_range")
         self._transposed = values.get("transposed")
+        self._scaled = self._out_scale = None
+
+    def snapshot(self) -> dict:
+        """Copies of the array's state as programming and drift left it (conductances, drift
+        exponents, scales, the converters' full scales), for :meth:`restore_snapshot`; what
+        is drawn once for the chip's life (faults, spread) is not copied, and the caches of
+        the weights in ADC steps are dropped."""
+        return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in vars(self).items()
+                if k not in _FIXED}
+
+    def restore_snapshot(self, kept: dict) -> None:
+        for k, v in kept.items():
+            setattr(self, k, v.copy() if isinstance(v, np.ndarray) else v)
         self._scaled = self._out_scale = None
 
     def matvec_t(self, D, rng, out, counts=None):
@@ -501,6 +515,12 @@ class CrossbarArray:
         return -(-self.n_in // self.cfg.tile.rows)
 
 
+# what a CrossbarArray holds for the chip's life (its layer, configuration, drawn faults and
+# spread, threads' workspaces) and its caches: not in its snapshot
+_FIXED = frozenset(("layer", "cfg", "n_in", "n_out", "g_max_dev", "stuck_min", "stuck_max",
+                    "nonnegative_input", "_local", "_scaled", "_out_scale"))
+
+
 def _worst_case(Wn, block: int) -> float:
     """The largest |output| any inputs in [−1, 1] can give in one block of ``block`` inputs
     (rows of ``Wn``ᵀ, i.e. columns of Wn): max over outputs of Σ_block |w|."""
@@ -672,6 +692,41 @@ class Analog(Substrate):
         layer.W[...] = syn.weights(out=self._W32(k, layer))
         self.arrays[k].load_weights(self._W[k], syn.cfg.weight_max)
 
+    # -- what training changes, kept and put back ----------------------------------------------
+    def snapshot(self):
+        """Copies of the chip as training has left it so far, for :meth:`restore_snapshot`:
+        each layer's devices (``DeviceSynapses.snapshot``: states, write-noise offsets,
+        accumulators, counts) with the weights they give and the converters' calibration (a
+        layer not trained yet: its array as programmed), the chip's generator, and its
+        counters with the synapses' tallies. A few arrays the size of W per layer."""
+        counters = copy.deepcopy(self.counters)  # (reading them brings the tallies in)
+        layers = []
+        for k, (array, syn) in enumerate(zip(self.arrays, self.synapses)):
+            if syn is None:
+                layers.append((None, array.snapshot()))
+            else:
+                layers.append((syn, syn.snapshot(), self._W[k].copy(), array.calibration()))
+        return {"layers": layers, "rng": copy.deepcopy(self.rng.bit_generator.state),
+                "counters": counters, "tallied": copy.deepcopy(self._tallied)}
+
+    def restore_snapshot(self, snapshot) -> None:
+        """The chip as :meth:`snapshot` copied it: its devices, weights, generator and
+        counters (the layers' weights too, which are what the devices hold)."""
+        for k, (array, (syn, *kept)) in enumerate(zip(self.arrays, snapshot["layers"])):
+            self.synapses[k] = syn
+            if syn is None:
+                array.restore_snapshot(kept[0])
+                continue
+            devices, W, calibration = kept
+            syn.restore_snapshot(devices)
+            np.copyto(self._W32(k, array.layer), W)
+            array.layer.W[...] = W
+            array.load_weights(W, syn.cfg.weight_max)
+            array.set_calibration(calibration)
+        self.rng.bit_generator.state = copy.deepcopy(snapshot["rng"])
+        self._counters = copy.deepcopy(snapshot["counters"])
+        self._tallied = copy.deepcopy(snapshot["tallied"])
+
     # -- the trained chip in a model file -----------------------------------------------------
     def saved_state(self):
         """The chip as training left it, for a model file: its configuration, seed and
@@ -725,6 +780,9 @@ class Analog(Substrate):
             syn = chip.synapses[k] = restore(net.layers[k], cfg.learning, m, own,
                                              f"{where}: layer {k}")
             chip._hold(k, net.layers[k], syn)
+            # the pulses of the saved tally were the counters of the chip that trained then:
+            # this one counts what it does from here on
+            chip._tallied[k] = dict(syn.tally)
             try:
                 chip.arrays[k].set_calibration(m.get("calibration") or {})
             except ConfigError as e:

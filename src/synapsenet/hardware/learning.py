@@ -190,6 +190,29 @@ class DeviceSynapses:
         out *= np.float32(self.gamma)
         return out
 
+    # -- what training changes, kept and put back ---------------------------------------------
+    def snapshot(self) -> dict:
+        """Copies of what training changes here, for :meth:`restore_snapshot`: the states,
+        the write-noise offsets, the counts and the tally (the devices' drawn parameters and
+        stuck masks never change)."""
+        return {"states": [w.copy() for w in self.states],
+                "offsets": [None if d.offset is None else d.offset.copy() for d in self.devices],
+                "counts": (self.pulses, self.refreshes, self.capped),
+                "tally": dict(self.tally)}  # (reading it sums what is pending)
+
+    def restore_snapshot(self, kept: dict) -> None:
+        """Back to what :meth:`snapshot` copied, written into the same arrays (a compiled
+        update bound to them stays bound)."""
+        for w, saved in zip(self.states, kept["states"]):
+            np.copyto(w, saved)
+        for devs, saved in zip(self.devices, kept["offsets"]):
+            if saved is not None:
+                np.copyto(devs.offset, saved)
+        self.pulses, self.refreshes, self.capped = kept["counts"]
+        self._pending, self._pending_size = [], 0
+        self._tally.clear()
+        self._tally.update(kept["tally"])
+
     # -- the update ---------------------------------------------------------------------------
     def update(self, Z_prev, delta, rng, mirror=None):
         """Apply ΔW = −δᵀ·Z_prev (η and the batch mean already in δ) by pulses. Returns the

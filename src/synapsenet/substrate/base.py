@@ -185,6 +185,16 @@ class Substrate:
         JSON-able description, named arrays); None where the layers' weights say it all."""
         return None
 
+    def snapshot(self):
+        """Copies of what training changes in this substrate beyond the layers' parameters
+        (a chip's devices, its generator and counters), for :meth:`restore_snapshot`: a fit
+        stopped in the middle of an epoch goes back to the end of the last one. None where
+        the layers hold it all."""
+        return None
+
+    def restore_snapshot(self, snapshot) -> None:
+        """Put back what :meth:`snapshot` copied."""
+
     def describe(self) -> dict:
         """Plain, serialisable description (stored with a trained model)."""
         return {"name": self.name}
