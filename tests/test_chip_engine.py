@@ -314,6 +314,25 @@ def test_a_non_finite_loss_changes_nothing(binary):
     engine.release()
 
 
+@pytest.mark.parametrize("lr", [1e12, 1e38])  # trains past 2²⁴ pulses, and past float32
+def test_an_update_past_the_longest_train_stops_and_undoes_the_epoch(monkeypatch, binary, lr):
+    X, y = binary
+    for engine in ("numpy", "compiled"):
+        net, _ = train(monkeypatch, engine, chip_config("gst-pcm"), binary)
+        sub = net.substrate
+        states = [s.states[0].copy() for s in sub.synapses]
+        weights, pulses = [w.copy() for w in net.get_weights()], sub.pulses
+        with pytest.raises(sn.DivergenceError, match="16,777,216 .*start of that epoch") as e:
+            net.fit(X, y, epochs=1, learning_rate=lr, mode="sgd", shuffle=False)
+        assert e.value.batch == 1 and e.value.step_begun, engine
+        assert net.train_config["engine"].startswith(engine)
+        for syn, s in zip(sub.synapses, states):  # the devices as the epoch found them
+            np.testing.assert_array_equal(syn.states[0], s)
+        for a, b in zip(net.get_weights(), weights, strict=True):
+            np.testing.assert_array_equal(a, b)
+        assert sub.pulses == pulses, engine
+
+
 def test_the_counts_of_a_reproduce_run(monkeypatch):
     """reproduce's chip, metered: one read per layer and sample, the tally's parts add up."""
     rng = np.random.default_rng(0)

@@ -14,11 +14,12 @@ import synapsenet as sn
 from synapsenet import hardware
 
 
-def trained_chip(X, y, device="reram-es", algorithm="sgd", seed=3, synapse="pair"):
+def trained_chip(X, y, device="reram-es", algorithm="sgd", seed=3, synapse="pair",
+                 scheme="deterministic"):
     # pcm's converters and read noise, devices with device-to-device spread and C2C noise
     cfg = hardware.load_config("pcm").replace(**{
         "learning.device": device, "learning.algorithm": algorithm,
-        "learning.synapse": synapse})
+        "learning.synapse": synapse, "learning.scheme": scheme})
     net = sn.Network.from_sizes([5, 8, 2], hidden="tanh", output="softmax", seed=0)
     chip = hardware.deploy(net, cfg, seed=seed)
     chip.fit(X, y, epochs=4, learning_rate=0.3, loss="cross_entropy", batch_size=8, seed=0)
@@ -280,3 +281,38 @@ def test_a_chip_run_stopped_by_ctrl_c_mid_epoch_resumes_to_the_uninterrupted_chi
     ref_rows, rows = ([r.rsplit(",", 1)[0] for r in (p / "history.csv").read_text().splitlines()]
                       for p in (tmp_path / "ref", folder))  # the last column: the epoch's seconds
     assert rows == ref_rows and len(rows) == 4
+
+
+@pytest.mark.parametrize("fails", ["at once", "later"])
+def test_a_diverging_chip_run_keeps_the_devices_of_its_last_good_epoch(data, monkeypatch,
+                                                                       fails):
+    X, y = data
+    chip = trained_chip(X, y)
+    kept, kept_tensors = chip.substrate.saved_state()
+    kept_tensors = {k: v.copy() for k, v in kept_tensors.items()}
+    weights = [w.copy() for w in chip.get_weights()]
+    lr = 0.3
+    if fails == "at once":  # pulse counts past any train: the first update stops
+        lr = 1e38
+    else:  # the input layer's update fails in batch 4, after 3 whole steps and the output
+        # layer's part of the fourth pulsed devices: all of it undone
+        counts = hardware.learning.DeviceSynapses._pulse_counts
+        calls = []
+
+        def failing(self, Z, delta):
+            calls.append(self)
+            if len(calls) == 8:
+                raise FloatingPointError("a device asked for too many pulses")
+            return counts(self, Z, delta)
+
+        monkeypatch.setattr(hardware.learning.DeviceSynapses, "_pulse_counts", failing)
+    with pytest.raises(sn.DivergenceError, match="pulses.*start of that epoch") as e:
+        chip.fit(X, y, epochs=1, learning_rate=lr, loss="cross_entropy", batch_size=8,
+                 seed=1)
+    assert e.value.batch == (1 if fails == "at once" else 4)
+    meta, tensors = chip.substrate.saved_state()
+    assert meta["layers"] == kept["layers"] and tensors.keys() == kept_tensors.keys()
+    for name, v in kept_tensors.items():  # every device as the epoch before left it
+        assert np.array_equal(tensors[name], v), name
+    for a, b in zip(chip.get_weights(), weights, strict=True):
+        assert np.array_equal(a, b)

@@ -35,10 +35,11 @@ class DivergenceError(SynapseError, ArithmeticError):
     """Training produced a non-finite loss or gradient; the network keeps its last finite
     weights."""
 
-    def __init__(self, message: str, *, epoch: int, batch: int):
+    def __init__(self, message: str, *, epoch: int, batch: int, step_begun: bool = False):
         super().__init__(message)
         self.epoch = epoch
         self.batch = batch
+        self.step_begun = step_begun  # the diverging step changed some weights: undone
 
 
 class DataWarning(UserWarning):

@@ -338,7 +338,8 @@ class _Loop:
         net, slices = self.network, self.slices
         lr = self.sched(self.base_lr, epoch, epochs)
         order = self.rng.permutation(len(self.X)) if self.shuffle else None
-        snapshot = net.get_weights()  # the last weights known to be finite
+        snapshot = net.get_weights()  # the last weights known to be finite,
+        devices = net.substrate.snapshot()  # and a chip's devices that hold them
         for cb in self.callbacks:
             cb.on_epoch_begin(epoch, len(slices))
         sum_loss, n_correct, seen = 0.0, 0, 0
@@ -353,15 +354,17 @@ class _Loop:
                     stats = self.run_steps(epoch, order, lr)
                 else:
                     stats = self.run_batches(epoch, order, lr)
-            except DivergenceError:
-                if not all(np.isfinite(p).all() for p in self.params):
+            except DivergenceError as e:
+                if e.step_begun or not all(np.isfinite(p).all() for p in self.params):
                     net.set_weights(snapshot)  # a step made inside backpropagation
+                    net.substrate.restore_snapshot(devices)
                 raise
             if stats is None:  # stop_training was set mid-epoch
                 return None
             sum_loss, n_correct, seen = stats
             if not all(np.isfinite(p).all() for p in self.params):
                 net.set_weights(snapshot)
+                net.substrate.restore_snapshot(devices)
                 raise DivergenceError(
                     f"training diverged in epoch {epoch + 1}: weights overflowed; the network "
                     "keeps the weights it had at the start of that epoch. Try a smaller "
@@ -421,6 +424,12 @@ class _Loop:
         """Raise for a compiled step (batch ``bi``) that did not end with status 1."""
         if status == 3:  # a NaN or infinite input in that batch (no step made)
             self.network._raise_if_not_finite(self.X)
+        if status == 4:  # a chip's update past the longest train, the layers above stepped
+            from .hardware.learning import MAX_TRAIN
+
+            raise _diverged(epoch, bi, E, lr, f"the update asks a device for more than the "
+                            f"{MAX_TRAIN:,} pulses of the longest train whose count is exact",
+                            step_begun=True)
         if status != 1:  # a non-finite loss (no step made) or δ (the step undone by epoch())
             raise _diverged(epoch, bi, E, lr)
 
@@ -455,8 +464,12 @@ class _Loop:
                 Xb = self.augment(Xb, self.rng)
         if self.ws is None:
             self.ws = net.workspace(self.bmax)
-        E, Z = net.train_step(Xb, Db, self.loss, self.rng, wb, lr if self.fold else 1.0,
-                              update=self.fold, ws=self.ws)
+        try:
+            E, Z = net.train_step(Xb, Db, self.loss, self.rng, wb, lr if self.fold else 1.0,
+                                  update=self.fold, ws=self.ws)
+        except FloatingPointError as e:  # an update a substrate cannot make (a chip's endless
+            # pulse train), the layers above this one already stepped: epoch() undoes them
+            raise _diverged(epoch, bi, None, lr, str(e), step_begun=True) from None
         # a non-finite loss or gradient stops the training (a non-finite δ anywhere reaches
         # the first layer's bias gradient); a non-finite loss before any weight changed, a
         # non-finite δ after a step inside backpropagation, which epoch() then undoes
@@ -473,8 +486,10 @@ class _Loop:
         return E, correct, m
 
 
-def _diverged(epoch, bi, E, lr) -> DivergenceError:
+def _diverged(epoch, bi, E, lr, why=None, step_begun=False) -> DivergenceError:
+    keeps = "the weights it had at the start of that epoch" if step_begun else \
+        "its last finite weights"
     return DivergenceError(
-        f"training diverged at epoch {epoch + 1}, batch {bi + 1}: the loss is {E} (learning "
-        f"rate {lr:g}); the network keeps its last finite weights. Try a smaller learning "
-        "rate.", epoch=epoch + 1, batch=bi + 1)
+        f"training diverged at epoch {epoch + 1}, batch {bi + 1}: "
+        f"{why or f'the loss is {E}'} (learning rate {lr:g}); the network keeps {keeps}. "
+        "Try a smaller learning rate.", epoch=epoch + 1, batch=bi + 1, step_begun=step_begun)

@@ -314,8 +314,9 @@ static void row_counts(float nd, const float *restrict z, int64_t m, float s_up,
         }
 }
 
-/* layer c's update from its input z and δ (DeviceSynapses.update, deterministic, reference) */
-static void chip_update(chip_engine *e, const sn_chip_layer *layer, const float *z,
+/* layer c's update from its input z and δ (DeviceSynapses.update, deterministic, reference);
+ * 0 (nothing of this layer changed) where it asks for a train past SN_MAX_TRAIN, else 1 */
+static int chip_update(chip_engine *e, const sn_chip_layer *layer, const float *z,
                         const float *delta, double *cnt) {
     /* a copy that no store through the arrays can alias: its fields stay in registers */
     const sn_chip_layer copy = *layer, *c = &copy;
@@ -324,10 +325,6 @@ static void chip_update(chip_engine *e, const sn_chip_layer *layer, const float 
     float *d = e->dd;
     float zmax = 0.f;
     for (int64_t j = 0; j < no; j++) d[j] = c->has_rate ? delta[j] * c->rate : delta[j];
-    for (int64_t j = 0; j < no; j++) {  /* ∂E/∂b_j = δ_j: the biases are digital */
-        c->db[j] = d[j];
-        if (c->bias_digital) c->b[j] -= d[j];
-    }
     int64_t m = 0;  /* the inputs that are not 0: only their synapses can change */
     float zpos = 0.f, zneg = 0.f;
     float *restrict zc = e->zc;
@@ -341,6 +338,16 @@ static void chip_update(chip_engine *e, const sn_chip_layer *layer, const float 
         m += v != 0.f;
     }
     zmax = zpos > zneg ? zpos : zneg;
+    /* the longest train this update asks for, |δ|max |z|max / Δ: past SN_MAX_TRAIN (or not
+     * a number) the update is refused before it changes anything (DeviceSynapses's check) */
+    float dmax = 0.f;
+    for (int64_t j = 0; j < no; j++) dmax = fabsf(d[j]) > dmax ? fabsf(d[j]) : dmax;
+    const float longest = dmax * zmax / (c->s_up < c->s_dn ? c->s_up : c->s_dn);
+    if (!((c->continuous ? longest : rintf(longest)) <= SN_MAX_TRAIN)) return 0;
+    for (int64_t j = 0; j < no; j++) {  /* ∂E/∂b_j = δ_j: the biases are digital */
+        c->db[j] = d[j];
+        if (c->bias_digital) c->b[j] -= d[j];
+    }
     /* the twin takes the table for an update whose counts all are within it, else the closed
      * form for all: the largest count of a row is at its largest input of either sign */
     float most_up = 0.f, most_down = 0.f;  /* the update's largest counts each way */
@@ -442,10 +449,12 @@ static void chip_update(chip_engine *e, const sn_chip_layer *layer, const float 
             e->written[t] = 0;
         }
     }
+    return 1;
 }
 
 /* One step on the bound data's row `row`; status as sn_step's: 1 made, 0 a non-finite loss
- * (nothing changed), 2 made but the first layer's δ not finite, 3 a non-finite input. */
+ * (nothing changed), 2 made but the first layer's δ not finite, 3 a non-finite input, 4 begun
+ * (the layers above made their update) but an update past the longest train refused. */
 static int chip_step(chip_engine *e, int64_t row, const int64_t *rows, int64_t start,
                      float scale, double *E, int64_t *correct) {
     const sn_loops *K = e->K;
@@ -474,7 +483,7 @@ static int chip_step(chip_engine *e, int64_t row, const int64_t *rows, int64_t s
                     c->W, c->n_in, 0.f, e->G, c->n_in);
             cnt[CH_BACKWARD_MACS] += (double)(c->n_in * c->n_out);
         }
-        chip_update(e, c, zin, delta, cnt);
+        if (!chip_update(e, c, zin, delta, cnt)) return 4;
         if (l > 0) {  /* hidden δ_j = (Σ_k δ_k w_kj) f'(u_j) */
             K->times_derivative(e->G, zin, 1, c->n_in, 0, c->n_in, e->lay[l - 1].act);
             memcpy(e->Do, e->G, (size_t)c->n_in * sizeof(float));

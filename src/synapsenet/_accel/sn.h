@@ -169,6 +169,10 @@ typedef struct {
     float gamma, w_ref, inv_wmax, g;
 } sn_mirror;
 
+/* the longest train of pulses of the deterministic scheme, 2²⁴: beyond it a float32 count is
+ * no longer a whole number (hardware/learning.py: MAX_TRAIN) */
+#define SN_MAX_TRAIN 16777216.0f
+
 #define LANES 8
 #define RNG_BUFFER 512
 typedef struct {

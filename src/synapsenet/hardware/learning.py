@@ -43,6 +43,10 @@ import numpy as np
 from ..errors import ConfigError
 from .devices.base import _TABLE_PULSES
 
+# the longest train of the deterministic scheme: 2²⁴, beyond which a float32 pulse count is
+# no longer a whole number; an update asking for more has diverged
+MAX_TRAIN = 2 ** 24
+
 SCHEMES = ("deterministic", "stochastic")
 SYNAPSES = ("pair", "reference")
 BACKWARDS = ("chip", "digital")
@@ -280,6 +284,10 @@ class DeviceSynapses:
         n = dW / (s_up if s_up == s_down else np.where(dW > 0, s_up, s_down))
         if not self.continuous:
             np.rint(n, out=n)
+        if not np.abs(n).max(initial=0) <= MAX_TRAIN:  # also NaN
+            raise FloatingPointError(
+                f"the update asks a device for {np.abs(n).max(initial=0):.3g} pulses, more "
+                f"than the {MAX_TRAIN:,} of the longest train whose count is exact")
         if dense:
             return None, n
         n = n.reshape(-1)
