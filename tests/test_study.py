@@ -8,6 +8,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -166,10 +167,12 @@ def test_a_training_study_writes_a_run_folder_per_cell_and_resumes(tmp_path):
     assert one["rows"] == [{**r} for r in rows]
 
 
-def test_cells_trained_on_a_chip_report_what_their_training_cost(tmp_path):
+def test_cells_trained_on_a_chip_report_what_their_training_cost(tmp_path, capsys,
+                                                                   monkeypatch):
     import csv
 
     from synapsenet import cost, runs
+    from synapsenet.cli import tables
 
     axes = [Axis("hardware", ("digital", "pcm")), Axis("epochs", (1, 2))]
     out = tmp_path / "study"
@@ -209,6 +212,12 @@ def test_cells_trained_on_a_chip_report_what_their_training_cost(tmp_path):
     means = {s["hardware"]: s["chip_train_energy_j"] for s in saved["summary"]
              if s["epochs"] == 2}
     assert means == {"digital": None, "pcm": rows["pcm", 2]["chip_train_energy_j"]}
+    capsys.readouterr()
+    monkeypatch.setenv("COLUMNS", "160")  # a table of eight columns on one line each
+    tables.show_study(result, "digits")  # the console table: the cost beside the accuracy
+    shown = capsys.readouterr().out
+    assert "energy" in shown and "latency" in shown and "—" in shown
+    assert re.search(r"\d [fpnµm]?J", shown) and re.search(r"\d [fpnµm]?s", shown)
     # no chip in the study: no cost columns
     digital = training.study(training_base(n_samples=300), [Axis("learning_rate", (0.5, 1.0))],
                              out=tmp_path / "digital", workers=1)

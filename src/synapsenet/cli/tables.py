@@ -159,7 +159,7 @@ def show_study(result, dataset: str) -> None:
     names = result["parameters"]  # none: the seeds alone vary
     pts = result["summary"]
     chip = any("chip_train_energy_j" in s for s in pts)
-    cost = ("chip train energy", "chip train latency") if chip else ()
+    cost = ("chip energy", "chip latency") if chip else ()  # of the training
     ui.table((*names, "runs", "test accuracy", "± std", "min", "max", *cost),
              [(*(str(s[n]) for n in names), str(s["n"]), ui.percent(s["mean"]),
                "" if s["std"] is None else f"{100 * s['std']:.2f}", ui.percent(s["min"]),
