@@ -8,6 +8,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -164,6 +165,64 @@ def test_a_training_study_writes_a_run_folder_per_cell_and_resumes(tmp_path):
     assert again["timing"]["cells_run"] == 0 and again["rows"] == rows
     one = training.study(training_base(), axes, out=tmp_path / "serial", workers=1)
     assert one["rows"] == [{**r} for r in rows]
+
+
+def test_cells_trained_on_a_chip_report_what_their_training_cost(tmp_path, capsys,
+                                                                   monkeypatch):
+    import csv
+
+    from synapsenet import cost, runs
+    from synapsenet.cli import tables
+
+    axes = [Axis("hardware", ("digital", "pcm")), Axis("epochs", (1, 2))]
+    out = tmp_path / "study"
+    result = training.study(training_base(n_samples=300), axes, out=out, workers=1)
+    rows = {(r["hardware"], r["epochs"]): r for r in result["rows"]}
+    for e in (1, 2):
+        digital, chip = rows["digital", e], rows["pcm", e]
+        assert digital["chip_train_energy_j"] is None and digital["chip_train_latency_s"] is None
+        assert "chip_training_cost" not in json.loads(
+            (out / digital["run"] / "metrics.json").read_text())
+        metrics = json.loads((out / chip["run"] / "metrics.json").read_text())
+        c = metrics["chip_training_cost"]
+        assert c["epochs_counted"] == e
+        assert chip["chip_train_energy_j"] == c["energy_j"] > 0
+        assert chip["chip_train_latency_s"] == c["latency_s"] > 0
+        assert c["energy_j_per_epoch"] == pytest.approx(c["energy_j"] / e)
+    # the counters are the run's: a second epoch costs more on the chip
+    assert rows["pcm", 2]["chip_train_energy_j"] > rows["pcm", 1]["chip_train_energy_j"]
+    assert rows["pcm", 2]["chip_train_latency_s"] > rows["pcm", 1]["chip_train_latency_s"]
+    # what train's run_training_cost gives for the cell's own options (its config.toml)
+    cell, _ = runs.resolve_options({}, config=out / rows["pcm", 1]["run"] / "config.toml")
+    prep = runs.prepare(cell)
+    net = runs.build_network(cell, prep.dataset.n_features, prep.dataset.n_classes)
+    optimizer, opts, rng, history, _ = runs.training_state(cell)
+    net.fit(prep.X_train, prep.y_train, optimizer=optimizer, seed=rng, history=history, **opts)
+    assert cost.run_training_cost(net, 1)["energy_j"] == \
+        pytest.approx(rows["pcm", 1]["chip_train_energy_j"], rel=1e-9)
+    with open(out / "study.csv", newline="") as f:
+        table = list(csv.DictReader(f))
+    assert {"chip_train_energy_j", "chip_train_latency_s"} <= set(table[0])
+    for r in table:
+        filled = r["chip_train_energy_j"] != "" and r["chip_train_latency_s"] != ""
+        assert filled == (r["hardware"] == "pcm")
+        assert not filled or float(r["chip_train_energy_j"]) > 0
+    saved = json.loads((out / "study.json").read_text())
+    assert saved["rows"] == result["rows"]
+    means = {s["hardware"]: s["chip_train_energy_j"] for s in saved["summary"]
+             if s["epochs"] == 2}
+    assert means == {"digital": None, "pcm": rows["pcm", 2]["chip_train_energy_j"]}
+    capsys.readouterr()
+    monkeypatch.setenv("COLUMNS", "160")  # a table of eight columns on one line each
+    tables.show_study(result, "digits")  # the console table: the cost beside the accuracy
+    shown = capsys.readouterr().out
+    assert "energy" in shown and "latency" in shown and "—" in shown
+    assert re.search(r"\d [fpnµm]?J", shown) and re.search(r"\d [fpnµm]?s", shown)
+    # no chip in the study: no cost columns
+    digital = training.study(training_base(n_samples=300), [Axis("learning_rate", (0.5, 1.0))],
+                             out=tmp_path / "digital", workers=1)
+    assert not any("chip_train_energy_j" in r for r in digital["rows"])
+    assert "chip_train_energy_j" not in (tmp_path / "digital" / "study.csv").read_text()
 
 
 def test_training_study_parameters_are_checked_before_any_cell_runs(tmp_path):

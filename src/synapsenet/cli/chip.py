@@ -217,19 +217,3 @@ def reproduce_neurosim(names, epochs: int, images: int, seed: int, data_dir, job
     return reproduce.run(names, protocol, seed=seed, data_dir=data_dir, jobs=jobs,
                          progress=progress)
 
-
-def run_training_cost(net, epochs: int) -> dict | None:
-    """What training ``net`` in situ cost, from the counters its chip kept while it trained
-    (``epochs`` of them, validation reads included): per epoch and for the run; None for a
-    network not trained on a metered chip."""
-    from .. import cost
-    from ..hardware import Analog
-
-    sub = net.substrate
-    if not isinstance(sub, Analog) or not sub.meter or epochs < 1 or not sub.counters.layers:
-        return None
-    r = cost.training_report(net, sub.counters.layers, epochs=epochs)
-    pe = r["per_epoch"]
-    return {"energy_j_per_epoch": pe["energy_j"], "latency_s_per_epoch": pe["latency_s"],
-            "write_energy_j_per_epoch": pe["write_energy_j"], "energy_j": r["chip"]["energy_j"],
-            "latency_s": r["chip"]["latency_s"], "epochs_counted": epochs}

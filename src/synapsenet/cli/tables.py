@@ -154,11 +154,17 @@ def _show_neurosim_cost(con, result):
 
 
 def show_study(result, dataset: str) -> None:
-    """The test accuracy at every point of a study's grid, over its seeds."""
+    """The test accuracy at every point of a study's grid, over its seeds; beside it, where
+    some cell trained on a chip, the mean energy and latency its training took there."""
     names = result["parameters"]  # none: the seeds alone vary
-    ui.table((*names, "runs", "test accuracy", "± std", "min", "max"),
+    pts = result["summary"]
+    chip = any("chip_train_energy_j" in s for s in pts)
+    cost = ("chip energy", "chip latency") if chip else ()  # of the training
+    ui.table((*names, "runs", "test accuracy", "± std", "min", "max", *cost),
              [(*(str(s[n]) for n in names), str(s["n"]), ui.percent(s["mean"]),
                "" if s["std"] is None else f"{100 * s['std']:.2f}", ui.percent(s["min"]),
-               ui.percent(s["max"])) for s in result["summary"]],
+               ui.percent(s["max"]),
+               *((_j(s.get("chip_train_energy_j")), _s(s.get("chip_train_latency_s")))
+                 if chip else ())) for s in pts],
              justify="right", title=f"{dataset}: test accuracy over "
              f"{' × '.join(names or ['seed'])}")

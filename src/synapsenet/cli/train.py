@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from ..errors import ConfigError
-from . import chip, flags, ui
+from . import flags, ui
 
 
 def add_parser(sub):
@@ -46,7 +46,7 @@ def run(args) -> int:
 
 
 def _train(args, cfg, checkpoint, folder, stack) -> int:
-    from .. import runs
+    from .. import cost, runs
 
     quiet = args.quiet or args.json
     out = ui.console(stderr=args.json)
@@ -71,7 +71,7 @@ def _train(args, cfg, checkpoint, folder, stack) -> int:
     if fitted.stopped:  # its checkpoint: the end of the last whole epoch
         raise ui.train_interrupted(len(fitted.history), run_dir)
     # the chip's cost, from its counters, before the test pass adds reads of its own
-    training_cost = chip.run_training_cost(net, fitted.epochs)
+    training_cost = cost.run_training_cost(net, fitted.epochs)
     metrics, test = runs.save_results(folder, net, prep, fitted.history, cfg, fitted.meta,
                                       fitted.seconds, plots=not args.no_plots,
                                       extra={"chip_training_cost": training_cost}

@@ -30,8 +30,8 @@ from . import machine
 from .constants import (BRAIN, CHIP, MEASURED, NODES, Constant, Parameters, all_constants,
                         parameters)
 
-__all__ = ["report", "training_report", "chip_parameters", "load_hardware", "Constant",
-           "Parameters", "parameters", "all_constants", "machine", "BASELINE"]
+__all__ = ["report", "training_report", "run_training_cost", "chip_parameters", "load_hardware",
+           "Constant", "Parameters", "parameters", "all_constants", "machine", "BASELINE"]
 
 BASELINE = "int8, 45 nm, batch 1"  # the default digital baseline: the chip's precision class
 
@@ -218,6 +218,23 @@ def training_report(network, counters, *, epochs=1.0, overrides=None, encoding=N
                           "energy_j": machine.energy(seconds, watts),
                           "engine": digital.get("engine")}
     return out
+
+
+def run_training_cost(network, epochs: int) -> dict | None:
+    """What training ``network`` in situ cost, from the counters its chip kept while it
+    trained (``epochs`` of them, validation reads included; read it before a test pass adds
+    reads of its own): energy and latency per epoch and for the run. None for a network not
+    trained on a metered chip. ``train`` and ``study`` write it as ``chip_training_cost``."""
+    from ..hardware import Analog
+
+    sub = network.substrate
+    if not isinstance(sub, Analog) or not sub.meter or epochs < 1 or not sub.counters.layers:
+        return None
+    r = training_report(network, sub.counters.layers, epochs=epochs)
+    pe = r["per_epoch"]
+    return {"energy_j_per_epoch": pe["energy_j"], "latency_s_per_epoch": pe["latency_s"],
+            "write_energy_j_per_epoch": pe["write_energy_j"], "energy_j": r["chip"]["energy_j"],
+            "latency_s": r["chip"]["latency_s"], "epochs_counted": epochs}
 
 
 # the constants tables, for listing

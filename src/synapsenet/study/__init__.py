@@ -27,10 +27,11 @@ __all__ = ["Axis", "BACKENDS", "Grid", "SEED", "parse_values", "parse_vary", "re
 
 def run_grid(kind: str, grid: Grid, fn, shared: dict, task_of, fixed: dict, *, metric: str,
              out=None, name="study", title="", backend="local", workers=None, address=None,
-             progress=None, info=None, force=False) -> dict:
+             progress=None, info=None, force=False, means=()) -> dict:
     """Run every cell of ``grid`` not already in ``out``: ``fn(shared, task_of(cell))`` returns
-    ``{"row": {...}, "files": {...}}``; the rows (in grid order), their summary and ``info``
-    make the result, written to ``out`` as NAME.csv, NAME.json, NAME.png."""
+    ``{"row": {...}, "files": {...}}``; the rows (in grid order), their summary (the metric's
+    statistics and the mean of each column in ``means`` per point) and ``info`` make the
+    result, written to ``out`` as NAME.csv, NAME.json, NAME.png."""
     cells = list(grid.cells())
     by_key = {c.key: c for c in cells}
     rows, seconds = {}, {}
@@ -62,7 +63,7 @@ def run_grid(kind: str, grid: Grid, fn, shared: dict, task_of, fixed: dict, *, m
         result = {"kind": kind, **(info or {}), "parameters": params,
                   "axes": {a.name: list(a.values) for a in grid.axes}, "seed": grid.seed,
                   "cells": len(cells), "metric": metric,
-                  "summary": points(ordered, params, metric), "rows": ordered,
+                  "summary": points(ordered, params, metric, means), "rows": ordered,
                   "timing": {"backend": backend, "workers": workers, "cells_run": len(todo),
                              "cells_resumed": resumed,
                              "task_seconds": sum(seconds.values()),

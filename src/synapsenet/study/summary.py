@@ -14,9 +14,10 @@ import numpy as np
 from .grid import SEED
 
 
-def points(rows: list[dict], parameters: list[str], metric: str) -> list[dict]:
+def points(rows: list[dict], parameters: list[str], metric: str, means=()) -> list[dict]:
     """Per point of the grid (the parameters' values, over the seeds): the metric's mean,
-    std, min and max, in the order the points first appear."""
+    std, min and max, and the mean of each column in ``means`` (None where no cell of the
+    point has one), in the order the points first appear."""
     groups: dict[tuple, list] = {}
     for r in rows:
         groups.setdefault(tuple(json.dumps(r[p]) for p in parameters), []).append(r)
@@ -26,7 +27,12 @@ def points(rows: list[dict], parameters: list[str], metric: str) -> list[dict]:
         stats = {"mean": float(np.mean(a)), "std": float(np.std(a)), "min": float(np.min(a)),
                  "max": float(np.max(a))} if a else {"mean": None, "std": None, "min": None,
                                                      "max": None}
-        out.append({**{p: members[0][p] for p in parameters}, **stats, "n": len(members)})
+        extra = {}
+        for name in means:
+            v = [m[name] for m in members if m.get(name) is not None]
+            extra[name] = float(np.mean(v)) if v else None
+        out.append({**{p: members[0][p] for p in parameters}, **stats, **extra,
+                    "n": len(members)})
     return out
 
 

@@ -19,6 +19,11 @@ FIXED = ("dataset", "data_dir", "label_column", "seed", "data_seed")
 # the options that change the prepared data: cells that differ in them get data of their own
 DATA = ("dataset", "label_column", "scale", "n_samples", "noise", "test_split", "val_split",
         "dtype", "data_seed")
+# the hardware axis's value for a cell trained digitally, beside the chips
+DIGITAL = "digital"
+# a row's columns for what training on the chip cost (the whole run: every epoch it trained,
+# validation reads included), in studies where some cell trains on a chip
+COST_COLUMNS = {"chip_train_energy_j": "energy_j", "chip_train_latency_s": "latency_s"}
 BOOLS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
 
 
@@ -60,6 +65,8 @@ def study(base: dict, axes, *, out, seeds=1, backend="local", workers=None, addr
     for c in grid.cells():  # every cell checked, and its data prepared, before any runs
         given = {**base, **{k: v for k, v in c.coords.items() if k != SEED},
                  "seed": c.seed, "data_seed": data_seed}
+        if given.get("hardware") == DIGITAL:
+            given["hardware"] = None
         cfg = _checked(given, c.coords)
         key = repr(tuple(cfg.get(k) for k in DATA))
         if key not in data:
@@ -70,7 +77,8 @@ def study(base: dict, axes, *, out, seeds=1, backend="local", workers=None, addr
         configs[c.key] = (cfg, key)
     fixed = {k: v for k, v in base.items() if k not in varied and k not in ("data_dir", "seed")}
     out = Path(out)
-    shared = {"data": data, "chips": chips, "plots": plots}
+    # the cost columns in every row (empty in a digital cell's), when some cell is on a chip
+    shared = {"data": data, "chips": chips, "plots": plots, "cost": bool(chips)}
     return run_grid("study", grid, train_cell, shared,
                     lambda c: {"cfg": configs[c.key][0], "data": configs[c.key][1],
                                "coords": c.coords, "seed": c.seed, "run": f"cells/{c.key}",
@@ -78,7 +86,8 @@ def study(base: dict, axes, *, out, seeds=1, backend="local", workers=None, addr
                     fixed, metric="test_accuracy", out=out, name="study",
                     title=f"{base['dataset']}: test accuracy", backend=backend,
                     workers=workers, address=address, progress=progress,
-                    info={"dataset": base["dataset"]}, force=force)
+                    info={"dataset": base["dataset"]}, force=force,
+                    means=tuple(COST_COLUMNS) if chips else ())
 
 
 def _typed(axis):
@@ -124,7 +133,7 @@ def train_cell(shared, task) -> dict:
     from pathlib import Path
 
     from .. import runs
-
+    from ..cost import run_training_cost
     from ..hardware.config import HardwareConfig
 
     cfg, prep = task["cfg"], shared["data"][task["data"]]
@@ -138,17 +147,24 @@ def train_cell(shared, task) -> dict:
                       validation_data=val, augment=runs.augmentation(cfg, prep),
                       history=history, **opts)
     seconds = time.perf_counter() - t0
+    # what training on the chip cost, from its counters, before the test pass adds reads
+    cost = run_training_cost(net, len(history))
+    extra = {"run_dir": task["run_dir"]}
+    if cost:
+        extra["chip_training_cost"] = cost
     with tempfile.TemporaryDirectory(prefix="synapsenet-cell-") as tmp:
         with runs.RunFolder(Path(tmp) / "run") as folder:
             metrics, _ = runs.save_results(folder, net, prep, history, cfg,
                                            runs.model_metadata(cfg, prep), seconds,
                                            plots=shared["plots"],
-                                           extra={"run_dir": task["run_dir"]})
+                                           extra=extra)
             files = {p.name: p.read_bytes() for p in folder.path.iterdir() if p.is_file()}
     row = {**task["coords"], "cell_seed": task["seed"],
            "test_accuracy": metrics["test_accuracy"], "test_loss": metrics["test_loss"],
-           "final_train_loss": metrics["final_train_loss"], "epochs": metrics["epochs"],
-           "run": task["run"]}
+           "final_train_loss": metrics["final_train_loss"], "epochs": metrics["epochs"]}
+    if shared.get("cost"):
+        row.update({k: None if cost is None else cost[v] for k, v in COST_COLUMNS.items()})
+    row["run"] = task["run"]
     if metrics.get("val_accuracy") is not None:
         row["val_accuracy"] = metrics["val_accuracy"]
     return {"row": row, "files": files}
