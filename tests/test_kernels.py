@@ -39,11 +39,15 @@ pytestmark = pytest.mark.skipif(not _engine.AVAILABLE, reason="the compiled engi
 
 MODES = {
     "default": {},
-    "forced_on": _engine.FORCED_ON,  # our product at any size
+    "forced_on": _engine.FORCED_ON,  # our product at any size, over the inputs used only
+    "own_dense": {**_engine.FORCED_ON, "sparse_share": 0},  # our product, over every input
     "blas_products": {"own_gemm_max": 0},  # every product BLAS's, the loops as shipped
     "avx2": {"isa": "avx2"},  # no AVX-512 kernel: BLAS's products, the loops for AVX2
     "portable": {"isa": "portable"},  # the loops for any CPU
 }
+
+#: the paths of our product in the modes that force it
+OWN = {"forced_on": {"own_gemm", "own_sparse"}, "own_dense": {"own_gemm"}}
 
 
 def avx512_in(mode) -> bool:
@@ -136,11 +140,11 @@ def expected_training_paths(case, threads, mode) -> set[str] | None:
     """The optional paths the forced modes must take (None: no claim for the default ones)."""
     if mode in ("blas_products", "avx2", "portable"):
         return set()
-    if mode != "forced_on":
+    if mode not in ("forced_on", "own_dense"):
         return None
     sizes = case[0]
     # a hidden layer's forward product is ours (the output layer's is always BLAS's)
-    return {"own_gemm"} if avx512_in(mode) and len(sizes) > 2 else set()
+    return OWN[mode] if avx512_in(mode) and len(sizes) > 2 else set()
 
 
 @pytest.mark.parametrize("mode", list(MODES))
@@ -198,10 +202,10 @@ NETS = [  # sizes, activations
 def expected_inference_paths(sizes, mode) -> set[str] | None:
     if mode in ("blas_products", "avx2", "portable"):
         return set()
-    if mode != "forced_on":
+    if mode not in ("forced_on", "own_dense"):
         return None
     # ours for hidden layers, and for the output layer when it is whole vectors wide
-    return {"own_gemm"} if avx512_in(mode) and (len(sizes) > 2 or sizes[-1] % 16 == 0) \
+    return OWN[mode] if avx512_in(mode) and (len(sizes) > 2 or sizes[-1] % 16 == 0) \
         else set()
 
 
@@ -209,9 +213,11 @@ def expected_inference_paths(sizes, mode) -> set[str] | None:
 @pytest.mark.parametrize("rows", [1, 7, 100, 9000])
 @pytest.mark.parametrize("sizes,acts", NETS, ids=["-".join(map(str, n[0])) + f"-{n[1][-1]}"
                                                  for n in NETS])
-def test_inference_matches_its_numpy_twin(monkeypatch, sizes, acts, rows, mode):
+@pytest.mark.parametrize("zeros", [0.0, 0.85])  # inputs like MNIST's pixels: most are 0
+def test_inference_matches_its_numpy_twin(monkeypatch, sizes, acts, rows, mode, zeros):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((rows, sizes[0])).astype(np.float32)
+    X[rng.random(X.shape) < zeros] = 0
     net = sn.Network.from_sizes(sizes, activations=acts, seed=1)
     monkeypatch.setenv("SYNAPSENET_ENGINE", "numpy")
     assert not _engine.Forward.supports(net)
@@ -261,7 +267,11 @@ def test_the_matrix_product_matches_float64(mode):
                     want = A.astype(np.float64) @ B
                     C = np.full((M, N), np.nan, np.float32)
                     path = _matmul(A, B, C)
-                    assert path == (_engine.PATHS["own_gemm"] if own and N * K <= limit else 0)
+                    ours = own and N * K <= limit
+                    assert path & _engine.PATHS["own_gemm"] == (_engine.PATHS["own_gemm"]
+                                                               if ours else 0)
+                    assert bool(path & _engine.PATHS["own_sparse"]) == (ours and mode ==
+                                                                       "forced_on")
                     np.testing.assert_allclose(C, want, rtol=1e-4, atol=1e-4 * np.sqrt(K))
                     C0 = rng.standard_normal((M, N)).astype(np.float32)
                     C = C0.copy()
@@ -270,12 +280,62 @@ def test_the_matrix_product_matches_float64(mode):
                                                atol=1e-4 * np.sqrt(K))
 
 
+@pytest.mark.skipif(not avx512_in("forced_on"), reason="our product needs AVX-512, which this "
+                    "CPU or environment (SYNAPSENET_KERNELS) does not give")
+def test_the_product_over_the_inputs_used_gives_the_full_products_sums():
+    """Every tile of the gathered kernel (1–6 rows, 1–4 vectors), inputs 0 in whole blocks
+    of rows or not: the same sums as our full product, bit for bit, NaN and ±inf inputs
+    included; by default it is taken only where a block leaves out enough inputs."""
+    rng = np.random.default_rng(2)
+    full, used = _engine.PATHS["own_gemm"], _engine.PATHS["own_gemm"] | _engine.PATHS[
+        "own_sparse"]
+    for M in (1, 5, 6, 7, 12, 13, 25):
+        for N in (16, 48, 64, 80, 256):
+            for K in (1, 7, 16, 17, 784):
+                for zeros in (0.0, 0.6, 0.95, 1.0):
+                    A = rng.standard_normal((M, K)).astype(np.float32)
+                    A[rng.random((M, K)) < zeros] = 0
+                    if M > 6 and K > 7:
+                        A[3, 5], A[M - 1, 2] = np.nan, np.inf  # kept: NaN rows either way
+                    B = rng.standard_normal((K, N)).astype(np.float32)
+                    C0 = rng.standard_normal((M, N)).astype(np.float32)
+                    out = {}
+                    for mode in ("own_dense", "forced_on"):
+                        with _engine.using(**MODES[mode]):
+                            C = np.full((M, N), np.nan, np.float32)
+                            path = _matmul(A, B, C)
+                            C2 = C0.copy()
+                            _matmul(A, B, C2, -0.5, 2.0)
+                        out[mode] = (path, C, C2)
+                    assert out["own_dense"][0] == full and out["forced_on"][0] == used
+                    for a, b in zip(out["own_dense"][1:], out["forced_on"][1:]):
+                        np.testing.assert_array_equal(b, a)
+                    if M > 6 and K > 7:
+                        assert np.isnan(out["forced_on"][1][3]).all()
+    with _engine.using(**MODES["forced_on"]):  # A by columns: the full product
+        A = np.zeros((12, 40), np.float32)
+        assert _matmul(np.ascontiguousarray(A.T), np.ones((40, 16), np.float32),
+                       np.zeros((12, 16), np.float32), transposed=True) == full
+    share = _engine.DEFAULT_SETTINGS["sparse_share"] / 1024
+    with _engine.using(**{**MODES["forced_on"], "sparse_share":
+                          _engine.DEFAULT_SETTINGS["sparse_share"]}):
+        for zeros, gathered in ((0.0, False), (0.9, True)):
+            A = rng.standard_normal((60, 784)).astype(np.float32)
+            A[rng.random(A.shape) < zeros] = 0
+            assert (1 - zeros ** 6 <= share) == gathered  # the share of a block's inputs
+            path = _matmul(A, B := rng.standard_normal((784, 64)).astype(np.float32),
+                           C := np.empty((60, 64), np.float32))
+            assert path == (used if gathered else full)
+            np.testing.assert_allclose(C, A.astype(np.float64) @ B, rtol=1e-4, atol=3e-3)
+
+
 # -- the hooks themselves -------------------------------------------------------------------
 def test_settings_change_only_inside_the_block_and_refuse_unknown_names():
     before = _engine.settings()
     assert before["own_gemm_max"] == _engine.DEFAULT_SETTINGS["own_gemm_max"]
     with _engine.using(own_gemm_max=16, isa="portable") as now:
-        assert now == {"isa": "portable", "own_gemm_max": 16}
+        assert now == {"isa": "portable", "own_gemm_max": 16,
+                       "sparse_share": before["sparse_share"]}
         assert not _engine.own_products() and _engine.isa_in_use() == "portable"
     assert _engine.settings() == before
     with pytest.raises(TypeError, match="unknown settings"):

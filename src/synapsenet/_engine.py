@@ -40,7 +40,7 @@ from .layers import aligned_zeros
 _HIDDEN = {"identity": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 _OUTPUT = {**_HIDDEN, "softmax": 4}
 _LOSSES = {"squared_error": 0, "cross_entropy": 1, "binary_cross_entropy": 2}
-_ABI = 11  # must equal SN_ABI in _accel/sn.h
+_ABI = 12  # must equal SN_ABI in _accel/sn.h
 #: the instruction sets the element-wise loops are compiled for (ISA_* in _accel/sn.h), in
 #: order; our own product needs the last
 ISAS = ("portable", "avx2", "avx512")
@@ -129,26 +129,34 @@ class Settings(ctypes.Structure):
         # the most weights (rows padded to 16) our own product takes: it keeps them in a
         # core's second-level cache; beyond, OpenBLAS's packed slabs are as fast
         ("own_gemm_max", _I64),
+        # our product skips the inputs that are 0 in every row of a block of rows (6) where
+        # at most this many 1024ths of them are not 0 in some row (0: never); it gives the
+        # same sums, and pays from where the block's work shrinks by a quarter
+        ("sparse_share", _I64),
     ]
 
     def as_dict(self) -> dict:
-        return {"isa": ISAS[self.isa], "own_gemm_max": self.own_gemm_max}
+        return {"isa": ISAS[self.isa], "own_gemm_max": self.own_gemm_max,
+                "sparse_share": self.sparse_share}
+
+    def copy(self) -> "Settings":
+        return Settings(self.isa, self.own_gemm_max, self.sparse_share)
 
 
-DEFAULT_SETTINGS = {"isa": "avx512", "own_gemm_max": 1 << 18}
+DEFAULT_SETTINGS = {"isa": "avx512", "own_gemm_max": 1 << 18, "sparse_share": 768}
 #: every optional path forced on at any size (on the kernels this CPU has)
-FORCED_ON = {"own_gemm_max": 1 << 62}
+FORCED_ON = {"own_gemm_max": 1 << 62, "sparse_share": 1024}
 
 
 def _settings(values: dict) -> Settings:
     isa = values["isa"]
     if isa not in ISAS:
         raise ValueError(f"isa must be one of {', '.join(ISAS)}, got {isa!r}")
-    return Settings(ISAS.index(isa), int(values["own_gemm_max"]))
+    return Settings(ISAS.index(isa), int(values["own_gemm_max"]), int(values["sparse_share"]))
 
 
 #: the optional paths a compiled call reports it took (PATH_* in _accel/sn.h), as bits
-PATHS = {"own_gemm": 1}
+PATHS = {"own_gemm": 1, "own_sparse": 4}
 
 
 def path_names(bits: int) -> set[str]:
@@ -166,7 +174,7 @@ def _initial_settings() -> Settings:
 
 
 _SETTINGS = _initial_settings()
-_CAP = Settings(_SETTINGS.isa, 0)  # the environment's cap on the instruction set
+_CAP = Settings(_SETTINGS.isa, 0, 0)  # the environment's cap on the instruction set
 
 
 def settings() -> dict:
@@ -332,7 +340,7 @@ def own_products(on: bool | None = None) -> bool:
     was = isa_in_use() == "avx512"
     if on is not None:
         _SETTINGS = Settings(min(ISAS.index("avx512" if on else "avx2"), _CAP.isa),
-                             _SETTINGS.own_gemm_max)
+                             _SETTINGS.own_gemm_max, _SETTINGS.sparse_share)
     return was
 
 
@@ -462,7 +470,7 @@ class TrainingEngine:
             state_ptrs[k] = _pointers([a.T for a in bufs[0::2]])  # for W (stored as Wᵀ)
             state_ptrs[k + 2] = _pointers(bufs[1::2])  # for b
         db = _pointers([layer.db for layer in layers])
-        self.settings = Settings(_SETTINGS.isa, _SETTINGS.own_gemm_max)  # kept, as created
+        self.settings = _SETTINGS.copy()  # kept, as created
         args = (la.L, la.sizes.ctypes.data, la.ldw.ctypes.data, la.WT, la.b, db, la.act,
                 _LOSSES[loss.name], self.kind, *state_ptrs, int(threads), int(max_batch),
                 _GEMM, ctypes.byref(self.settings))

@@ -187,10 +187,9 @@ static void work(engine *e, int t) {
         if (l > 0) barrier(e, t);  /* all of z_prev written */
         if (c > a) {
             const int act = e->act[l];
-            if (sn_own_product(&e->S, c - a, ni)) paths |= PATH_OWN_GEMM;
             /* u = W z_prev, and z = f(u + b) where the product did not store it already */
             if (!sn_forward_product(&e->S, e->gemm, B, c - a, ni, Zp, ldp, e->WT[l] + a, lw,
-                                    e->Z[l + 1] + a, lz, e->b[l] + a, act))
+                                    e->Z[l + 1] + a, lz, e->b[l] + a, act, &paths))
                 K->bias_act(e->Z[l + 1], B, lz, a, c, e->b[l], act);
         }
         Zp = e->Z[l + 1];

@@ -23,8 +23,8 @@ int sn_forward(int L, const int64_t *sizes, const int64_t *ldw, float **WT, floa
         /* hidden outputs in rows of whole cache lines (the products fill the padding) */
         const int64_t ldc = l == L - 1 ? no : (no + 15) / 16 * 16;
         if (ldc % 16 == 0) {
-            if (sn_own_product(S, no, ni)) *paths |= PATH_OWN_GEMM;
-            sn_forward_product(S, gemm, rows, no, ni, A, lda, WT[l], ldw[l], C, ldc, NULL, 0);
+            sn_forward_product(S, gemm, rows, no, ni, A, lda, WT[l], ldw[l], C, ldc, NULL, 0,
+                               paths);
         } else {
             gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, rows, no, ni, 1.f, A, lda, WT[l], ldw[l], 0.f, C,
                  ldc);

@@ -37,11 +37,12 @@ int sn_own_product(const sn_settings *S, int64_t n, int64_t K) {
  * ReLU: returns 1 then, 0 when the caller still has to apply them. */
 int sn_forward_product(const sn_settings *S, gemm_fn gemm, int64_t rows, int64_t n, int64_t K,
                        const float *A, int64_t lda, const float *WT, int64_t ldw, float *C,
-                       int64_t ldc, const float *bias, int act) {
+                       int64_t ldc, const float *bias, int act, int *paths) {
     if (sn_own_product(S, n, K)) {
         const int fuse = bias && (act == ACT_IDENTITY || act == ACT_RELU);
-        sn_own_gemm(rows, (n + 15) / 16 * 16, K, 1.f, A, lda, 1, WT, ldw, 0.f, C, ldc,
-                    fuse ? bias : NULL, n, act);
+        const int took = sn_own_gemm(rows, (n + 15) / 16 * 16, K, 1.f, A, lda, 1, WT, ldw, 0.f,
+                                     C, ldc, fuse ? bias : NULL, n, act, S->sparse_share);
+        if (paths) *paths |= PATH_OWN_GEMM | took;
         return fuse;
     }
     gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, rows, n, K, 1.f, A, lda, WT, ldw, 0.f, C, ldc);
@@ -53,10 +54,10 @@ int sn_forward_product(const sn_settings *S, gemm_fn gemm, int64_t rows, int64_t
 int sn_matmul(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t ars,
               int64_t acs, const float *B, int64_t brs, float beta, float *C, int64_t ldc,
               void *gemm, const sn_settings *S) {
-    if (N % 16 == 0 && sn_own_product(S, N, K)) {
-        sn_own_gemm(M, N, K, alpha, A, ars, acs, B, brs, beta, C, ldc, NULL, N, 0);
-        return PATH_OWN_GEMM;
-    }
+    if (N % 16 == 0 && sn_own_product(S, N, K))
+        return PATH_OWN_GEMM |
+               sn_own_gemm(M, N, K, alpha, A, ars, acs, B, brs, beta, C, ldc, NULL, N, 0,
+                           S->sparse_share);
     if (acs == 1)  /* rows of A (a single row's stride does not matter) */
         ((gemm_fn)gemm)(ROW_MAJOR, NO_TRANS, NO_TRANS, M, N, K, alpha, A, ars > K ? ars : K, B,
                         brs, beta, C, ldc);

@@ -36,7 +36,7 @@
 #include <stdint.h>
 
 /* bumped whenever an exported function's arguments change: _engine.py refuses a stale build */
-#define SN_ABI 11
+#define SN_ABI 12
 
 #define MAX_LAYERS 16
 #define MAX_THREADS 16
@@ -52,7 +52,7 @@ enum { OPT_SGD = 0, OPT_ADAM = 1, OPT_MOMENTUM = 2 };
 /* instruction sets the element-wise loops are compiled for (and our product needs AVX-512) */
 enum { ISA_PORTABLE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
 /* the optional paths, as bits of what a call reports it took (for the tests' hooks) */
-enum { PATH_OWN_GEMM = 1 };
+enum { PATH_OWN_GEMM = 1, PATH_OWN_SPARSE = 4 };
 /* CBLAS's constants */
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
 
@@ -66,6 +66,9 @@ typedef void (*gemm_fn)(int order, int ta, int tb, int64_t m, int64_t n, int64_t
 typedef struct {
     int isa;                   /* the most capable ISA_* to use (the CPU's, if less) */
     int64_t own_gemm_max;      /* the most weights (padded) our own product takes */
+    int64_t sparse_share;      /* our product skips the inputs that are 0 in every row of a
+                                * block where at most this many 1024ths of them are not
+                                * (0: never) */
 } sn_settings;
 
 /* The constants of an optimiser step (see optimizers.py): Adam's folded step and ε' (or η for
@@ -111,13 +114,15 @@ const sn_loops *sn_loops_for(const sn_settings *S);     /* the loops these setti
 int sn_own_product(const sn_settings *S, int64_t n, int64_t K);  /* ours for n × K weights? */
 int sn_forward_product(const sn_settings *S, gemm_fn gemm, int64_t rows, int64_t n, int64_t K,
                        const float *A, int64_t lda, const float *WT, int64_t ldw, float *C,
-                       int64_t ldc, const float *bias, int act);
+                       int64_t ldc, const float *bias, int act, int *paths);
 
 /* gemm_avx512.c: C = α A B + β C (N a multiple of 16, A(i, k) = A[i·ars + k·acs]), with bias
- * and f fused into the store where bias is given (f the identity or ReLU); x86-64 only */
-void sn_own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t ars,
-                 int64_t acs, const float *B, int64_t brs, float beta, float *C, int64_t ldc,
-                 const float *bias, int64_t n, int act);
+ * and f fused into the store where bias is given (f the identity or ReLU), the inputs that
+ * are 0 in a whole block of rows skipped where at most `share` 1024ths are not (rows of A
+ * contiguous); returns PATH_OWN_SPARSE if it skipped any; x86-64 only */
+int sn_own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t ars,
+                int64_t acs, const float *B, int64_t brs, float beta, float *C, int64_t ldc,
+                const float *bias, int64_t n, int act, int64_t share);
 
 /* output.c */
 double sn_softmax_row(const float *u, float *z, int64_t n);

@@ -173,7 +173,7 @@ class ChipEngine:
         self._structs = (_Layer * L)()
         for k, layer in enumerate(self.layers):
             self._fill(self._structs[k], k, layer)
-        self.settings = _engine.Settings(_engine._SETTINGS.isa, _engine._SETTINGS.own_gemm_max)
+        self.settings = _engine._SETTINGS.copy()
         self._handle = lib.sn_chip_create(L, ctypes.addressof(self._structs),
                                           _engine._LOSSES[loss.name], self.counts.ctypes.data,
                                           _engine._GEMM, ctypes.byref(self.settings))
