@@ -12,7 +12,12 @@ Two workloads, each timed in this run for both simulators:
   stochastic scheme in both (aihwkit's default ``StochasticCompressed`` update).
 
 The devices are aihwkit's ``ConstantStepDevice`` with its default parameters (dw_min 0.001,
-±0.6 bounds, 30 % cycle-to-cycle and device-to-device spreads), in both simulators. aihwkit
+±0.6 bounds, 30 % cycle-to-cycle and device-to-device spreads), in both simulators. In the
+MNIST workload the periphery is aihwkit's default too, in both: a 7-bit input DAC with
+abs-max input scaling, a 9-bit output ADC of ±12 and output noise σ 0.06 (aihwkit's units of
+weight × input; synapsenet's are those of a full-scale weight, 0.6, so ±20 and 0.1), in the
+forward and the backward read. aihwkit's iterative bound management (a saturated read repeated
+with smaller inputs) has no counterpart: synapsenet's ADC saturates. aihwkit
 runs in an interpreter of its own (``--aihwkit PYTHON`` or ``SYNAPSENET_AIHWKIT_PYTHON``; see
 the README beside the wheel), in its own process; without one, only synapsenet's figures are
 printed, and the script says so. Thread counts: ``--threads`` for both (BLAS and torch); the
@@ -36,6 +41,10 @@ import numpy as np
 # aihwkit's ConstantStepDevice() defaults (aihwkit 1.2.0, simulator/configs/devices.py)
 CONSTANT_STEP = dict(dw_min=0.001, up_down=0.0, dw_min_std=0.3, dw_min_dtod=0.3,
                      up_down_dtod=0.01, w_max=0.6, w_min=-0.6, w_max_dtod=0.3, w_min_dtod=0.3)
+# aihwkit's default IOParameters (inp_res 1/126, out_res 1/510, out_bound 12, out_noise 0.06,
+# noise management abs_max) in synapsenet's units, those of a full-scale weight (0.6)
+PERIPHERY = {"io.dac_bits": 7, "io.adc_bits": 9, "io.adc_range": 12.0 / 0.6,
+             "io.out_noise": 0.06 / 0.6, "io.input_scaling": "abs_max"}
 
 AIHWKIT = textwrap.dedent('''
     import json, sys, time
@@ -87,6 +96,10 @@ AIHWKIT = textwrap.dedent('''
         lossf(model(X[s:s + 64]), y[s:s + 64]).backward()
         opt.step()
     out["mnist_samples_per_s"] = len(X) / (time.perf_counter() - t)
+    model.eval()
+    with torch.no_grad():
+        pred = model(torch.tensor(data["mn_Xt"])).argmax(1).numpy()
+    out["mnist_accuracy"] = float((pred == data["mn_yt"]).mean())
     print(json.dumps(out))
 ''')
 
@@ -114,13 +127,15 @@ def ours_neurosim(data, device, scheme):
         rp.hardware_config = original
 
 
-def ours_mnist(X, y, device, threads):
+def ours_mnist(X, y, device, threads, test=None):
+    """Samples a second of one epoch at batch 64 (and the test accuracy after it, on
+    ``test`` = (X, y) if given)."""
     import synapsenet as sn
     from synapsenet import hardware
 
     cfg = hardware.load_config("ideal").replace(**{
         "learning.device": device, "learning.scheme": "stochastic",
-        "learning.synapse": "reference", "learning.weight_max": 0.6})
+        "learning.synapse": "reference", "learning.weight_max": 0.6, **PERIPHERY})
     chip = hardware.deploy(sn.Network.from_sizes([784, 256, 10], hidden="sigmoid",
                                                  output="softmax", seed=0), cfg, seed=0,
                            threads=threads)
@@ -130,7 +145,8 @@ def ours_mnist(X, y, device, threads):
     with threadpool_limits(threads):
         chip.fit(X, y, epochs=1, learning_rate=0.1, loss="cross_entropy", mode="minibatch",
                  batch_size=64, seed=0)
-    return len(X) / (time.perf_counter() - t)
+        rate = len(X) / (time.perf_counter() - t)
+        return rate, None if test is None else chip.evaluate(*test)["accuracy"]
 
 
 def main():
@@ -150,14 +166,15 @@ def main():
     ns = rp.load_data(a.data_dir)
     pick = np.random.default_rng(0).integers(0, len(ns[0]), rp.Protocol.images_per_epoch)
     ns_X, ns_y = ns[0][pick], ns[1][pick]
-    X, y, _, _ = mnist(a.data_dir)
+    X, y, Xt, yt = mnist(a.data_dir)
     X, y = X[:a.samples], y[:a.samples]
     out = {"threads": a.threads, "cpus": os.cpu_count(), "constant_step": CONSTANT_STEP}
     with tempfile.TemporaryDirectory() as tmp:
         device = law_file(Path(tmp))
         if a.aihwkit:
             path = Path(tmp) / "data.npz"
-            np.savez(path, ns_X=ns_X, ns_y=ns_y, ns_Xt=ns[2], mn_X=X, mn_y=y)
+            np.savez(path, ns_X=ns_X, ns_y=ns_y, ns_Xt=ns[2], mn_X=X, mn_y=y, mn_Xt=Xt,
+                     mn_yt=yt)
             args = json.dumps({"data": str(path), "threads": a.threads, "lr": 0.1})
             run = subprocess.run([a.aihwkit, "-c", AIHWKIT, args], capture_output=True,
                                  text=True, check=False)
@@ -171,7 +188,8 @@ def main():
         for scheme in ("deterministic", "stochastic"):
             s, acc = ours_neurosim(data, device, scheme)
             out[f"neurosim_{scheme}_s"], out[f"neurosim_{scheme}_accuracy"] = s, acc
-        out["mnist_samples_per_s"] = ours_mnist(X, y, device, a.threads)
+        out["mnist_samples_per_s"], out["mnist_accuracy"] = ours_mnist(
+            X, y, device, a.threads, test=(Xt, yt))
 
     ak = out.get("aihwkit", {})
     print(f"ConstantStep devices (aihwkit's defaults); {a.threads} thread(s), "
@@ -187,6 +205,10 @@ def main():
     line = f"MNIST 784-256-10, batch 64, stochastic:     {r:8,.0f} samples/s"
     if ak:
         line += f"  aihwkit {ak['mnist_samples_per_s']:8,.0f}  ×{r / ak['mnist_samples_per_s']:.2f}"
+    print(line)
+    line = f"  test accuracy after the epoch: {out['mnist_accuracy']:.4f}"
+    if ak:
+        line += f"  aihwkit {ak['mnist_accuracy']:.4f}"
     print(line)
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=2) + "\n")

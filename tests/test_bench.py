@@ -25,7 +25,8 @@ def test_quick_run_produces_every_column(monkeypatch):
         assert {"synapsenet", "pytorch", "sklearn", "roofline", "ratio_pytorch",
                 "ratio_sklearn"} <= set(r)
         assert r["ratio_pytorch"] > 0 and r["synapsenet"] > 0
-    assert {"synapsenet", "pytorch", "ratio_pytorch"} <= set(res["inference_batch_10000"])
+    for key in ("inference_batch_10000", "inference_batch_10000_dense_inputs"):
+        assert {"synapsenet", "pytorch", "ratio_pytorch"} <= set(res[key])
     assert res["machine"]["threads"] == 1
 
 

@@ -22,11 +22,12 @@ def add_parser(sub):
 def run(args) -> int:
     flags.check_counts(args, "threads", "samples")
     res = measure.run(args.threads, args.samples, args.quick, args.data_dir)
-    inf = res["inference_batch_10000"]
-    line = f"inference, batch 10,000: synapsenet {inf['synapsenet']:,.0f}/s"
-    if "pytorch" in inf:
-        line += f" | pytorch {inf['pytorch']:,.0f}/s ×{inf['ratio_pytorch']:.2f}"
-    print(line)
+    for key, what in (("", res["data"]), ("_dense_inputs", "random pixels, no zeros")):
+        inf = res["inference_batch_10000" + key]
+        line = f"inference, batch 10,000, {what}: synapsenet {inf['synapsenet']:,.0f}/s"
+        if "pytorch" in inf:
+            line += f" | pytorch {inf['pytorch']:,.0f}/s ×{inf['ratio_pytorch']:.2f}"
+        print(line)
     print(f"threads {res['machine']['threads']}; {'; '.join(res['machine']['blas'])}")
     mem = res["mnist_training_memory"]
     if mem:
