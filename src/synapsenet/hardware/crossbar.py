@@ -268,14 +268,15 @@ class CrossbarArray:
         cols = self.cfg.tile.cols
         out[...] = 0.0
         blocks = range(0, self.n_out, cols)
+        noise = None
         for c0 in blocks:
             xs = X[:, c0:c0 + cols]
             y = xs @ (self.Wn_T[:, c0:c0 + cols].T * np.float32(g))
-            if dev.read_noise or io.out_noise:
+            if dev.read_noise or io.out_noise:  # the forward read's noise, drawn as it is
                 var = (io.out_noise / step) ** 2 + 2.0 * (dev.read_noise * g) ** 2 * \
                     np.vecdot(xs, xs)
-                y += np.sqrt(var)[:, None].astype(np.float32) * \
-                    rng.standard_normal(y.shape, dtype=np.float32)
+                noise = np.empty_like(y) if noise is None or noise.shape != y.shape else noise
+                y += standard_normal(rng, noise, sigma=np.sqrt(var))
             if adc_range is not None:
                 bound = adc_range / step
                 np.clip(y, -bound, bound, out=y)
