@@ -314,6 +314,54 @@ def test_a_non_finite_loss_changes_nothing(binary):
     engine.release()
 
 
+@pytest.mark.parametrize("engine", ["numpy", "compiled"])
+def test_a_run_stopped_mid_epoch_resumes_draw_for_draw(monkeypatch, binary, engine):
+    """The engine's noise is seeded from the chip's generator as each epoch begins, so a run
+    put back to an epoch's end (EpochKeeper) and resumed draws what the uninterrupted one
+    drew: the same devices and weights, with cycle-to-cycle noise on the devices."""
+    from synapsenet import runs
+    from synapsenet.optimizers import get_optimizer
+    from synapsenet.training import Callback, History
+
+    monkeypatch.setenv("SYNAPSENET_ENGINE", "numpy" if engine == "numpy" else "")
+    X, y = binary
+    kw = dict(learning_rate=0.4, loss="squared_error", mode="sgd", shuffle=True, epochs=3)
+
+    def fit(callbacks=(), initial_epoch=0, net=None, state=None):
+        net = net or network().on(hardware.Analog(chip_config("gst-pcm"), seed=0))
+        opt, rng, h = state or (get_optimizer("sgd"), np.random.default_rng(5), History())
+        net.fit(X, y, optimizer=opt, seed=rng, history=h, callbacks=list(callbacks),
+                initial_epoch=initial_epoch, **kw)
+        return net, (opt, rng, h)
+
+    class Stop(Callback):
+        def on_train_begin(self, network, info):
+            self.net = network
+
+        def on_epoch_begin(self, epoch, n):
+            self.epoch = epoch
+
+        def on_batch_end(self, batch, n, loss):
+            if self.epoch == 1 and batch == 40:
+                self.net.stop_training = True
+
+    whole, _ = fit()
+    assert whole.train_config["engine"].startswith(engine)
+    assert not whole.substrate.synapses[0].devices[0].noiseless
+    state = (get_optimizer("sgd"), np.random.default_rng(5), History())
+    keeper = runs.EpochKeeper(*state)
+    net, _ = fit([Stop(), keeper], state=state)
+    assert state[2].interrupted and len(state[2]) == 1
+    keeper.restore()
+    net.stop_training, state[2].interrupted = False, False
+    fit(initial_epoch=1, net=net, state=state)
+    for a, b in zip(whole.substrate.synapses, net.substrate.synapses):
+        np.testing.assert_array_equal(b.states[0], a.states[0])
+    for a, b in zip(whole.get_weights(), net.get_weights(), strict=True):
+        np.testing.assert_array_equal(b, a)
+    assert net.substrate.pulses == whole.substrate.pulses
+
+
 @pytest.mark.parametrize("lr", [1e12, 1e38])  # trains past 2²⁴ pulses, and past float32
 def test_an_update_past_the_longest_train_stops_and_undoes_the_epoch(monkeypatch, binary, lr):
     X, y = binary

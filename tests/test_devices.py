@@ -681,3 +681,22 @@ def test_trains_of_one_sign_add_up(law):
     b = np.abs(rng.integers(0, 20, 500)) * np.sign(a)
     np.testing.assert_allclose(devs.pulses(devs.pulses(w, a), b), devs.pulses(w, a + b),
                                atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["gst-pcm", "ag-si", "pcmo"])
+def test_a_train_too_long_for_floats_ends_at_the_bound_it_runs_to(name):
+    """A law whose steps grow one way (b > 0) makes (1 + b)^k overflow in a long train; the
+    train then ends where the law runs, at a bound, as a train of pulse after pulse would:
+    never NaN."""
+    law = D.load_device(name).replace(sigma_c2c=0.0)
+    arr = law.instantiate((2, 3), np.random.default_rng(0))
+    w = np.full((2, 3), (law.w_min + law.w_max) / 2, np.float32)
+    for n in (1e4, 1e6, 2.0 ** 24):
+        for sign in (1, -1):
+            out = arr.pulses(w.copy(), np.full((2, 3), sign * n, np.float32))
+            assert np.isfinite(out).all(), (n, sign)
+            # long enough to reach where a run of single pulses ends up
+            step = w.copy()
+            for _ in range(4 * int(law.states) + 10):
+                step = arr.pulses(step, np.full((2, 3), sign, np.float32))
+            np.testing.assert_allclose(out, step, atol=1e-5)

@@ -152,7 +152,10 @@ def _settings(values: dict) -> Settings:
     isa = values["isa"]
     if isa not in ISAS:
         raise ValueError(f"isa must be one of {', '.join(ISAS)}, got {isa!r}")
-    return Settings(ISAS.index(isa), int(values["own_gemm_max"]), int(values["sparse_share"]))
+    share = int(values["sparse_share"])
+    if not 0 <= share <= 1024:
+        raise ValueError(f"sparse_share must be in 0…1024 (1024ths of the inputs), got {share}")
+    return Settings(ISAS.index(isa), int(values["own_gemm_max"]), share)
 
 
 #: the optional paths a compiled call reports it took (PATH_* in _accel/sn.h), as bits
@@ -510,6 +513,9 @@ class TrainingEngine:
             macs = samples * layer.n_in * layer.n_out
             counters.add(k, vectors=samples, macs=macs, update_macs=macs,
                          backward_macs=macs if k else 0)
+
+    def begin_epoch(self):
+        """Nothing to do as an epoch begins (the chip's engine seeds its noise there)."""
 
     def bind(self, X, D, labels):
         """The training data of this fit (kept alive here; the engine reads them in place)."""

@@ -42,6 +42,11 @@ class DivergenceError(SynapseError, ArithmeticError):
         self.step_begun = step_begun  # the diverging step changed some weights: undone
 
 
+class UpdateRefused(FloatingPointError):
+    """A substrate refused an update before making it (a chip's device asked for more pulses
+    than a train can have); training reports it as a DivergenceError."""
+
+
 class DataWarning(UserWarning):
     """Data that is accepted but probably not what was meant (e.g. inputs far larger than a
     network wants); training goes on."""

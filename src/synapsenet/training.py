@@ -22,6 +22,7 @@ import numpy as np
 
 from . import _blas, _engine
 from .errors import (ConfigError, DataError, DivergenceError, InputScaleWarning, ShapeError,
+                     UpdateRefused,
                      unknown_name)
 from .losses import get_loss
 from .optimizers import Optimizer, get_optimizer, get_schedule
@@ -218,7 +219,8 @@ def fit(network, X, y, options: TrainingOptions | None = None, *, seed=None,
     sched = get_schedule(o.schedule)
     # what a fit stopped by bad data puts back (the compiled engine finds it mid-epoch)
     before = (network.get_weights(), network.history, network.train_config,
-              copy.deepcopy((opt.state, opt.t)) if opt.state else None)
+              copy.deepcopy((opt.state, opt.t)) if opt.state else None,
+              network.substrate.snapshot())  # (a chip's devices: None on the digital ones)
     rng = network.rng if seed is None else (
         seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed))
 
@@ -270,11 +272,14 @@ def fit(network, X, y, options: TrainingOptions | None = None, *, seed=None,
             if network.stop_training:  # a callback asked to stop, or an interrupt came late
                 history.interrupted = True
                 break
-        if early_stopping and best[2] is not None:
+        if early_stopping and best[2] is not None and network.substrate.snapshot() is None:
+            # the best epoch's weights back; a chip's devices keep the states the last epoch
+            # left (putting the best ones back would be programming them anew)
             network.set_weights(best[2])
     except DataError:  # bad inputs met mid-epoch: the network as it was before this fit
-        weights, network.history, network.train_config, opt_state = before
+        weights, network.history, network.train_config, opt_state, devices = before
         network.set_weights(weights)
+        network.substrate.restore_snapshot(devices)
         if opt_state is not None:
             opt.state, opt.t = opt_state
         else:
@@ -340,6 +345,8 @@ class _Loop:
         order = self.rng.permutation(len(self.X)) if self.shuffle else None
         snapshot = net.get_weights()  # the last weights known to be finite,
         devices = net.substrate.snapshot()  # and a chip's devices that hold them
+        if self.engine is not None:
+            self.engine.begin_epoch()
         for cb in self.callbacks:
             cb.on_epoch_begin(epoch, len(slices))
         sum_loss, n_correct, seen = 0.0, 0, 0
@@ -467,7 +474,7 @@ class _Loop:
         try:
             E, Z = net.train_step(Xb, Db, self.loss, self.rng, wb, lr if self.fold else 1.0,
                                   update=self.fold, ws=self.ws)
-        except FloatingPointError as e:  # an update a substrate cannot make (a chip's endless
+        except UpdateRefused as e:  # an update a substrate cannot make (a chip's endless
             # pulse train), the layers above this one already stepped: epoch() undoes them
             raise _diverged(epoch, bi, None, lr, str(e), step_begun=True) from None
         # a non-finite loss or gradient stops the training (a non-finite δ anywhere reaches

@@ -258,6 +258,10 @@ static inline float train(chip_engine *e, const sn_chip_layer *c, const sn_chip_
             const float g = expf(k * lg), s = b == 0.f ? k : expm1f(k * lg) / b;
             x = w * g;
             x += a * s;
+            if (!isfinite(g)) {  /* past float's range: away from −a/b, to ±∞ (the twin's) */
+                const float away = w + a / b;
+                x = away > 0.f ? INFINITY : away < 0.f ? -INFINITY : w;
+            }
         }
     }
     const float sigma = up ? PAR(d, sig_up, at) : PAR(d, sig_dn, at);
@@ -338,12 +342,21 @@ static int chip_update(chip_engine *e, const sn_chip_layer *layer, const float *
         m += v != 0.f;
     }
     zmax = zpos > zneg ? zpos : zneg;
-    /* the longest train this update asks for, |δ|max |z|max / Δ: past SN_MAX_TRAIN (or not
-     * a number) the update is refused before it changes anything (DeviceSynapses's check) */
-    float dmax = 0.f;
-    for (int64_t j = 0; j < no; j++) dmax = fabsf(d[j]) > dmax ? fabsf(d[j]) : dmax;
-    const float longest = dmax * zmax / (c->s_up < c->s_dn ? c->s_up : c->s_dn);
-    if (!((c->continuous ? longest : rintf(longest)) <= SN_MAX_TRAIN)) return 0;
+    /* the longest trains this update asks for, up (ΔW = −δ_j z_i > 0) and down, each over
+     * its own step: past SN_MAX_TRAIN (or not a number) the update is refused before it
+     * changes anything, as DeviceSynapses's check refuses it */
+    float dpos = 0.f, dneg = 0.f;  /* the largest −δ_j and δ_j */
+    int nan = 0;
+    for (int64_t j = 0; j < no; j++) {
+        dpos = -d[j] > dpos ? -d[j] : dpos;
+        dneg = d[j] > dneg ? d[j] : dneg;
+        nan |= d[j] != d[j];
+    }
+    const float up = (dpos * zpos > dneg * zneg ? dpos * zpos : dneg * zneg) / c->s_up;
+    const float down = (dneg * zpos > dpos * zneg ? dneg * zpos : dpos * zneg) / c->s_dn;
+    if (nan || !((c->continuous ? up : rintf(up)) <= SN_MAX_TRAIN) ||
+        !((c->continuous ? down : rintf(down)) <= SN_MAX_TRAIN))
+        return 0;
     for (int64_t j = 0; j < no; j++) {  /* ∂E/∂b_j = δ_j: the biases are digital */
         c->db[j] = d[j];
         if (c->bias_digital) c->b[j] -= d[j];

@@ -187,8 +187,13 @@ TARGET static float NAME(apply)(const sn_devices *dev, sn_pulse_rng *g, int64_t 
         const float l = log1pf(b);
         const float gk = expf(kf * l);
         const float s = b == 0.f ? kf : expm1f(kf * l) / b;
+        const float x0 = x;
         x = x * gk;
         x = x + a * s;
+        if (!isfinite(gk)) { /* past float's range: away from −a/b, to ±∞ (the twin's) */
+            const float away = x0 + a / b;
+            x = away > 0.f ? INFINITY : away < 0.f ? -INFINITY : x0;
+        }
     }
     if (dev->sigma[d].v) {
         float xi = NAME(normal)(g);

@@ -257,8 +257,8 @@ class ChipEngine:
 
     # -- the interface of the fit loop --------------------------------------------------------
     def bind(self, X, D, labels):
-        """The training data of this fit (read in place); the noise seeded afresh from the
-        chip's generator."""
+        """The training data of this fit (read in place); the noise is seeded at each epoch's
+        start (:meth:`begin_epoch`)."""
         assert X.dtype == D.dtype == np.float32 and X.flags.c_contiguous and D.flags.c_contiguous
         if labels is not None:
             labels = np.ascontiguousarray(labels, np.int64)
@@ -266,7 +266,16 @@ class ChipEngine:
         # a NaN or infinite input anywhere: the first step reports it before any pulse, so
         # that the devices stay as they were (the layer-by-layer loop checks the data first)
         self._bad_data = not _engine.maybe_finite(X)
-        seed = int(self.chip.rng.bit_generator.random_raw())
+        self._bind(0)
+
+    def begin_epoch(self):
+        """The epoch's noise seeded afresh by one draw of the chip's generator, so that a run
+        stopped after an epoch and resumed from the chip as that epoch left it (generator
+        included) draws what the uninterrupted run draws."""
+        self._bind(int(self.chip.rng.bit_generator.random_raw()))
+
+    def _bind(self, seed: int):
+        X, D, labels = self._data
         _engine._LIB.sn_chip_bind(self._handle, X.ctypes.data, X.shape[1], D.ctypes.data,
                                   D.shape[1], None if labels is None else labels.ctypes.data,
                                   seed)

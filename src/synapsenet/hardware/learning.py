@@ -40,12 +40,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, UpdateRefused
 from .devices.base import _TABLE_PULSES
 
 # the longest train of the deterministic scheme: 2²⁴, beyond which a float32 pulse count is
 # no longer a whole number; an update asking for more has diverged
 MAX_TRAIN = 2 ** 24
+
+
+def _check_trains(n) -> None:
+    """UpdateRefused where a count of ``n`` is past MAX_TRAIN (or not a number), before any
+    device is pulsed."""
+    most = np.abs(n).max(initial=0)
+    if not most <= MAX_TRAIN:
+        raise UpdateRefused(f"the update asks a device for {most:.3g} pulses, more than the "
+                            f"{MAX_TRAIN:,} of the longest train whose count is exact")
 
 SCHEMES = ("deterministic", "stochastic")
 SYNAPSES = ("pair", "reference")
@@ -284,10 +293,7 @@ class DeviceSynapses:
         n = dW / (s_up if s_up == s_down else np.where(dW > 0, s_up, s_down))
         if not self.continuous:
             np.rint(n, out=n)
-        if not np.abs(n).max(initial=0) <= MAX_TRAIN:  # also NaN
-            raise FloatingPointError(
-                f"the update asks a device for {np.abs(n).max(initial=0):.3g} pulses, more "
-                f"than the {MAX_TRAIN:,} of the longest train whose count is exact")
+        _check_trains(n)
         if dense:
             return None, n
         n = n.reshape(-1)
@@ -429,6 +435,7 @@ class DeviceSynapses:
 
     def _apply_at(self, index, n, rng) -> None:
         """``n`` pulses (signed) to the synapses at flat ``index``, the others untouched."""
+        _check_trains(n)  # (an algorithm's own counts too: mixed precision's)
         self.pulses += int(np.abs(n).sum()) if not self.continuous else len(index)
         before = self._before(index)
         self._pulse_at(index, n, rng)

@@ -593,9 +593,17 @@ class DeviceArray:
         a = np.asarray(sel(up, a_up, a_dn), dt)
         b = np.asarray(sel(up, b_up, b_dn), dt)
         safe = np.where(b == 0, 1, b)
-        g = np.exp(k * np.log1p(b))  # (1 + b)^k, the contraction towards the fixed point
-        s = np.where(b == 0, k, np.expm1(k * np.log1p(b)) / safe)  # Σ_{j<k} (1 + b)^j
-        return w * g + a * s
+        with np.errstate(over="ignore", invalid="ignore"):
+            g = np.exp(k * np.log1p(b))  # (1 + b)^k, the contraction towards the fixed point
+            s = np.where(b == 0, k, np.expm1(k * np.log1p(b)) / safe)  # Σ_{j<k} (1 + b)^j
+            new = w * g + a * s
+        if not np.all(np.isfinite(g)):
+            # (1 + b)^k past float's range (b > 0, a long train): the law runs away from its
+            # fixed point −a/b, towards ±∞ by the side w is on, which the bounds then clip
+            away = w + a / safe
+            new = np.where(np.isfinite(g), new, np.where(away > 0, np.inf, np.where(
+                away < 0, -np.inf, w))).astype(new.dtype, copy=False)
+        return new
 
     def _loop(self, w, n, rng, out):
         flat_n = np.broadcast_to(n, w.shape).reshape(-1).astype(np.int64)
