@@ -714,6 +714,8 @@ def fit_run(folder: RunFolder, net, prep: Prepared, cfg: dict, state: TrainingSt
     stopped = bool(history.interrupted and stop_requested is not None and stop_requested())
     if stopped:
         keeper.restore()
+        # (what the substrate says of itself, a chip's pulse counts, as of that epoch's end)
+        net.train_config["substrate"] = net.substrate.describe()
         folder.save_checkpoint(net, meta, optimizer, rng, history, cfg)
     return Fitted(history, seconds, meta, stopped, len(history) - initial_epoch)
 
