@@ -4,18 +4,35 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _engine
+
 
 def standard_normal(rng: np.random.Generator, out: np.ndarray, work=None,
                     sigma=None) -> np.ndarray:
-    """Fill ``out`` (float32) with N(0, σ²) draws by the Box–Muller transform; ``sigma`` is
-    one standard deviation per row of ``out`` (None: 1).
+    """Fill ``out`` (float32) with N(0, σ²) draws by the Box–Muller transform (Box & Muller,
+    Ann. Math. Statist. 29(2), 1958); ``sigma`` is one standard deviation per row of ``out``
+    (None: 1).
 
     Built for speed, since noise is most of a noisy simulation's work: 64 raw random bits make
     two uniforms at once (23-bit mantissas set directly, floats in [1, 2)), and log, sqrt,
     cos and sin run vectorised over contiguous halves of ``out`` — faster than NumPy's
     float32 ziggurat. The tails are cut at √(2·23·ln 2) ≈ 5.6 σ, which no
     noise level simulated here can tell apart.
+
+    The compiled library makes the same draws from the same bits in one pass (``_accel/
+    noise.c``, its own log, sin and cos within a few float32 ulp of NumPy's) where it is built
+    and ``out`` is float32 in C order; :func:`numpy_standard_normal` is its twin, and runs
+    otherwise (or under ``SYNAPSENET_ENGINE=numpy``).
     """
+    if _engine.normal(rng.bit_generator, out, sigma) is not None:
+        return out
+    return numpy_standard_normal(rng, out, work, sigma)
+
+
+def numpy_standard_normal(rng: np.random.Generator, out: np.ndarray, work=None,
+                          sigma=None) -> np.ndarray:
+    """:func:`standard_normal` in NumPy: the definition of its draws (``work``: a uint32
+    buffer of at least 2⌈n/2⌉ values to reuse, or None)."""
     flat = out.reshape(-1)
     n = flat.size
     h = (n + 1) // 2
