@@ -31,15 +31,26 @@ def standard_normal(rng: np.random.Generator, out: np.ndarray, work=None,
 
 def numpy_standard_normal(rng: np.random.Generator, out: np.ndarray, work=None,
                           sigma=None) -> np.ndarray:
-    """:func:`standard_normal` in NumPy: the definition of its draws (``work``: a uint32
-    buffer of at least 2⌈n/2⌉ values to reuse, or None)."""
+    """:func:`standard_normal` in NumPy, the definition of its draws: :func:`box_muller` of
+    the generator's next ⌈n/2⌉ 64-bit words (``work``: a uint32 buffer of at least 2⌈n/2⌉
+    values to reuse, or None)."""
+    words = rng.bit_generator.random_raw((out.size + 1) // 2).view(np.uint32)
+    return box_muller(words, out, work, sigma)
+
+
+def box_muller(words: np.ndarray, out: np.ndarray, work=None, sigma=None) -> np.ndarray:
+    """The transform of 2⌈n/2⌉ uint32 ``words`` into the n draws of ``out``: word j gives u₁
+    and word ⌈n/2⌉ + j gives θ of out[j] = r cos θ and of out[⌈n/2⌉ + j] = r sin θ."""
+    if not out.flags.c_contiguous:  # the halves below are views of a contiguous ``out``
+        out[...] = box_muller(words, np.empty(out.shape, out.dtype), work, sigma)
+        return out
     flat = out.reshape(-1)
     n = flat.size
     h = (n + 1) // 2
     if work is None or work.size < 2 * h:
         work = np.empty(2 * h, np.uint32)
     bits = work[: 2 * h]
-    np.right_shift(rng.bit_generator.random_raw(h).view(np.uint32), 9, out=bits)
+    np.right_shift(words, 9, out=bits)
     np.bitwise_or(bits, np.uint32(0x3F800000), out=bits)  # exponent of 1: floats in [1, 2)
     f = bits.view(np.float32)
     r, theta = f[:h], f[h:]
