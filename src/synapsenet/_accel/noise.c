@@ -42,6 +42,8 @@ static const float LOG_C[8] = {0x1.555554p-2f,  -0x1.00022cp-2f, 0x1.99a026p-3f,
 static const float SIN_C[3] = {-0x1.555544p-3f, 0x1.11066ap-7f, -0x1.98fd46p-13f};
 static const float COS_C[3] = {0x1.555548p-5f, -0x1.6c0b52p-10f, 0x1.99ab0ap-16f};
 
+#define NOISE_BLOCK 1024 /* pairs: 8 KiB of draws, then their scaling */
+
 #define NAME(f) f##_portable
 #define TARGET
 #include "noise.h"

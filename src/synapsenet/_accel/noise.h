@@ -56,39 +56,46 @@ TARGET static inline void NAME(box_muller)(uint32_t wa, uint32_t wb, float *za, 
     *zb = r * sn;
 }
 
-/* pairs j < m: za[j], zb[j] from words wa[j], wb[j], times σ_a, σ_b (1: exact) */
+/* pairs j < m: za[j], zb[j] from words wa[j], wb[j] */
 TARGET static void NAME(pairs)(const uint32_t *restrict wa, const uint32_t *restrict wb,
-                               float *restrict za, float *restrict zb, int64_t m, float sa,
-                               float sb) {
+                               float *restrict za, float *restrict zb, int64_t m) {
     for (int64_t j = 0; j < m; j++) {
         float a, b;
         NAME(box_muller)(wa[j], wb[j], &a, &b);
-        za[j] = a * sa;
-        zb[j] = b * sb;
+        za[j] = a;
+        zb[j] = b;
     }
 }
 
-/* out[0..n) from the 2h words (h = ⌈n/2⌉): out[j] and out[h + j] from words j and h + j, σ
- * per row of `cols` values (sigma NULL: none), in runs of pairs whose two rows stay the same */
+/* out[i] for i in [a, b) times σ of its row (of `cols` values) */
+TARGET static void NAME(scale_rows)(float *restrict out, int64_t a, int64_t b,
+                                    const float *restrict sigma, int64_t cols) {
+    int64_t row = a / cols, end = (row + 1) * cols;
+    for (int64_t i = a; i < b; row++, end += cols) {
+        const int64_t stop = end < b ? end : b;
+        const float s = sigma[row];
+        for (int64_t k = i; k < stop; k++) out[k] = out[k] * s;
+        i = stop;
+    }
+}
+
+/* out[0..n) from the 2h words (h = ⌈n/2⌉): out[j] and out[h + j] from words j and h + j,
+ * then times σ per row of `cols` values (sigma NULL: none), a block of pairs at a time
+ * while it is in the first-level cache */
 TARGET static void NAME(transform)(const uint32_t *words, float *out, int64_t n,
                                    const float *sigma, int64_t cols) {
     const int64_t h = (n + 1) / 2, m = n - h; /* m pairs, and a lone cosine if n is odd */
-    for (int64_t j0 = 0; j0 < m;) {
-        int64_t j1 = m;
-        float sa = 1.0f, sb = 1.0f;
+    for (int64_t j0 = 0; j0 < m; j0 += NOISE_BLOCK) {
+        const int64_t j1 = j0 + NOISE_BLOCK < m ? j0 + NOISE_BLOCK : m;
+        NAME(pairs)(words + j0, words + h + j0, out + j0, out + h + j0, j1 - j0);
         if (sigma) {
-            const int64_t ra = j0 / cols, rb = (h + j0) / cols;
-            sa = sigma[ra];
-            sb = sigma[rb];
-            if ((ra + 1) * cols < j1) j1 = (ra + 1) * cols;
-            if ((rb + 1) * cols - h < j1) j1 = (rb + 1) * cols - h;
+            NAME(scale_rows)(out, j0, j1, sigma, cols);
+            NAME(scale_rows)(out, h + j0, h + j1, sigma, cols);
         }
-        NAME(pairs)(words + j0, words + h + j0, out + j0, out + h + j0, j1 - j0, sa, sb);
-        j0 = j1;
     }
     if (m < h) { /* n odd: out[h − 1] = r cos θ alone, θ from the last word */
         float a, b;
         NAME(box_muller)(words[h - 1], words[2 * h - 1], &a, &b);
-        out[h - 1] = a * (sigma ? sigma[(h - 1) / cols] : 1.0f);
+        out[h - 1] = sigma ? a * sigma[(h - 1) / cols] : a;
     }
 }
