@@ -18,8 +18,8 @@ The fit loop uses the engine when the configuration is one it covers (:func:`uns
 says why not otherwise) and runs the NumPy engine in every other case;
 ``SYNAPSENET_ENGINE=numpy`` turns it off. The same library also serves :class:`Forward`
 (inference), :func:`product` (our matrix-product kernel, for the chip simulator's tiles),
-:func:`dac` (the chip's input stage) and :func:`maybe_finite` (the NaN/∞ scan of input
-data)."""
+:func:`dac` (the chip's input stage), :func:`normal` (the chip's Gaussian noise) and
+:func:`maybe_finite` (the NaN/∞ scan of input data)."""
 
 from __future__ import annotations
 
@@ -855,7 +855,10 @@ def normal_from_words(words: np.ndarray, out: np.ndarray, sigma=None) -> str | N
     if taken is None or words.dtype != np.uint32 or not words.flags.c_contiguous or \
             words.size != 2 * ((out.size + 1) // 2):
         return None
-    sigma, rows = taken
+    return _normal(words, out, *taken)
+
+
+def _normal(words, out, sigma, rows) -> str:
     isa = _LIB.sn_normal_from_words(_data(words), _data(out), out.size,
                                     None if sigma is None else _data(sigma), rows,
                                     ctypes.byref(_SETTINGS))
@@ -865,7 +868,7 @@ def normal_from_words(words: np.ndarray, out: np.ndarray, sigma=None) -> str | N
 def normal(bit_generator, out: np.ndarray, sigma=None) -> str | None:
     """:func:`normal_from_words` of ``bit_generator.random_raw(⌈n/2⌉)``, drawn only where
     the kernel runs (None: nothing drawn)."""
-    if _normal_sigma(out, sigma) is None:
+    taken = _normal_sigma(out, sigma)
+    if taken is None:
         return None
-    words = bit_generator.random_raw((out.size + 1) // 2).view(np.uint32)
-    return normal_from_words(words, out, sigma)
+    return _normal(bit_generator.random_raw((out.size + 1) // 2).view(np.uint32), out, *taken)
