@@ -18,8 +18,8 @@ The fit loop uses the engine when the configuration is one it covers (:func:`uns
 says why not otherwise) and runs the NumPy engine in every other case;
 ``SYNAPSENET_ENGINE=numpy`` turns it off. The same library also serves :class:`Forward`
 (inference), :func:`product` (our matrix-product kernel, for the chip simulator's tiles),
-:func:`dac` (the chip's input stage) and :func:`maybe_finite` (the NaN/∞ scan of input
-data)."""
+:func:`dac` (the chip's input stage), :func:`normal` (the chip's Gaussian noise) and
+:func:`maybe_finite` (the NaN/∞ scan of input data)."""
 
 from __future__ import annotations
 
@@ -818,3 +818,63 @@ class PulseKernel:
                        "pulse_state_up": t.state[0], "pulse_state_down": t.state[1],
                        "write_steps_up": t.steps[0], "write_steps_down": t.steps[1],
                        "rows_written": t.rows_written, "refreshes": refreshes},)
+
+
+# -- the chip's Gaussian noise (_accel/noise.c) ------------------------------------------------
+# hardware/noise.py's Box–Muller transform in one pass; that module keeps the NumPy twin.
+_NOISE = _LIB is not None and hasattr(_LIB, "sn_normal_from_words")  # (an older build: no)
+if _NOISE:
+    _LIB.sn_normal_from_words.argtypes = [_P, _P, _I64, _P, _I64, _P]
+    _LIB.sn_normal_from_words.restype = ctypes.c_int
+
+
+def normal_unsupported() -> str | None:
+    """Why the compiled noise cannot run here (None: it can)."""
+    if not _NOISE:
+        return "the compiled library is not built" if _LIB is None else \
+            "the compiled library predates the noise kernel (rebuild it)"
+    if os.environ.get("SYNAPSENET_ENGINE", "").lower() == "numpy":
+        return "SYNAPSENET_ENGINE=numpy"
+    return None
+
+
+def _normal_sigma(out: np.ndarray, sigma):
+    """(sigma as the kernel reads it, rows), or None where the kernel does not take them."""
+    if normal_unsupported() is not None or out.dtype != np.float32 or out.ndim == 0 or \
+            not (out.flags.c_contiguous and out.flags.writeable and out.flags.aligned):
+        return None
+    if sigma is None:
+        return None, 1
+    sigma = np.ascontiguousarray(sigma, np.float32).reshape(-1)
+    if sigma.size not in (1, len(out)):
+        return None  # NumPy's broadcasting says what is wrong
+    return sigma, sigma.size
+
+
+def normal_from_words(words: np.ndarray, out: np.ndarray, sigma=None) -> str | None:
+    """N(0, σ²) draws into ``out`` (float32, C order) by ``hardware.noise``'s transform of
+    ``words``, the 2⌈n/2⌉ uint32 words of ``random_raw(⌈n/2⌉)``; ``sigma`` one standard
+    deviation per row of ``out`` (or one for all; None: 1). Returns the instruction set of the
+    copy that ran, or None, with nothing done, where the kernel does not take these arrays
+    (see also :func:`normal_unsupported`)."""
+    taken = _normal_sigma(out, sigma)
+    if taken is None or words.dtype != np.uint32 or not words.flags.c_contiguous or \
+            words.size != 2 * ((out.size + 1) // 2):
+        return None
+    return _normal(words, out, *taken)
+
+
+def _normal(words, out, sigma, rows) -> str:
+    isa = _LIB.sn_normal_from_words(_data(words), _data(out), out.size,
+                                    None if sigma is None else _data(sigma), rows,
+                                    ctypes.byref(_SETTINGS))
+    return ISAS[isa]
+
+
+def normal(bit_generator, out: np.ndarray, sigma=None) -> str | None:
+    """:func:`normal_from_words` of ``bit_generator.random_raw(⌈n/2⌉)``, drawn only where
+    the kernel runs (None: nothing drawn)."""
+    taken = _normal_sigma(out, sigma)
+    if taken is None:
+        return None
+    return _normal(bit_generator.random_raw((out.size + 1) // 2).view(np.uint32), out, *taken)

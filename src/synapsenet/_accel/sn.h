@@ -23,6 +23,7 @@
  *   chip.c          in-situ training on the simulated analog chip (hardware/engine.py): the
  *                   crossbar's read with its DAC and ADC, the digital backward pass, the
  *                   devices' pulse trains and the metered tally, a batch-1 step per sample
+ *   noise.c (+ noise.h)  the chip's Gaussian noise: Box–Muller in one pass (hardware/noise.py)
  *   module.c        the exported odds and ends (version, compiler, DAC, finite check) and
  *                   the (empty) Python module that lets setuptools build the library
  *
@@ -279,5 +280,12 @@ typedef struct {
     /* metering */
     int meter; float law_lo, law_inv_span; double g_min, g_span;
 } sn_chip_layer;
+
+/* -- the chip's Gaussian noise (noise.c) ------------------------------------------------ */
+/* out[0..n) = N(0, σ²) draws by hardware/noise.py's Box–Muller transform of the 2⌈n/2⌉
+ * 32-bit words `words` (random_raw's 64-bit words as NumPy views them), σ one per row of
+ * n / rows values (sigma NULL: 1). Returns the ISA_* of the copy that ran. */
+int sn_normal_from_words(const uint32_t *words, float *out, int64_t n, const float *sigma,
+                         int64_t rows, const sn_settings *S);
 
 #endif
