@@ -257,6 +257,9 @@ def test_presets_and_config_files(tmp_path):
     ("[io]\nbit_serial = true\n", "bit_serial inputs need dac_bits"),
     ('preset = "flash"\n', "unknown preset 'flash'"),
     ("[device\n", "not valid TOML"),
+    ("[device]\nread_noise = nan\n", "read_noise must be ≥ 0 and finite, got nan"),
+    ("[io]\nout_noise = nan\n", "out_noise ≥ 0, all finite"),
+    ("[io]\nadc_range = inf\n", "adc_range and input_range must be > 0"),
 ])
 def test_bad_hardware_config(tmp_path, text, msg):
     f = tmp_path / "bad.toml"

@@ -179,7 +179,17 @@ def test_the_twin_runs_where_the_kernel_does_not(monkeypatch, case):
 
 @compiled
 def test_a_wrong_sigma_is_refused_as_numpy_refuses_it():
-    out = np.empty((4, 3), np.float32)
+    out = np.full((4, 3), 7.0, np.float32)
     assert _engine.normal(np.random.default_rng(0).bit_generator, out, np.ones(3)) is None
-    with pytest.raises(ValueError):
-        standard_normal(np.random.default_rng(0), out, sigma=np.ones(3))
+    for draw in (standard_normal, numpy_standard_normal):
+        rng = np.random.default_rng(0)
+        before = rng.bit_generator.state
+        with pytest.raises(ValueError, match="sigma has 3 values; out has 4 rows"):
+            draw(rng, out, sigma=np.ones(3))
+        assert rng.bit_generator.state == before and (out == 7).all()  # nothing drawn
+
+
+def test_no_draws_into_an_empty_out_either_way():
+    for draw in (standard_normal, numpy_standard_normal):
+        assert draw(np.random.default_rng(0), np.empty((0, 3), np.float32),
+                    sigma=np.zeros(0)).shape == (0, 3)

@@ -868,6 +868,8 @@ def _normal(words, out, sigma, rows) -> str:
     isa = _LIB.sn_normal_from_words(_data(words), _data(out), out.size,
                                     None if sigma is None else _data(sigma), rows,
                                     ctypes.byref(_SETTINGS))
+    if isa < 0:
+        raise ValueError(f"sn_normal_from_words: {rows} rows do not divide {out.size} values")
     return ISAS[isa]
 
 

@@ -66,9 +66,10 @@ static const float COS_C[3] = {0x1.555548p-5f, -0x1.6c0b52p-10f, 0x1.99ab0ap-16f
 
 int sn_normal_from_words(const uint32_t *words, float *out, int64_t n, const float *sigma,
                          int64_t rows, const sn_settings *S) {
-    if (n <= 0) return ISA_PORTABLE;
-    const int64_t cols = sigma ? n / rows : n;
     const int isa = S->isa < sn_cpu_isa() ? S->isa : sn_cpu_isa();
+    if (n <= 0) return isa;
+    if (sigma && (rows <= 0 || n % rows)) return -1;  /* σ one per row: rows divide n */
+    const int64_t cols = sigma ? n / rows : n;
 #ifdef HAVE_X86_COPIES
     if (isa == ISA_AVX512) {
         transform_avx512(words, out, n, sigma, cols);

@@ -17,6 +17,7 @@ by the largest input gives 1).
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,8 +123,8 @@ class HardwareConfig:
         if d.levels is not None and d.levels < 2:
             raise ConfigError(f"{where}: levels must be ≥ 2 (or unset), got {d.levels}")
         for n in ("prog_noise", "read_noise", "drift_nu", "drift_nu_std", "d2d_spread"):
-            if getattr(d, n) < 0:
-                raise ConfigError(f"{where}: {n} must be ≥ 0, got {getattr(d, n)}")
+            if not 0 <= getattr(d, n) < math.inf:  # also NaN
+                raise ConfigError(f"{where}: {n} must be ≥ 0 and finite, got {getattr(d, n)}")
         if not (0 <= d.stuck_at_min <= 1 and 0 <= d.stuck_at_max <= 1
                 and d.stuck_at_min + d.stuck_at_max <= 1):
             raise ConfigError(f"{where}: stuck-at rates must be fractions summing to ≤ 1")
@@ -133,9 +134,11 @@ class HardwareConfig:
             b = getattr(io, n)
             if b is not None and not low <= b <= 24:
                 raise ConfigError(f"{where}: {n} must be in {low}…24 (or unset), got {b}")
-        if (io.adc_range is not None and io.adc_range <= 0) or io.input_range <= 0 or \
-                io.out_noise < 0:
-            raise ConfigError(f"{where}: adc_range and input_range must be > 0, out_noise ≥ 0")
+        if (io.adc_range is not None and not 0 < io.adc_range < math.inf) or \
+                not 0 < io.input_range < math.inf or not 0 <= io.out_noise < math.inf:
+            raise ConfigError(f"{where}: adc_range and input_range must be > 0, out_noise ≥ 0, "
+                              f"all finite (got {io.adc_range}, {io.input_range}, "
+                              f"{io.out_noise})")
         if io.input_scaling not in ("abs_max", "fixed"):
             raise ConfigError(f"{where}: input_scaling must be 'abs_max' or 'fixed'")
         if io.mapping not in ("column", "layer"):

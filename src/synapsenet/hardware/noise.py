@@ -24,9 +24,21 @@ def standard_normal(rng: np.random.Generator, out: np.ndarray, work=None,
     and ``out`` is float32 in C order; :func:`numpy_standard_normal` is its twin, and runs
     otherwise (or under ``SYNAPSENET_ENGINE=numpy``).
     """
+    _check_sigma(out, sigma)  # before anything is drawn or written
     if _engine.normal(rng.bit_generator, out, sigma) is not None:
         return out
     return numpy_standard_normal(rng, out, work, sigma)
+
+
+def _check_sigma(out, sigma) -> None:
+    """A ValueError where ``sigma`` is neither one value nor one per row of ``out``."""
+    if sigma is None:
+        return
+    rows = out.shape[0] if out.ndim else 1
+    size = np.size(sigma)
+    if size not in (1, rows):
+        raise ValueError(f"sigma has {size} values; out has {rows} rows (one per row, or one "
+                         "for all)")
 
 
 def numpy_standard_normal(rng: np.random.Generator, out: np.ndarray, work=None,
@@ -34,6 +46,7 @@ def numpy_standard_normal(rng: np.random.Generator, out: np.ndarray, work=None,
     """:func:`standard_normal` in NumPy, the definition of its draws: :func:`box_muller` of
     the generator's next ⌈n/2⌉ 64-bit words (``work``: a uint32 buffer of at least 2⌈n/2⌉
     values to reuse, or None)."""
+    _check_sigma(out, sigma)
     words = rng.bit_generator.random_raw((out.size + 1) // 2).view(np.uint32)
     return box_muller(words, out, work, sigma)
 
@@ -64,6 +77,7 @@ def box_muller(words: np.ndarray, out: np.ndarray, work=None, sigma=None) -> np.
     a *= r
     np.sin(theta[: n - h], out=b)
     b *= r[: n - h]
-    if sigma is not None:
-        out.reshape(len(out), -1)[...] *= np.asarray(sigma, np.float32).reshape(-1, 1)
+    if sigma is not None and out.size:
+        rows = out.shape[0] if out.ndim else 1
+        out.reshape(rows, -1)[...] *= np.asarray(sigma, np.float32).reshape(-1, 1)
     return out
