@@ -182,7 +182,9 @@ AVX512 static int64_t inputs_used(int mr, int64_t K, const float *A, int64_t lda
         for (int i = 0; i < mr; i++)  /* ≠ 0, NaN included */
             used |= _mm512_mask_cmp_ps_mask(in, _mm512_maskz_loadu_ps(in, A + i * lda + k),
                                             _mm512_setzero_ps(), _CMP_NEQ_UQ);
-        _mm512_mask_compressstoreu_epi32(list + n, used, at);
+        /* compressed in a register and stored whole (a compress to memory is slow on some
+         * CPUs, AMD's Zen 4): the list has 16 entries of room past its last */
+        _mm512_storeu_si512(list + n, _mm512_maskz_compress_epi32(used, at));
         n += __builtin_popcount(used);
         at = _mm512_add_epi32(at, sixteen);
     }
@@ -190,7 +192,7 @@ AVX512 static int64_t inputs_used(int mr, int64_t K, const float *A, int64_t lda
 }
 
 /* C's rows i … i + mr (mr ≤ MR) by gathered tiles, if at most share 1024ths of the inputs
- * are used in each half (`lists`: 2 K indices); returns whether it did */
+ * are used in each half (`lists`: 2 (K + 16) indices); returns whether it did */
 AVX512 static int gathered(int64_t i, int mr, int64_t N, int64_t K, float alpha, const float *A,
                            int64_t lda, const float *B, int64_t brs, float beta, float *C,
                            int64_t ldc, const float *bias, int64_t n, int act, int64_t share,
@@ -198,17 +200,18 @@ AVX512 static int gathered(int64_t i, int mr, int64_t N, int64_t K, float alpha,
     const int h = mr > SR ? SR : mr;
     int64_t used[2] = {inputs_used(h, K, A + i * lda, lda, lists), 0};
     if (used[0] * 1024 > share * K) return 0;
-    if (mr > h && (used[1] = inputs_used(mr - h, K, A + (i + h) * lda, lda, lists + K)) * 1024 >
-                      share * K)
+    int32_t *second = lists + K + 16;
+    if (mr > h &&
+        (used[1] = inputs_used(mr - h, K, A + (i + h) * lda, lda, second)) * 1024 > share * K)
         return 0;
     for (int half = 0; half < (mr > h ? 2 : 1); half++) {
         const int64_t r = i + half * h;
         const int rows = half ? mr - h : h;
         for (int64_t j = 0; j < N; j += 64) {
             const int nv = N - j >= 64 ? 4 : (int)((N - j) / 16);
-            gathered_rows(rows, nv, lists + half * K, used[half], A + r * lda, lda, B + j, brs,
-                          C + r * ldc + j, ldc, alpha, beta, bias ? bias + j : NULL, n - j,
-                          act);
+            gathered_rows(rows, nv, half ? second : lists, used[half], A + r * lda, lda,
+                          B + j, brs, C + r * ldc + j, ldc, alpha, beta,
+                          bias ? bias + j : NULL, n - j, act);
         }
     }
     return 1;
@@ -224,9 +227,9 @@ AVX512 int sn_own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float
                        float *C, int64_t ldc, const float *bias, int64_t n, int act,
                        int64_t share) {
     /* the inputs a block of rows uses: on the stack for most layers */
-    int32_t small[2 * 2048], *lists = NULL;
+    int32_t small[2 * (2048 + 16)], *lists = NULL;
     if (share > 0 && acs == 1)
-        lists = K <= 2048 ? small : malloc(2 * (size_t)K * sizeof(int32_t));
+        lists = K <= 2048 ? small : malloc(2 * ((size_t)K + 16) * sizeof(int32_t));
     int took = 0;
     for (int64_t i = 0; i < M; i += MR) {
         const int mr = M - i < MR ? (int)(M - i) : MR;
