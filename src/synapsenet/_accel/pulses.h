@@ -297,6 +297,24 @@ TARGET static uint64_t NAME(fire)(sn_pulse_rng *restrict g, const float *restric
     return fired;
 }
 
+/* one side of a sample's trains (the inputs z, or the deltas d) as fire takes it */
+typedef struct {
+    const float *v;
+    int64_t n;
+    double c;
+    const uint64_t *given;
+    uint64_t *drawn;
+    int32_t *bucket;
+    int64_t *fill;
+    unsigned char *positive;
+} NAME(side);
+
+TARGET static inline uint64_t NAME(fire_side)(sn_pulse_rng *restrict g, const NAME(side) *s,
+                                              uint64_t allowed, sn_pulse_work *ws) {
+    return NAME(fire)(g, s->v, s->n, s->c, allowed, s->given, s->drawn, s->bucket, s->fill,
+                      s->positive, ws->which, ws->mask);
+}
+
 /* max |v_i| (0 for none): the magnitudes' bits compared as integers, which orders them as
  * the floats (finite ones), and vectorises */
 TARGET static float NAME(abs_max)(const float *v, int64_t n) {
@@ -371,27 +389,15 @@ TARGET static int64_t NAME(update)(const sn_devices *dev, const sn_mirror *mir,
         int64_t nzx = 0, nzd = 0;
         for (int64_t i = 0; i < n_in; i++) nzx += z[i] != 0.f;
         for (int64_t j = 0; j < n_out; j++) nzd += d[j] != 0.f;
-        if (nzd <= nzx) {
-            const uint64_t u = NAME(fire)(g, d, n_out, cd, slots, gd, od, ws->dslot, dfill,
-                                          ws->dpos, ws->which, ws->mask);
-            if (!u) {
-                if (ox) memset(ox, 0, sizeof(uint64_t) * n_in);
-                continue;
-            }
-            if (!NAME(fire)(g, z, n_in, cx, u, gx, ox, ws->xslot, xfill, ws->xpos, ws->which,
-                            ws->mask))
-                continue;
-        } else {
-            const uint64_t u = NAME(fire)(g, z, n_in, cx, slots, gx, ox, ws->xslot, xfill,
-                                          ws->xpos, ws->which, ws->mask);
-            if (!u) {
-                if (od) memset(od, 0, sizeof(uint64_t) * n_out);
-                continue;
-            }
-            if (!NAME(fire)(g, d, n_out, cd, u, gd, od, ws->dslot, dfill, ws->dpos, ws->which,
-                            ws->mask))
-                continue;
+        NAME(side) xs = {z, n_in, cx, gx, ox, ws->xslot, xfill, ws->xpos};
+        NAME(side) ds = {d, n_out, cd, gd, od, ws->dslot, dfill, ws->dpos};
+        const NAME(side) *one = nzd <= nzx ? &ds : &xs, *second = one == &ds ? &xs : &ds;
+        const uint64_t u = NAME(fire_side)(g, one, slots, ws);
+        if (!u) {
+            if (second->drawn) memset(second->drawn, 0, sizeof(uint64_t) * second->n);
+            continue;
         }
+        if (!NAME(fire_side)(g, second, u, ws)) continue;
         /* the coincidences slot by slot: each input and delta that both fire in a slot add
          * one pulse to their device (the work is the pulses, not the pairs that fire) */
         int64_t hit = 0;
