@@ -139,8 +139,9 @@ class Settings(ctypes.Structure):
         return {"isa": ISAS[self.isa], "own_gemm_max": self.own_gemm_max,
                 "sparse_share": self.sparse_share}
 
-    def copy(self) -> "Settings":
-        return Settings(self.isa, self.own_gemm_max, self.sparse_share)
+    def copy(self, **changes) -> "Settings":
+        """These settings, with ``changes`` (field values) made."""
+        return Settings(**{**{f: getattr(self, f) for f, _ in self._fields_}, **changes})
 
 
 DEFAULT_SETTINGS = {"isa": "avx512", "own_gemm_max": 1 << 18, "sparse_share": 768}
@@ -177,7 +178,7 @@ def _initial_settings() -> Settings:
 
 
 _SETTINGS = _initial_settings()
-_CAP = Settings(_SETTINGS.isa, 0, 0)  # the environment's cap on the instruction set
+_CAP = Settings(isa=_SETTINGS.isa)  # the environment's cap on the instruction set
 
 
 def settings() -> dict:
@@ -222,6 +223,12 @@ def isa_in_use() -> str:
 MAX_BATCH = 8192
 
 
+def numpy_forced() -> bool:
+    """Whether ``SYNAPSENET_ENGINE=numpy`` asks for the NumPy lines everywhere (read at each
+    call: tests set it for a block)."""
+    return os.environ.get("SYNAPSENET_ENGINE", "").lower() == "numpy"
+
+
 def _network_unsupported(network):
     """None if the compiled library can run this network (training or inference), else why
     not: float32 Dense layers it knows the activations of."""
@@ -229,7 +236,7 @@ def _network_unsupported(network):
 
     if not AVAILABLE:
         return "the compiled engine is not built"
-    if os.environ.get("SYNAPSENET_ENGINE", "").lower() == "numpy":
+    if numpy_forced():
         return "SYNAPSENET_ENGINE=numpy"
     layers = network.layers
     if not all(type(layer) is Dense for layer in layers) or len(layers) > 16:
@@ -342,8 +349,7 @@ def own_products(on: bool | None = None) -> bool:
     global _SETTINGS
     was = isa_in_use() == "avx512"
     if on is not None:
-        _SETTINGS = Settings(min(ISAS.index("avx512" if on else "avx2"), _CAP.isa),
-                             _SETTINGS.own_gemm_max, _SETTINGS.sparse_share)
+        _SETTINGS = _SETTINGS.copy(isa=min(ISAS.index("avx512" if on else "avx2"), _CAP.isa))
     return was
 
 
@@ -662,7 +668,7 @@ def pulses_unsupported() -> str | None:
     """Why the compiled pulse update cannot run here (None: it can)."""
     if _LIB is None:
         return "the compiled library is not built"
-    if os.environ.get("SYNAPSENET_ENGINE", "").lower() == "numpy":
+    if numpy_forced():
         return "SYNAPSENET_ENGINE=numpy"
     return None
 
@@ -833,7 +839,7 @@ def normal_unsupported() -> str | None:
     if not _NOISE:
         return "the compiled library is not built" if _LIB is None else \
             "the compiled library predates the noise kernel (rebuild it)"
-    if os.environ.get("SYNAPSENET_ENGINE", "").lower() == "numpy":
+    if numpy_forced():
         return "SYNAPSENET_ENGINE=numpy"
     return None
 

@@ -272,7 +272,7 @@ def fit(network, X, y, options: TrainingOptions | None = None, *, seed=None,
             if network.stop_training:  # a callback asked to stop, or an interrupt came late
                 history.interrupted = True
                 break
-        if early_stopping and best[2] is not None and network.substrate.snapshot() is None:
+        if early_stopping and best[2] is not None and before[4] is None:
             # the best epoch's weights back; a chip's devices keep the states the last epoch
             # left (putting the best ones back would be programming them anew)
             network.set_weights(best[2])
@@ -432,11 +432,9 @@ class _Loop:
         if status == 3:  # a NaN or infinite input in that batch (no step made)
             self.network._raise_if_not_finite(self.X)
         if status == 4:  # a chip's update past the longest train, the layers above stepped
-            from .hardware.learning import MAX_TRAIN
+            from .hardware.learning import train_too_long
 
-            raise _diverged(epoch, bi, E, lr, f"the update asks a device for more than the "
-                            f"{MAX_TRAIN:,} pulses of the longest train whose count is exact",
-                            step_begun=True)
+            raise _diverged(epoch, bi, E, lr, train_too_long(), step_begun=True)
         if status != 1:  # a non-finite loss (no step made) or δ (the step undone by epoch())
             raise _diverged(epoch, bi, E, lr)
 

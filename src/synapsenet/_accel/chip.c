@@ -190,12 +190,8 @@ static void chip_forward(chip_engine *e, const sn_chip_layer *c, const float *z,
         const int64_t k = ni - r0 < c->rows ? ni - r0 : c->rows;
         float *out = blocks ? y : u;
         /* the twin's product: our kernel where _engine.product takes it, else BLAS */
-        if (no % 16 == 0 && sn_own_product(&e->S, no, k))
-            sn_own_gemm(1, no, k, 1.f, x + r0, k, 1, c->Wk + r0 * no, no, 0.f, out, no, NULL,
-                        no, 0, e->S.sparse_share);
-        else
-            e->gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, 1, no, k, 1.f, x + r0, k, c->Wk + r0 * no,
-                    no, 0.f, out, no);
+        sn_matmul(1, no, k, 1.f, x + r0, k, 1, c->Wk + r0 * no, no, 0.f, out, no,
+                  (void *)e->gemm, &e->S);
         for (int64_t j = 0; j < no; j++) {  /* the ADC: saturate, round to a step */
             float v = out[j];
             if (c->saturates) {

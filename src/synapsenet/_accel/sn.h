@@ -113,6 +113,11 @@ extern const sn_loops sn_loops_portable, sn_loops_avx2, sn_loops_avx512;
 int sn_cpu_isa(void);                                   /* the most capable ISA_* this CPU runs */
 const sn_loops *sn_loops_for(const sn_settings *S);     /* the loops these settings pick */
 int sn_own_product(const sn_settings *S, int64_t n, int64_t K);  /* ours for n × K weights? */
+/* C (M × N) = α A B + β C by the forward product's paths (ours for N a multiple of 16 where
+ * the settings take it, else BLAS), A(i, k) = A[i·ars + k·acs]; the PATH_* bits it took */
+int sn_matmul(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t ars,
+              int64_t acs, const float *B, int64_t brs, float beta, float *C, int64_t ldc,
+              void *gemm, const sn_settings *S);
 int sn_forward_product(const sn_settings *S, gemm_fn gemm, int64_t rows, int64_t n, int64_t K,
                        const float *A, int64_t lda, const float *WT, int64_t ldw, float *C,
                        int64_t ldc, const float *bias, int act, int *paths);

@@ -148,6 +148,11 @@ class CrossbarArray:
         np.multiply(np.asarray(W, np.float32).T, np.float32(1.0 / weight_max), out=self.Wn_T)
         np.clip(self.Wn_T, -1.0, 1.0, out=self.Wn_T)
         self._scaled = self._out_scale = None
+        self.weights_changed()
+
+    def weights_changed(self) -> None:
+        """Wn_T was written (here, or in place by a compiled update): what is derived from it
+        for the read energy (conductances, row sums) is computed afresh when next asked for."""
         self._G0 = self._G_sum_rows = None
 
     def load_weights_at(self, index, values, weight_max: float) -> None:
@@ -174,7 +179,7 @@ class CrossbarArray:
         ``Wn_T`` and its cached copy in ADC steps, with the arithmetic of
         ``load_weights_at``. The array must hold a full ``load_weights`` with the same
         ``weight_max``; what is derived from the weights is recomputed when next asked for."""
-        self._G0 = self._G_sum_rows = None
+        self.weights_changed()
         g, scaled = self._scaled if self._scaled is not None else (0.0, None)
         if scaled is not None and not scaled.flags.c_contiguous:
             self._scaled = scaled = None
@@ -813,7 +818,7 @@ class Analog(Substrate):
         them (conductances, row sums for the read energy) are computed afresh when next
         needed."""
         for array in self.arrays:
-            array._G0 = array._G_sum_rows = None
+            array.weights_changed()
 
     @property
     def pulses(self) -> int:

@@ -48,13 +48,22 @@ from .devices.base import _TABLE_PULSES
 MAX_TRAIN = 2 ** 24
 
 
+def train_too_long(most=None) -> str:
+    """What an update refused for asking a device for ``most`` pulses says (None: more than
+    MAX_TRAIN, as the compiled engine reports it)."""
+    if most is None:
+        return f"the update asks a device for more than the {MAX_TRAIN:,} pulses of the " \
+            "longest train whose count is exact"
+    return f"the update asks a device for {most:.3g} pulses, more than the {MAX_TRAIN:,} of " \
+        "the longest train whose count is exact"
+
+
 def _check_trains(n) -> None:
     """UpdateRefused where a count of ``n`` is past MAX_TRAIN (or not a number), before any
     device is pulsed."""
     most = np.abs(n).max(initial=0)
     if not most <= MAX_TRAIN:
-        raise UpdateRefused(f"the update asks a device for {most:.3g} pulses, more than the "
-                            f"{MAX_TRAIN:,} of the longest train whose count is exact")
+        raise UpdateRefused(train_too_long(most))
 
 SCHEMES = ("deterministic", "stochastic")
 SYNAPSES = ("pair", "reference")

@@ -19,6 +19,7 @@ backend and any number of workers.
 
 from __future__ import annotations
 
+import collections
 import os
 import signal
 import socket
@@ -238,10 +239,10 @@ def _ray(ray, fn, shared, tasks, on_result, workers, address, progress):
         window = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
         ref = ray.put(shared)  # once: every task reads it from the object store
         remote = ray.remote(num_cpus=1, max_retries=RETRIES, retry_exceptions=False)(_ray_task)
-        queue, running, done = list(tasks), {}, 0
+        queue, running, done = collections.deque(tasks), {}, 0
         while queue or running:
             while queue and len(running) < window:
-                key, task = queue.pop(0)
+                key, task = queue.popleft()
                 running[remote.remote(fn, ref, task)] = key
             ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
             for r in ready:
