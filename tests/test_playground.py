@@ -540,5 +540,8 @@ def test_tabs_train_their_own_networks_and_their_sessions_go_with_them(browser, 
         for t in tabs:
             assert not t.problems, t.problems
             t.close()
+        # (a session ends after its thread's current step and the socket's close: slower on
+        # a loaded 2-core machine, where 10 s once ran out)
         wait_for(lambda: len(server.sessions) == base_sessions and
-                 session_threads() == base_threads, what="the closed tabs' sessions to end")
+                 session_threads() == base_threads, timeout=30.0,
+                 what="the closed tabs' sessions to end")
