@@ -335,7 +335,8 @@ def test_settings_change_only_inside_the_block_and_refuse_unknown_names():
     assert before["own_gemm_max"] == _engine.DEFAULT_SETTINGS["own_gemm_max"]
     with _engine.using(own_gemm_max=16, isa="portable") as now:
         assert now == {"isa": "portable", "own_gemm_max": 16,
-                       "sparse_share": before["sparse_share"]}
+                       "sparse_share": before["sparse_share"],
+                       "fused_read": before["fused_read"]}
         assert not _engine.own_products() and _engine.isa_in_use() == "portable"
     assert _engine.settings() == before
     with pytest.raises(TypeError, match="unknown settings"):

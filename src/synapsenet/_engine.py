@@ -40,7 +40,7 @@ from .layers import aligned_zeros
 _HIDDEN = {"identity": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 _OUTPUT = {**_HIDDEN, "softmax": 4}
 _LOSSES = {"squared_error": 0, "cross_entropy": 1, "binary_cross_entropy": 2}
-_ABI = 12  # must equal SN_ABI in _accel/sn.h
+_ABI = 13  # must equal SN_ABI in _accel/sn.h
 #: the instruction sets the element-wise loops are compiled for (ISA_* in _accel/sn.h), in
 #: order; our own product needs the last
 ISAS = ("portable", "avx2", "avx512")
@@ -133,18 +133,22 @@ class Settings(ctypes.Structure):
         # at most this many 1024ths of them are not 0 in some row (0: never); it gives the
         # same sums, and pays from where the block's work shrinks by a quarter
         ("sparse_share", _I64),
+        # the chip's read of a layer (CrossbarArray.matvec) in one compiled call, where it
+        # applies (1), or NumPy's lines, the twin it is tested against (0)
+        ("fused_read", _I64),
     ]
 
     def as_dict(self) -> dict:
         return {"isa": ISAS[self.isa], "own_gemm_max": self.own_gemm_max,
-                "sparse_share": self.sparse_share}
+                "sparse_share": self.sparse_share, "fused_read": self.fused_read}
 
     def copy(self, **changes) -> "Settings":
         """These settings, with ``changes`` (field values) made."""
         return Settings(**{**{f: getattr(self, f) for f, _ in self._fields_}, **changes})
 
 
-DEFAULT_SETTINGS = {"isa": "avx512", "own_gemm_max": 1 << 18, "sparse_share": 768}
+DEFAULT_SETTINGS = {"isa": "avx512", "own_gemm_max": 1 << 18, "sparse_share": 768,
+                    "fused_read": 1}
 #: every optional path forced on at any size (on the kernels this CPU has)
 FORCED_ON = {"own_gemm_max": 1 << 62, "sparse_share": 1024}
 
@@ -156,7 +160,8 @@ def _settings(values: dict) -> Settings:
     share = int(values["sparse_share"])
     if not 0 <= share <= 1024:
         raise ValueError(f"sparse_share must be in 0…1024 (1024ths of the inputs), got {share}")
-    return Settings(ISAS.index(isa), int(values["own_gemm_max"]), share)
+    return Settings(ISAS.index(isa), int(values["own_gemm_max"]), share,
+                    int(bool(values["fused_read"])))
 
 
 #: the optional paths a compiled call reports it took (PATH_* in _accel/sn.h), as bits
@@ -886,3 +891,62 @@ def normal(bit_generator, out: np.ndarray, sigma=None) -> str | None:
     if taken is None:
         return None
     return _normal(bit_generator.random_raw((out.size + 1) // 2).view(np.uint32), out, *taken)
+
+
+# -- the chip's analog read of a layer (_accel/chipread.c) -------------------------------------
+# CrossbarArray.matvec's lines for per-vector input scaling in one call; those lines stay the
+# twin it is tested against (``using(fused_read=0)`` runs them).
+class _ChipRead(ctypes.Structure):
+    _fields_ = [("M", _I64), ("K", _I64), ("N", _I64), ("Z", _P), ("ldz", _I64), ("q", _F),
+                ("rows", _I64), ("W", _P), ("ldw", _I64), ("words", _P), ("var0", _F),
+                ("var_per_x2", _F), ("saturates", ctypes.c_int), ("rounds", ctypes.c_int),
+                ("bound", _F), ("scale", _P), ("bias", _P), ("out", _P), ("ybuf", _P),
+                ("s", _P)]
+
+
+if _LIB is not None:
+    _LIB.sn_chip_read.argtypes = [ctypes.POINTER(_ChipRead), _P]
+    _LIB.sn_chip_read.restype = ctypes.c_int
+
+
+def _rows_f32(a: np.ndarray) -> bool:
+    return a.dtype == np.float32 and a.ndim == 2 and a.strides[1] == 4
+
+
+def chip_read(Z, q: int, rows: int, W, bit_generator, var0: float, var_per_x2: float,
+              bound, rounds: bool, scale, bias, out, ybuf, s) -> bool:
+    """The chip's read of a layer with per-vector input scaling (see ``sn_chip_read``):
+    ``out`` = ((Σ_blocks ADC(σ ξ + x_block · W_block)) · s) · scale + bias, x the codes of the
+    DAC (``q``: codes ±q; 0: x = z / s), σ² = var0 + var_per_x2 Σ x² per row and block, ξ the
+    normals of ``bit_generator``'s next words in :func:`normal`'s order, block after block
+    (``bit_generator`` None: noiseless); ``bound``: the ADC's saturation (None: none).
+    ``ybuf``: (blocks − 1) × M × N float32 for the later blocks' sums. False, with nothing
+    drawn or written, where it does not apply (the library not built, SYNAPSENET_ENGINE=numpy,
+    ``fused_read`` off, no AVX-512 product for these sizes, other layouts)."""
+    M, K = Z.shape
+    N = W.shape[1]
+    noisy = bit_generator is not None
+    if _LIB is None or numpy_forced() or not _SETTINGS.fused_read or not own_products() \
+            or N % 16 or min(rows, K) * N > _SETTINGS.own_gemm_max \
+            or (noisy and normal_unsupported() is not None) \
+            or not all(map(_rows_f32, (Z, W, out))) or out.shape != (M, N) \
+            or not out.flags.c_contiguous or W.shape[0] != K:
+        return False
+    blocks = -(-K // rows)
+    if ybuf.dtype != np.float32 or not ybuf.flags.c_contiguous or ybuf.size < (blocks - 1) * M * N:
+        return False
+    scale = np.ascontiguousarray(scale, np.float32).reshape(-1)
+    bias = np.ascontiguousarray(bias, np.float32).reshape(-1)
+    if scale.size != N or bias.size != N or s.dtype != np.float32 or s.size < M or \
+            not s.flags.c_contiguous:
+        return False
+    words = bit_generator.random_raw(blocks * (M * N // 2)).view(np.uint32) if noisy else None
+    args = _ChipRead(M, K, N, Z.ctypes.data, Z.strides[0] // 4, float(q), rows, W.ctypes.data,
+                     W.strides[0] // 4, None if words is None else words.ctypes.data,
+                     var0, var_per_x2, bound is not None, bool(rounds),
+                     0.0 if bound is None else bound, scale.ctypes.data, bias.ctypes.data,
+                     out.ctypes.data, ybuf.ctypes.data, s.ctypes.data)
+    code = _LIB.sn_chip_read(ctypes.byref(args), ctypes.byref(_SETTINGS))
+    if code:  # pragma: no cover - checked above; out of memory
+        raise MemoryError(f"sn_chip_read: {code}")
+    return True

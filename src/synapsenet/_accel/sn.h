@@ -24,6 +24,7 @@
  *                   crossbar's read with its DAC and ADC, the digital backward pass, the
  *                   devices' pulse trains and the metered tally, a batch-1 step per sample
  *   noise.c (+ noise.h)  the chip's Gaussian noise: Box–Muller in one pass (hardware/noise.py)
+ *   chipread.c      the chip's analog read of a layer (CrossbarArray.matvec) in one call
  *   module.c        the exported odds and ends (version, compiler, DAC, finite check) and
  *                   the (empty) Python module that lets setuptools build the library
  *
@@ -37,7 +38,7 @@
 #include <stdint.h>
 
 /* bumped whenever an exported function's arguments change: _engine.py refuses a stale build */
-#define SN_ABI 12
+#define SN_ABI 13
 
 #define MAX_LAYERS 16
 #define MAX_THREADS 16
@@ -70,6 +71,8 @@ typedef struct {
     int64_t sparse_share;      /* our product skips the inputs that are 0 in every row of a
                                 * block where at most this many 1024ths of them are not
                                 * (0: never) */
+    int64_t fused_read;        /* the chip's read of a layer in one call (chipread.c): 1, or 0
+                                * for CrossbarArray.matvec's NumPy lines */
 } sn_settings;
 
 /* The constants of an optimiser step (see optimizers.py): Adam's folded step and ε' (or η for
@@ -292,5 +295,28 @@ typedef struct {
  * n / rows values (sigma NULL: 1). Returns the ISA_* of the copy that ran. */
 int sn_normal_from_words(const uint32_t *words, float *out, int64_t n, const float *sigma,
                          int64_t rows, const sn_settings *S);
+
+/* -- the chip's analog read of a layer (chipread.c) ------------------------------------- */
+/* CrossbarArray.matvec with per-vector input scaling: out (M × N, C order) from the inputs Z
+ * (M × K, rows ldz apart); s (M) receives each row's input scale. */
+typedef struct {
+    int64_t M, K, N;
+    const float *Z;
+    int64_t ldz;
+    float q;             /* DAC codes k ∈ [−q, q] (0: no DAC, x = z / s) */
+    int64_t rows;        /* inputs per row block of tiles */
+    const float *W;      /* K × N: the weights in ADC steps per input unit, rows ldw apart */
+    int64_t ldw;
+    const uint32_t *words; /* each block's noise words, M·N a block (NULL: noiseless) */
+    float var0, var_per_x2; /* a read's σ² = var0 + var_per_x2 Σ x² over the block's inputs */
+    int saturates, rounds;  /* the ADC: clip to ± bound, round to a step */
+    float bound;
+    const float *scale, *bias; /* per output: the step's weight units, the digital bias */
+    float *out, *ybuf, *s;  /* ybuf: (blocks − 1) × M × N of the later blocks' sums */
+} sn_chip_read_args;
+
+/* 0; −1 where our product does not make these products (N not a multiple of 16, the block too
+ * large, no AVX-512), −2 out of memory: nothing done */
+int sn_chip_read(const sn_chip_read_args *a, const sn_settings *S);
 
 #endif

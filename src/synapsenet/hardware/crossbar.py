@@ -20,6 +20,7 @@ import threading
 
 import numpy as np
 
+from .. import _engine
 from .._blas import add_product
 from .._engine import dac, product
 from ..errors import ConfigError
@@ -334,9 +335,61 @@ class CrossbarArray:
         io, dev = self.cfg.io, self.cfg.device
         Z = np.asarray(Z, np.float32)
         ws = self._workspace(len(Z))
-        s = ws["s"]
         q = 2 ** (io.dac_bits - 1) - 1 if io.dac_bits else None
-        X = ws["X"]
+        # outputs are accumulated in ADC units (steps), converted once at the end
+        # signed mid-tread ADC: codes −m…m with m = 2^(bits−1) − 1, so 0 and ±adc_range are
+        # both exact levels; the DAC uses the same kind of code
+        step = self.adc_range / (2 ** (io.adc_bits - 1) - 1) if io.adc_bits else 1.0
+        bound = self.adc_range / step if self.adc_range is not None else None
+        out = ws["out"] if out is None else out
+        meter = counts is not None and counts.get("meter")
+        noisy = bool(dev.read_noise or io.out_noise)
+        if not meter and self._read_at_once(Z, q, step, bound, out, ws, rng, noisy):
+            energy = drive = drive_units = 0.0
+            n_planes = 1
+        else:
+            energy, n_planes, drive, drive_units = self._read(Z, q, step, bound, out, ws, rng,
+                                                              meter, noisy)
+        if counts is not None:
+            B, blocks_n = len(Z), self.n_row_blocks
+            counts.update(vectors=B, macs=B * self.n_in * self.n_out,
+                          array_reads=B * blocks_n * n_planes,
+                          dac_conversions=B * self.n_in * n_planes,
+                          adc_conversions=B * self.n_out * blocks_n * n_planes,
+                          input_energy_units=energy, input_drive=drive,
+                          input_drive_units=drive_units)
+        return out
+
+    def _read_at_once(self, Z, q, step, bound, out, ws, rng, noisy) -> bool:
+        """:meth:`_read` of per-vector input scaling in one compiled call
+        (``_engine.chip_read``, the same bits), where it applies; False, with nothing done,
+        elsewhere."""
+        io, dev = self.cfg.io, self.cfg.device
+        if io.input_scaling != "abs_max" or io.bit_serial or not (q or io.dac_bits is None):
+            return False
+        g = (1.0 / q if q else 1.0) / step
+        var_per_x2 = 0.0
+        if noisy and dev.read_noise:
+            # σ² takes Σ x² of a block's codes, which float32 sums exactly in any order below
+            # 2^24; of continuous inputs the order would matter
+            if not q or self.cfg.tile.rows * q * q >= 2 ** 24:
+                return False
+            var_per_x2 = 2.0 * (dev.read_noise * g) ** 2
+        blocks = self.n_row_blocks
+        size = (blocks - 1) * len(Z) * self.n_out
+        if ws.get("later") is None or ws["later"].size < size:
+            ws["later"] = np.empty(size, np.float32)
+        return _engine.chip_read(Z, q or 0, self.cfg.tile.rows, self._weights_in_steps(g),
+                                 rng.bit_generator if noisy else None,
+                                 (io.out_noise / step) ** 2, var_per_x2, bound,
+                                 bool(io.adc_bits), self._output_scale(step), self.layer.b,
+                                 out, ws["later"], ws["s"])
+
+    def _read(self, Z, q, step, bound, out, ws, rng, meter, noisy):
+        """The read of :meth:`matvec` in NumPy's lines, into ``out``: (input energy units,
+        planes, drive, drive units)."""
+        io = self.cfg.io
+        s, X = ws["s"], ws["X"]
         fixed = io.input_scaling == "fixed" and not io.bit_serial
         if fixed:  # one scale for every input: the stage below in whole-batch operations
             s = self._fixed_input_stage(Z, q, X)
@@ -349,8 +402,8 @@ class CrossbarArray:
             if io.input_scaling == "abs_max":  # each input vector scaled to max |x| = 1
                 np.max(Zr, axis=1, keepdims=True, out=sr)  # max |z| = max(max z, −min z)
                 # the rows' minima too, unless the block has no negative input (one quick
-                # reduction, from the cache, tells)
-                if not self.nonnegative_input and Zr.min() < 0:
+                # reduction, from the cache, tells; a NaN in it: they are taken)
+                if not self.nonnegative_input and not Zr.min() >= 0:
                     m = np.min(Zr, axis=1, keepdims=True, out=ws["m"][:len(Zr)])
                     np.maximum(sr, np.negative(m, out=m), out=sr)
                 sr[sr == 0] = 1.0
@@ -374,28 +427,18 @@ class CrossbarArray:
             planes = self._bit_planes(np.clip(Z / s, -1.0, 1.0))
         else:
             planes = [(1.0 / q if q else 1.0, X)]
-        # outputs are accumulated in ADC units (steps), converted once at the end
-        # signed mid-tread ADC: codes −m…m with m = 2^(bits−1) − 1, so 0 and ±adc_range are
-        # both exact levels; the DAC uses the same kind of code
-        step = self.adc_range / (2 ** (io.adc_bits - 1) - 1) if io.adc_bits else 1.0
-        saturates = self.adc_range is not None
-        bound = self.adc_range / step if saturates else None
-        rows = self.cfg.tile.rows
-        out = ws["out"] if out is None else out
-        meter = counts is not None and counts.get("meter")
-        energy = drive = drive_units = 0.0
-        noisy = bool(dev.read_noise or io.out_noise)
-        if not (noisy or io.bit_serial) and self.n_in <= rows:
+        if not (noisy or io.bit_serial) and self.n_in <= self.cfg.tile.rows:
             # one plane through one block of tiles, no noise: the loop below in its fewest
             # operations (a batch-1 training step is mostly their count, not their size)
             Wk = self._weights_in_steps(planes[0][0] / step)
             if not product(X, Wk, out):
                 np.matmul(X, Wk, out=out)
-            if saturates:  # the ADC: saturate at ± adc_range, round to a step
+            if bound is not None:  # the ADC: saturate at ± adc_range, round to a step
                 clip(out, -bound, bound, out)
             if io.adc_bits:
                 np.round(out, out=out)
             n_planes = 1
+            energy = drive = drive_units = 0.0
             if meter:
                 energy, drive, drive_units = self._metered_read(
                     planes[0][0], planes[0][1], self.G_sum_rows)
@@ -406,15 +449,7 @@ class CrossbarArray:
             out *= s  # undo the input scaling (digital)
         out *= self._output_scale(step)  # → weight units
         out += self.layer.b  # digital bias
-        if counts is not None:
-            B, blocks_n = len(Z), self.n_row_blocks
-            counts.update(vectors=B, macs=B * self.n_in * self.n_out,
-                          array_reads=B * blocks_n * n_planes,
-                          dac_conversions=B * self.n_in * n_planes,
-                          adc_conversions=B * self.n_out * blocks_n * n_planes,
-                          input_energy_units=energy, input_drive=drive,
-                          input_drive_units=drive_units)
-        return out
+        return energy, n_planes, drive, drive_units
 
     def _fixed_input_stage(self, Z, q, X):
         """The DAC of fixed input scaling, into X, with the arithmetic of the general stage

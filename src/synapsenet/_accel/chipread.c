@@ -1,0 +1,123 @@
+/* The chip's analog read of one layer (CrossbarArray.matvec: per-vector input scaling, the
+ * DAC, every row block of tiles with its read noise, the ADC, the digital sum of the blocks'
+ * partial sums, the output scale and the bias) in one call, a group of rows at a time.
+ *
+ * NumPy's lines in crossbar.py stay the definition; this makes the same float32 operations
+ * in the same order, so the same bits (tests/test_chip_read.py holds the two together). What
+ * it saves is passes over memory and calls: each group's codes stay in the first-level cache
+ * from the DAC to the product (NumPy writes a batch's codes out and reads them back), and the
+ * read of a whole batch is one call that holds no interpreter lock (NumPy's is some twenty
+ * calls a row block, between which two threads' reads wait on each other). */
+#include <math.h>
+#include <stdlib.h>
+
+#include "sn.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) /* GCC and clang; called with our product only */
+/* compiled for AVX-512, as our product is: the ADC's rounding is one instruction there */
+#define AVX512 __attribute__((target("avx512f")))
+
+#define GROUP 12 /* rows a group: our product's tile height */
+
+/* the group's s = max |z| per row (1 for a row of zeros) and x = z / s, the stage without a
+ * DAC, as NumPy computes it (max |z| of the bits, as sn_dac finds it; one IEEE division) */
+AVX512 static void scale_only(const float *Z, int64_t ldz, int64_t rows, int64_t n, float *X,
+                       int64_t ldx, float *s) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *z = Z + r * ldz;
+        float m = 0.f;
+        for (int64_t i = 0; i < n; i++) {
+            const float a = fabsf(z[i]);
+            m = a > m || a != a ? a : m; /* NaN wins, as in NumPy's max */
+        }
+        if (m == 0.f) m = 1.f;
+        s[r] = m;
+        float *x = X + r * ldx;
+        for (int64_t i = 0; i < n; i++) x[i] = z[i] / m;
+    }
+}
+
+/* the ADC in place: saturate at ± bound (NaN kept, as NumPy's clip), round to a step */
+AVX512 static void adc(float *y, int64_t n, int saturates, float bound, int rounds) {
+    const float lo = -bound, hi = bound;
+    if (saturates)
+        for (int64_t t = 0; t < n; t++) y[t] = y[t] < lo ? lo : y[t] > hi ? hi : y[t];
+    if (rounds)
+        for (int64_t t = 0; t < n; t++) y[t] = rintf(y[t]);
+}
+
+/* Σ x² of n integer codes: exact in float32 in any order below 2^24 (the caller's bound),
+ * so summed in 16 lanes */
+AVX512 static float sum_squares(const float *x, int64_t n) {
+    float lane[16] = {0};
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int l = 0; l < 16; l++) lane[l] = lane[l] + x[i + l] * x[i + l];
+    float sum = 0.f;
+    for (; i < n; i++) sum = sum + x[i] * x[i];
+    for (int l = 0; l < 16; l++) sum = sum + lane[l];
+    return sum;
+}
+
+AVX512 int sn_chip_read(const sn_chip_read_args *a, const sn_settings *S) {
+    const int64_t M = a->M, K = a->K, N = a->N, R = a->rows;
+    if (M <= 0) return 0;
+    if (!S->fused_read || N % 16 || R <= 0 || !sn_own_product(S, N, R < K ? R : K))
+        return -1;
+    const int64_t nb = (K + R - 1) / R, MN = M * N;
+    float *Xg = malloc((size_t)GROUP * (size_t)K * sizeof(float));
+    if (!Xg) return -2;
+    float *const out = a->out;
+    /* every block's noise first, in the order NumPy draws it (block 0's into out) */
+    if (a->words)
+        for (int64_t b = 0; b < nb; b++)
+            sn_normal_from_words(a->words + b * MN, b ? a->ybuf + (b - 1) * MN : out, MN,
+                                 NULL, 0, S);
+    const sn_loops *loops = sn_loops_for(S);
+    for (int64_t r0 = 0; r0 < M; r0 += GROUP) {
+        const int64_t g = M - r0 < GROUP ? M - r0 : GROUP;
+        float *s = a->s + r0;
+        if (a->q > 0.f)
+            loops->dac(a->Z + r0 * a->ldz, a->ldz, g, K, a->q, Xg, K, s);
+        else
+            scale_only(a->Z + r0 * a->ldz, a->ldz, g, K, Xg, K, s);
+        for (int64_t b = 0; b < nb; b++) {
+            const int64_t k0 = b * R, kb = K - k0 < R ? K - k0 : R;
+            float *y = (b ? a->ybuf + (b - 1) * MN : out) + r0 * N;
+            if (a->words) /* σ of each row's read: σ² = var0 + c Σ x² (exact: integer codes) */
+                for (int64_t r = 0; r < g; r++) {
+                    float var = a->var0;
+                    if (a->var_per_x2 != 0.f)
+                        var = var + a->var_per_x2 * sum_squares(Xg + r * K + k0, kb);
+                    const float sigma = sqrtf(var);
+                    float *yr = y + r * N;
+                    for (int64_t j = 0; j < N; j++) yr[j] = yr[j] * sigma;
+                }
+            /* the block's column currents in ADC steps, onto its noise */
+            sn_own_gemm(g, N, kb, 1.f, Xg + k0, K, 1, a->W + k0 * a->ldw, a->ldw,
+                        a->words ? 1.f : 0.f, y, N, NULL, N, 0, S->sparse_share);
+            adc(y, g * N, a->saturates, a->bound, a->rounds);
+            if (b) { /* the digital sum of the blocks' partial sums */
+                float *o = out + r0 * N;
+                for (int64_t t = 0; t < g * N; t++) o[t] = o[t] + y[t];
+            }
+        }
+        for (int64_t r = 0; r < g; r++) { /* undo the input scaling; weight units; bias */
+            float *o = out + (r0 + r) * N;
+            const float sr = s[r];
+            for (int64_t j = 0; j < N; j++) o[j] = o[j] * sr;
+            for (int64_t j = 0; j < N; j++) o[j] = o[j] * a->scale[j];
+            for (int64_t j = 0; j < N; j++) o[j] = o[j] + a->bias[j];
+        }
+    }
+    free(Xg);
+    return 0;
+}
+
+#else /* not x86-64: never called (our product is AVX-512's) */
+int sn_chip_read(const sn_chip_read_args *a, const sn_settings *S) {
+    (void)a;
+    (void)S;
+    return -1;
+}
+#endif
