@@ -143,8 +143,26 @@ def expected_training_paths(case, threads, mode) -> set[str] | None:
     if mode not in ("forced_on", "own_dense"):
         return None
     sizes = case[0]
+    if not avx512_in(mode):
+        return set()
     # a hidden layer's forward product is ours (the output layer's is always BLAS's)
-    return OWN[mode] if avx512_in(mode) and len(sizes) > 2 else set()
+    paths = set(OWN[mode]) if len(sizes) > 2 else set()
+    if mode == "forced_on" and gathers_gradient(sizes, threads):
+        paths.add("own_gradient")
+    return paths
+
+
+def gathers_gradient(sizes, threads) -> bool:
+    """Whether some thread's share of some layer's update is whole vectors of 16 outputs (our
+    gathered tiles then make it; engine.c splits a hidden layer's neurons among the threads in
+    whole cache lines of 16, and each thread updates the output layer's weights from its share
+    of the inputs: every output)."""
+    T = threads
+    for n in sizes[1:-1]:  # the hidden layers' neurons, split
+        cuts = [n if t == T else min(n, (n * t // T + 8) // 16 * 16) for t in range(T + 1)]
+        if any(b > a and (b - a) % 16 == 0 for a, b in zip(cuts, cuts[1:])):
+            return True
+    return sizes[-1] % 16 == 0
 
 
 @pytest.mark.parametrize("mode", list(MODES))
@@ -299,23 +317,21 @@ def test_the_product_over_the_inputs_used_gives_the_full_products_sums():
                         A[3, 5], A[M - 1, 2] = np.nan, np.inf  # kept: NaN rows either way
                     B = rng.standard_normal((K, N)).astype(np.float32)
                     C0 = rng.standard_normal((M, N)).astype(np.float32)
-                    out = {}
-                    for mode in ("own_dense", "forced_on"):
-                        with _engine.using(**MODES[mode]):
-                            C = np.full((M, N), np.nan, np.float32)
-                            path = _matmul(A, B, C)
-                            C2 = C0.copy()
-                            _matmul(A, B, C2, -0.5, 2.0)
-                        out[mode] = (path, C, C2)
-                    assert out["own_dense"][0] == full and out["forced_on"][0] == used
-                    for a, b in zip(out["own_dense"][1:], out["forced_on"][1:]):
-                        np.testing.assert_array_equal(b, a)
-                    if M > 6 and K > 7:
-                        assert np.isnan(out["forced_on"][1][3]).all()
-    with _engine.using(**MODES["forced_on"]):  # A by columns: the full product
-        A = np.zeros((12, 40), np.float32)
-        assert _matmul(np.ascontiguousarray(A.T), np.ones((40, 16), np.float32),
-                       np.zeros((12, 16), np.float32), transposed=True) == full
+                    # A by rows (the forward product) and by columns (the update's Zᵀ δ)
+                    for At, by_columns in ((A, False), (np.ascontiguousarray(A.T), True)):
+                        out = {}
+                        for mode in ("own_dense", "forced_on"):
+                            with _engine.using(**MODES[mode]):
+                                C = np.full((M, N), np.nan, np.float32)
+                                path = _matmul(At, B, C, transposed=by_columns)
+                                C2 = C0.copy()
+                                _matmul(At, B, C2, -0.5, 2.0, transposed=by_columns)
+                            out[mode] = (path, C, C2)
+                        assert out["own_dense"][0] == full and out["forced_on"][0] == used
+                        for a, b in zip(out["own_dense"][1:], out["forced_on"][1:]):
+                            np.testing.assert_array_equal(b, a)
+                        if M > 6 and K > 7:
+                            assert np.isnan(out["forced_on"][1][3]).all()
     share = _engine.DEFAULT_SETTINGS["sparse_share"] / 1024
     with _engine.using(**{**MODES["forced_on"], "sparse_share":
                           _engine.DEFAULT_SETTINGS["sparse_share"]}):
@@ -329,6 +345,44 @@ def test_the_product_over_the_inputs_used_gives_the_full_products_sums():
             np.testing.assert_allclose(C, A.astype(np.float64) @ B, rtol=1e-4, atol=3e-3)
 
 
+@pytest.mark.skipif(not avx512_in("forced_on"), reason="our product needs AVX-512, which this "
+                    "CPU or environment (SYNAPSENET_KERNELS) does not give")
+def test_the_update_gathers_the_sparse_blocks_of_inputs_and_leaves_the_dense_to_blas():
+    """sn_own_gathered, the weight update's product Aᵀ δ (A by columns): blocks of 12 inputs
+    that are 0 in most samples by gathered tiles (the full product's bits), the others left
+    as runs of rows for BLAS."""
+    lib = _engine._LIB
+    lib.sn_own_gathered.restype = ctypes.c_int64
+    rng = np.random.default_rng(5)
+    B_, rows, N = 64, 12 * 7 + 5, 48
+    Z = rng.random((B_, rows), dtype=np.float32)
+    dense = [1, 2, 5, 7]  # blocks of 12 inputs (the last one of 5) with no zeros
+    for blk in set(range(8)) - set(dense):
+        Z[rng.random(B_) < 0.97, 12 * blk:12 * blk + 12] = 0  # a few samples use them
+    D = rng.standard_normal((B_, N)).astype(np.float32)
+    C0 = rng.standard_normal((rows, N)).astype(np.float32)
+    C = C0.copy()
+    runs = np.zeros(2 * (rows // 12 + 1), np.int64)
+    share = _engine.DEFAULT_SETTINGS["sparse_share"]
+    n = lib.sn_own_gathered(ctypes.c_int64(rows), ctypes.c_int64(N), ctypes.c_int64(B_),
+                            ctypes.c_float(-1.0), ctypes.c_void_p(Z.ctypes.data),
+                            ctypes.c_int64(1), ctypes.c_int64(rows),
+                            ctypes.c_void_p(D.ctypes.data), ctypes.c_int64(N),
+                            ctypes.c_float(1.0), ctypes.c_void_p(C.ctypes.data),
+                            ctypes.c_int64(N), ctypes.c_int64(share),
+                            ctypes.c_void_p(runs.ctypes.data))
+    # the runs: blocks 1–2 together, 5, 7 (the last, 5 rows)
+    assert runs[:2 * n].tolist() == [12, 24, 60, 12, 84, 5]
+    left = np.zeros(rows, bool)
+    for a, m in runs[:2 * n].reshape(-1, 2):
+        left[a:a + m] = True
+    np.testing.assert_array_equal(C[left], C0[left])  # not touched
+    full = C0.copy()
+    with _engine.using(**MODES["own_dense"]):
+        _matmul(np.ascontiguousarray(Z), D, full, -1.0, 1.0, transposed=True)
+    np.testing.assert_array_equal(C[~left], full[~left])
+
+
 # -- the hooks themselves -------------------------------------------------------------------
 def test_settings_change_only_inside_the_block_and_refuse_unknown_names():
     before = _engine.settings()
@@ -336,7 +390,8 @@ def test_settings_change_only_inside_the_block_and_refuse_unknown_names():
     with _engine.using(own_gemm_max=16, isa="portable") as now:
         assert now == {"isa": "portable", "own_gemm_max": 16,
                        "sparse_share": before["sparse_share"],
-                       "fused_read": before["fused_read"]}
+                       "fused_read": before["fused_read"],
+                       "gathered_update": before["gathered_update"]}
         assert not _engine.own_products() and _engine.isa_in_use() == "portable"
     assert _engine.settings() == before
     with pytest.raises(TypeError, match="unknown settings"):

@@ -136,11 +136,16 @@ class Settings(ctypes.Structure):
         # the chip's read of a layer (CrossbarArray.matvec) in one compiled call, where it
         # applies (1), or NumPy's lines, the twin it is tested against (0)
         ("fused_read", _I64),
+        # the weight update's product Zᵀδ by our gathered tiles for the blocks of inputs
+        # that are 0 in most of the batch (their share as sparse_share's), BLAS for the
+        # others (1); BLAS for all (0)
+        ("gathered_update", _I64),
     ]
 
     def as_dict(self) -> dict:
         return {"isa": ISAS[self.isa], "own_gemm_max": self.own_gemm_max,
-                "sparse_share": self.sparse_share, "fused_read": self.fused_read}
+                "sparse_share": self.sparse_share, "fused_read": self.fused_read,
+                "gathered_update": self.gathered_update}
 
     def copy(self, **changes) -> "Settings":
         """These settings, with ``changes`` (field values) made."""
@@ -148,7 +153,7 @@ class Settings(ctypes.Structure):
 
 
 DEFAULT_SETTINGS = {"isa": "avx512", "own_gemm_max": 1 << 18, "sparse_share": 768,
-                    "fused_read": 1}
+                    "fused_read": 1, "gathered_update": 1}
 #: every optional path forced on at any size (on the kernels this CPU has)
 FORCED_ON = {"own_gemm_max": 1 << 62, "sparse_share": 1024}
 
@@ -161,11 +166,11 @@ def _settings(values: dict) -> Settings:
     if not 0 <= share <= 1024:
         raise ValueError(f"sparse_share must be in 0…1024 (1024ths of the inputs), got {share}")
     return Settings(ISAS.index(isa), int(values["own_gemm_max"]), share,
-                    int(bool(values["fused_read"])))
+                    int(bool(values["fused_read"])), int(bool(values["gathered_update"])))
 
 
 #: the optional paths a compiled call reports it took (PATH_* in _accel/sn.h), as bits
-PATHS = {"own_gemm": 1, "own_sparse": 4}
+PATHS = {"own_gemm": 1, "own_sparse": 4, "own_gradient": 8}
 
 
 def path_names(bits: int) -> set[str]:

@@ -136,9 +136,11 @@ static float *at(float *p, int64_t offset) { return p ? p + offset : NULL; }
 /* the step on rows × count values of layer l's Wᵀ from offset `off` (see sn_update_weights) */
 static void update_weights(engine *e, int l, int64_t off, int64_t rows, int64_t count,
                            const float *A, int64_t lda, const float *D, int64_t ldd) {
-    sn_update_weights(e->K, e->gemm, &e->job.k, e->WT[l] + off, at(e->dWT[l], off),
-                      at(e->mW[l], off), at(e->vW[l], off), rows, count, e->ldw[l], A, lda, D,
-                      ldd, e->job.B);
+    const int took = sn_update_weights(&e->S, e->K, e->gemm, &e->job.k, e->WT[l] + off,
+                                       at(e->dWT[l], off), at(e->mW[l], off),
+                                       at(e->vW[l], off), rows, count, e->ldw[l], A, lda, D,
+                                       ldd, e->job.B);
+    if (took) atomic_fetch_or_explicit(&e->paths, took, memory_order_relaxed);
 }
 
 /* The biases [a, c) of layer l from δ's columns [a, c); the first layer's bias gradient must

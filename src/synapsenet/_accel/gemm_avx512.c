@@ -103,7 +103,7 @@ AVX512 static void tile_rows(int mr, int nv, int64_t K, const float *A, int64_t 
 
 AVX512 static inline __attribute__((always_inline)) void gathered_tile(
     const int mr, const int nv, const int32_t *restrict list, int64_t n,
-    const float *restrict A, int64_t ars, const float *restrict B, int64_t brs,
+    const float *restrict A, int64_t ars, int64_t acs, const float *restrict B, int64_t brs,
     float *restrict C, int64_t ldc, float alpha, float beta, const float *bias, int64_t nb,
     int act) {
     __m512 c[SR][4];
@@ -113,7 +113,7 @@ AVX512 static inline __attribute__((always_inline)) void gathered_tile(
         for (int v = 0; v < nv; v++) c[i][v] = _mm512_setzero_ps();
     for (int64_t u = 0; u < n; u++) {
         const int64_t k = list[u];
-        const float *b = B + k * brs, *a = A + k;
+        const float *b = B + k * brs, *a = A + k * acs;
         __m512 bv[4];
 #pragma GCC unroll 4
         for (int v = 0; v < nv; v++) bv[v] = _mm512_loadu_ps(b + 16 * v);
@@ -152,15 +152,15 @@ AVX512 static inline __attribute__((always_inline)) void gathered_tile(
 #define GATHERED(m)                                                                       \
     case m:                                                                               \
         switch (nv) {                                                                     \
-        case 1: gathered_tile(m, 1, list, n, A, ars, B, brs, C, ldc, alpha, beta, bias, nb, act); break; \
-        case 2: gathered_tile(m, 2, list, n, A, ars, B, brs, C, ldc, alpha, beta, bias, nb, act); break; \
-        case 3: gathered_tile(m, 3, list, n, A, ars, B, brs, C, ldc, alpha, beta, bias, nb, act); break; \
-        default: gathered_tile(m, 4, list, n, A, ars, B, brs, C, ldc, alpha, beta, bias, nb, act); \
+        case 1: gathered_tile(m, 1, list, n, A, ars, acs, B, brs, C, ldc, alpha, beta, bias, nb, act); break; \
+        case 2: gathered_tile(m, 2, list, n, A, ars, acs, B, brs, C, ldc, alpha, beta, bias, nb, act); break; \
+        case 3: gathered_tile(m, 3, list, n, A, ars, acs, B, brs, C, ldc, alpha, beta, bias, nb, act); break; \
+        default: gathered_tile(m, 4, list, n, A, ars, acs, B, brs, C, ldc, alpha, beta, bias, nb, act); \
         }                                                                                 \
         break;
 
 AVX512 static void gathered_rows(int mr, int nv, const int32_t *list, int64_t n, const float *A,
-                                 int64_t ars, const float *B, int64_t brs, float *C,
+                                 int64_t ars, int64_t acs, const float *B, int64_t brs, float *C,
                                  int64_t ldc, float alpha, float beta, const float *bias,
                                  int64_t nb, int act) {
     switch (mr) {
@@ -170,10 +170,25 @@ AVX512 static void gathered_rows(int mr, int nv, const int32_t *list, int64_t n,
 }
 #undef GATHERED
 
-/* the inputs (columns of A's mr rows, lda apart) that are not 0 in some row, into list;
- * returns how many */
-AVX512 static int64_t inputs_used(int mr, int64_t K, const float *A, int64_t lda, int32_t *list) {
+/* the inputs k (of A's mr rows: A(i, k) = A[i·ars + k·acs], ars or acs 1) that are not 0 in
+ * some row, into list; returns how many */
+AVX512 static int64_t inputs_used(int mr, int64_t K, const float *A, int64_t ars, int64_t acs,
+                                  int32_t *list, int64_t most) {
     int64_t n = 0;
+    if (acs != 1) { /* the rows side by side (the gradient's Aᵀ): each k's mr values at once,
+                     * until more than `most` are used (the block is then not gathered) */
+        const __mmask16 rows = (__mmask16)((1u << mr) - 1);
+        for (int64_t k = 0; k < K; k++) {
+            if ((k & 63) == 0 && n > most) return n;
+            const __mmask16 used = _mm512_mask_cmp_ps_mask(
+                rows, _mm512_maskz_loadu_ps(rows, A + k * acs), _mm512_setzero_ps(),
+                _CMP_NEQ_UQ);
+            list[n] = (int32_t)k;
+            n += used != 0;
+        }
+        return n;
+    }
+    const int64_t lda = ars;
     __m512i at = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i sixteen = _mm512_set1_epi32(16);
     for (int64_t k = 0; k < K; k += 16) {
@@ -194,22 +209,23 @@ AVX512 static int64_t inputs_used(int mr, int64_t K, const float *A, int64_t lda
 /* C's rows i … i + mr (mr ≤ MR) by gathered tiles, if at most share 1024ths of the inputs
  * are used in each half (`lists`: 2 (K + 16) indices); returns whether it did */
 AVX512 static int gathered(int64_t i, int mr, int64_t N, int64_t K, float alpha, const float *A,
-                           int64_t lda, const float *B, int64_t brs, float beta, float *C,
-                           int64_t ldc, const float *bias, int64_t n, int act, int64_t share,
-                           int32_t *lists) {
+                           int64_t ars, int64_t acs, const float *B, int64_t brs, float beta,
+                           float *C, int64_t ldc, const float *bias, int64_t n, int act,
+                           int64_t share, int32_t *lists) {
     const int h = mr > SR ? SR : mr;
-    int64_t used[2] = {inputs_used(h, K, A + i * lda, lda, lists), 0};
+    const int64_t most = share * K / 1024;
+    int64_t used[2] = {inputs_used(h, K, A + i * ars, ars, acs, lists, most), 0};
     if (used[0] * 1024 > share * K) return 0;
     int32_t *second = lists + K + 16;
-    if (mr > h &&
-        (used[1] = inputs_used(mr - h, K, A + (i + h) * lda, lda, second)) * 1024 > share * K)
+    if (mr > h && (used[1] = inputs_used(mr - h, K, A + (i + h) * ars, ars, acs, second,
+                                         most)) * 1024 > share * K)
         return 0;
     for (int half = 0; half < (mr > h ? 2 : 1); half++) {
         const int64_t r = i + half * h;
         const int rows = half ? mr - h : h;
         for (int64_t j = 0; j < N; j += 64) {
             const int nv = N - j >= 64 ? 4 : (int)((N - j) / 16);
-            gathered_rows(rows, nv, half ? second : lists, used[half], A + r * lda, lda,
+            gathered_rows(rows, nv, half ? second : lists, used[half], A + r * ars, ars, acs,
                           B + j, brs, C + r * ldc + j, ldc, alpha, beta,
                           bias ? bias + j : NULL, n - j, act);
         }
@@ -228,13 +244,13 @@ AVX512 int sn_own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float
                        int64_t share) {
     /* the inputs a block of rows uses: on the stack for most layers */
     int32_t small[2 * (2048 + 16)], *lists = NULL;
-    if (share > 0 && acs == 1)
+    if (share > 0 && (acs == 1 || ars == 1))
         lists = K <= 2048 ? small : malloc(2 * ((size_t)K + 16) * sizeof(int32_t));
     int took = 0;
     for (int64_t i = 0; i < M; i += MR) {
         const int mr = M - i < MR ? (int)(M - i) : MR;
-        if (lists && gathered(i, mr, N, K, alpha, A, ars, B, brs, beta, C, ldc, bias, n, act,
-                              share, lists)) {
+        if (lists && gathered(i, mr, N, K, alpha, A, ars, acs, B, brs, beta, C, ldc, bias, n,
+                              act, share, lists)) {
             took = PATH_OWN_SPARSE;
             continue;
         }
@@ -252,7 +268,44 @@ AVX512 int sn_own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float
     return took;
 }
 
+/* The rows of C (M × N, N a multiple of 16) = α A B + β C whose blocks of MR rows each use at
+ * most `share` 1024ths of the K inputs, by gathered tiles; the other rows are left for the
+ * caller, as runs (first row, count) into `runs` (room for M / MR + 1). Returns how many
+ * runs. The weight update's product (A the layer's inputs by columns, Aᵀ δ): BLAS makes a
+ * dense block's faster than our full tiles do there. */
+AVX512 int64_t sn_own_gathered(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                               int64_t ars, int64_t acs, const float *B, int64_t brs,
+                               float beta, float *C, int64_t ldc, int64_t share,
+                               int64_t *runs) {
+    int32_t small[2 * (2048 + 16)], *lists = NULL;
+    int64_t n = 0;
+    if (share > 0 && (acs == 1 || ars == 1))
+        lists = K <= 2048 ? small : malloc(2 * ((size_t)K + 16) * sizeof(int32_t));
+    for (int64_t i = 0; i < M; i += MR) {
+        const int mr = M - i < MR ? (int)(M - i) : MR;
+        if (lists && gathered(i, mr, N, K, alpha, A, ars, acs, B, brs, beta, C, ldc, NULL, N, 0,
+                              share, lists))
+            continue;
+        if (n && runs[2 * n - 2] + runs[2 * n - 1] == i) {
+            runs[2 * n - 1] += mr;  /* the run goes on */
+        } else {
+            runs[2 * n] = i, runs[2 * n + 1] = mr;
+            n++;
+        }
+    }
+    if (lists != small) free(lists);
+    return n;
+}
+
 #else  /* not x86-64: never called (sn_cpu_isa is ISA_PORTABLE there) */
+int64_t sn_own_gathered(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                        int64_t ars, int64_t acs, const float *B, int64_t brs, float beta,
+                        float *C, int64_t ldc, int64_t share, int64_t *runs) {
+    (void)N; (void)K; (void)alpha; (void)A; (void)ars; (void)acs; (void)B; (void)brs;
+    (void)beta; (void)C; (void)ldc; (void)share;
+    runs[0] = 0, runs[1] = M;
+    return M > 0;
+}
 int sn_own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float *A, int64_t ars,
                 int64_t acs, const float *B, int64_t brs, float beta, float *C, int64_t ldc,
                 const float *bias, int64_t n, int act, int64_t share) {

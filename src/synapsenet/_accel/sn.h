@@ -54,7 +54,7 @@ enum { OPT_SGD = 0, OPT_ADAM = 1, OPT_MOMENTUM = 2 };
 /* instruction sets the element-wise loops are compiled for (and our product needs AVX-512) */
 enum { ISA_PORTABLE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
 /* the optional paths, as bits of what a call reports it took (for the tests' hooks) */
-enum { PATH_OWN_GEMM = 1, PATH_OWN_SPARSE = 4 };
+enum { PATH_OWN_GEMM = 1, PATH_OWN_SPARSE = 4, PATH_OWN_GRADIENT = 8 };
 /* CBLAS's constants */
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
 
@@ -73,6 +73,8 @@ typedef struct {
                                 * (0: never) */
     int64_t fused_read;        /* the chip's read of a layer in one call (chipread.c): 1, or 0
                                 * for CrossbarArray.matvec's NumPy lines */
+    int64_t gathered_update;   /* the weight update's product skips, as the forward product
+                                * does, inputs 0 in most samples (update.c): 1, or 0 for BLAS */
 } sn_settings;
 
 /* The constants of an optimiser step (see optimizers.py): Adam's folded step and ε' (or η for
@@ -133,6 +135,13 @@ int sn_own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float *A, in
                 int64_t acs, const float *B, int64_t brs, float beta, float *C, int64_t ldc,
                 const float *bias, int64_t n, int act, int64_t share);
 
+/* gemm_avx512.c: the rows of C = α A B + β C whose blocks of rows use at most `share` 1024ths
+ * of the inputs, by gathered tiles; the others' runs (first row, count) into runs (room for
+ * M / 12 + 1 pairs), their number returned (x86-64 only; elsewhere every row) */
+int64_t sn_own_gathered(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                        int64_t ars, int64_t acs, const float *B, int64_t brs, float beta,
+                        float *C, int64_t ldc, int64_t share, int64_t *runs);
+
 /* output.c */
 double sn_softmax_row(const float *u, float *z, int64_t n);
 /* The output layer of B rows: U (B × n, Σ_t partials without b) += b, z = f(u) into U, the
@@ -145,10 +154,12 @@ double sn_output_layer(const sn_loops *K, int act, int loss, int64_t n, int64_t 
 
 /* update.c: the step on a block of Wᵀ (rows × count from W, rows ld apart) from the layer's
  * inputs A (B × rows, lda) and its δ (B × count, ldd), G the gradient's block (unused for
- * OPT_SGD, whose step is made inside the product); m, v the optimiser state's blocks or NULL */
-void sn_update_weights(const sn_loops *K, gemm_fn gemm, const sn_optim *k, float *W, float *G,
-                       float *m, float *v, int64_t rows, int64_t count, int64_t ld,
-                       const float *A, int64_t lda, const float *D, int64_t ldd, int64_t B);
+ * OPT_SGD, whose step is made inside the product); m, v the optimiser state's blocks or NULL.
+ * Returns PATH_OWN_GRADIENT where our gathered tiles made some of the gradient. */
+int sn_update_weights(const sn_settings *S, const sn_loops *K, gemm_fn gemm, const sn_optim *k,
+                       float *W, float *G, float *m, float *v, int64_t rows, int64_t count,
+                       int64_t ld, const float *A, int64_t lda, const float *D, int64_t ldd,
+                       int64_t B);
 /* biases b[0..count) from δ (B rows of count, ldd apart): db = Σ_batch δ, then the step */
 void sn_update_biases(const sn_loops *K, const sn_optim *k, float *b, float *db, float *m,
                       float *v, int64_t count, const float *D, int64_t ldd, int64_t B);
