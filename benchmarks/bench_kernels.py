@@ -9,8 +9,10 @@ cross-entropy, plain SGD) on 20,000 samples, and inference of 10,000 rows:
 * ``shipped``      the settings as shipped (our AVX-512 product where it applies, the loops
                    compiled for the CPU's best instruction set, NumPy's BLAS);
 * ``blas_product`` every forward product OpenBLAS's (``own_gemm_max=0``);
-* ``full_product`` our product over every input, the zeros of a block of rows included
-                   (``sparse_share=0``);
+* ``full_product`` our products over every input, the zeros of a block of rows included
+                   (``sparse_share=0``: the forward product's and the update's);
+* ``blas_update``  the weight update's product Zᵀδ all OpenBLAS's, the forward product still
+                   over the inputs used (``gathered_update=0``);
 * ``avx2_loops``   no AVX-512 at all: the loops compiled for AVX2, OpenBLAS's products;
 * ``portable``     the loops compiled for any CPU (x86-64's SSE2), OpenBLAS's products;
 * ``scipy_blas``   as shipped but on SciPy's BLAS (the cython_blas capsules) instead of
@@ -37,6 +39,7 @@ def variants():
         "shipped": contextlib.nullcontext,
         "blas_product": lambda: _engine.using(own_gemm_max=0),
         "full_product": lambda: _engine.using(sparse_share=0),
+        "blas_update": lambda: _engine.using(gathered_update=0),
         "avx2_loops": lambda: _engine.using(isa="avx2"),
         "portable": lambda: _engine.using(isa="portable"),
     }

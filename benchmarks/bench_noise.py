@@ -1,13 +1,15 @@
 """The chip's Gaussian noise, compiled against its NumPy twin, in the same run (A/B).
 
-Two peers timed in alternation (``synapsenet.bench.interleaved``, 7 rounds): ``compiled``,
-as shipped (``_accel/noise.c``: the Box–Muller transform in one pass), and ``numpy``, the
-same draws by NumPy's lines (``SYNAPSENET_ENGINE=numpy`` for the block, which in these calls
-switches only the noise). Timed: ``hardware.noise.standard_normal`` alone on 10,000 × 260
-float32 values with a σ per row, as the chip draws them, and ``deploy(net, "pcm").predict``
-of MNIST's 10,000 test images through 784-256-10 (trained 2 epochs, as bench_hardware.py).
-Prints the best time of each and the median over rounds of numpy's time over compiled's
-(above 1: the compiled pass is faster by that much).
+Three peers timed in alternation (``synapsenet.bench.interleaved``, 7 rounds): ``compiled``,
+as shipped (``_accel/noise.c``: the generator's words by ``sn_sfc64_fill``, the Box–Muller
+transform in one pass); ``numpy_words``, the same but the words by NumPy's ``random_raw``;
+and ``numpy``, the same draws by NumPy's lines (``SYNAPSENET_ENGINE=numpy`` for the block,
+which also turns the chip's one-call read off). Timed: ``hardware.noise.standard_normal``
+alone on 10,000 × 260 float32 values with a σ per row from an SFC64 generator, as the chip
+draws them, and ``deploy(net, "pcm").predict`` of MNIST's 10,000 test images through
+784-256-10 (trained 2 epochs, as bench_hardware.py). Prints the best time of each and the
+median over rounds of each peer's time over compiled's (above 1: the compiled pass is faster
+by that much).
 
     python benchmarks/bench_noise.py [--data-dir ../shared/data] [--threads 2]
 """
@@ -40,19 +42,34 @@ def numpy_noise():
             os.environ["SYNAPSENET_ENGINE"] = before
 
 
+@contextlib.contextmanager
+def numpy_words():
+    before = _engine.random_raw
+    _engine.random_raw = lambda bit_generator, n: bit_generator.random_raw(n)
+    try:
+        yield
+    finally:
+        _engine.random_raw = before
+
+
 def peers(fn):
-    def numpy_pass():
-        with numpy_noise():
-            fn()
-    return {"compiled": fn, "numpy": numpy_pass}
+    def under(ctx):
+        def run():
+            with ctx():
+                fn()
+        return run
+    return {"compiled": fn, "numpy_words": under(numpy_words), "numpy": under(numpy_noise)}
 
 
 def report(what, times, out):
-    ratio = float(np.median(np.array(times["numpy"]) / np.array(times["compiled"])))
+    base = np.array(times["compiled"])
+    ratios = {k: float(np.median(np.array(v) / base)) for k, v in times.items()
+              if k != "compiled"}
     best = {k: min(v) for k, v in times.items()}
-    out[what] = {"best_seconds": best, "median_ratio": ratio, "rounds": times}
-    print(f"{what}: compiled {1e3 * best['compiled']:.2f} ms, numpy {1e3 * best['numpy']:.2f} "
-          f"ms (best)  ×{ratio:.2f} (median of {len(times['numpy'])} rounds)", flush=True)
+    out[what] = {"best_seconds": best, "median_ratios": ratios, "rounds": times}
+    print(f"{what}: " + ", ".join(f"{k} {1e3 * b:.2f} ms" + (f" ×{ratios[k]:.2f}" if k in ratios
+                                                            else "") for k, b in best.items())
+          + f" (best; ratios the median of {len(base)} rounds)", flush=True)
 
 
 def main():
@@ -64,7 +81,7 @@ def main():
     out = {"threads": a.threads, "isa": _engine.isa_in_use(), "compiler": _engine.COMPILER}
     print(f"threads {a.threads}; ISA {out['isa']}; {out['compiler']}")
     with threadpool_limits(a.threads):
-        rng = np.random.default_rng(0)
+        rng = np.random.Generator(np.random.SFC64(0))  # the chip's generator
         z = np.empty((10_000, 260), np.float32)
         sigma = rng.uniform(0.5, 2.0, len(z)).astype(np.float32)
         work = np.empty(z.size + 2, np.uint32)
