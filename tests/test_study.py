@@ -9,15 +9,13 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import EXE, needs_exe, refused, synapsenet
 
 from synapsenet import Network
 from synapsenet.errors import ConfigError
@@ -25,8 +23,6 @@ from synapsenet.hardware.config import load_config
 from synapsenet.study import Axis, Grid, backends, inference, parse_values, training
 from synapsenet.study.grid import cell_seed
 
-EXE = shutil.which("synapsenet", path=str(Path(sys.executable).parent)) or shutil.which(
-    "synapsenet")
 
 
 @contextlib.contextmanager
@@ -277,14 +273,7 @@ def test_ray_runs_a_lost_workers_task_again(digits, ray_cluster, tmp_path, monke
 
 # -- through the command -------------------------------------------------------------------
 def cli(*args, env=None, timeout=120):
-    return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
-
-
-def refused(p, message):
-    assert p.returncode == 2, p.stderr + p.stdout
-    assert message in p.stderr, p.stderr
-    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    return synapsenet(*args, env=env, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -293,9 +282,6 @@ def model(digits, tmp_path_factory):
             tmp_path_factory.mktemp("m") / "run", "-q", "--no-plots")
     assert p.returncode == 0, p.stderr
     return p.stdout.split(" in ")[-1].strip() + "/model.safetensors"
-
-
-needs_exe = pytest.mark.skipif(EXE is None, reason="the synapsenet command is not installed")
 
 
 @needs_exe
