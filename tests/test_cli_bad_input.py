@@ -178,6 +178,30 @@ CASES = [
          ["cost", "{model}", "--train-samples", "0"], "--train-samples must be ≥ 1, got 0"),
     case("unknown hardware preset", ["sweep", "{model}", "--vary", "adc_bits=4",
                                      "--hardware", "flash"], "unknown hardware 'flash'"),
+
+    # -- a hardware file's [cost] table: refused alike by every command that reads the file --
+    *[case(f"unknown cost constant in a hardware file ({args[0]})", args,
+           "hardware config 'chip.toml' [cost]: unknown cost constant 'nodee'",
+           {"chip.toml": 'preset = "pcm"\n[cost]\nnodee = "7nm"\n'})
+      for args in (["train", "--dataset", "xor", "--hardware", "chip.toml"],
+                   ["study", "--dataset", "xor", "--vary", "hardware=pcm,chip.toml", "--out",
+                    "s"],
+                   ["evaluate", "{model}", "--hardware", "chip.toml"],
+                   ["sweep", "{model}", "--vary", "hardware=chip.toml"],
+                   ["sweep", "{model}", "--vary", "adc_bits=4", "--hardware", "chip.toml"],
+                   ["cost", "{model}", "--hardware", "chip.toml"])],
+    case("a hardware file's [cost] that is not a table",
+         ["train", "--dataset", "xor", "--hardware", "chip.toml"],
+         "hardware config 'chip.toml': [cost] must be a table, got 3",
+         {"chip.toml": 'preset = "pcm"\ncost = 3\n'}),
+    case("an unknown node in a hardware file's [cost]",
+         ["evaluate", "{model}", "--hardware", "chip.toml"],
+         "hardware config 'chip.toml' [cost]: unknown technology node '3nm'",
+         {"chip.toml": 'preset = "pcm"\n[cost]\nnode = "3nm"\n'}),
+    case("a negative energy in a hardware file",
+         ["train", "--dataset", "xor", "--hardware", "chip.toml"],
+         "hardware config 'chip.toml': [energy] read_voltage must be ≥ 0 and finite, got -0.2",
+         {"chip.toml": 'preset = "pcm"\n[energy]\nread_voltage = -0.2\n'}),
 ]
 
 
