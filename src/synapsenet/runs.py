@@ -824,6 +824,9 @@ class HeldOut:
     seed: int  # of the data's draw and split
     warning: str | None = None  # the raw inputs are far from those the network saw
     chip: Network | None = None  # the network on the chip it trained on, if saved with one
+    # the data set as loaded (raw) and the fraction its run held out, for ``training_split``
+    source: datasets.Dataset | None = None
+    test_split: float = 0.2
 
 
 def load_held_out(model, dataset=None, *, data_dir=None, label_column=None,
@@ -849,8 +852,9 @@ def load_held_out(model, dataset=None, *, data_dir=None, label_column=None,
     ds = datasets.load(name, data_dir=data_dir,
                        label_column=label_column or drawn.get("label_column"),
                        n_samples=drawn.get("n_samples"), noise=drawn.get("noise"), seed=seed)
+    test_split = drawn.get("test_split", 0.2)
     if same:
-        _, _, X, y = split_test(ds, drawn.get("test_split", 0.2), seed)
+        _, _, X, y = split_test(ds, test_split, seed)
     else:
         X, y = (ds.X, ds.y) if ds.X_test is None else (ds.X_test, ds.y_test)
     if X.shape[1] != net.n_inputs:
@@ -858,22 +862,20 @@ def load_held_out(model, dataset=None, *, data_dir=None, label_column=None,
                         f"{net.n_inputs}")
     scaler = model_scaler(user, net.n_inputs)
     return HeldOut(net, user, name, scaler.transform(X, net.dtype), y, seed,
-                   scaler.range_warning(X, what=f"the inputs of dataset {name!r}"), trained)
+                   scaler.range_warning(X, what=f"the inputs of dataset {name!r}"), trained,
+                   ds, test_split)
 
 
-def training_split(held: HeldOut, *, data_dir=None, label_column=None):
+def training_split(held: HeldOut):
     """(X, y): the training split of ``held``'s dataset (the samples its run trained on, on
-    the dataset it was trained on), scaled as it was trained."""
+    the dataset it was trained on), scaled as it was trained: from the data
+    ``load_held_out`` loaded, not loaded again."""
     from .datasets.preprocessing import model_scaler
 
-    user, net = held.user, held.network
-    drawn = user.get("data", {}) if held.dataset == user.get("dataset") else {}
-    ds = datasets.load(held.dataset, data_dir=data_dir,
-                       label_column=label_column or drawn.get("label_column"),
-                       n_samples=drawn.get("n_samples"), noise=drawn.get("noise"),
-                       seed=held.seed)
-    X, y, _, _ = split_test(ds, drawn.get("test_split", 0.2), held.seed)
-    return model_scaler(user, net.n_inputs).transform(X, net.dtype), y
+    if held.source is None:
+        raise ValueError("training_split needs the HeldOut of load_held_out (its data set)")
+    X, y, _, _ = split_test(held.source, held.test_split, held.seed)
+    return model_scaler(held.user, held.network.n_inputs).transform(X, held.network.dtype), y
 
 
 def chip_fit_options(net) -> dict:
