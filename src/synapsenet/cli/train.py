@@ -40,8 +40,7 @@ def run(args) -> int:
         folder = None
         if args.resume:  # held before its checkpoint is read: one run continues it
             folder = stack.enter_context(runs.RunFolder(args.resume, resume=True))
-        cfg, checkpoint = runs.resolve_options(cli_values, config=args.config,
-                                               resume=args.resume)
+        cfg, checkpoint = runs.resolve_options(cli_values, config=args.config, resume=args.resume)
         return _train(args, cfg, checkpoint, folder, stack)
 
 
