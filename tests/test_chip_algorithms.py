@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import chip_config, ideal_law
 from test_cli import ok, run
 
 import synapsenet as sn
@@ -18,17 +19,6 @@ def law_file(tmp_path, text, name="law.toml"):
     return str(path)
 
 
-def ideal(tmp_path, continuous=True, dw_min=0.001):
-    return law_file(tmp_path, f'law = "ideal"\ndw_min = {dw_min}\ncontinuous = '
-                    f'{str(continuous).lower()}\nw_min = -1.0\nw_max = 1.0\n',
-                    f"ideal-{continuous}-{dw_min}.toml")
-
-
-def chip_config(**learning):
-    return hardware.load_config("ideal").replace(
-        **{f"learning.{k}": v for k, v in learning.items()})
-
-
 @pytest.mark.parametrize("synapse", ["pair", "reference"])
 def test_mixed_precision_with_no_threshold_on_a_continuous_device_is_sgd(tmp_path, data,
                                                                           synapse):
@@ -40,7 +30,7 @@ def test_mixed_precision_with_no_threshold_on_a_continuous_device_is_sgd(tmp_pat
     for threshold in (0.0, 1.0):
         chip = hardware.deploy(
             sn.Network.from_sizes([5, 7, 2], hidden="tanh", output="softmax", seed=2),
-            chip_config(device=ideal(tmp_path), synapse=synapse, weight_max=8.0,
+            chip_config(device=ideal_law(tmp_path), synapse=synapse, weight_max=8.0,
                         algorithm="mixed_precision", threshold=threshold))
         chip.fit(X, y, **kw)
         nets[threshold] = chip
@@ -53,7 +43,7 @@ def test_mixed_precision_with_no_threshold_on_a_continuous_device_is_sgd(tmp_pat
 @pytest.mark.parametrize("threshold", [1.0, 2.5])
 def test_the_accumulator_keeps_what_is_below_the_threshold(tmp_path, threshold):
     """n = trunc(χ / ε) pulses where |χ| ≥ threshold · ε, and χ keeps the rest, exactly."""
-    cfg = LearningConfig(device=ideal(tmp_path, continuous=False, dw_min=0.01),
+    cfg = LearningConfig(device=ideal_law(tmp_path, continuous=False, dw_min=0.01),
                          synapse="reference", weight_max=1.0, algorithm="mixed_precision",
                          threshold=threshold)
     layer = sn.Dense(4, 3, "identity", W=np.zeros((3, 4), np.float32), b=np.zeros(3))
@@ -80,7 +70,7 @@ def test_the_accumulator_keeps_what_is_below_the_threshold(tmp_path, threshold):
 
 
 def test_tiki_taka_moves_a_column_of_A_into_C(tmp_path):
-    cfg = LearningConfig(device=ideal(tmp_path), synapse="reference", weight_max=1.0,
+    cfg = LearningConfig(device=ideal_law(tmp_path), synapse="reference", weight_max=1.0,
                          algorithm="tiki_taka", transfer_every=2, transfer_lr=0.5,
                          fast_weight=0.25)
     W0 = np.arange(12, dtype=np.float32).reshape(3, 4) / 40

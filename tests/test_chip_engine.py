@@ -10,6 +10,7 @@ devices: the engine draws its own normals, so the same in distribution.
 
 import numpy as np
 import pytest
+from conftest import network_of
 from scipy import stats
 
 import synapsenet as sn
@@ -388,9 +389,8 @@ def test_the_counts_of_a_reproduce_run(monkeypatch):
     y = rng.integers(0, 10, 64)
     monkeypatch.setenv("SYNAPSENET_ENGINE", "")
     Ws = rp.initial_weights("gst-pcm", np.random.default_rng(1))
-    net = sn.Network([sn.Dense(W.shape[1], W.shape[0], "sigmoid", W=W, b=np.zeros(len(W)))
-                      for W in Ws]).on(hardware.Analog(rp.hardware_config("gst-pcm"),
-                                                       meter=True))
+    net = network_of(*Ws, activation="sigmoid").on(
+        hardware.Analog(rp.hardware_config("gst-pcm"), meter=True))
     net.fit(X, y, epochs=1, learning_rate=0.4, mode="sgd", shuffle=False)
     assert net.train_config["engine"].startswith("compiled")
     c = net.substrate.counters

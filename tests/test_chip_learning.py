@@ -2,22 +2,11 @@
 
 import numpy as np
 import pytest
+from conftest import chip_config, ideal_law, network_of
 
 import synapsenet as sn
 from synapsenet import hardware
 from synapsenet.hardware.learning import DeviceSynapses, LearningConfig
-
-
-def chip_config(**learning):
-    cfg = hardware.load_config("ideal")
-    return cfg.replace(**{f"learning.{k}": v for k, v in learning.items()})
-
-
-def ideal_law(tmp_path, continuous=True, dw_min=0.001):
-    path = tmp_path / f"ideal-{continuous}.toml"
-    path.write_text(f'law = "ideal"\ndw_min = {dw_min}\ncontinuous = {str(continuous).lower()}\n'
-                    'w_min = -1.0\nw_max = 1.0\n')
-    return str(path)
 
 
 @pytest.mark.parametrize("synapse", ["pair", "reference"])
@@ -218,7 +207,7 @@ def test_a_one_bit_dac_and_an_adc_over_every_row():
                                                    "io.input_scaling": "fixed"})
     W = np.ones((2, 10), np.float32)
     W[1] = -1
-    net = sn.Network([sn.Dense(10, 2, "identity", W=W, b=np.zeros(2))])
+    net = network_of(W)
     chip = hardware.deploy(net, cfg)
     x = np.array([[0.5, 0.7, 1.0, 0.49, 0.2, 0, 0, 0, 0, 0]], np.float32)
     step = 10 / 7  # 4 bits: codes −7…7 over ±10 rows

@@ -4,25 +4,16 @@ test_cli_bad_input.py."""
 import csv
 import json
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import EXE, command_env, needs_exe
+from conftest import synapsenet as run
 
-EXE = shutil.which("synapsenet", path=str(Path(sys.executable).parent)) or shutil.which(
-    "synapsenet")
-pytestmark = pytest.mark.skipif(EXE is None, reason="the synapsenet command is not installed")
-
-
-def run(*args, cwd=None, timeout=300):
-    env = {**os.environ, "COLUMNS": "120"}
-    return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True, cwd=cwd,
-                          timeout=timeout, env=env)
+pytestmark = needs_exe
 
 
 def ok(*args, **kw):
@@ -141,7 +132,7 @@ def test_sigint_saves_checkpoint_and_resume_finishes(tmp_path):
     proc = subprocess.Popen([EXE, "train", "--dataset", "digits", "--mode", "sgd",
                              "--epochs", "400", "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "COLUMNS": "120"})
+                            env=command_env())
     # wait until training has begun (the header line is printed just before it)
     deadline = time.time() + 120
     for line in proc.stdout:

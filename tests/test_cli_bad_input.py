@@ -9,18 +9,11 @@ small trained xor model (2 inputs), and {int8} a copy of it whose first weights 
 `files` are written into {tmp} before the command runs ('name/': a folder).
 """
 
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
+from conftest import needs_exe, refused, synapsenet
 
-EXE = shutil.which("synapsenet", path=str(Path(sys.executable).parent)) or shutil.which(
-    "synapsenet")
-pytestmark = pytest.mark.skipif(EXE is None, reason="the synapsenet command is not installed")
+pytestmark = needs_exe
 
 
 def case(why, args, message, files=None):
@@ -185,6 +178,30 @@ CASES = [
          ["cost", "{model}", "--train-samples", "0"], "--train-samples must be ≥ 1, got 0"),
     case("unknown hardware preset", ["sweep", "{model}", "--vary", "adc_bits=4",
                                      "--hardware", "flash"], "unknown hardware 'flash'"),
+
+    # -- a hardware file's [cost] table: refused alike by every command that reads the file --
+    *[case(f"unknown cost constant in a hardware file ({args[0]})", args,
+           "hardware config 'chip.toml' [cost]: unknown cost constant 'nodee'",
+           {"chip.toml": 'preset = "pcm"\n[cost]\nnodee = "7nm"\n'})
+      for args in (["train", "--dataset", "xor", "--hardware", "chip.toml"],
+                   ["study", "--dataset", "xor", "--vary", "hardware=pcm,chip.toml", "--out",
+                    "s"],
+                   ["evaluate", "{model}", "--hardware", "chip.toml"],
+                   ["sweep", "{model}", "--vary", "hardware=chip.toml"],
+                   ["sweep", "{model}", "--vary", "adc_bits=4", "--hardware", "chip.toml"],
+                   ["cost", "{model}", "--hardware", "chip.toml"])],
+    case("a hardware file's [cost] that is not a table",
+         ["train", "--dataset", "xor", "--hardware", "chip.toml"],
+         "hardware config 'chip.toml': [cost] must be a table, got 3",
+         {"chip.toml": 'preset = "pcm"\ncost = 3\n'}),
+    case("an unknown node in a hardware file's [cost]",
+         ["evaluate", "{model}", "--hardware", "chip.toml"],
+         "hardware config 'chip.toml' [cost]: unknown technology node '3nm'",
+         {"chip.toml": 'preset = "pcm"\n[cost]\nnode = "3nm"\n'}),
+    case("a negative energy in a hardware file",
+         ["train", "--dataset", "xor", "--hardware", "chip.toml"],
+         "hardware config 'chip.toml': [energy] read_voltage must be ≥ 0 and finite, got -0.2",
+         {"chip.toml": 'preset = "pcm"\n[energy]\nread_voltage = -0.2\n'}),
 ]
 
 
@@ -195,9 +212,8 @@ def models(tmp_path_factory):
     from safetensors.numpy import save_file
 
     out = tmp_path_factory.mktemp("models")
-    p = subprocess.run([EXE, "train", "--dataset", "xor", "--layers", "2", "--epochs", "2",
-                        "--out", str(out / "run"), "-q", "--no-plots"], capture_output=True,
-                       text=True, timeout=300)
+    p = synapsenet("train", "--dataset", "xor", "--layers", "2", "--epochs", "2",
+                   "--out", out / "run", "-q", "--no-plots")
     assert p.returncode == 0, p.stderr
     model = out / "run" / "model.safetensors"
     with safe_open(str(model), framework="np") as f:
@@ -214,10 +230,6 @@ def test_refused_with_one_line_and_status_2(args, message, files, tmp_path, mode
     args = [a.format(tmp=tmp_path, **models) for a in args]
     if args[0] == "train" and "--resume" not in args and "--out" not in args:
         args += ["--out", str(tmp_path / "run")]
-    p = subprocess.run([EXE, *args], capture_output=True, text=True, cwd=tmp_path, timeout=300,
-                       env={**os.environ, "COLUMNS": "120"})
-    assert p.returncode == 2, p.stderr + p.stdout
-    assert message in p.stderr
-    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    refused(synapsenet(*args, cwd=tmp_path), message)
     left = sorted(f.name for f in tmp_path.iterdir())
     assert left == sorted(n.rstrip("/") for n in files)  # nothing left behind

@@ -26,12 +26,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import EXE, command_env, needs_exe, refused, synapsenet
 
 from synapsenet import files, model_file, runs
 
-EXE = shutil.which("synapsenet", path=str(Path(sys.executable).parent)) or shutil.which(
-    "synapsenet")
-pytestmark = pytest.mark.skipif(EXE is None, reason="the synapsenet command is not installed")
+pytestmark = needs_exe
 
 # ~½ s of training on the digits, a checkpoint every epoch: kills land in training, in
 # checkpoint writes and in the final save. A network this small trains on one thread, its
@@ -60,23 +59,12 @@ def digits_as_idx(tmp_path_factory):
             struct.pack(">II", 0x801, n) + y[rows].tobytes())
 
 
-def env():
-    return {**os.environ, "COLUMNS": "120"}
-
-
 def command(args):
     return [str(a).format(digits=DIGITS) for a in args]
 
 
-def run(*args, cwd=None, timeout=300, exe=(EXE,)):
-    return subprocess.run([*exe, *command(args)], capture_output=True, text=True, cwd=cwd,
-                          timeout=timeout, env=env())
-
-
-def refused(p, message):
-    assert p.returncode == 2, p.stderr + p.stdout
-    assert message in p.stderr, p.stderr
-    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+def run(*args, cwd=None, timeout=300, exe=None):
+    return synapsenet(*command(args), cwd=cwd, timeout=timeout, exe=exe)
 
 
 def weights(path):
@@ -130,7 +118,7 @@ def next_command(folder: Path, force=False):
 
 def start(args):
     return subprocess.Popen([EXE, *command(args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env())
+                            stderr=subprocess.PIPE, text=True, env=command_env())
 
 
 def wait_for_training(proc):
@@ -203,7 +191,7 @@ def test_ctrl_c_in_the_middle_of_an_epoch_then_resume_ends_at_the_uninterrupted_
     # engine: it stops after any batch, the compiled one after chunks of whole epochs here.)
     args = command(["train", "--dataset", "idx:{digits}", "--layers", "32", "--epochs", "60",
                     "--no-plots"])
-    numpy_env = {**env(), "SYNAPSENET_ENGINE": "numpy"}
+    numpy_env = {**command_env(), "SYNAPSENET_ENGINE": "numpy"}
     ref = subprocess.run([EXE, *args, "--out", str(tmp_path / "ref"), "-q"], env=numpy_env,
                          capture_output=True, text=True, timeout=300)
     assert ref.returncode == 0, ref.stderr

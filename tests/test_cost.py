@@ -6,12 +6,10 @@ import dataclasses
 import doctest
 import json
 import math
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from conftest import network_of, synapsenet as run_synapsenet
 
 import synapsenet as sn
 from synapsenet import cost, hardware
@@ -38,8 +36,7 @@ X_DAC = np.array([7, 4, -2]) / 7  # 4-bit DAC codes of X1 (q = 7; 3.5 rounds to 
 def small_chip(**changes):
     cfg = hardware.load_config("ideal").replace(dac_bits=4, adc_bits=6, mapping="layer", rows=2,
                                                 cols=4, **changes)
-    net = sn.Network([sn.Dense(3, 2, "identity", W=W.copy(), b=np.zeros(2, np.float32))])
-    return hardware.deploy(net, cfg, meter=True), cfg
+    return hardware.deploy(network_of(W), cfg, meter=True), cfg
 
 
 def test_the_counters_are_the_drive_the_rows_received():
@@ -377,9 +374,7 @@ def test_the_docstring_example():
 
 # -- the command ---------------------------------------------------------------------------
 def synapsenet(*args, cwd=None):
-    env = {**os.environ, "COLUMNS": "160"}
-    return subprocess.run([sys.executable, "-m", "synapsenet", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=600, env=env)
+    return run_synapsenet(*args, cwd=cwd, env={"COLUMNS": "160"}, timeout=600)
 
 
 @pytest.fixture(scope="module")

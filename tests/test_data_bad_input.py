@@ -9,6 +9,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from conftest import synapsenet
 from numpy.lib import format as npy_format
 
 from synapsenet import DataError, datasets
@@ -503,17 +504,7 @@ def test_a_damaged_stored_scaling_is_refused(stored, message):
 
 # -- through the installed command: exit 2, one line, no traceback, nothing left behind ------
 def _cli(*args):
-    import os
-    import shutil
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    exe = shutil.which("synapsenet", path=str(Path(sys.executable).parent))
-    if exe is None:
-        pytest.skip("the synapsenet command is not installed")
-    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "SYNAPSENET_MIRRORS": "http://127.0.0.1:9/"})
+    return synapsenet(*args, env={"SYNAPSENET_MIRRORS": "http://127.0.0.1:9/"})
 
 
 def _csv_fraction(tmp_path):

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+from conftest import four_classes
 
 import synapsenet as sn
 from synapsenet.substrate import Digital
@@ -24,10 +25,7 @@ pytestmark = pytest.mark.skipif(not _engine.AVAILABLE, reason="the compiled engi
 
 @pytest.fixture
 def data():
-    rng = np.random.default_rng(1)
-    X = rng.random((300, 20), dtype=np.float32)
-    y = rng.integers(0, 4, 300)
-    return X, y
+    return four_classes()
 
 
 def train(monkeypatch, X, y, sizes, acts, engine, threads=2, epochs=2, **kw):

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import network_of
 
 import synapsenet as sn
 from synapsenet import ConfigError
@@ -24,12 +25,6 @@ def hw(**kw):
     return HardwareConfig().replace(**kw)
 
 
-def one_layer(W, b=None):
-    W = np.asarray(W, np.float32)
-    b = np.zeros(len(W), np.float32) if b is None else b
-    return sn.Network([sn.Dense(W.shape[1], W.shape[0], "identity", W=W, b=b)])
-
-
 def test_ideal_reproduces_the_digital_network(net, X):
     chip = deploy(net, "ideal")
     assert np.allclose(chip.predict(X), net.predict(X), rtol=1e-5, atol=1e-6)
@@ -40,7 +35,7 @@ def test_ideal_reproduces_the_digital_network(net, X):
 @pytest.mark.parametrize("mapping", ["column", "layer"])
 def test_differential_pair_mapping(mapping):
     W = np.array([[0.5, -0.25, 0.0], [-1.0, 0.1, 0.2]])
-    chip = deploy(one_layer(W), hw(g_min=2.0, g_max=12.0, mapping=mapping))
+    chip = deploy(network_of(W), hw(g_min=2.0, g_max=12.0, mapping=mapping))
     Gp, Gm = chip.substrate.arrays[0].G0
     # one device of each pair at g_min, the other carries |w|, full range at the largest |w|
     assert np.all((Gp == 2.0) | (Gm == 2.0))
@@ -53,7 +48,7 @@ def test_differential_pair_mapping(mapping):
 def test_quantisation_error_within_half_a_level():
     W = np.random.default_rng(0).uniform(-1, 1, size=(30, 40))
     for levels in (2, 4, 16, 64):
-        chip = deploy(one_layer(W), hw(levels=levels, mapping="layer"))
+        chip = deploy(network_of(W), hw(levels=levels, mapping="layer"))
         al = chip.substrate.arrays[0]
         G = al.G0
         step = (25.0 - 0.0) / (levels - 1)
@@ -65,7 +60,7 @@ def test_quantisation_error_within_half_a_level():
 def test_programming_noise_spread():
     W = np.full((200, 200), 0.5)
     W[0, 0] = 1.0
-    chip = deploy(one_layer(W), hw(prog_noise=0.05, g_min=0.0, g_max=10.0, mapping="layer"),
+    chip = deploy(network_of(W), hw(prog_noise=0.05, g_min=0.0, g_max=10.0, mapping="layer"),
                   seed=3)
     Gp = chip.substrate.arrays[0].G0[0].ravel()[1:]
     assert np.isclose(Gp.mean(), 5.0, atol=0.01)
@@ -79,7 +74,7 @@ def test_read_noise_spread_on_every_product():
     """σ of a column output = read_noise · √(2 Σ x²) (two devices per synapse)."""
     W = np.full((1, 100), 0.5)
     W[0, 0] = 1.0
-    chip = deploy(one_layer(W), hw(read_noise=0.02, mapping="layer"), seed=0)
+    chip = deploy(network_of(W), hw(read_noise=0.02, mapping="layer"), seed=0)
     x = np.full((20000, 100), 0.3, np.float32)  # abs_max scaling turns these into 1.0
     out = chip.predict(x)[:, 0]
     exact = 0.3 * W.sum()
@@ -90,7 +85,7 @@ def test_read_noise_spread_on_every_product():
 
 
 def test_output_noise_spread():
-    chip = deploy(one_layer([[1.0]]), hw(out_noise=0.1), seed=0)
+    chip = deploy(network_of([[1.0]]), hw(out_noise=0.1), seed=0)
     out = chip.predict(np.ones((20000, 1), np.float32))[:, 0]
     assert np.isclose(out.std(), 0.1, rtol=0.03) and np.isclose(out.mean(), 1.0, atol=0.003)
 
@@ -98,7 +93,7 @@ def test_output_noise_spread():
 @pytest.mark.parametrize("p_min,p_max", [(0.05, 0.0), (0.0, 0.1), (0.02, 0.03)])
 def test_fault_rates_within_statistical_bounds(p_min, p_max):
     W = np.random.default_rng(0).uniform(-1, 1, size=(100, 100))
-    chip = deploy(one_layer(W), hw(stuck_at_min=p_min, stuck_at_max=p_max, g_min=1.0,
+    chip = deploy(network_of(W), hw(stuck_at_min=p_min, stuck_at_max=p_max, g_min=1.0,
                                    g_max=11.0), seed=4)
     al = chip.substrate.arrays[0]
     n = al.stuck_min.size  # 20,000 devices
@@ -113,7 +108,7 @@ def test_fault_rates_within_statistical_bounds(p_min, p_max):
 def test_drift_follows_its_law():
     W = np.random.default_rng(0).uniform(0.1, 1, size=(50, 50))
     cfg = hw(drift_nu=0.05, drift_nu_std=0.01, drift_t0=20.0, drift_compensation=False)
-    chip = deploy(one_layer(W), cfg, seed=0)
+    chip = deploy(network_of(W), cfg, seed=0)
     al = chip.substrate.arrays[0]
     G0 = al.G0.copy()
     for t in (20.0, 3600.0, 86400.0 * 365):
@@ -128,7 +123,7 @@ def test_drift_follows_its_law():
 def test_drift_compensation_restores_the_scale():
     W = np.random.default_rng(0).uniform(0.1, 1, size=(10, 50))
     x = np.random.default_rng(1).random((100, 50)).astype(np.float32)
-    net = one_layer(W)
+    net = network_of(W)
     plain = deploy(net, hw(drift_nu=0.1, drift_compensation=False))
     plain.substrate.drift(1e6)
     comp = deploy(net, hw(drift_nu=0.1, drift_compensation=True))
@@ -147,7 +142,7 @@ def test_tiling_with_ideal_converters_equals_untiled(net, X):
 
 
 def test_adc_quantises_and_saturates():
-    chip = deploy(one_layer([[1.0, 1.0]]), hw(adc_bits=4, adc_range=1.5))
+    chip = deploy(network_of([[1.0, 1.0]]), hw(adc_bits=4, adc_range=1.5))
     x = np.array([[1.0, 1.0], [1.0, 0.2], [1.0, -0.05]], np.float32)
     out = chip.predict(x)[:, 0]
     step = 1.5 / 7  # 4-bit signed: codes −7…7
@@ -157,7 +152,7 @@ def test_adc_quantises_and_saturates():
 
 
 def test_dac_quantises_inputs():
-    chip = deploy(one_layer([[1.0, 0.0]]), hw(dac_bits=3))  # 3 codes per polarity
+    chip = deploy(network_of([[1.0, 0.0]]), hw(dac_bits=3))  # 3 codes per polarity
     x = np.array([[1.0, 0.0], [0.4, 1.0], [-0.55, 1.0]], np.float32)
     out = chip.predict(x)[:, 0]
     assert out.tolist() == pytest.approx([1.0, 1 / 3, -2 / 3])
@@ -198,7 +193,7 @@ def test_bit_serial_inputs_equal_parallel_ones_with_ideal_adc(net, X):
 def test_device_spread_changes_weights_by_its_size():
     W = np.full((100, 100), 0.5)
     W[0, 0] = 1
-    chip = deploy(one_layer(W), hw(d2d_spread=0.1, mapping="layer"), seed=0)
+    chip = deploy(network_of(W), hw(d2d_spread=0.1, mapping="layer"), seed=0)
     ratio = chip.substrate.arrays[0].effective_weights()[W == 0.5] / 0.5
     assert np.isclose(ratio.std(), 0.1, rtol=0.05)
 

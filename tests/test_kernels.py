@@ -27,6 +27,7 @@ import os
 
 import numpy as np
 import pytest
+from conftest import four_classes
 
 import synapsenet as sn
 from synapsenet import _engine
@@ -99,10 +100,7 @@ CASES = [  # sizes, activations, loss, fit options
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.default_rng(1)
-    X = rng.random((300, 20), dtype=np.float32)
-    y = rng.integers(0, 4, 300)
-    return X, y
+    return four_classes()
 
 
 def _fit(X, y, case, engine, threads=1):

@@ -2,13 +2,11 @@
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import network_of, synapsenet
 
 import synapsenet as sn
 from synapsenet import hardware
@@ -94,8 +92,7 @@ def test_the_software_baseline_is_the_chip_on_ideal_devices(tmp_path):
     def net():
         rng = np.random.default_rng(3)
         Ws = rp.initial_weights(rp.SOFTWARE, rng)
-        return sn.Network([sn.Dense(W.shape[1], W.shape[0], "sigmoid", W=W, b=np.zeros(len(W)))
-                           for W in Ws])
+        return network_of(*Ws, activation="sigmoid")
 
     kw = dict(epochs=2, learning_rate=0.4, loss="squared_error", mode="sgd", shuffle=False)
     soft = net().on(rp.Software())
@@ -116,8 +113,7 @@ def test_the_software_baseline_trains_alike_on_both_engines(monkeypatch):
     for engine in ("numpy", "compiled"):
         monkeypatch.setenv("SYNAPSENET_ENGINE", "numpy" if engine == "numpy" else "")
         Ws = rp.initial_weights(rp.SOFTWARE, np.random.default_rng(3))
-        net = sn.Network([sn.Dense(W.shape[1], W.shape[0], "sigmoid", W=W, b=np.zeros(len(W)))
-                          for W in Ws]).on(rp.Software())
+        net = network_of(*Ws, activation="sigmoid").on(rp.Software())
         net.fit(X, y, epochs=2, learning_rate=0.4, loss="squared_error", mode="sgd", seed=0)
         assert net.train_config["engine"].startswith(engine)
         nets[engine] = net
@@ -130,8 +126,7 @@ def test_the_software_baseline_trains_alike_on_both_engines(monkeypatch):
     # the rates matter: without them the compiled step is plain SGD, and differs
     monkeypatch.setenv("SYNAPSENET_ENGINE", "")
     Ws = rp.initial_weights(rp.SOFTWARE, np.random.default_rng(3))
-    plain = sn.Network([sn.Dense(W.shape[1], W.shape[0], "sigmoid", W=W, b=np.zeros(len(W)))
-                        for W in Ws]).on(rp.Software(layer_rates=(1.0, 1.0)))
+    plain = network_of(*Ws, activation="sigmoid").on(rp.Software(layer_rates=(1.0, 1.0)))
     plain.fit(X, y, epochs=2, learning_rate=0.4, loss="squared_error", mode="sgd", seed=0)
     assert not np.allclose(plain.layers[0].W, b.layers[0].W, atol=1e-3)
 
@@ -182,14 +177,9 @@ def test_the_protocol_end_to_end_on_a_few_hundred_images():
 
 @pytest.mark.skipif(not HAVE_MNIST, reason="MNIST is not in SYNAPSENET_DATA")
 def test_the_command_writes_the_table_json_and_plot(tmp_path):
-    exe = shutil.which("synapsenet", path=str(Path(sys.executable).parent))
-    if exe is None:
-        pytest.skip("the synapsenet command is not installed")
-    p = subprocess.run([exe, "reproduce", "neurosim", "--devices", "epiram,software",
-                        "--epochs", "1", "--images", "200", "--jobs", "2", "--data-dir",
-                        str(MNIST), "--out", str(tmp_path / "out"), "--json",
-                        str(tmp_path / "r.json")], capture_output=True, text=True,
-                       timeout=600, env={**os.environ, "COLUMNS": "120"})
+    p = synapsenet("reproduce", "neurosim", "--devices", "epiram,software", "--epochs", "1",
+                   "--images", "200", "--jobs", "2", "--data-dir", MNIST, "--out",
+                   tmp_path / "out", "--json", tmp_path / "r.json", timeout=600)
     assert p.returncode == 0, p.stderr
     assert "epiram" in p.stdout and "~92%" in p.stdout and "~94%" in p.stdout
     assert "Table II" in p.stdout and "31 mJ" in p.stdout  # EpiRAM's published energy

@@ -277,3 +277,19 @@ def test_stopped_in_its_first_epoch_the_chip_goes_back_to_its_untrained_devices(
     for a, b in zip(net.get_weights(), fresh.get_weights(), strict=True):
         assert np.array_equal(a, b)
 
+
+
+def test_cost_loads_the_data_set_once_for_the_held_out_and_the_training_split(
+        digits_model, monkeypatch, capsys):
+    loads, real = [], datasets.load
+    monkeypatch.setattr(datasets, "load", lambda *a, **k: loads.append(a) or real(*a, **k))
+    assert main(["cost", str(digits_model), "--samples", "20", "--train-epoch",
+                 "--train-samples", "40", "--json", "-"]) == 0
+    assert loads == [("digits",)]
+    r = json.loads(capsys.readouterr().out)
+    monkeypatch.undo()
+    held = runs.load_held_out(digits_model)
+    X, _ = runs.training_split(held)
+    # priced per epoch of the training split, counted on its first 40 samples
+    assert r["training"]["epoch_samples"] == len(X) and r["training"]["samples_trained"] == 40
+    assert r["samples"] == 20 and len(held.X) > 20

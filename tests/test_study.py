@@ -9,15 +9,13 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import EXE, needs_exe, refused, synapsenet
 
 from synapsenet import Network
 from synapsenet.errors import ConfigError
@@ -25,8 +23,6 @@ from synapsenet.hardware.config import load_config
 from synapsenet.study import Axis, Grid, backends, inference, parse_values, training
 from synapsenet.study.grid import cell_seed
 
-EXE = shutil.which("synapsenet", path=str(Path(sys.executable).parent)) or shutil.which(
-    "synapsenet")
 
 
 @contextlib.contextmanager
@@ -277,14 +273,7 @@ def test_ray_runs_a_lost_workers_task_again(digits, ray_cluster, tmp_path, monke
 
 # -- through the command -------------------------------------------------------------------
 def cli(*args, env=None, timeout=120):
-    return subprocess.run([EXE, *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
-
-
-def refused(p, message):
-    assert p.returncode == 2, p.stderr + p.stdout
-    assert message in p.stderr, p.stderr
-    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    return synapsenet(*args, env=env, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -293,9 +282,6 @@ def model(digits, tmp_path_factory):
             tmp_path_factory.mktemp("m") / "run", "-q", "--no-plots")
     assert p.returncode == 0, p.stderr
     return p.stdout.split(" in ")[-1].strip() + "/model.safetensors"
-
-
-needs_exe = pytest.mark.skipif(EXE is None, reason="the synapsenet command is not installed")
 
 
 @needs_exe
@@ -373,3 +359,45 @@ def test_data_seed_keeps_the_split_while_the_seed_changes():
     c = runs.prepare(training_base(seed=5))
     assert np.array_equal(a.X_test, b.X_test) and not np.array_equal(a.X_test, c.X_test)
     assert runs.model_metadata(training_base(seed=5, data_seed=0), b)["data"]["seed"] == 0
+
+
+class _CountedHashlib:
+    """The grid module's hashlib, counting the SHA-256 objects it makes."""
+
+    def __init__(self, monkeypatch):
+        import hashlib
+
+        from synapsenet.study import grid
+
+        self.n = 0
+
+        def sha256(*a):
+            self.n += 1
+            return hashlib.sha256(*a)
+
+        monkeypatch.setattr(grid, "hashlib", type("hashlib", (), {"sha256": staticmethod(sha256)}))
+
+
+def test_each_cell_is_hashed_once_for_its_key_and_its_seed(digits, tmp_path, monkeypatch):
+    import hashlib
+
+    from synapsenet.study.grid import _words
+
+    grid = Grid([Axis("a", (1, 2, 3)), Axis("seed", (0, 1))], seed=3)
+    expected = [(c.key, c.seed) for c in Grid(grid.axes, 3).cells()]
+    # the names and seeds of the folders studies have written: resumed as before
+    assert [k for k, _ in expected] == [hashlib.sha256(_words(c)).hexdigest()[:16]
+                                        for c in ({"a": a, "seed": s} for a in (1, 2, 3)
+                                                  for s in (0, 1))]
+    assert [s for _, s in expected] == [cell_seed(3, c.coords) for c in Grid(grid.axes, 3).cells()]
+    counted = _CountedHashlib(monkeypatch)
+    assert [(c.key, c.seed) for c in grid.cells()] == expected
+    assert grid.cells() is grid.cells() and counted.n == 6  # named once, asked twice
+    counted.n = 0
+    sweep(digits, out=tmp_path / "sweep")  # 16 cells
+    assert counted.n == 16
+    counted.n = 0
+    # a training study checks every cell before any runs, then runs them: still one hash each
+    training.study(training_base(n_samples=200, epochs=1), [Axis("learning_rate", (0.5, 1.0))],
+                   out=tmp_path / "study", workers=1)
+    assert counted.n == 2

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import network_of
 
 import synapsenet as sn
 from synapsenet import hardware
@@ -136,7 +137,7 @@ def test_the_chip_counts_its_reads_and_conversions(data):
 
 def test_metered_read_energy_is_sum_of_x_squared_times_row_conductance():
     W = np.array([[0.5, -1.0], [0.25, 0.0]], np.float32)
-    net = sn.Network([sn.Dense(2, 2, "identity", W=W, b=np.zeros(2, np.float32))])
+    net = network_of(W)
     chip = hardware.deploy(net, hardware.load_config("ideal").replace(mapping="layer"),
                            meter=True)
     X = np.array([[1.0, 0.5], [0.0, -2.0]], np.float32)

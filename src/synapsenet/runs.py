@@ -258,19 +258,32 @@ def split_test(ds: datasets.Dataset, fraction: float, seed: int):
     return X, y, Xte, yte
 
 
-def build_network(cfg: dict, n_features: int, n_classes: int) -> Network:
+def build_network(cfg: dict, n_features: int, n_classes: int, chip=None) -> Network:
+    """The run's network, on its substrate (``chip``: the run's chip as ``chip_of`` read it;
+    None: read it from ``cfg``)."""
     n_out = 1 if n_classes == 2 and cfg["output"] in ("sigmoid", "tanh") else n_classes
     sizes = [n_features] + parse_layers(cfg["layers"]) + [n_out]
     net = Network.from_sizes(sizes, hidden=cfg["hidden"], output=cfg["output"],
                              init=cfg.get("init"), dropout=cfg.get("dropout", 0.0),
                              seed=cfg["seed"], dtype=cfg["dtype"])
-    return net.on(substrate(cfg))
+    return net.on(substrate(cfg, chip))
 
 
-def substrate(cfg: dict):
+def chip_of(cfg: dict) -> tuple:
+    """The chip a run trains on, its file read once (``cost.load_hardware``): its config and
+    the cost constants its ``[cost]`` table changes, for the run's cost; (None, {}) for a
+    run trained digitally."""
+    if not cfg.get("hardware"):
+        return None, {}
+    from .cost import load_hardware
+
+    return load_hardware(cfg["hardware"])
+
+
+def substrate(cfg: dict, chip=None):
     """The substrate a run trains on: digital, with the synapses' bound; noisy digital
     (hardware-aware training) when ``weight_noise`` is set; the simulated chip, trained in
-    situ, when ``hardware`` is."""
+    situ, when ``hardware`` is (``chip``: its config, as ``chip_of`` read it)."""
     from .substrate import Digital, NoisyDigital
 
     if cfg.get("hardware"):
@@ -281,7 +294,9 @@ def substrate(cfg: dict):
                               "own noise is the training noise: drop --weight-noise and "
                               "--weight-bound with --hardware (set learning.weight_max in "
                               "the chip's TOML)")
-        return Analog(cfg["hardware"], seed=cfg["seed"], meter=True)  # for its cost
+        if chip is None:
+            chip = chip_of(cfg)[0]
+        return Analog(chip, seed=cfg["seed"], meter=True)  # metered, for its cost
     if cfg.get("weight_noise"):
         return NoisyDigital(cfg["weight_noise"], weight_bound=cfg.get("weight_bound"))
     return Digital(weight_bound=cfg.get("weight_bound"))
@@ -622,10 +637,10 @@ def training_state(cfg: dict, checkpoint=None) -> TrainingState:
     return TrainingState(optimizer, opts, rng, history, initial_epoch)
 
 
-def resumed_network(saved: Network, cfg: dict) -> Network:
+def resumed_network(saved: Network, cfg: dict, chip=None) -> Network:
     """The network of a checkpoint, on the run's substrate: a chip trained in situ is the one
     the checkpoint saved, its devices as the run left them."""
-    return saved if saved.substrate.name == "analog" else saved.on(substrate(cfg))
+    return saved if saved.substrate.name == "analog" else saved.on(substrate(cfg, chip))
 
 
 class EpochKeeper(Callback):
@@ -809,6 +824,9 @@ class HeldOut:
     seed: int  # of the data's draw and split
     warning: str | None = None  # the raw inputs are far from those the network saw
     chip: Network | None = None  # the network on the chip it trained on, if saved with one
+    # the data set as loaded (raw) and the fraction its run held out, for ``training_split``
+    source: datasets.Dataset | None = None
+    test_split: float = 0.2
 
 
 def load_held_out(model, dataset=None, *, data_dir=None, label_column=None,
@@ -834,8 +852,9 @@ def load_held_out(model, dataset=None, *, data_dir=None, label_column=None,
     ds = datasets.load(name, data_dir=data_dir,
                        label_column=label_column or drawn.get("label_column"),
                        n_samples=drawn.get("n_samples"), noise=drawn.get("noise"), seed=seed)
+    test_split = drawn.get("test_split", 0.2)
     if same:
-        _, _, X, y = split_test(ds, drawn.get("test_split", 0.2), seed)
+        _, _, X, y = split_test(ds, test_split, seed)
     else:
         X, y = (ds.X, ds.y) if ds.X_test is None else (ds.X_test, ds.y_test)
     if X.shape[1] != net.n_inputs:
@@ -843,22 +862,20 @@ def load_held_out(model, dataset=None, *, data_dir=None, label_column=None,
                         f"{net.n_inputs}")
     scaler = model_scaler(user, net.n_inputs)
     return HeldOut(net, user, name, scaler.transform(X, net.dtype), y, seed,
-                   scaler.range_warning(X, what=f"the inputs of dataset {name!r}"), trained)
+                   scaler.range_warning(X, what=f"the inputs of dataset {name!r}"), trained,
+                   ds, test_split)
 
 
-def training_split(held: HeldOut, *, data_dir=None, label_column=None):
+def training_split(held: HeldOut):
     """(X, y): the training split of ``held``'s dataset (the samples its run trained on, on
-    the dataset it was trained on), scaled as it was trained."""
+    the dataset it was trained on), scaled as it was trained: from the data
+    ``load_held_out`` loaded, not loaded again."""
     from .datasets.preprocessing import model_scaler
 
-    user, net = held.user, held.network
-    drawn = user.get("data", {}) if held.dataset == user.get("dataset") else {}
-    ds = datasets.load(held.dataset, data_dir=data_dir,
-                       label_column=label_column or drawn.get("label_column"),
-                       n_samples=drawn.get("n_samples"), noise=drawn.get("noise"),
-                       seed=held.seed)
-    X, y, _, _ = split_test(ds, drawn.get("test_split", 0.2), held.seed)
-    return model_scaler(user, net.n_inputs).transform(X, net.dtype), y
+    if held.source is None:
+        raise ValueError("training_split needs the HeldOut of load_held_out (its data set)")
+    X, y, _, _ = split_test(held.source, held.test_split, held.seed)
+    return model_scaler(held.user, held.network.n_inputs).transform(X, held.network.dtype), y
 
 
 def chip_fit_options(net) -> dict:

@@ -114,31 +114,28 @@ def device_laws(specs) -> list:
     return [load_device(s) for s in specs]
 
 
-def cost_report(net, spec, X, *, seed=0, watts=None, encoding=None, batch=256, node=None,
+def cost_report(net, cfg, X, *, seed=0, watts=None, encoding=None, batch=256, overrides=None,
                 training=None) -> dict:
-    """The cost model's ledger (``synapsenet.cost.report``) of ``net`` on the chip ``spec``
-    (a preset or a TOML file, whose [cost] table may change constants), counted on X."""
+    """The cost model's ledger (``synapsenet.cost.report``) of ``net`` on the chip ``cfg``
+    (a HardwareConfig) with the constants ``overrides`` changes, counted on X."""
     from .. import cost
 
-    overrides = {"node": node} if node else None
-    return cost.report(net, X, hardware=spec, overrides=overrides, encoding=encoding,
+    return cost.report(net, X, hardware=cfg, overrides=overrides, encoding=encoding,
                        batch=batch, seed=seed, watts=watts, timing=True, training=training)
 
 
-def training_cost(net, spec, X, y, epoch_samples: int, *, seed=0, fit=None, node=None,
+def training_cost(net, cfg, X, y, epoch_samples: int, *, seed=0, fit=None, overrides=None,
                   watts=None, digital_epoch=True) -> dict:
-    """The cost of training ``net`` in situ on the chip ``spec``: a copy trained on (X, y)
-    (the first samples of an epoch of ``epoch_samples``) with its pulses metered, priced per
-    epoch; beside it one digital epoch of the same copy, timed on this machine."""
+    """The cost of training ``net`` in situ on the chip ``cfg`` (a HardwareConfig; with the
+    constants ``overrides`` changes): a copy trained on (X, y) (the first samples of an
+    epoch of ``epoch_samples``) with its pulses metered, priced per epoch; beside it one
+    digital epoch of the same copy, timed on this machine."""
     import copy
 
     from .. import cost
     from ..hardware import Analog
     from ..network import Network
 
-    cfg, overrides = cost.load_hardware(spec)
-    if node:
-        overrides = {**overrides, "node": node}
     twin = Network([copy.deepcopy(layer) for layer in net.layers], seed=net.seed)
     on_chip = twin.on(Analog(cfg, seed=seed, meter=True))
     fit = dict(fit or {})
@@ -172,24 +169,29 @@ def chip_to_cost(hardware, trained_on: dict) -> str:
 
 def model_cost(net, spec, X, y, training_set=None, *, train_samples=None, fit=None, seed=0,
                watts=None, encoding=None, batch=256, node=None) -> dict:
-    """The cost ledger of ``net`` on the chip ``spec``, counted on the inputs X, with the
-    accuracy of the network and of the chip on them (labels y). With ``training_set`` (X, y),
-    also an epoch of in-situ training on it (the first ``train_samples`` only, the counts
-    scaled to the whole epoch), with the fit options ``fit``."""
+    """The cost ledger of ``net`` on the chip ``spec`` (a preset or a TOML file, whose [cost]
+    table may change constants; ``node`` wins over its node), counted on the inputs X, with
+    the accuracy of the network and of the chip on them (labels y). With ``training_set``
+    (X, y), also an epoch of in-situ training on it (the first ``train_samples`` only, the
+    counts scaled to the whole epoch), with the fit options ``fit``."""
     import numpy as np
 
+    from ..cost import load_hardware
+    from ..hardware import deploy
+
+    cfg, overrides = load_hardware(spec)  # the file read once, for all three below
+    if node:
+        overrides = {**overrides, "node": node}
     training = None
     if training_set is not None:
         Xt, yt = training_set
         n = len(Xt) if train_samples is None else min(train_samples, len(Xt))
-        training = training_cost(net, spec, Xt[:n], yt[:n], len(Xt), seed=seed, fit=fit,
-                                 node=node, watts=watts)
-    report = cost_report(net, spec, X, seed=seed, watts=watts, encoding=encoding, batch=batch,
-                         node=node, training=training)
-    from ..hardware import deploy
-
+        training = training_cost(net, cfg, Xt[:n], yt[:n], len(Xt), seed=seed, fit=fit,
+                                 overrides=overrides, watts=watts)
+    report = cost_report(net, cfg, X, seed=seed, watts=watts, encoding=encoding, batch=batch,
+                         overrides=overrides, training=training)
     # the chip's accuracy alone (score() would count its energy again, a third pass)
-    chip = deploy(net, load_config(spec), seed=seed).evaluate(X, y).get("accuracy")
+    chip = deploy(net, cfg, seed=seed).evaluate(X, y).get("accuracy")
     report["accuracy"] = {"digital": float(np.mean(net.classify(X) == y)), "chip": chip}
     return report
 

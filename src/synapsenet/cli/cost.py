@@ -62,8 +62,7 @@ def run(args) -> int:
     spec = chip.chip_to_cost(args.hardware, trained_on)
     training_set = None
     if chip_trained or args.train_epoch:
-        training_set = runs.training_split(data, data_dir=args.data_dir,
-                                           label_column=args.label_column)
+        training_set = runs.training_split(data)
     report = chip.model_cost(net, spec, data.X[:args.samples], data.y[:args.samples],
                              training_set, train_samples=args.train_samples,
                              fit=runs.chip_fit_options(net), seed=args.seed, watts=args.watts,

@@ -40,8 +40,7 @@ def run(args) -> int:
         folder = None
         if args.resume:  # held before its checkpoint is read: one run continues it
             folder = stack.enter_context(runs.RunFolder(args.resume, resume=True))
-        cfg, checkpoint = runs.resolve_options(cli_values, config=args.config,
-                                               resume=args.resume)
+        cfg, checkpoint = runs.resolve_options(cli_values, config=args.config, resume=args.resume)
         return _train(args, cfg, checkpoint, folder, stack)
 
 
@@ -51,11 +50,12 @@ def _train(args, cfg, checkpoint, folder, stack) -> int:
     quiet = args.quiet or args.json
     out = ui.console(stderr=args.json)
     say = (lambda *a, **k: None) if quiet else out.print
+    chip, chip_cost = runs.chip_of(cfg)  # its hardware file read once, before the data
     prep = runs.prepare(cfg, progress=None if quiet else ui.download_progress(out))
     if checkpoint:
-        net = runs.resumed_network(checkpoint[0], cfg)
+        net = runs.resumed_network(checkpoint[0], cfg, chip)
     else:
-        net = runs.build_network(cfg, prep.dataset.n_features, prep.dataset.n_classes)
+        net = runs.build_network(cfg, prep.dataset.n_features, prep.dataset.n_classes, chip)
         folder = stack.enter_context(runs.new_run_folder(args.out, cfg["dataset"], args.force))
     run_dir = folder.path
     ui.say_run_start(say, net, cfg["dataset"], prep, run_dir)
@@ -71,7 +71,7 @@ def _train(args, cfg, checkpoint, folder, stack) -> int:
     if fitted.stopped:  # its checkpoint: the end of the last whole epoch
         raise ui.train_interrupted(len(fitted.history), run_dir)
     # the chip's cost, from its counters, before the test pass adds reads of its own
-    training_cost = cost.run_training_cost(net, fitted.epochs)
+    training_cost = cost.run_training_cost(net, fitted.epochs, chip_cost)
     metrics, test = runs.save_results(folder, net, prep, fitted.history, cfg, fitted.meta,
                                       fitted.seconds, plots=not args.no_plots,
                                       extra={"chip_training_cost": training_cost}

@@ -22,7 +22,6 @@ import dataclasses
 
 import numpy as np
 
-from ..errors import ConfigError
 from . import brain as _brain
 from . import chip as _chip
 from . import digital as _digital
@@ -41,25 +40,19 @@ _ENERGY_FIELDS = {"read_voltage": "read_voltage", "read_time": "read_time",
 
 
 def load_hardware(spec):
-    """A hardware preset, TOML file or config, and its ``[cost]`` table: (HardwareConfig,
-    {name: value}). The ``[cost]`` table (``node = "7nm"``, any constant of
-    ``cost.constants`` by name) is this package's: the simulator never sees it."""
-    from ..hardware.config import PRESETS, HardwareConfig, from_toml_table, load_config
+    """A hardware preset, TOML file or config, and its file's ``[cost]`` table: (HardwareConfig,
+    {name: value}), read by the one loader of hardware files (``hardware.load_hardware``),
+    the table checked here against the constants it may change (``node = "7nm"``, any
+    constant of ``cost.constants`` by name): a ConfigError names the file, the table and the
+    key. Every command that reads a hardware file reads it through this."""
+    from ..hardware.config import load_hardware as read
 
-    if isinstance(spec, (HardwareConfig, dict)) or str(spec) in PRESETS:
-        return load_config(spec), {}
-    from pathlib import Path
-
-    from ..files import read_toml
-
-    path = Path(str(spec))
-    if not (path.suffix == ".toml" or path.exists()):
-        return load_config(spec), {}  # the simulator's own message
-    raw = read_toml(path, "hardware config")
-    overrides = raw.pop("cost", {}) or {}
-    if not isinstance(overrides, dict):
-        raise ConfigError(f"hardware config {str(spec)!r}: [cost] must be a table")
-    return from_toml_table(raw, spec), overrides
+    cfg, overrides = read(spec)
+    if overrides:
+        rest = dict(overrides)
+        node = str(rest.pop("node", "45nm"))
+        parameters(node, cfg.name, rest, where=f"hardware config {str(spec)!r} [cost]")
+    return cfg, overrides
 
 
 def chip_parameters(cfg, overrides=None, where="cost") -> Parameters:
@@ -72,10 +65,8 @@ def chip_parameters(cfg, overrides=None, where="cost") -> Parameters:
     p = parameters(node, cfg.name, where=where)
     default = EnergyConfig()
     for field, name in _ENERGY_FIELDS.items():
-        value = getattr(cfg.energy, field)
+        value = getattr(cfg.energy, field)  # ≥ 0: HardwareConfig.validate
         if value != getattr(default, field):
-            if not value >= 0:
-                raise ConfigError(f"{where}: [energy] {field} must be ≥ 0, got {value}")
             p[name] = Constant(float(value), p[name].unit, node,
                                f"the hardware config's [energy] {field}")
     if overrides:
@@ -220,17 +211,18 @@ def training_report(network, counters, *, epochs=1.0, overrides=None, encoding=N
     return out
 
 
-def run_training_cost(network, epochs: int) -> dict | None:
+def run_training_cost(network, epochs: int, overrides=None) -> dict | None:
     """What training ``network`` in situ cost, from the counters its chip kept while it
     trained (``epochs`` of them, validation reads included; read it before a test pass adds
-    reads of its own): energy and latency per epoch and for the run. None for a network not
+    reads of its own): energy and latency per epoch and for the run, with the constants
+    ``overrides`` changes (its hardware file's ``[cost]`` table). None for a network not
     trained on a metered chip. ``train`` and ``study`` write it as ``chip_training_cost``."""
     from ..hardware import Analog
 
     sub = network.substrate
     if not isinstance(sub, Analog) or not sub.meter or epochs < 1 or not sub.counters.layers:
         return None
-    r = training_report(network, sub.counters.layers, epochs=epochs)
+    r = training_report(network, sub.counters.layers, epochs=epochs, overrides=overrides)
     pe = r["per_epoch"]
     return {"energy_j_per_epoch": pe["energy_j"], "latency_s_per_epoch": pe["latency_s"],
             "write_energy_j_per_epoch": pe["write_energy_j"], "energy_j": r["chip"]["energy_j"],

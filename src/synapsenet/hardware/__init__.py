@@ -11,13 +11,12 @@ True
 """
 
 from .config import (PRESETS, DeviceConfig, EnergyConfig, HardwareConfig, IOConfig, TileConfig,
-                     load_config, parameter_names, to_toml)
+                     load_config, load_hardware, parameter_names, to_toml)
 from . import devices
 from .crossbar import Analog, CrossbarArray, deploy
 from .energy import energy_report
 from .learning import DeviceSynapses, LearningConfig
 
 __all__ = ["deploy", "Analog", "CrossbarArray", "LearningConfig", "DeviceSynapses", "devices",
-           "HardwareConfig", "DeviceConfig",
-           "IOConfig", "TileConfig", "EnergyConfig", "PRESETS", "load_config", "to_toml",
-           "parameter_names", "energy_report"]
+           "HardwareConfig", "DeviceConfig", "IOConfig", "TileConfig", "EnergyConfig", "PRESETS",
+           "load_config", "load_hardware", "to_toml", "parameter_names", "energy_report"]

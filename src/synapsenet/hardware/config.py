@@ -149,6 +149,11 @@ class HardwareConfig:
             raise ConfigError(f"{where}: adc_full_scale must be 'weights' or 'rows'")
         if self.tile.rows < 1 or self.tile.cols < 1:
             raise ConfigError(f"{where}: tile rows and cols must be ≥ 1")
+        for f in dataclasses.fields(EnergyConfig):
+            value = getattr(self.energy, f.name)
+            if not 0 <= value < math.inf:
+                raise ConfigError(f"{where}: [energy] {f.name} must be ≥ 0 and finite, got "
+                                  f"{value}")
         self.learning.validate(f"{where} [learning]")
 
 
@@ -263,21 +268,47 @@ PRESETS = {
 
 
 def load_config(spec) -> HardwareConfig:
-    """A preset name (``ideal``, ``pcm``, ``rram``), a TOML file, or a HardwareConfig."""
+    """A preset name (``ideal``, ``pcm``, ``rram``), a TOML file, or a HardwareConfig; a
+    file's ``[cost]`` table is set aside (:func:`load_hardware`)."""
+    return load_hardware(spec)[0]
+
+
+def load_hardware(spec) -> tuple[HardwareConfig, dict]:
+    """What a hardware spec describes: the chip's config and the ``[cost]`` table of its file
+    (``{}`` for a preset, a HardwareConfig, or a dict or file without one). The one reader of
+    hardware files: the simulator (``load_config``, ``Analog``) and every command (through
+    ``synapsenet.cost.load_hardware``) read a file here, so that they accept the same files.
+
+    The ``[cost]`` table (``node = "7nm"``, constants by name) belongs to the cost model,
+    which checks its names and values; the chip never reads it."""
     if isinstance(spec, HardwareConfig):
-        return spec
+        return spec, {}
     if isinstance(spec, dict):
-        return HardwareConfig.from_dict(spec)
+        table, cost = _cost_table(spec, "hardware config")
+        return HardwareConfig.from_dict(table), cost
     spec = str(spec)
     if spec in PRESETS:
-        return PRESETS[spec]()
+        return PRESETS[spec](), {}
     path = Path(spec)
     if path.suffix == ".toml" or path.exists():
         from ..files import read_toml
 
-        return from_toml_table(read_toml(path, "hardware config"), spec)
+        table, cost = _cost_table(read_toml(path, "hardware config"),
+                                  f"hardware config {spec!r}")
+        return from_toml_table(table, spec), cost
     raise ConfigError(f"unknown hardware {spec!r}: give a preset ({', '.join(PRESETS)}) or a "
                       ".toml file")
+
+
+def _cost_table(raw: dict, where: str) -> tuple[dict, dict]:
+    """``raw`` without its ``[cost]`` table, and that table."""
+    raw = dict(raw)
+    cost = raw.pop("cost", None)
+    if cost is None:
+        return raw, {}
+    if not isinstance(cost, dict):
+        raise ConfigError(f"{where}: [cost] must be a table, got {cost!r}")
+    return raw, dict(cost)
 
 
 def from_toml_table(raw: dict, spec) -> HardwareConfig:

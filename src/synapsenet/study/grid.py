@@ -102,7 +102,8 @@ class Grid:
     """The product of ``axes`` (the last varies fastest), with the study's ``seed``."""
 
     def __init__(self, axes: list[Axis], seed: int = 0):
-        self.axes, self.seed = list(axes), int(seed)
+        self.axes, self.seed = tuple(axes), int(seed)
+        self._cells = None
 
     @property
     def names(self) -> list[str]:
@@ -118,10 +119,19 @@ class Grid:
             raise ConfigError(f"the grid has {self.size:,} cells ({shape}), more than "
                               f"{limit:,}; pass --yes to run it")
 
-    def cells(self):
-        for values in itertools.product(*(a.values for a in self.axes)):
-            coords = dict(zip(self.names, values))
-            yield Cell(coords, cell_key(coords), cell_seed(self.seed, coords))
+    def cells(self) -> tuple[Cell, ...]:
+        """Every cell, in grid order; named and seeded once (each cell's coordinates hashed
+        once, for its key and its seed), however often the study asks."""
+        if self._cells is None:
+            if self.seed < 0:
+                raise ConfigError(f"the study's seed must be ≥ 0, got {self.seed}")
+            cells = []
+            for values in itertools.product(*(a.values for a in self.axes)):
+                coords = dict(zip(self.names, values))
+                digest = _hash(coords)
+                cells.append(Cell(coords, _key(digest), _seed(self.seed, digest)))
+            self._cells = tuple(cells)
+        return self._cells
 
 
 def _canonical(v):
@@ -136,16 +146,24 @@ def _words(coords: dict) -> bytes:
                       sort_keys=True, separators=(",", ":")).encode()
 
 
-def cell_key(coords: dict) -> str:
-    return hashlib.sha256(_words(coords)).hexdigest()[:16]
+def _hash(coords: dict) -> bytes:
+    """A SHA-256 of the coordinates, whatever their order (4 and 4.0 alike)."""
+    return hashlib.sha256(_words(coords)).digest()
+
+
+def _key(digest: bytes) -> str:
+    return digest.hex()[:16]
+
+
+def _seed(study_seed: int, digest: bytes) -> int:
+    words = np.frombuffer(digest, dtype="<u4").tolist()
+    state = np.random.SeedSequence([int(study_seed), *words]).generate_state(1, np.uint64)
+    return int(state[0]) >> 2
 
 
 def cell_seed(study_seed: int, coords: dict) -> int:
     """A seed in [0, 2⁶²) from the study's seed and the coordinates (not their order, nor
     the worker, nor the time): NumPy's SeedSequence over a SHA-256 of the coordinates."""
-    digest = hashlib.sha256(_words(coords)).digest()
-    words = np.frombuffer(digest, dtype="<u4").tolist()
     if int(study_seed) < 0:
         raise ConfigError(f"the study's seed must be ≥ 0, got {study_seed}")
-    state = np.random.SeedSequence([int(study_seed), *words]).generate_state(1, np.uint64)
-    return int(state[0]) >> 2
+    return _seed(study_seed, _hash(coords))

@@ -31,14 +31,14 @@ def sweep(net, X, y, hardware, axes, *, seeds=3, seed=0, out=None, backend="loca
           title="", force=False) -> dict:
     """Accuracy of ``net`` on the chip ``hardware`` (a HardwareConfig) for inputs X (scaled)
     and labels y, at every cell of the product of ``axes`` × ``seeds`` replicates."""
-    from ..hardware.config import load_config
+    from ..cost import load_hardware
 
     grid = Grid(replicates(axes, seeds), seed)
     grid.check_size(confirmed)
     presets = {}
     for axis in grid.axes:  # every value checked before any cell runs
         if axis.name == HARDWARE:
-            presets = {v: load_config(v).to_dict() for v in axis.values}
+            presets = {v: load_hardware(v)[0].to_dict() for v in axis.values}
         elif axis.name not in (TIME, SEED):
             for v in axis.values:
                 hardware.replace(**{axis.name: v})

@@ -53,7 +53,6 @@ def study(base: dict, axes, *, out, seeds=1, backend="local", workers=None, addr
     from pathlib import Path
 
     from .. import runs
-    from ..hardware.config import load_config
 
     grid = Grid(replicates(axes, seeds), base["seed"])
     grid.check_size(confirmed)
@@ -61,22 +60,22 @@ def study(base: dict, axes, *, out, seeds=1, backend="local", workers=None, addr
     grid = Grid(axes, base["seed"])
     varied = {a.name for a in axes}
     data_seed = runs.data_seed(base)
-    configs, data, chips = {}, {}, {}
+    configs, data, loaded = {}, {}, {}
     for c in grid.cells():  # every cell checked, and its data prepared, before any runs
         given = {**base, **{k: v for k, v in c.coords.items() if k != SEED},
                  "seed": c.seed, "data_seed": data_seed}
         if given.get("hardware") == DIGITAL:
             given["hardware"] = None
-        cfg = _checked(given, c.coords)
+        cfg = _checked(given, c.coords, loaded)
         key = repr(tuple(cfg.get(k) for k in DATA))
         if key not in data:
             data[key] = runs.prepare(cfg, progress=data_progress)
-        if cfg.get("hardware") and cfg["hardware"] not in chips:
-            # read here, sent with the data: a chip's TOML file need not be on the workers
-            chips[cfg["hardware"]] = load_config(cfg["hardware"]).to_dict()
         configs[c.key] = (cfg, key)
     fixed = {k: v for k, v in base.items() if k not in varied and k not in ("data_dir", "seed")}
     out = Path(out)
+    # read here, sent with the data: a chip's TOML file need not be on the workers
+    chips = {name: {"config": chip.to_dict(), "cost": cost}
+             for name, (chip, cost) in loaded.items()}
     # the cost columns in every row (empty in a digital cell's), when some cell is on a chip
     shared = {"data": data, "chips": chips, "plots": plots, "cost": bool(chips)}
     return run_grid("study", grid, train_cell, shared,
@@ -111,8 +110,9 @@ def _typed(axis):
     return type(axis)(axis.name, tuple(values))
 
 
-def _checked(given: dict, coords: dict) -> dict:
-    """The cell's resolved options, refused (naming the cell) if ``fit`` would refuse them."""
+def _checked(given: dict, coords: dict, chips: dict) -> dict:
+    """The cell's resolved options, refused (naming the cell) if ``fit`` would refuse them;
+    its chip, read once for all the cells on it, into ``chips`` (``runs.chip_of``)."""
     from .. import runs
     from ..options import TrainingOptions
 
@@ -120,7 +120,9 @@ def _checked(given: dict, coords: dict) -> dict:
         cfg, _ = runs.resolve_options(given)
         TrainingOptions(**runs.fit_options(cfg))
         if cfg.get("hardware"):
-            runs.substrate(cfg)
+            if cfg["hardware"] not in chips:
+                chips[cfg["hardware"]] = runs.chip_of(cfg)
+            runs.substrate(cfg, chips[cfg["hardware"]][0])
     except ConfigError as e:
         where = ", ".join(f"{k}={v}" for k, v in coords.items() if k != SEED)
         raise ConfigError(f"the cell '{where}': {e}") from None
@@ -137,9 +139,9 @@ def train_cell(shared, task) -> dict:
     from ..hardware.config import HardwareConfig
 
     cfg, prep = task["cfg"], shared["data"][task["data"]]
-    chip = shared["chips"].get(cfg.get("hardware"))  # the chip as the driver read it
-    built = cfg if chip is None else {**cfg, "hardware": HardwareConfig.from_dict(chip)}
-    net = runs.build_network(built, prep.dataset.n_features, prep.dataset.n_classes)
+    chip = shared["chips"].get(cfg.get("hardware"), {})  # the chip as the driver read it
+    config = HardwareConfig.from_dict(chip["config"]) if chip else None
+    net = runs.build_network(cfg, prep.dataset.n_features, prep.dataset.n_classes, config)
     optimizer, opts, rng, history, _ = runs.training_state(cfg)
     val = None if prep.X_val is None else (prep.X_val, prep.y_val)
     t0 = time.perf_counter()
@@ -148,7 +150,7 @@ def train_cell(shared, task) -> dict:
                       history=history, **opts)
     seconds = time.perf_counter() - t0
     # what training on the chip cost, from its counters, before the test pass adds reads
-    cost = run_training_cost(net, len(history))
+    cost = run_training_cost(net, len(history), chip.get("cost"))
     extra = {"run_dir": task["run_dir"]}
     if cost:
         extra["chip_training_cost"] = cost
