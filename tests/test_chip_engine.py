@@ -239,6 +239,25 @@ def test_the_engine_draws_standard_normals():
     assert tail == pytest.approx(2 * stats.norm.sf(3.442619855899), rel=0.25)
 
 
+def test_a_seed_draws_the_same_normals_on_every_instruction_set():
+    """The generator is the stochastic pulse update's (_accel/devices.h), its buffer refilled
+    by a copy compiled for the instruction set the engine's settings allow: every copy makes
+    the same words, so a seed draws the same normals on any CPU."""
+    draws = {}
+    for isa in ("portable", _engine.cpu_isa()):
+        with _engine.using(isa=isa):
+            net = network().on(hardware.Analog(chip_config("gst-pcm")))
+            engine, why = net.substrate.trainer(net, get_loss("squared_error"),
+                                                get_optimizer("sgd"), 1)
+        assert why is None
+        engine.bind(np.zeros((1, 64), np.float32), np.zeros((1, 4), np.float32), None)
+        engine._bind(2024)
+        draws[isa] = engine.normals(5000)  # some twenty refills of the buffer
+        engine.release()
+    assert len(np.unique(draws["portable"])) > 4990
+    np.testing.assert_array_equal(draws["portable"], draws[_engine.cpu_isa()])
+
+
 def test_a_seed_gives_the_same_run_twice(monkeypatch, binary):
     cfg = chip_config(CONSTANT_STEP | {"dw_min_std": 0.3})
     a, ha = train(monkeypatch, "compiled", cfg, binary, seed=4, epochs=2)

@@ -20,89 +20,20 @@
  *              W and the crossbar's copy in ADC steps (the layer's Wᵀ and the normalised copy
  *              are brought in step by the caller)
  *
- * The normal draws ξ come from a ziggurat on xoshiro256** (below), seeded by the caller (one
- * draw of the chip's generator per fit). What the chip did is added to per-layer counters
- * (CH_* in sn.h), the metered pulse tally among them. */
+ * A train, a pair's refresh and the write-back are devices.h's, as the stochastic pulse
+ * update (pulses.c) has them; so is the generator of the normal draws ξ, seeded by the caller
+ * (one draw of the chip's generator per epoch). What the chip did is added to per-layer
+ * counters (CH_* in sn.h), the metered pulse tally among them. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sn.h"
 
-/* The normal draws: Marsaglia & Tsang's ziggurat (J. Stat. Softw. 5(8), 2000) over 128 layers
- * of equal area under the density e^{−x²/2}, on 64-bit words of xoshiro256** (Blackman &
- * Vigna, ACM TOMS 47(4), 2021): the layer from 7 bits, the abscissa from 32 others. */
-#define ZIG_N 128
-#define ZIG_R 3.442619855899           /* where the base layer's tail starts */
-#define ZIG_V 9.91256303526217e-3      /* the area of each layer */
-
-typedef struct {
-    uint64_t s[4];
-    uint32_t k[ZIG_N];                 /* |j| < k[i]: inside layer i's rectangle, accept */
-    double w[ZIG_N], f[ZIG_N];         /* abscissa per unit of j; the density at x_i */
-} chip_rng;
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static inline uint64_t next_u64(chip_rng *r) {  /* xoshiro256** */
-    uint64_t *s = r->s;
-    const uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3];
-    s[2] ^= t; s[3] = rotl(s[3], 45);
-    return out;
-}
-
-static inline double uniform(chip_rng *r) {  /* (0, 1) */
-    return ((next_u64(r) >> 11) + 0.5) * 0x1.0p-53;
-}
-
-static void seed_rng(chip_rng *r, uint64_t seed) {
-    for (int k = 0; k < 4; k++) {  /* the state from SplitMix64 */
-        uint64_t z = (seed += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        r->s[k] = z ^ (z >> 31);
-    }
-    /* the layers: x_{i+1} from x_i by equal areas, V = x_i (f(x_{i+1}) − f(x_i)) */
-    const double m = 2147483648.0;  /* 2^31: j is a signed 32-bit number */
-    double x = ZIG_R, fx = exp(-0.5 * x * x);
-    const double q = ZIG_V / fx;  /* the base layer: rectangle plus tail, width V / f(r) */
-    r->k[0] = (uint32_t)(x / q * m);
-    r->k[1] = 0;
-    r->w[0] = q / m;
-    r->w[ZIG_N - 1] = x / m;
-    r->f[0] = 1.0;
-    r->f[ZIG_N - 1] = fx;
-    for (int i = ZIG_N - 2; i >= 1; i--) {
-        const double next = sqrt(-2.0 * log(ZIG_V / x + fx));
-        r->k[i + 1] = (uint32_t)(next / x * m);
-        x = next;
-        fx = exp(-0.5 * x * x);
-        r->f[i] = fx;
-        r->w[i] = x / m;
-    }
-}
-
-static double normal(chip_rng *r) {
-    for (;;) {
-        const uint64_t u = next_u64(r);
-        const int i = (int)(u & (ZIG_N - 1));
-        const int32_t j = (int32_t)(uint32_t)(u >> 32);
-        const uint32_t aj = j < 0 ? (uint32_t)(-(int64_t)j) : (uint32_t)j;
-        const double x = j * r->w[i];
-        if (aj < r->k[i]) return x;  /* inside the rectangle: most draws end here */
-        if (i == 0) {  /* the tail beyond R (Marsaglia 1964) */
-            double t, y;
-            do {
-                t = -log(uniform(r)) / ZIG_R;
-                y = -log(uniform(r));
-            } while (y + y < t * t);
-            return j > 0 ? ZIG_R + t : -ZIG_R - t;
-        }
-        /* the wedge between the rectangle and the curve */
-        if (r->f[i] + uniform(r) * (r->f[i - 1] - r->f[i]) < exp(-0.5 * x * x)) return x;
-    }
-}
+/* devices.h's one copy here: this unit is compiled once, for any x86-64 (or other) CPU */
+#define NAME(f) f##_chip
+#define TARGET
+#include "devices.h"
 
 typedef struct {
     int L;
@@ -111,7 +42,7 @@ typedef struct {
     sn_settings S;
     const sn_loops *K;
     int loss;
-    chip_rng rng;
+    sn_rng rng;
     const float *X; int64_t ldx;
     const float *D; int64_t ldd;
     const int64_t *labels;
@@ -151,18 +82,15 @@ chip_engine *sn_chip_create(int L, sn_chip_layer *layers, int loss, double *coun
              (e->zc = zalloc((size_t)widest)) && (e->nc = zalloc((size_t)widest));
     for (int l = 0; l < L && ok; l++) ok = (e->U[l] = zalloc((size_t)widest)) != NULL;
     if (!ok) { sn_chip_free(e); return NULL; }
-    seed_rng(&e->rng, 0);
+    sn_rng_seed(&e->rng, 0, e->S.isa);
     return e;
 }
 
 void sn_chip_bind(chip_engine *e, const float *X, int64_t ldx, const float *D, int64_t ldd,
                   const int64_t *labels, uint64_t seed) {
     e->X = X; e->ldx = ldx; e->D = D; e->ldd = ldd; e->labels = labels;
-    seed_rng(&e->rng, seed);
+    sn_rng_seed(&e->rng, seed, e->S.isa);
 }
-
-/* layer c's value of a parameter that is shared (inc 0) or per device (inc 1) at flat index */
-#define PAR(d, name, at) ((d)->name[(at) * (d)->name##_inc])
 
 /* The read of layer l: u (before the bias) of the input z into u. */
 static void chip_forward(chip_engine *e, const sn_chip_layer *c, const float *z, float *u,
@@ -190,7 +118,7 @@ static void chip_forward(chip_engine *e, const sn_chip_layer *c, const float *z,
         const int64_t k = ni - r0 < c->rows ? ni - r0 : c->rows;
         float *out = blocks ? y : u;
         /* the twin's product: our kernel where _engine.product takes it, else BLAS */
-        sn_matmul(1, no, k, 1.f, x + r0, k, 1, c->Wk + r0 * no, no, 0.f, out, no,
+        sn_matmul(1, no, k, 1.f, x + r0, k, 1, c->mirror.scaled + r0 * no, no, 0.f, out, no,
                   (void *)e->gemm, &e->S);
         for (int64_t j = 0; j < no; j++) {  /* the ADC: saturate, round to a step */
             float v = out[j];
@@ -222,59 +150,6 @@ static void chip_forward(chip_engine *e, const sn_chip_layer *c, const float *z,
         cnt[CH_DRIVE] += drive * fabs(unit);
         cnt[CH_DRIVE_UNITS] += units * fabs(unit);
     }
-}
-
-/* x inside device `at`'s bounds */
-static inline float clip_to(const sn_chip_devices *d, int64_t at, float x) {
-    const float lo = PAR(d, lo, at), hi = PAR(d, hi, at);
-    x = x > lo ? x : lo;
-    return x < hi ? x : hi;
-}
-
-/* one device's train of n pulses (n ≠ 0) from w, as DeviceArray._train / pulses_at: devices d
- * of layer c, flat index at; the law's table where `table` */
-static inline float train(chip_engine *e, const sn_chip_layer *c, const sn_chip_devices *d,
-                          int64_t at, float w, float n, int table) {
-    const float k = fabsf(n);
-    const int up = n > 0;
-    float x;
-    if (table) {  /* shared coefficients: the table */
-        const int64_t t = (int64_t)n + c->tab_k;
-        x = w * c->tab_g[t];
-        x += c->tab_c[t];
-    } else {
-        const float a_up = PAR(d, a_up, at), a_dn = PAR(d, a_dn, at);
-        const float b_up = PAR(d, b_up, at), b_dn = PAR(d, b_dn, at);
-        if (b_up == 0.f && b_dn == 0.f) {
-            if (c->same_steps) x = w + a_up * n;  /* the same step both ways */
-            else x = w + (up ? a_dn + (a_up - a_dn) : a_dn) * k;  /* sel() of the twin */
-        } else {  /* w (1 + b)^k + a ((1 + b)^k − 1) / b, in float32 as the twin */
-            const float a = up ? a_up : a_dn, b = up ? b_up : b_dn;
-            const float lg = log1pf(b);
-            const float g = expf(k * lg), s = b == 0.f ? k : expm1f(k * lg) / b;
-            x = w * g;
-            x += a * s;
-            if (!isfinite(g)) {  /* past float's range: away from −a/b, to ±∞ (the twin's) */
-                const float away = w + a / b;
-                x = away > 0.f ? INFINITY : away < 0.f ? -INFINITY : w;
-            }
-        }
-    }
-    const float sigma = up ? PAR(d, sig_up, at) : PAR(d, sig_dn, at);
-    if (sigma != 0.f) {  /* cycle-to-cycle noise of the train: σ √|n| ξ */
-        float xi = (float)normal(&e->rng);
-        xi *= sqrtf(k);
-        xi *= sigma;
-        x += xi;
-    }
-    return clip_to(d, at, x);
-}
-
-/* a weight as the crossbar holds it, clip(v / weight_max, −1, 1) (load_weights_at) */
-static inline float normalised(float v, float inv_wmax) {
-    float x = v * inv_wmax;
-    x = x > -1.f ? x : -1.f;
-    return x < 1.f ? x : 1.f;
 }
 
 /* the write steps of one column batch: the largest count per input and direction (peak[t]
@@ -360,7 +235,8 @@ static int chip_update(chip_engine *e, const sn_chip_layer *layer, const float *
     /* the twin takes the table for an update whose counts all are within it, else the closed
      * form for all: the largest count of a row is at its largest input of either sign */
     float most_up = 0.f, most_down = 0.f;  /* the update's largest counts each way */
-    for (int64_t j = 0; j < no && c->tab_g; j++) {
+    const sn_devices *d0 = &c->dev[0];
+    for (int64_t j = 0; j < no && d0->table_g; j++) {
         const float ad = fabsf(d[j]);
         if (!(ad * zmax >= c->least)) continue;
         for (int sgn = 0; sgn < 2; sgn++) {
@@ -371,11 +247,12 @@ static int chip_update(chip_engine *e, const sn_chip_layer *layer, const float *
         }
     }
     /* a pair's devices each take their own call (LTP to w⁺ for n > 0, to w⁻ for n < 0) */
-    const float covered = (float)c->tab_k;
-    const int table_up = c->tab_g && most_up <= covered;
-    const int table_down = c->tab_g && most_down <= covered;
+    const float covered = (float)d0->table_mid;
+    const int table_up = d0->table_g && most_up <= covered;
+    const int table_down = d0->table_g && most_down <= covered;
     const int table = table_up && table_down;
-    const sn_chip_devices *d0 = &c->dev[0], *d1 = &c->dev[1];
+    const sn_pair *pair = c->pair.minus ? &c->pair : NULL;
+    const sn_mirror *mir = &c->mirror;
     cnt[CH_UPDATE_MACS] += (double)(ni * no);
     const int meter = c->meter;
     const int64_t size = (no + 15) / 16;  /* outputs per column batch of the row-by-row write */
@@ -389,8 +266,7 @@ static int chip_update(chip_engine *e, const sn_chip_layer *layer, const float *
             batch = j / size;
         }
         const float nd = -d[j];
-        float *restrict Wj = c->W + j * ni;
-        float *restrict w0 = d0->state + j * ni, *restrict w1 = c->pair ? d1->state + j * ni : w0;
+        float *restrict w0 = d0->w + j * ni, *restrict w1 = pair ? pair->minus->w + j * ni : w0;
         float *restrict counts = e->nc;
         row_counts(nd, e->zc, m, c->s_up, c->s_dn, c->continuous, counts);
         for (int64_t t = 0; t < m; t++) {
@@ -398,45 +274,33 @@ static int chip_update(chip_engine *e, const sn_chip_layer *layer, const float *
             if (n == 0.f) continue;
             const int64_t i = e->cols[t];
             const int64_t at = j * ni + i;
+            const int up = n > 0;
+            const float kn = fabsf(n);
             float before, w, v;
-            if (!c->pair) {  /* bidirectional: LTP for n > 0, LTD for n < 0 */
+            if (!pair) {  /* bidirectional: LTP for n > 0, LTD for n < 0 */
                 before = w0[i];
-                w = w0[i] = train(e, c, d0, at, before, n, table);
-                v = w - c->w_ref;
+                w = w0[i] = NAME(train)(d0, &e->rng, at, before, kn, up, table);
+                v = (w - mir->w_ref) * mir->gamma;
             } else {  /* LTP pulses to w⁺ (n > 0) or w⁻ (n < 0): DeviceSynapses._pulse_at */
-                const int on_plus = n > 0;
-                const float k = fabsf(n);
                 float wp = w0[i], wm = w1[i];
-                before = on_plus ? wp : wm;
-                if (wp + (on_plus ? k : 0.f) * c->pair_step >= c->limit ||
-                    wm + (on_plus ? 0.f : k) * c->pair_step >= c->limit) {
-                    /* refresh: the weight read, written into one device, the other at w_min */
-                    float t = wp - wm;
-                    t *= c->gamma;
-                    t /= c->gamma;
-                    wp = clip_to(d0, at, c->law_min + (t > 0.f ? t : 0.f));
-                    wm = clip_to(d1, at, c->law_min + (-t > 0.f ? -t : 0.f));
-                    refreshes += 1;
-                }
-                if (on_plus) wp = train(e, c, d0, at, wp, k, table_up);
-                else wm = train(e, c, d1, at, wm, k, table_down);
-                w = on_plus ? wp : wm;
+                before = up ? wp : wm;
+                refreshes += NAME(pair_train)(d0, pair, &e->rng, at, kn, up,
+                                              up ? table_up : table_down, &wp, &wm);
+                w = up ? wp : wm;
                 w0[i] = wp;
                 w1[i] = wm;
-                v = wp - wm;
+                v = (wp - wm) * pair->gamma;
             }
             /* the weight as the chip reads it (Analog.update, load_weights_at): into W and
              * the crossbar's copy in ADC steps, which the next read takes; the layer's Wᵀ and
              * the normalised copy are brought in step by the caller (ChipEngine.count) */
-            v *= c->gamma;
-            if (c->rowsum) c->rowsum[i] += fabs((double)normalised(v, c->inv_wmax)) -
-                                           fabs((double)normalised(Wj[i], c->inv_wmax));
-            Wj[i] = v;
-            c->Wk[i * no + j] = normalised(v, c->inv_wmax) * c->g;
-            const float k = c->continuous ? 1.f : fabsf(n);
+            if (c->rowsum) c->rowsum[i] += fabs((double)NAME(normalised)(mir, v)) -
+                                           fabs((double)NAME(normalised)(mir, mir->W[at]));
+            NAME(mirror)(mir, no, ni, j, i, v);
+            const float k = c->continuous ? 1.f : kn;
             pulses += k;
             if (meter) {  /* the tally (DeviceSynapses._metered): a pair's pulses all LTP */
-                const int dn = n < 0 && !c->pair;
+                const int dn = !up && !pair;
                 const double met = 0.5 * ((double)((before - lo_law) * inv_span) +
                                           (double)((w - lo_law) * inv_span));
                 if (dn) { down_n += k; down_state += k * met; }
@@ -489,7 +353,7 @@ static int chip_step(chip_engine *e, int64_t row, const int64_t *rows, int64_t s
         const float *zin = l ? e->U[l - 1] : e->z0;
         if (l > 0) {  /* ∂E/∂z_prev = δ·W, with the weights before this layer's step */
             e->gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, 1, c->n_in, c->n_out, 1.f, delta, c->n_out,
-                    c->W, c->n_in, 0.f, e->G, c->n_in);
+                    c->mirror.W, c->n_in, 0.f, e->G, c->n_in);
             cnt[CH_BACKWARD_MACS] += (double)(c->n_in * c->n_out);
         }
         if (!chip_update(e, c, zin, delta, cnt)) return 4;
@@ -521,7 +385,7 @@ int64_t sn_chip_steps(chip_engine *e, const int64_t *idx, const int64_t *off,
 
 /* for the tests: n standard normal draws of the engine's generator */
 void sn_chip_normals(chip_engine *e, double *out, int64_t n) {
-    for (int64_t k = 0; k < n; k++) out[k] = normal(&e->rng);
+    for (int64_t k = 0; k < n; k++) out[k] = NAME(normal)(&e->rng);
 }
 
 void sn_chip_free(chip_engine *e) {

@@ -2,8 +2,9 @@
  * Neurosci. 10:333, 2016) of one layer for a whole batch, in one call: per sample in order,
  * the slots each input and each delta fires in, the coincidences of the two by popcount over
  * only those that fire, and each coincidence count as a train of pulses on its device (the
- * law's affine closed form, its train noise, its bounds), the weights that the devices now
- * hold written where the chip reads them. The maths is hardware/learning.py's
+ * law's affine closed form, its train noise, its bounds: devices.h, as the chip's batch-1
+ * engine has them), the weights that the devices now hold written where the chip reads them.
+ * The maths is hardware/learning.py's
  * (DeviceSynapses._fire, _coincide, _apply_at) and devices/base.py's (DeviceArray.pulses_at);
  * tests/test_pulses.py holds the two against each other. */
 #include <math.h>
@@ -11,34 +12,6 @@
 #include <string.h>
 
 #include "sn.h"
-
-/* The ziggurat of the standard normal's density (Marsaglia & Tsang, J. Stat. Softw. 5(8),
- * 2000): ZIG layers of equal area, computed once at load; a draw takes its layer from a
- * word's low bits and its value from the high ones (separate bits: no correlation between
- * the two, Doornik 2005). */
-#define ZIG 128
-static const double zig_r = 3.442619855899, zig_v = 9.91256303526217e-3;
-static uint32_t zig_k[ZIG]; /* |value bits| below which a draw is inside its layer's box */
-static float zig_w[ZIG], zig_f[ZIG];
-
-__attribute__((constructor)) static void zig_tables(void) {
-    const double m = 0x1p31;
-    double dn = zig_r, tn = dn;
-    const double q = zig_v / exp(-0.5 * dn * dn);
-    zig_k[0] = (uint32_t)((dn / q) * m);
-    zig_k[1] = 0;
-    zig_w[0] = (float)(q / m);
-    zig_w[ZIG - 1] = (float)(dn / m);
-    zig_f[0] = 1.f;
-    zig_f[ZIG - 1] = (float)exp(-0.5 * dn * dn);
-    for (int i = ZIG - 2; i >= 1; i--) {
-        dn = sqrt(-2.0 * log(zig_v / dn + exp(-0.5 * dn * dn)));
-        zig_k[i + 1] = (uint32_t)((dn / tn) * m);
-        tn = dn;
-        zig_f[i] = (float)exp(-0.5 * dn * dn);
-        zig_w[i] = (float)(dn / m);
-    }
-}
 
 /* binomial_step[n][k] = (n − k) / (k + 1): P(K = k + 1) / P(K = k) of Binomial(n, p), over
  * the odds p / (1 − p) */
@@ -58,6 +31,7 @@ static inline uint32_t bytes_mask_portable(const unsigned char *b) {
 
 #define NAME(f) f##_portable
 #define TARGET
+#include "devices.h"
 #define BYTES_MASK(v) bytes_mask_portable((const unsigned char *)&(v))
 #include "pulses.h"
 #undef NAME
@@ -68,6 +42,7 @@ static inline uint32_t bytes_mask_portable(const unsigned char *b) {
 #include <immintrin.h>
 #define NAME(f) f##_avx2
 #define TARGET __attribute__((target("avx2,popcnt")))
+#include "devices.h"
 #define BYTES_MASK(v) ((uint32_t)_mm256_movemask_epi8((__m256i)(v)))
 #include "pulses.h"
 #undef NAME
@@ -76,18 +51,11 @@ static inline uint32_t bytes_mask_portable(const unsigned char *b) {
 #define HAVE_AVX2_COPY 1
 #endif
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
 /* the bytes of the workspace sn_pulse_update needs for n_out × n_in devices */
 int64_t sn_pulse_work_size(int64_t n_out, int64_t n_in) {
     const int64_t size = n_out * n_in;
     const int64_t n = (n_in > n_out ? n_in : n_out) + 4;
-    return ALIGN + (int64_t)sizeof(sn_pulse_rng) + 4 * 64 * (n_in + n_out) + (n_in + n_out) +
+    return ALIGN + (int64_t)sizeof(sn_rng) + 4 * 64 * (n_in + n_out) + (n_in + n_out) +
            size + 4 * size + 12 * n + 2 * 16 * n_in * 5 + 5 * n_in + 10 * ALIGN;
 }
 
@@ -106,7 +74,7 @@ int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float
     const int64_t n_in = dev->n_in, n_out = dev->n_out, size = n_in * n_out;
     /* the workspace, carved from `work` (the caller's, its counts region all 0) */
     unsigned char *at = work + (ALIGN - (uintptr_t)work % ALIGN) % ALIGN;
-    sn_pulse_rng *g = (sn_pulse_rng *)carve(&at, sizeof(sn_pulse_rng));
+    sn_rng *g = (sn_rng *)carve(&at, sizeof(sn_rng));
     sn_pulse_work ws;
     ws.count = carve(&at, size);
     ws.hits = (int32_t *)carve(&at, 4 * size);
@@ -124,10 +92,7 @@ int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float
     ws.written_list = (int32_t *)carve(&at, 4 * n_in);
     ws.n_cells = ws.n_written = 0;
     if (meter && meter->batches > 16) return -1;
-    /* the lanes' states from one seed (xoshiro's authors' advice: SplitMix64) */
-    for (int k = 0; k < 4; k++)
-        for (int l = 0; l < LANES; l++) g->s[k][l] = splitmix64(&seed);
-    g->at = RNG_BUFFER;
+    sn_rng_seed(g, seed, S->isa); /* (the refill for the copy that runs) */
     int64_t paths = 0;
 #ifdef HAVE_AVX2_COPY
     if (sn_cpu_isa() >= ISA_AVX2 && S->isa >= ISA_AVX2) {

@@ -1,81 +1,7 @@
 /* The body of the stochastic pulse update (pulses.c), compiled once per instruction set:
  * NAME(f) names this copy's functions, TARGET its compiler target (the popcount and the
- * generator's lanes vectorise where the CPU has them). */
-
-/* the generator: LANES xoshiro256++ streams side by side (Blackman & Vigna, "Scrambled
- * linear pseudorandom number generators", ACM TOMS 47:36, 2021), their words interleaved in
- * a buffer that refills in one pass (each lane's four words in a row: vectorises) */
-typedef uint64_t NAME(quad) __attribute__((vector_size(32)));
-typedef uint64_t NAME(quad_u) __attribute__((vector_size(32), aligned(8)));
-
-/* one step of four lanes: their next words into out */
-#define XOSHIRO_STEP(s0, s1, s2, s3, out)                      \
-    do {                                                       \
-        const NAME(quad) sum_ = s0 + s3;                       \
-        *(NAME(quad_u) *)(out) = ((sum_ << 23) | (sum_ >> 41)) + s0; \
-        const NAME(quad) u_ = s1 << 17;                        \
-        s2 ^= s0;                                              \
-        s3 ^= s1;                                              \
-        s1 ^= s2;                                              \
-        s0 ^= s3;                                              \
-        s2 ^= u_;                                              \
-        s3 = (s3 << 45) | (s3 >> 19);                          \
-    } while (0)
-
-TARGET static void NAME(refill)(sn_pulse_rng *g) {
-    /* the lanes as two vectors of four (GCC's and clang's vector extension: AVX2 registers
-     * where this copy is compiled for them, SSE2's or plain words elsewhere), in registers
-     * for the whole buffer */
-    NAME(quad) a0, a1, a2, a3, b0, b1, b2, b3;
-    memcpy(&a0, g->s[0], 32), memcpy(&a1, g->s[1], 32);
-    memcpy(&a2, g->s[2], 32), memcpy(&a3, g->s[3], 32);
-    memcpy(&b0, g->s[0] + 4, 32), memcpy(&b1, g->s[1] + 4, 32);
-    memcpy(&b2, g->s[2] + 4, 32), memcpy(&b3, g->s[3] + 4, 32);
-    for (int t = 0; t < RNG_BUFFER; t += 8) {
-        XOSHIRO_STEP(a0, a1, a2, a3, g->buf + t);
-        XOSHIRO_STEP(b0, b1, b2, b3, g->buf + t + 4);
-    }
-    memcpy(g->s[0], &a0, 32), memcpy(g->s[1], &a1, 32);
-    memcpy(g->s[2], &a2, 32), memcpy(g->s[3], &a3, 32);
-    memcpy(g->s[0] + 4, &b0, 32), memcpy(g->s[1] + 4, &b1, 32);
-    memcpy(g->s[2] + 4, &b2, 32), memcpy(g->s[3] + 4, &b3, 32);
-    g->at = 0;
-}
-#undef XOSHIRO_STEP
-
-TARGET static inline uint64_t NAME(next)(sn_pulse_rng *restrict g) {
-    if (g->at == RNG_BUFFER) NAME(refill)(g);
-    return g->buf[g->at++];
-}
-
-/* a uniform in (0, 1) from a word's high 24 bits */
-TARGET static inline float NAME(uniform)(uint64_t r) {
-    return ((float)(r >> 40) + 0.5f) * 0x1p-24f;
-}
-
-/* a standard normal draw: the ziggurat (pulses.c), most draws one word, a multiply and a
- * compare */
-TARGET static float NAME(normal)(sn_pulse_rng *g) {
-    for (;;) {
-        const uint64_t r = NAME(next)(g);
-        const int i = (int)(r & (ZIG - 1));
-        const int32_t h = (int32_t)(uint32_t)(r >> 32);
-        const uint32_t a = h < 0 ? (uint32_t)0 - (uint32_t)h : (uint32_t)h;
-        const float x = (float)h * zig_w[i];
-        if (a < zig_k[i]) return x; /* inside the layer's box */
-        if (i == 0) { /* the tail beyond r (Marsaglia's method for it) */
-            float t, y;
-            do {
-                t = -logf(NAME(uniform)(NAME(next)(g))) / (float)zig_r;
-                y = -logf(NAME(uniform)(NAME(next)(g)));
-            } while (y + y < t * t);
-            return h > 0 ? (float)zig_r + t : -(float)zig_r - t;
-        }
-        /* the wedge: under the density, or draw again */
-        const float u = NAME(uniform)(NAME(next)(g));
-        if (zig_f[i] + u * (zig_f[i - 1] - zig_f[i]) < expf(-0.5f * x * x)) return x;
-    }
-}
+ * generator's lanes vectorise where the CPU has them). The generator and what a train does
+ * to a device are devices.h's, included before this file in each copy. */
 
 #ifndef BINOMIAL_BELOW
 #define BINOMIAL_BELOW 0.1 /* expected fires a train below which the first way is cheaper */
@@ -95,7 +21,7 @@ TARGET static float NAME(normal)(sn_pulse_rng *g) {
  *   whose end the CPU cannot foresee): measured on the MNIST workload of
  *   docs/performance.md, the whole update took about 15 % less CPU time this way; the binomial way, once
  *   also taken up to 0.3 expected fires, now only below 0.1. */
-TARGET static inline uint64_t NAME(binomial_train)(sn_pulse_rng *restrict g, double p,
+TARGET static inline uint64_t NAME(binomial_train)(sn_rng *restrict g, double p,
                                                   uint64_t allowed) {
     const int n = __builtin_popcountll(allowed);
     const double q = 1.0 - p;
@@ -144,12 +70,12 @@ TARGET static inline uint64_t NAME(binomial_train)(sn_pulse_rng *restrict g, dou
  * truncated to 64 bits. The slots of the train, of those allowed, out of the first BL. */
 typedef unsigned char NAME(bytes) __attribute__((vector_size(32)));
 
-TARGET static inline uint64_t NAME(byte_train)(sn_pulse_rng *restrict g, uint64_t t,
+TARGET static inline uint64_t NAME(byte_train)(sn_rng *restrict g, uint64_t t,
                                                uint64_t allowed, int BL) {
     const NAME(bytes) pb = (NAME(bytes)){0} + (unsigned char)(t >> 56); /* broadcast */
     uint64_t fire = 0, tie = 0;
     for (int base = 0; base < BL; base += 32) {
-        if (g->at > RNG_BUFFER - 4) NAME(refill)(g);
+        if (g->at > RNG_BUFFER - 4) g->refill(g);
         NAME(bytes) u;
         memcpy(&u, g->buf + g->at, 32);
         g->at += 4;
@@ -167,91 +93,12 @@ TARGET static inline uint64_t NAME(byte_train)(sn_pulse_rng *restrict g, uint64_
     return fire;
 }
 
-TARGET static inline float NAME(par)(const sn_param *q, int64_t at) { return q->v[at * q->step]; }
-
-/* k pulses (up: potentiation) to the device at flat index `at`: the law's closed form, its
- * train noise σ √k ξ, its bounds; returns its new state */
-TARGET static float NAME(apply)(const sn_devices *dev, sn_pulse_rng *g, int64_t at, int64_t k,
-                                int up) {
-    const int d = up ? 0 : 1;
-    const float kf = (float)k;
-    float x = dev->w[at];
-    if (dev->table_g) { /* shared curved coefficients: NumPy's table of trains */
-        const int64_t t = dev->table_mid + (up ? k : -k);
-        x = x * dev->table_g[t];
-        x = x + dev->table_c[t];
-    } else if (!dev->curved) { /* constant steps: w + a k */
-        x = x + NAME(par)(&dev->a[d], at) * kf;
-    } else { /* w (1 + b)^k + a ((1 + b)^k − 1) / b */
-        const float a = NAME(par)(&dev->a[d], at), b = NAME(par)(&dev->b[d], at);
-        const float l = log1pf(b);
-        const float gk = expf(kf * l);
-        const float s = b == 0.f ? kf : expm1f(kf * l) / b;
-        const float x0 = x;
-        x = x * gk;
-        x = x + a * s;
-        if (!isfinite(gk)) { /* past float's range: away from −a/b, to ±∞ (the twin's) */
-            const float away = x0 + a / b;
-            x = away > 0.f ? INFINITY : away < 0.f ? -INFINITY : x0;
-        }
-    }
-    if (dev->sigma[d].v) {
-        float xi = NAME(normal)(g);
-        xi = xi * sqrtf(kf);
-        xi = xi * NAME(par)(&dev->sigma[d], at);
-        x = x + xi;
-    }
-    const float lo = NAME(par)(&dev->lo, at), hi = NAME(par)(&dev->hi, at);
-    x = x < lo ? lo : x; /* NumPy's maximum, then minimum */
-    x = x > hi ? hi : x;
-    dev->w[at] = x;
-    return x;
-}
-
-/* the weight v of synapse (j, i) written where it is read: W, W2, and what the crossbar
- * reads, W / weight_max clipped to ±1, and its copy in ADC steps */
-TARGET static void NAME(mirror)(const sn_mirror *mir, int64_t n_out, int64_t n_in, int64_t j,
-                                int64_t i, float v) {
-    mir->W[j * n_in + i] = v;
-    if (mir->W2) mir->W2[j * mir->w2_row + i * mir->w2_col] = v;
-    if (mir->WnT) {
-        float u = v * mir->inv_wmax;
-        u = u < -1.f ? -1.f : u;
-        u = u > 1.f ? 1.f : u;
-        const int64_t tt = i * n_out + j;
-        mir->WnT[tt] = u;
-        if (mir->scaled) mir->scaled[tt] = u * mir->g;
-    }
-}
-
-/* A pair's refresh (DeviceSynapses._refresh): its weight read, both devices reset to w_min
- * and the difference written into one of them, within each device's bounds */
-TARGET static void NAME(refresh)(const sn_devices *plus, const sn_pair *pair, int64_t at) {
-    const sn_devices *minus = pair->minus;
-    const float W = (plus->w[at] - minus->w[at]) * pair->gamma;
-    const float target = W / pair->gamma;
-    float v0 = pair->w_min + (target > 0.f ? target : 0.f);
-    float v1 = pair->w_min + (-target > 0.f ? -target : 0.f);
-    const float lo0 = NAME(par)(&plus->lo, at), hi0 = NAME(par)(&plus->hi, at);
-    const float lo1 = NAME(par)(&minus->lo, at), hi1 = NAME(par)(&minus->hi, at);
-    v0 = v0 < lo0 ? lo0 : v0;
-    v0 = v0 > hi0 ? hi0 : v0;
-    v1 = v1 < lo1 ? lo1 : v1;
-    v1 = v1 > hi1 ? hi1 : v1;
-    plus->w[at] = v0;
-    minus->w[at] = v1;
-}
-
-/* the slots a vector v (n values, probabilities |v_i| c) fires in: drawn, or taken from
- * `given` (n masks), into `drawn` if not NULL; each firing value's index put in the bucket of
- * every slot it fires in (slot s's at bucket[s·n …], `fill[s]` of them), its sign in
- * positive[i] (1: v_i > 0). Returns how many slots fire in all. */
 /* The slots a vector v (n values, probabilities |v_i| c) fires in, of the `allowed` ones
  * only (the others cannot meet a pulse of the other side: left undrawn): drawn, or taken
  * from `given` (n masks), into `drawn` if not NULL; each firing value's index put in the
  * bucket of every slot it fires in (slot s's at bucket[s·n …], `fill[s]` of them), its sign
  * in positive[i] (1: v_i > 0). Returns the slots that fire at all. */
-TARGET static uint64_t NAME(fire)(sn_pulse_rng *restrict g, const float *restrict v, int64_t n,
+TARGET static uint64_t NAME(fire)(sn_rng *restrict g, const float *restrict v, int64_t n,
                                   double c, uint64_t allowed, const uint64_t *restrict given,
                                   uint64_t *restrict drawn, int32_t *restrict bucket,
                                   int64_t *restrict fill, unsigned char *restrict positive,
@@ -309,7 +156,7 @@ typedef struct {
     unsigned char *positive;
 } NAME(side);
 
-TARGET static inline uint64_t NAME(fire_side)(sn_pulse_rng *restrict g, const NAME(side) *s,
+TARGET static inline uint64_t NAME(fire_side)(sn_rng *restrict g, const NAME(side) *s,
                                               uint64_t allowed, sn_pulse_work *ws) {
     return NAME(fire)(g, s->v, s->n, s->c, allowed, s->given, s->drawn, s->bucket, s->fill,
                       s->positive, ws->which, ws->mask);
@@ -364,7 +211,7 @@ TARGET static void NAME(meter_sample)(sn_pulse_meter *m, sn_pulse_work *ws) {
 
 TARGET static int64_t NAME(update)(const sn_devices *dev, const sn_mirror *mir,
                                    const float *Z, int64_t ldz, const float *D, int64_t ldd,
-                                   int64_t B, int BL, double C, sn_pulse_rng *g,
+                                   int64_t B, int BL, double C, sn_rng *g,
                                    const uint64_t *XM, const uint64_t *DM, int given,
                                    sn_pulse_work *ws, sn_pulse_meter *meter,
                                    sn_pair *pair, int64_t *counts) {
@@ -417,6 +264,7 @@ TARGET static int64_t NAME(update)(const sn_devices *dev, const sn_mirror *mir,
         }
         /* each device hit: its count as one train, of sign −sign(δ_j z_i) */
         const sn_param *first = dev->lo.step ? &dev->lo : dev->a[0].step ? &dev->a[0] : NULL;
+        const int table = dev->table_g != NULL; /* (a pair's two arrays share it) */
         for (int64_t h = 0; h < hit; h++) {
             if (h + PREFETCH < hit) { /* the devices a few hits on: their state, parameters */
                 const int64_t ahead = ws->hits[h + PREFETCH];
@@ -434,21 +282,20 @@ TARGET static int64_t NAME(update)(const sn_devices *dev, const sn_mirror *mir,
             float v;
             if (!pair) { /* one bidirectional device against the reference: LTP up, LTD down */
                 const float before = dev->w[at];
-                const float x = NAME(apply)(dev, g, at, k, up);
+                const float x = NAME(train)(dev, g, at, before, (float)k, up, table);
+                dev->w[at] = x;
                 v = (x - mir->w_ref) * mir->gamma;
                 if (meter) NAME(meter_hit)(meter, ws, j, i, pulses, up, before, x);
-            } else { /* a pair: an update up potentiates w⁺, one down w⁻; a pair that this
-                      * update takes past refresh_at of the range is refreshed first */
-                const sn_devices *minus = pair->minus;
-                const float b0 = dev->w[at], b1 = minus->w[at], kf = (float)k;
-                if (b0 + (up ? kf : 0.f) * pair->step >= pair->limit ||
-                    b1 + (up ? 0.f : kf) * pair->step >= pair->limit) {
-                    NAME(refresh)(dev, pair, at);
-                    pair->refreshes++;
-                }
-                const float x = NAME(apply)(up ? dev : minus, g, at, k, 1);
-                v = (dev->w[at] - minus->w[at]) * pair->gamma;
-                if (meter) NAME(meter_hit)(meter, ws, j, i, pulses, 1, up ? b0 : b1, x);
+            } else { /* a pair: an update up potentiates w⁺, one down w⁻ */
+                float *w1 = pair->minus->w + at;
+                const float b0 = dev->w[at], b1 = *w1;
+                float wp = b0, wm = b1;
+                pair->refreshes += NAME(pair_train)(dev, pair, g, at, (float)k, up, table,
+                                                    &wp, &wm);
+                dev->w[at] = wp, *w1 = wm;
+                v = (wp - wm) * pair->gamma;
+                if (meter) NAME(meter_hit)(meter, ws, j, i, pulses, 1, up ? b0 : b1,
+                                           up ? wp : wm);
             }
             if (mir->W) NAME(mirror)(mir, n_out, n_in, j, i, v);
         }

@@ -19,6 +19,9 @@
  *   update.c        a block's weight update: the gradient product, the optimiser, the bound
  *   engine.c        the training step on T threads, each owning a share of every layer
  *   infer.c         inference, layer by layer on the calling thread
+ *   devices.h (+ devices.c)  the devices' physics, once for the two units below: the
+ *                   generator of the trains' noise, a train's closed form, noise and bounds,
+ *                   a pair's refresh, the weights written where the chip reads them
  *   pulses.c (+ pulses.h)  the chip's stochastic pulse update of one layer, a batch a call
  *   chip.c          in-situ training on the simulated analog chip (hardware/engine.py): the
  *                   crossbar's read with its DAC and ADC, the digital backward pass, the
@@ -38,7 +41,7 @@
 #include <stdint.h>
 
 /* bumped whenever an exported function's arguments change: _engine.py refuses a stale build */
-#define SN_ABI 13
+#define SN_ABI 14
 
 #define MAX_LAYERS 16
 #define MAX_THREADS 16
@@ -198,13 +201,15 @@ typedef struct {
  * no longer a whole number (hardware/learning.py: MAX_TRAIN) */
 #define SN_MAX_TRAIN 16777216.0f
 
+/* the generator of the pulse trains and their noise (devices.h), in both units */
 #define LANES 8
 #define RNG_BUFFER 512
-typedef struct {
+typedef struct sn_rng {
     uint64_t s[4][LANES];     /* xoshiro256++ lanes, word k of lane l at s[k][l] */
     uint64_t buf[RNG_BUFFER];
     int at;
-} sn_pulse_rng;
+    void (*refill)(struct sn_rng *g); /* buf from the lanes (the copy for the CPU) */
+} sn_rng;
 
 /* the workspace: per slot the inputs and the deltas that fire in it; their signs; per
  * device its coincidences in this sample (all 0 between samples) and the devices hit */
@@ -266,30 +271,22 @@ enum {
     CH_STATE_UP, CH_STATE_DOWN, CH_STEPS_UP, CH_STEPS_DOWN, CH_ROWS_WRITTEN, CH_REFRESHES,
     CH_COUNT
 };
-/* one array of devices: bounds, affine coefficients dw = a + b w per direction, train noise σ */
-typedef struct {
-    float *state;             /* n_out × n_in device states */
-    const float *lo, *hi, *a_up, *b_up, *a_dn, *b_dn, *sig_up, *sig_dn;
-    int64_t lo_inc, hi_inc, a_up_inc, b_up_inc, a_dn_inc, b_dn_inc, sig_up_inc, sig_dn_inc;
-} sn_chip_devices;
 typedef struct {
     int64_t n_in, n_out;
     int act;
-    float *W;                 /* n_out × n_in: the weights the devices hold (network units) */
-    float *Wk;                /* n_in × n_out: the crossbar's normalised weights in ADC steps */
     float *b, *db;
     double *rowsum;           /* Σ_j |WnT[i, j]| per input (the read energy), or NULL */
-    /* the devices: one against a reference (W = γ (w − w_ref)), or a pair (W = γ (w⁺ − w⁻),
-     * LTP pulses only, a pair refreshed when a device would pass `limit`) */
-    int pair;
-    sn_chip_devices dev[2];
-    float limit, pair_step, law_min;  /* refresh_at of the range; one nominal LTP step; w_min */
-    const float *tab_g, *tab_c;  /* shared coefficients: n pulses ↦ w g[n + K] + c[n + K] */
-    int64_t tab_k;
-    int same_steps;           /* one step a both ways (a_up = −a_dn, b = 0, shared) */
+    /* the devices, as the pulse update takes them: one against a reference (W = γ (w −
+     * w_ref)), or a pair (W = γ (w⁺ − w⁻), LTP pulses only, dev[1] holding w⁻, refreshed
+     * as pair says; pair.minus NULL: no pair) */
+    sn_devices dev[2];
+    sn_pair pair;
+    /* where the weights are written: W (n_out × n_in, network units, read by the backward
+     * pass) and scaled (n_in × n_out, the crossbar's normalised weights in ADC steps, read by
+     * the forward); γ, w_ref, 1 / weight_max, ADC steps per code */
+    sn_mirror mirror;
     int continuous;           /* pulse counts not rounded (an ideal, continuous device) */
     float s_up, s_dn, least;  /* one pulse up and down in network units; the least |ΔW| */
-    float gamma, w_ref, inv_wmax, g;  /* W = γ (w − w_ref); 1 / weight_max; steps per code */
     int has_rate; float rate; /* this layer's factor on the learning rate */
     int bias_digital;
     /* the input stage, ADC and output scale (CrossbarArray.matvec, fixed input scaling) */

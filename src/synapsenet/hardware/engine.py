@@ -8,9 +8,11 @@ the arithmetic of the NumPy twin (``CrossbarArray.matvec``, ``Analog.backward`` 
 ``update``, ``DeviceSynapses``, ``DeviceArray``'s closed-form trains), on the chip's own
 arrays: the device states, the weights in network units and the crossbar's copy in ADC steps
 (the layer's Wᵀ and the crossbar's normalised weights are brought in step after each call).
-It draws its own normals (the cycle-to-cycle noise of the trains: a ziggurat on xoshiro256**,
-seeded by one draw of the chip's generator per fit), so a seed gives the same run, and the
-twin's in distribution, not draw for draw.
+It draws its own normals (the cycle-to-cycle noise of the trains: a ziggurat on xoshiro256++,
+the stochastic pulse update's generator, seeded by one draw of the chip's generator per epoch),
+so a seed gives the same run, and the twin's in distribution, not draw for draw. A train, a
+pair's refresh and the write-back are the pulse update's C (``_accel/devices.h``), on the
+same structs, filled here by the same code (``DeviceSynapses._kernel_arrays``).
 
 It covers what NeuroSim V3.0's protocol (``hardware.reproduce``) and aihwkit-style
 ConstantStep training need (see :func:`unsupported`): the deterministic scheme on either
@@ -43,28 +45,18 @@ COUNTS = ("vectors", "macs", "array_reads", "dac_conversions", "adc_conversions"
 TALLY = COUNTS[11:]
 _FLOATS = {"input_energy_units", "input_drive", "input_drive_units", "pulse_state_up",
            "pulse_state_down"}
-_PARAMS = ("lo", "hi", "a_up", "b_up", "a_dn", "b_dn", "sig_up", "sig_dn")
 _DAC_NONE, _DAC_ONE_BIT, _DAC_LEVELS = 0, 1, 2
 
 
-class _Devices(ctypes.Structure):
-    """``sn_chip_devices`` of _accel/sn.h."""
-
-    _fields_ = [("state", _P), *[(n, _P) for n in _PARAMS],
-                *[(n + "_inc", _I64) for n in _PARAMS]]
-
-
 class _Layer(ctypes.Structure):
-    """``sn_chip_layer`` of _accel/sn.h."""
+    """``sn_chip_layer`` of _accel/sn.h: its devices, pair and mirror are the pulse
+    update's structs (``_engine.PulseKernel``), filled by the same code."""
 
     _fields_ = [("n_in", _I64), ("n_out", _I64), ("act", _I),
-                ("W", _P), ("Wk", _P), ("b", _P), ("db", _P), ("rowsum", _P),
-                ("pair", _I), ("dev", _Devices * 2),
-                ("limit", _F), ("pair_step", _F), ("law_min", _F),
-                ("tab_g", _P), ("tab_c", _P), ("tab_k", _I64),
-                ("same_steps", _I), ("continuous", _I),
+                ("b", _P), ("db", _P), ("rowsum", _P),
+                ("dev", _engine._PulseDevices * 2), ("pair", _engine._PulsePair),
+                ("mirror", _engine._PulseMirror), ("continuous", _I),
                 ("s_up", _F), ("s_dn", _F), ("least", _F),
-                ("gamma", _F), ("w_ref", _F), ("inv_wmax", _F), ("g", _F),
                 ("has_rate", _I), ("rate", _F), ("bias_digital", _I),
                 ("dac", _I), ("q", _F), ("dac_gain", _F), ("input_range", _F), ("unit", _F),
                 ("saturates", _I), ("rounds", _I), ("bound", _F), ("out_scale", _F),
@@ -146,17 +138,6 @@ def make(chip, network, loss, optimizer, batch):
     return ChipEngine(chip, network, loss, optimizer), None
 
 
-def _param(value, size):
-    """A device parameter for the library: (array, inc), shared (1 value) or per device."""
-    if value is None:
-        value = 0.0
-    if np.ndim(value) == 0:
-        return np.array([value], np.float32), 0
-    a = np.ascontiguousarray(value, np.float32).reshape(-1)
-    assert a.size == size
-    return a, 1
-
-
 class ChipEngine:
     """The compiled in-situ training of one chip for one ``fit`` (the interface of
     ``_engine.TrainingEngine``: ``bind``, ``steps``, ``step``, ``count``, ``release``)."""
@@ -186,8 +167,7 @@ class ChipEngine:
         chip = self.chip
         array, syn = chip.arrays[k], chip.synapses[k]
         cfg, io = chip.config, chip.config.io
-        devs, law = syn.devices[0], syn.law
-        keep = self._keep.append
+        law, keep = syn.law, self._keep.append
         c.n_in, c.n_out = layer.n_in, layer.n_out
         c.act = (_engine._HIDDEN if k < len(self.layers) - 1 else _engine._OUTPUT)[
             layer.activation.name]
@@ -202,7 +182,6 @@ class ChipEngine:
         for a in (W, WnT, Wk, *syn.states, layer.b, layer.db):
             assert a.dtype == np.float32 and a.flags.c_contiguous
         keep((W, WnT, Wk, syn.states, layer))
-        c.W, c.Wk = W.ctypes.data, Wk.ctypes.data
         c.b, c.db = layer.b.ctypes.data, layer.db.ctypes.data
         c.meter = int(chip.meter)
         if chip.meter:  # Σ_j |Wn| per input row, kept in step by the engine's writes
@@ -211,36 +190,22 @@ class ChipEngine:
             c.rowsum = rowsum.ctypes.data
         else:
             c.rowsum = None
-        # the devices: bounds, affine coefficients, train noise (shared or per device)
-        c.pair = int(syn.pair)
-        for d, devices, states in zip(c.dev, syn.devices, syn.states):
-            d.state = states.ctypes.data
-            noise = [None if devices.noiseless else law._train_noise(devices.p, up)
-                     for up in (True, False)]
-            values = (devices.p["lo"], devices.p["hi"], *devices.affine, *noise)
-            for name, v in zip(_PARAMS, values):
-                arr, inc = _param(v, syn.size)
-                keep(arr)
-                setattr(d, name, arr.ctypes.data)
-                setattr(d, name + "_inc", inc)
-        lo, hi = law.w_min, law.w_max  # a pair's refresh (DeviceSynapses._pulse_at)
-        c.limit = np.float32(lo + syn.cfg.refresh_at * (hi - lo))
-        c.pair_step, c.law_min = np.float32(syn.dw_up), np.float32(lo)
-        a_up, b_up, a_dn, b_dn = devs.affine
-        table = devs._table()  # (shared coefficients only: a pair's two arrays have the same)
-        if table is not None:
-            keep(table)
-            c.tab_g, c.tab_c = table[0].ctypes.data, table[1].ctypes.data
-            c.tab_k = (len(table[0]) - 1) // 2
-        else:
-            c.tab_g = c.tab_c = None
-            c.tab_k = 0
-        shared = all(np.ndim(v) == 0 for v in (a_up, b_up, a_dn, b_dn))
-        c.same_steps = int(shared and b_up == 0 and b_dn == 0 and a_up == -a_dn)
+        # the devices as the pulse update takes them: bounds, coefficients per direction,
+        # train noise, table (shared or per device), and a pair's refresh
+        for j, (devices, states) in enumerate(zip(syn.devices, syn.states)):
+            c.dev[j], arrays = _engine._pulse_devices(**syn._kernel_arrays(devices, states))
+            keep(arrays)
+        if syn.pair:  # (DeviceSynapses._pulse_at's limit and step)
+            lo, hi = law.w_min, law.w_max
+            c.pair = _engine._PulsePair(
+                ctypes.pointer(c.dev[1]), np.float32(lo + syn.cfg.refresh_at * (hi - lo)),
+                np.float32(syn.dw_up), np.float32(lo), np.float32(syn.gamma), 0)
+        # the weights written where they are read: W, and the crossbar's copy in ADC steps
+        c.mirror = _engine._PulseMirror(
+            W.ctypes.data, None, None, Wk.ctypes.data, 0, 0, np.float32(syn.gamma),
+            np.float32(syn.w_ref), np.float32(1.0 / syn.cfg.weight_max), np.float32(unit / step))
         c.continuous = int(syn.continuous)
         c.s_up, c.s_dn, c.least = (float(s) for s in syn._steps)
-        c.gamma, c.w_ref = np.float32(syn.gamma), np.float32(syn.w_ref)
-        c.inv_wmax, c.g = np.float32(1.0 / syn.cfg.weight_max), np.float32(unit / step)
         rates = syn.cfg.layer_rates
         c.has_rate, c.rate = int(bool(rates)), float(np.float32(rates[k])) if rates else 1.0
         c.bias_digital = int(syn.cfg.bias == "digital")
