@@ -34,7 +34,7 @@ class RoundedWeights(Digital):
     def fused_inference(self, network):
         return None  # the compiled path would compute with the exact weights
 
-    def trainer(self, network, loss, optimizer, batch):
+    def trainer(self, network, loss, optimizer, batch, inputs=None):
         return None, "rounded weights train layer by layer"
 
 

@@ -415,17 +415,35 @@ def maybe_finite(X: np.ndarray) -> bool:
     return not bad
 
 
-def threads_for(network, batch: int) -> int:
-    """Threads for a step of ``batch`` samples: one per 1.5 million multiply-adds a step, up to
-    one per core (as many as BLAS may use, see :func:`synapsenet._parallel.default_threads`).
-    Measured on 2 cores, two threads against one: ×0.91 at 1.5 M, ×0.97 at 2.5 M, ×1.04 at
-    3.3 M, ×1.34 at 6.5 M multiply-adds a step."""
+def threads_for(network, batch: int, inputs=None) -> int:
+    """Threads for a step of ``batch`` samples: one per 3 million multiply-adds a step that the
+    step makes, up to one per core (as many as BLAS may use, see
+    :func:`synapsenet._parallel.default_threads`). Where our product skips the inputs that are
+    0 in a block of rows, the first layer's count is the share of its inputs that blocks of
+    ``inputs`` (the training data, if given) use: a step on MNIST makes well under half of its
+    full products, and a second thread pays only for more work than that (below, the
+    barriers between the threads cost more than they share out; docs/performance.md)."""
     from ._parallel import default_threads
 
     if not _blas.can_set_threads():  # pragma: no cover - another BLAS: cannot pin it to 1
         return 1
-    macs = batch * sum(layer.n_in * layer.n_out for layer in network.layers)
-    return int(max(1, min(default_threads(), macs // 1_500_000)))
+    sizes = [layer.n_in * layer.n_out for layer in network.layers]
+    share = 1.0
+    if inputs is not None and own_products() and _SETTINGS.sparse_share > 0:
+        share = block_share(inputs)
+    macs = batch * (sizes[0] * share + sum(sizes[1:]))
+    return int(max(1, min(default_threads(), macs // 3_000_000)))
+
+
+def block_share(X, rows: int = 6, blocks: int = 16) -> float:
+    """The mean share of X's columns that some row of a block of ``rows`` rows has not 0,
+    over up to ``blocks`` blocks spread through X: what our product over the inputs used makes
+    of the full product's work (1.0 for fewer than ``rows`` rows)."""
+    n = len(X) // rows
+    if n == 0:
+        return 1.0
+    at = np.linspace(0, n - 1, min(blocks, n)).astype(np.int64) * rows
+    return float(np.mean([np.any(X[a:a + rows] != 0, axis=0).mean() for a in at]))
 
 
 class TrainingEngine:

@@ -325,7 +325,7 @@ class _Loop:
         why_not = "augmentation and sample weights run on the NumPy engine" \
             if augment is not None or sw is not None else None
         if why_not is None:
-            self.engine, why_not = self.substrate.trainer(network, loss, opt, bmax)
+            self.engine, why_not = self.substrate.trainer(network, loss, opt, bmax, X)
         if self.engine is not None:
             self.engine.bind(X, D, labels)
             network.train_config["engine"] = f"compiled, {self.engine.threads} thread(s)"

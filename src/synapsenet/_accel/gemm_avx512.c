@@ -176,15 +176,21 @@ AVX512 static int64_t inputs_used(int mr, int64_t K, const float *A, int64_t ars
                                   int32_t *list, int64_t most) {
     int64_t n = 0;
     if (acs != 1) { /* the rows side by side (the gradient's Aᵀ): each k's mr values at once,
-                     * until more than `most` are used (the block is then not gathered) */
+                     * 16 k's compared before their list is written (independent loads: no
+                     * chain through n), until more than `most` are used (then not gathered) */
         const __mmask16 rows = (__mmask16)((1u << mr) - 1);
-        for (int64_t k = 0; k < K; k++) {
-            if ((k & 63) == 0 && n > most) return n;
-            const __mmask16 used = _mm512_mask_cmp_ps_mask(
-                rows, _mm512_maskz_loadu_ps(rows, A + k * acs), _mm512_setzero_ps(),
-                _CMP_NEQ_UQ);
-            list[n] = (int32_t)k;
-            n += used != 0;
+        __m512i at = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        const __m512i sixteen = _mm512_set1_epi32(16);
+        for (int64_t k0 = 0; k0 < K && n <= most; k0 += 16) {
+            const int kn = K - k0 < 16 ? (int)(K - k0) : 16;
+            unsigned used = 0;
+            for (int q = 0; q < kn; q++)
+                used |= (unsigned)(_mm512_mask_cmp_ps_mask(
+                            rows, _mm512_maskz_loadu_ps(rows, A + (k0 + q) * acs),
+                            _mm512_setzero_ps(), _CMP_NEQ_UQ) != 0) << q;
+            _mm512_storeu_si512(list + n, _mm512_maskz_compress_epi32((__mmask16)used, at));
+            n += __builtin_popcount(used);
+            at = _mm512_add_epi32(at, sixteen);
         }
         return n;
     }

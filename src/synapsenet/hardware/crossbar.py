@@ -841,7 +841,7 @@ class Analog(Substrate):
             W = self._W[k] = np.empty((layer.n_out, layer.n_in), np.float32)
         return W
 
-    def trainer(self, network, loss, optimizer, batch):
+    def trainer(self, network, loss, optimizer, batch, inputs=None):
         """The compiled in-situ engine (``hardware.engine``) where it covers this training,
         else ``(None, why not)``: the layer-by-layer steps then."""
         from . import engine

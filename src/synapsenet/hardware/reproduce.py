@@ -165,14 +165,14 @@ class Software(Digital):
         _blas.add_product(Z_prev.T, delta, layer.WT, -1.0, work=layer.dW.T)
         self.counters.add(k, update_macs=len(delta) * layer.n_in * layer.n_out)
 
-    def trainer(self, network, loss, optimizer, batch):
+    def trainer(self, network, loss, optimizer, batch, inputs=None):
         """The compiled training step, with this baseline's rate per layer and its biases
         left at 0 (``update``'s arithmetic), where it covers the rest."""
         if not optimizer.folds_learning_rate:
             return None, "NeuroSim's software baseline trains by plain SGD"
         if len(self.layer_rates) != len(network.layers):
             return None, "layer_rates does not give one factor per layer"
-        engine, why = super().trainer(network, loss, optimizer, batch)
+        engine, why = super().trainer(network, loss, optimizer, batch, inputs)
         if engine is not None:
             engine.layer_rates, engine.fixed_bias = self.layer_rates, True
         return engine, why

@@ -165,9 +165,10 @@ class Substrate:
         first layer's u was not finite somewhere), or None to use the per-layer loop."""
         return None
 
-    def trainer(self, network, loss, optimizer, batch: int):
+    def trainer(self, network, loss, optimizer, batch: int, inputs=None):
         """``(engine, None)`` for an optional compiled training step covering this
-        configuration, or ``(None, why not)``; the loop then uses the per-layer steps."""
+        configuration, or ``(None, why not)``; the loop then uses the per-layer steps.
+        ``inputs``: the training data, which may size the engine (its threads)."""
         return None, f"the {self.name} substrate trains layer by layer"
 
     def inference_plan(self, network, n_rows: int, threads) -> tuple[int, int]:

@@ -87,11 +87,11 @@ class Digital(Substrate):
 
         return infer
 
-    def trainer(self, network, loss, optimizer, batch):
+    def trainer(self, network, loss, optimizer, batch, inputs=None):
         why = _engine.unsupported(network, loss, optimizer, batch=batch)
         if why is not None:
             return None, why
-        threads = _engine.threads_for(network, batch)
+        threads = _engine.threads_for(network, batch, inputs)
         engine = _engine.TrainingEngine.acquire(network, loss, optimizer, batch, threads)
         engine.weight_bound = self.weight_bound
         return engine, None
@@ -150,7 +150,7 @@ class NoisyDigital(Digital):
         self.counters.add(k, backward_macs=len(delta) * layer.n_in * layer.n_out)
         return out
 
-    def trainer(self, network, loss, optimizer, batch):
+    def trainer(self, network, loss, optimizer, batch, inputs=None):
         return None, "weight noise runs on the NumPy engine"
 
     def describe(self):
