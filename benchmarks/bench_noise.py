@@ -1,10 +1,9 @@
 """The chip's Gaussian noise, compiled against its NumPy twin, in the same run (A/B).
 
-Three peers timed in alternation (``synapsenet.bench.interleaved``, 7 rounds): ``compiled``,
-as shipped (``_accel/noise.c``: the generator's words by ``sn_sfc64_fill``, the Box–Muller
-transform in one pass); ``numpy_words``, the same but the words by NumPy's ``random_raw``;
-and ``numpy``, the same draws by NumPy's lines (``SYNAPSENET_ENGINE=numpy`` for the block,
-which also turns the chip's one-call read off). Timed: ``hardware.noise.standard_normal``
+Two peers timed in alternation (``synapsenet.bench.interleaved``, 7 rounds): ``compiled``,
+as shipped (``_accel/noise.c``: the Box–Muller transform in one pass), and ``numpy``, the
+same draws by NumPy's lines (``SYNAPSENET_ENGINE=numpy`` for the block, which also turns the
+chip's one-call read off). Timed: ``hardware.noise.standard_normal``
 alone on 10,000 × 260 float32 values with a σ per row from an SFC64 generator, as the chip
 draws them, and ``deploy(net, "pcm").predict`` of MNIST's 10,000 test images through
 784-256-10 (trained 2 epochs, as bench_hardware.py). Prints the best time of each and the
@@ -42,23 +41,13 @@ def numpy_noise():
             os.environ["SYNAPSENET_ENGINE"] = before
 
 
-@contextlib.contextmanager
-def numpy_words():
-    before = _engine.random_raw
-    _engine.random_raw = lambda bit_generator, n: bit_generator.random_raw(n)
-    try:
-        yield
-    finally:
-        _engine.random_raw = before
-
-
 def peers(fn):
     def under(ctx):
         def run():
             with ctx():
                 fn()
         return run
-    return {"compiled": fn, "numpy_words": under(numpy_words), "numpy": under(numpy_noise)}
+    return {"compiled": fn, "numpy": under(numpy_noise)}
 
 
 def report(what, times, out):

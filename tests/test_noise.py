@@ -194,23 +194,3 @@ def test_no_draws_into_an_empty_out_either_way():
         assert draw(np.random.default_rng(0), np.empty((0, 3), np.float32),
                     sigma=np.zeros(0)).shape == (0, 3)
 
-
-@compiled
-@pytest.mark.parametrize("n", [0, 1, 63, 64, 65, 1000, 100_003])
-def test_the_libraries_sfc64_gives_numpys_words_and_leaves_its_state(n):
-    """``_engine.random_raw``: NumPy's SFC64 stepped by the library, word for word, the
-    generator left where NumPy's random_raw leaves it (a buffered 32-bit half included)."""
-    ours, numpys = np.random.SFC64(n), np.random.SFC64(n)
-    for g in (ours, numpys):
-        g.random_raw(3)
-        np.random.Generator(g).integers(0, 2 ** 32, dtype=np.uint32)  # buffers a half word
-    a, b = _engine.random_raw(ours, n), numpys.random_raw(n)
-    assert a.dtype == b.dtype == np.uint64
-    np.testing.assert_array_equal(a, b)
-    assert str(ours.state) == str(numpys.state)
-    np.testing.assert_array_equal(ours.random_raw(5), numpys.random_raw(5))
-
-
-def test_other_bit_generators_keep_numpys_random_raw():
-    ours, numpys = np.random.PCG64(1), np.random.PCG64(1)
-    np.testing.assert_array_equal(_engine.random_raw(ours, 500), numpys.random_raw(500))

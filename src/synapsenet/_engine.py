@@ -898,25 +898,6 @@ def normal_from_words(words: np.ndarray, out: np.ndarray, sigma=None) -> str | N
     return _normal(words, out, *taken)
 
 
-if _NOISE:
-    _LIB.sn_sfc64_fill.argtypes = [_P, _P, _I64]
-    _LIB.sn_sfc64_fill.restype = None
-
-
-def random_raw(bit_generator, n: int) -> np.ndarray:
-    """``bit_generator.random_raw(n)``, the same words and the generator left as it leaves it;
-    for NumPy's SFC64 (the chip's) drawn by the library in one loop (``sn_sfc64_fill``)."""
-    if not _NOISE or type(bit_generator) is not np.random.SFC64 or n < 64:
-        return bit_generator.random_raw(n)
-    state = bit_generator.state
-    words = np.ascontiguousarray(state["state"]["state"], np.uint64).copy()
-    out = np.empty(n, np.uint64)
-    _LIB.sn_sfc64_fill(_data(words), _data(out), n)
-    state["state"]["state"] = words
-    bit_generator.state = state
-    return out
-
-
 def _normal(words, out, sigma, rows) -> str:
     isa = _LIB.sn_normal_from_words(_data(words), _data(out), out.size,
                                     None if sigma is None else _data(sigma), rows,
@@ -932,7 +913,7 @@ def normal(bit_generator, out: np.ndarray, sigma=None) -> str | None:
     taken = _normal_sigma(out, sigma)
     if taken is None:
         return None
-    return _normal(random_raw(bit_generator, (out.size + 1) // 2).view(np.uint32), out, *taken)
+    return _normal(bit_generator.random_raw((out.size + 1) // 2).view(np.uint32), out, *taken)
 
 
 # -- the chip's analog read of a layer (_accel/chipread.c) -------------------------------------
@@ -982,7 +963,7 @@ def chip_read(Z, q: int, rows: int, W, bit_generator, var0: float, var_per_x2: f
     if scale.size != N or bias.size != N or s.dtype != np.float32 or s.size < M or \
             not s.flags.c_contiguous:
         return False
-    words = random_raw(bit_generator, blocks * (M * N // 2)).view(np.uint32) if noisy else None
+    words = bit_generator.random_raw(blocks * (M * N // 2)).view(np.uint32) if noisy else None
     args = _ChipRead(M, K, N, Z.ctypes.data, Z.strides[0] // 4, float(q), rows, W.ctypes.data,
                      W.strides[0] // 4, None if words is None else words.ctypes.data,
                      var0, var_per_x2, bound is not None, bool(rounds),

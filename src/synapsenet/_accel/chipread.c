@@ -10,6 +10,7 @@
  * calls a row block, between which two threads' reads wait on each other). */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sn.h"
 
@@ -20,19 +21,24 @@
 #define GROUP 12 /* rows a group: our product's tile height */
 
 /* the group's s = max |z| per row (1 for a row of zeros) and x = z / s, the stage without a
- * DAC, as NumPy computes it (max |z| of the bits, as sn_dac finds it; one IEEE division) */
-AVX512 static void scale_only(const float *Z, int64_t ldz, int64_t rows, int64_t n, float *X,
-                       int64_t ldx, float *s) {
+ * DAC, as NumPy computes it: max |z| from the magnitudes' bits as integers (as sn_dac finds
+ * it: they order as the values, a NaN's above infinity's), then one IEEE division each */
+AVX512 static void scale_only(const float *restrict Z, int64_t ldz, int64_t rows, int64_t n,
+                              float *restrict X, int64_t ldx, float *restrict s) {
     for (int64_t r = 0; r < rows; r++) {
-        const float *z = Z + r * ldz;
-        float m = 0.f;
+        const float *restrict z = Z + r * ldz;
+        uint32_t top = 0;
         for (int64_t i = 0; i < n; i++) {
-            const float a = fabsf(z[i]);
-            m = a > m || a != a ? a : m; /* NaN wins, as in NumPy's max */
+            uint32_t u;
+            memcpy(&u, z + i, sizeof u);
+            u &= 0x7FFFFFFFu;
+            top = u > top ? u : top;
         }
-        if (m == 0.f) m = 1.f;
+        float m;
+        memcpy(&m, &top, sizeof m);
+        if (top == 0) m = 1.f;
         s[r] = m;
-        float *x = X + r * ldx;
+        float *restrict x = X + r * ldx;
         for (int64_t i = 0; i < n; i++) x[i] = z[i] / m;
     }
 }

@@ -84,19 +84,3 @@ int sn_normal_from_words(const uint32_t *words, float *out, int64_t n, const flo
     transform_portable(words, out, n, sigma, cols);
     return ISA_PORTABLE;
 }
-
-/* The next n words of a SFC64 generator (Doty-Humphrey's small fast chaotic generator, as
- * NumPy's SFC64 bit generator steps it: state a, b, c and the counter w) into out, the state
- * advanced past them: NumPy's random_raw(n) without a call per word. */
-void sn_sfc64_fill(uint64_t *state, uint64_t *out, int64_t n) {
-    uint64_t a = state[0], b = state[1], c = state[2], w = state[3];
-    for (int64_t i = 0; i < n; i++) {
-        const uint64_t t = a + b + w++;
-        a = b ^ (b >> 11);
-        b = c + (c << 3);
-        c = ((c << 24) | (c >> 40)) + t;
-        out[i] = t;
-    }
-    state[0] = a, state[1] = b, state[2] = c, state[3] = w;
-}
-

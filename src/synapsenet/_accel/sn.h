@@ -303,8 +303,6 @@ typedef struct {
  * n / rows values (sigma NULL: 1). Returns the ISA_* of the copy that ran. */
 int sn_normal_from_words(const uint32_t *words, float *out, int64_t n, const float *sigma,
                          int64_t rows, const sn_settings *S);
-/* the next n 64-bit words of NumPy's SFC64 generator of state (a, b, c, counter), advanced */
-void sn_sfc64_fill(uint64_t *state, uint64_t *out, int64_t n);
 
 /* -- the chip's analog read of a layer (chipread.c) ------------------------------------- */
 /* CrossbarArray.matvec with per-vector input scaling: out (M × N, C order) from the inputs Z
