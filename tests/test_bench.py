@@ -24,10 +24,10 @@ def test_quick_run_produces_every_column(monkeypatch):
     for r in rows:
         assert {"synapsenet", "pytorch", "sklearn", "roofline", "ratio_pytorch",
                 "ratio_sklearn"} <= set(r)
-        assert r["ratio_pytorch"] > 0 and r["synapsenet"] > 0
+        assert r["ratio_pytorch"] > 0 and r["synapsenet"] > 0 and r["of_large_sgemm"] > 0
     for key in ("inference_batch_10000", "inference_batch_10000_dense_inputs"):
         assert {"synapsenet", "pytorch", "ratio_pytorch"} <= set(res[key])
-    assert res["machine"]["threads"] == 1
+    assert res["machine"]["threads"] == 1 and res["large_sgemm_gflops"] > 0
 
 
 def test_interleaved_times_every_peer_every_round():
