@@ -32,7 +32,7 @@ def data():
 def train(monkeypatch, X, y, sizes, acts, engine, threads=2, epochs=2, **kw):
     """Fit a fresh network with the compiled engine on ``threads`` threads, or with NumPy."""
     monkeypatch.setenv("SYNAPSENET_ENGINE", "compiled" if engine else "numpy")
-    monkeypatch.setattr(_engine, "threads_for", lambda net, batch, inputs=None: threads)
+    monkeypatch.setattr(_engine, "threads_for", lambda net, batch, *_: threads)
     bound = kw.pop("weight_bound", None)
     net = sn.Network.from_sizes(sizes, activations=acts, seed=3).on(Digital(weight_bound=bound))
     kw = {"learning_rate": 0.05, "batch_size": 16, "seed": 0, **kw}
@@ -80,7 +80,7 @@ def test_divergence_keeps_the_last_finite_weights(monkeypatch, optimizer):
     X = rng.random((32, 2), dtype=np.float32)
     y = np.ones((32, 1), np.float32)
     y[5] = 3e38
-    monkeypatch.setattr(_engine, "threads_for", lambda net, batch, inputs=None: 2)
+    monkeypatch.setattr(_engine, "threads_for", lambda net, batch, *_: 2)
     net = sn.Network.from_sizes([2, 40, 1], hidden="relu", output="identity", seed=0)
     before = net.get_weights()
     opt = sn.optimizers.get_optimizer(optimizer)
@@ -223,7 +223,7 @@ def test_a_copied_network_trains_and_predicts_on_the_engine(monkeypatch, data, c
     for layer in twin.layers:  # rows back on cache lines
         assert layer.WT.ctypes.data % 64 == 0 and layer.WT.strides[0] % 64 == 0
     np.testing.assert_array_equal(twin.predict(X), net.predict(X))
-    monkeypatch.setattr(_engine, "threads_for", lambda n, b, inputs=None: 2)
+    monkeypatch.setattr(_engine, "threads_for", lambda n, b, *_: 2)
     for n in (net, twin):
         n.fit(X, y, epochs=1, loss="cross_entropy", optimizer="adam", seed=0)
         assert n.train_config["engine"].startswith("compiled")
@@ -281,7 +281,7 @@ def test_a_bad_input_met_mid_epoch_stops_the_fit_and_changes_nothing(monkeypatch
     X = X.copy()
     X[200, 7] = bad  # a late row: steps have been made before the engine meets it
     X[250, 3] = bad
-    monkeypatch.setattr(_engine, "threads_for", lambda net, b, inputs=None: 2)
+    monkeypatch.setattr(_engine, "threads_for", lambda net, b, *_: 2)
     net = sn.Network.from_sizes([20, 32, 4], hidden="relu", output="softmax", seed=3)
     adam = sn.optimizers.Adam()
     net.fit(X[:100], y[:100], epochs=1, batch_size=batch, optimizer=adam)
@@ -325,7 +325,7 @@ def test_steps_in_chunks_equal_steps_one_by_one(monkeypatch, data, kw):
 
     X, y = data
     monkeypatch.setattr(training, "_CHUNK_SAMPLES", 50)  # several chunks, a partial last one
-    monkeypatch.setattr(_engine, "threads_for", lambda net, b, inputs=None: 2)
+    monkeypatch.setattr(_engine, "threads_for", lambda net, b, *_: 2)
     seen = []
 
     class Count(sn.training.Callback):
@@ -395,7 +395,7 @@ def test_the_engine_shares_the_optimisers_state_through_its_public_method(monkey
     X, y = data
     assert sn.optimizers.SGD().slots == () and sn.optimizers.Adam().slots == ("m", "v")
     assert sn.optimizers.SGD(momentum=0.9).slots == ("velocity",)
-    monkeypatch.setattr(_engine, "threads_for", lambda net, b, inputs=None: 2)
+    monkeypatch.setattr(_engine, "threads_for", lambda net, b, *_: 2)
     net = sn.Network.from_sizes([20, 33, 4], hidden="relu", output="softmax", seed=3)
     adam = sn.optimizers.Adam()  # 33 neurons: the weights' rows are padded to 48
     plain = adam.state_arrays(net.parameters())["m"][0]  # NumPy's layout: no padded rows

@@ -172,7 +172,7 @@ def test_training_step_matches_its_numpy_twin(monkeypatch, data, i, threads, mod
     X, y = data
     a, ha = _numpy_twin(i)
     monkeypatch.setenv("SYNAPSENET_ENGINE", "compiled")
-    monkeypatch.setattr(_engine, "threads_for", lambda net, batch, inputs=None: threads)
+    monkeypatch.setattr(_engine, "threads_for", lambda net, batch, *_: threads)
     engines = []
     acquire = _engine.TrainingEngine.acquire
     monkeypatch.setattr(_engine.TrainingEngine, "acquire",

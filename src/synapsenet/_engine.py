@@ -415,14 +415,16 @@ def maybe_finite(X: np.ndarray) -> bool:
     return not bad
 
 
-def threads_for(network, batch: int, inputs=None) -> int:
+def threads_for(network, batch: int, inputs=None, optimizer=None) -> int:
     """Threads for a step of ``batch`` samples: one per 3 million multiply-adds a step that the
     step makes, up to one per core (as many as BLAS may use, see
     :func:`synapsenet._parallel.default_threads`). Where our product skips the inputs that are
     0 in a block of rows, the first layer's count is the share of its inputs that blocks of
     ``inputs`` (the training data, if given) use: a step on MNIST makes well under half of its
     full products, and a second thread pays only for more work than that (below, the
-    barriers between the threads cost more than they share out; docs/performance.md)."""
+    barriers between the threads cost more than they share out; docs/performance.md). An
+    ``optimizer`` with state of its own (Adam, momentum) adds its pass over the parameters,
+    about 8 multiply-adds' worth a parameter."""
     from ._parallel import default_threads
 
     if not _blas.can_set_threads():  # pragma: no cover - another BLAS: cannot pin it to 1
@@ -432,6 +434,8 @@ def threads_for(network, batch: int, inputs=None) -> int:
     if inputs is not None and own_products() and _SETTINGS.sparse_share > 0:
         share = block_share(inputs)
     macs = batch * (sizes[0] * share + sum(sizes[1:]))
+    if optimizer is not None and not optimizer.folds_learning_rate:
+        macs += 8 * network.n_params
     return int(max(1, min(default_threads(), macs // 3_000_000)))
 
 

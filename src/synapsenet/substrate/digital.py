@@ -91,7 +91,7 @@ class Digital(Substrate):
         why = _engine.unsupported(network, loss, optimizer, batch=batch)
         if why is not None:
             return None, why
-        threads = _engine.threads_for(network, batch, inputs)
+        threads = _engine.threads_for(network, batch, inputs, optimizer)
         engine = _engine.TrainingEngine.acquire(network, loss, optimizer, batch, threads)
         engine.weight_bound = self.weight_bound
         return engine, None
