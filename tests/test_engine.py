@@ -13,8 +13,8 @@ import synapsenet as sn
 from synapsenet.substrate import Digital
 from synapsenet import _blas, _engine
 from synapsenet.errors import DivergenceError
-from synapsenet._parallel import default_threads
 from synapsenet.layers import Dense, aligned_zeros
+from synapsenet.optimizers import get_optimizer
 
 # Where no C compiler was found at install the NumPy engine runs everything and these tests
 # skip; CI sets SYNAPSENET_REQUIRE_ENGINE=1, which turns that skip into a failure.
@@ -137,22 +137,28 @@ def test_threads_follow_the_work_per_step():
     assert _engine.threads_for(large, 256) == min(2, _engine.threads_for(large, 10 ** 6))
 
 
-def test_threads_count_only_the_inputs_a_block_uses():
+def test_threads_count_only_the_inputs_a_block_uses(monkeypatch):
     """On inputs mostly 0 our product makes a fraction of the first layer's products, and a
     second thread waits for more work per step than on dense inputs."""
+    monkeypatch.setattr("synapsenet._parallel.default_threads", lambda: 2)  # 2 cores, as here
     large = sn.Network.from_sizes([784, 256, 10])
     rng = np.random.default_rng(0)
     dense = rng.random((600, 784), dtype=np.float32)
     sparse = dense * (rng.random(dense.shape) < 0.05)  # a block of 6 rows uses ~26 %
     assert 0.2 < _engine.block_share(sparse) < 0.32 and _engine.block_share(dense) == 1.0
     assert _engine.block_share(dense[:5]) == 1.0  # no whole block: no claim
-    if not (_engine.own_products() and default_threads() >= 2 and _blas.can_set_threads()):
-        pytest.skip("one core, or no AVX-512 product here: the share does not count")
+    if not (_engine.own_products() and _blas.can_set_threads()):
+        pytest.skip("no AVX-512 product here (or no BLAS to pin): the share does not count")
     assert _engine.threads_for(large, 64, dense) == 2  # 13 M multiply-adds
     assert _engine.threads_for(large, 64, sparse) == 1  # of which ~3.5 M made
     assert _engine.threads_for(large, 256, sparse) == 2
     with _engine.using(sparse_share=0):  # every input multiplied: the full count
         assert _engine.threads_for(large, 64, sparse) == 2
+    wide = sn.Network.from_sizes([784, 512, 10])  # beyond our product: OpenBLAS multiplies all
+    assert _engine.threads_for(wide, 32, sparse) == 2
+    adam = get_optimizer("adam")  # its pass over the parameters counts too
+    assert _engine.threads_for(large, 96, sparse, adam) == 2
+    assert _engine.threads_for(large, 96, sparse, get_optimizer("sgd")) == 1
 
 
 def test_weight_rows_start_cache_lines_and_keep_their_values(tmp_path):

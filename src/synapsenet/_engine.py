@@ -430,8 +430,10 @@ def threads_for(network, batch: int, inputs=None, optimizer=None) -> int:
     if not _blas.can_set_threads():  # pragma: no cover - another BLAS: cannot pin it to 1
         return 1
     sizes = [layer.n_in * layer.n_out for layer in network.layers]
+    first = network.layers[0]
     share = 1.0
-    if inputs is not None and own_products() and _SETTINGS.sparse_share > 0:
+    if inputs is not None and _SETTINGS.sparse_share > 0 and \
+            own_product_for(first.n_out, first.n_in):
         share = block_share(inputs)
     macs = batch * (sizes[0] * share + sum(sizes[1:]))
     if optimizer is not None and not optimizer.folds_learning_rate:
@@ -439,15 +441,22 @@ def threads_for(network, batch: int, inputs=None, optimizer=None) -> int:
     return int(max(1, min(default_threads(), macs // 3_000_000)))
 
 
+def own_product_for(n_out: int, n_in: int) -> bool:
+    """Whether our product makes the forward product of an n_out × n_in layer (as
+    ``sn_own_product`` decides: AVX-512 in the settings, the padded weights in L2)."""
+    return own_products() and (n_out + 15) // 16 * 16 * n_in <= _SETTINGS.own_gemm_max
+
+
 def block_share(X, rows: int = 6, blocks: int = 16) -> float:
-    """The mean share of X's columns that some row of a block of ``rows`` rows has not 0,
-    over up to ``blocks`` blocks spread through X: what our product over the inputs used makes
-    of the full product's work (1.0 for fewer than ``rows`` rows)."""
-    n = len(X) // rows
-    if n == 0:
+    """The mean share of X's columns that some row of a block of ``rows`` rows has not 0, over
+    ``blocks`` blocks of rows drawn at random (a fixed seed: training shuffles, so a block's
+    rows come from anywhere in X): what our product over the inputs used makes of the full
+    product's work (1.0 for fewer than ``rows`` rows, or X not 2-D)."""
+    X = np.asarray(X)
+    if X.ndim != 2 or len(X) < rows:
         return 1.0
-    at = np.linspace(0, n - 1, min(blocks, n)).astype(np.int64) * rows
-    return float(np.mean([np.any(X[a:a + rows] != 0, axis=0).mean() for a in at]))
+    pick = np.random.default_rng(0).integers(0, len(X), (blocks, rows))
+    return float(np.mean([np.any(X[p] != 0, axis=0).mean() for p in pick]))
 
 
 class TrainingEngine:
@@ -949,7 +958,8 @@ def chip_read(Z, q: int, rows: int, W, bit_generator, var0: float, var_per_x2: f
     (``bit_generator`` None: noiseless); ``bound``: the ADC's saturation (None: none).
     ``ybuf``: (blocks − 1) × M × N float32 for the later blocks' sums. False, with nothing
     drawn or written, where it does not apply (the library not built, SYNAPSENET_ENGINE=numpy,
-    ``fused_read`` off, no AVX-512 product for these sizes, other layouts)."""
+    ``fused_read`` off, no AVX-512 product for these sizes, a bias not float32, other
+    layouts)."""
     M, K = Z.shape
     N = W.shape[1]
     noisy = bit_generator is not None
@@ -961,6 +971,8 @@ def chip_read(Z, q: int, rows: int, W, bit_generator, var0: float, var_per_x2: f
         return False
     blocks = -(-K // rows)
     if ybuf.dtype != np.float32 or not ybuf.flags.c_contiguous or ybuf.size < (blocks - 1) * M * N:
+        return False
+    if np.asarray(bias).dtype != np.float32:  # NumPy adds another bias in its own precision
         return False
     scale = np.ascontiguousarray(scale, np.float32).reshape(-1)
     bias = np.ascontiguousarray(bias, np.float32).reshape(-1)

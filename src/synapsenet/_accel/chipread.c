@@ -18,7 +18,7 @@
 /* compiled for AVX-512, as our product is: the ADC's rounding is one instruction there */
 #define AVX512 __attribute__((target("avx512f")))
 
-#define GROUP 12 /* rows a group: our product's tile height */
+#define GROUP SN_TILE_ROWS /* rows a group: our product's tile height */
 
 /* the group's s = max |z| per row (1 for a row of zeros) and x = z / s, the stage without a
  * DAC, as NumPy computes it: max |z| from the magnitudes' bits as integers (as sn_dac finds

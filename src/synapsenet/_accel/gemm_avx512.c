@@ -8,12 +8,13 @@
  * layer's inputs where they lie, without packing (the tests also run a transposed A); rows of
  * B are brs apart. Each tile is MR rows × 32 columns, held in 24 of the 32 vector registers
  * for the whole sum over k: per k two rows-of-16 of B are loaded and every A(i, k) broadcast
- * once, 24 fused multiply-adds for 14 loads. The weight update stays with BLAS: no
- * orientation of it tried here was faster in the step (docs/performance.md). */
+ * once, 24 fused multiply-adds for 14 loads. The weight update's product takes only the
+ * gathered tiles (sn_own_gathered), OpenBLAS its dense blocks: our full tiles were no faster
+ * there in any orientation tried (docs/performance.md). */
 #if defined(__x86_64__) && defined(__GNUC__)  /* GCC and clang */
 #include <immintrin.h>
 
-#define MR 12
+#define MR SN_TILE_ROWS
 /* every function of this unit is compiled for AVX-512 and only called where the CPU has it */
 #define AVX512 __attribute__((target("avx512f")))
 
@@ -94,7 +95,7 @@ AVX512 static void tile_rows(int mr, int nv, int64_t K, const float *A, int64_t 
 #undef TILE
 
 /* The product over the inputs of a block of rows that are not 0 in all of them. MNIST's
- * pixels are 81 % zeros and a block of 6 images leaves about 42 % of the 784 inputs; a term
+ * pixels are 81 % zeros and a block of 6 images leaves about 43 % of the 784 inputs; a term
  * 0 · b adds +0 to its sum, so skipping it gives the sums of the full product exactly (the
  * same fused multiply-adds, in the same order; an input of NaN or ±inf is kept, a weight of
  * NaN or ±inf met only by zeros is not seen). Tiles of SR rows × nv ≤ 4 vectors of 16

@@ -56,6 +56,10 @@ enum { LOSS_SQUARED = 0, LOSS_CROSS_ENTROPY = 1, LOSS_BINARY_CROSS_ENTROPY = 2 }
 enum { OPT_SGD = 0, OPT_ADAM = 1, OPT_MOMENTUM = 2 };
 /* instruction sets the element-wise loops are compiled for (and our product needs AVX-512) */
 enum { ISA_PORTABLE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
+/* our product's tile height: rows a block (gemm_avx512.c), and the groups that callers give
+ * it so that it blocks them as it would a whole batch */
+#define SN_TILE_ROWS 12
+
 /* the optional paths, as bits of what a call reports it took (for the tests' hooks) */
 enum { PATH_OWN_GEMM = 1, PATH_OWN_SPARSE = 4, PATH_OWN_GRADIENT = 8 };
 /* CBLAS's constants */
@@ -140,7 +144,7 @@ int sn_own_gemm(int64_t M, int64_t N, int64_t K, float alpha, const float *A, in
 
 /* gemm_avx512.c: the rows of C = α A B + β C whose blocks of rows use at most `share` 1024ths
  * of the inputs, by gathered tiles; the others' runs (first row, count) into runs (room for
- * M / 12 + 1 pairs), their number returned (x86-64 only; elsewhere every row) */
+ * M / SN_TILE_ROWS + 1 pairs), their number returned (x86-64 only; elsewhere every row) */
 int64_t sn_own_gathered(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                         int64_t ars, int64_t acs, const float *B, int64_t brs, float beta,
                         float *C, int64_t ldc, int64_t share, int64_t *runs);

@@ -1,6 +1,7 @@
-/* A block's update (see optimizers.py and Digital.update): the gradient as one BLAS product
- * (with plain gradient descent the step itself, inside it: η is already in δ), then the
- * optimiser's step, then the synapse's bound. */
+/* A block's update (see optimizers.py and Digital.update): the gradient product (with plain
+ * gradient descent the step itself, inside it: η is already in δ), by our gathered tiles for
+ * the blocks of inputs most samples leave 0 and BLAS for the rest, then the optimiser's step,
+ * then the synapse's bound. */
 #include <stdlib.h>
 
 #include "sn.h"
@@ -24,7 +25,8 @@ static int gradient_product(const sn_settings *S, gemm_fn gemm, int64_t rows, in
     int took = 0;
     if (S->gathered_update && count % 16 == 0 && S->sparse_share > 0 &&
         sn_own_product(S, count, B)) {
-        if (rows / 12 + 1 > 64) runs = malloc(2 * ((size_t)rows / 12 + 1) * sizeof(int64_t));
+        if (rows / SN_TILE_ROWS + 1 > 64)
+            runs = malloc(2 * ((size_t)rows / SN_TILE_ROWS + 1) * sizeof(int64_t));
         if (runs) {
             n = sn_own_gathered(rows, count, B, alpha, A, 1, lda, D, ldd, beta, C, ld,
                                 S->sparse_share, runs);
