@@ -122,18 +122,26 @@ def test_every_product_path_gives_the_same_bits(name, share):
         same_bits(a, b)
 
 
+def array_reads(net, cfg, X):
+    """The first array's read of X from one generator, by the one call and by the twin: per
+    way, (outputs, the generator's next words)."""
+    left = []
+    for fused in (1, 0):
+        array = hardware.deploy(net, cfg, seed=0).substrate.arrays[0]
+        g = np.random.Generator(np.random.SFC64(5))
+        with _engine.using(fused_read=fused), np.errstate(invalid="ignore"):  # ∞ / ∞
+            out = array.matvec(X, g).copy()
+        left.append((out, g.bit_generator.random_raw(4)))
+    return left
+
+
 @pytest.mark.parametrize("name", ["pcm", "ideal", "dac4_adc6_noisy"])
 def test_non_finite_inputs_give_the_twins_values(name):
     """The array's read itself (a network refuses such data before it reaches the chip)."""
     net = sn.Network.from_sizes([50, 32, 16], hidden="relu", output="identity", seed=3)
-    X = inputs("nonfinite", 9, 50)
-    out = []
-    for fused in (1, 0):
-        array = hardware.deploy(net, config(CONFIGS[name]), seed=0).substrate.arrays[0]
-        with _engine.using(fused_read=fused), np.errstate(invalid="ignore"):  # ∞ / ∞
-            out.append(array.matvec(X, np.random.Generator(np.random.SFC64(1))).copy())
-    same_bits(*out)
-    assert np.isnan(out[0][[1, 3, 4]]).all()  # a non-finite input spoils its vector
+    (fused, _), (twin, _) = array_reads(net, config(CONFIGS[name]), inputs("nonfinite", 9, 50))
+    same_bits(fused, twin)
+    assert np.isnan(fused[[1, 3, 4]]).all()  # a non-finite input spoils its vector
 
 
 @pytest.mark.parametrize("change", [
@@ -189,16 +197,10 @@ def test_training_on_the_chip_gives_the_twins_devices(monkeypatch):
 def test_the_generator_is_left_where_the_twin_leaves_it(name):
     """The array's read from one generator: the same outputs and the same next words."""
     net = sn.Network.from_sizes([200, 64, 32], hidden="relu", output="softmax", seed=1)
-    X = inputs("sparse", 29, 200)
-    left = []
-    for fused in (1, 0):
-        array = hardware.deploy(net, config(CONFIGS[name]), seed=0).substrate.arrays[0]
-        g = np.random.Generator(np.random.SFC64(5))
-        with _engine.using(fused_read=fused):
-            out = array.matvec(X, g).copy()
-        left.append((out, g.bit_generator.random_raw(4)))
-    same_bits(left[0][0], left[1][0])
-    np.testing.assert_array_equal(left[0][1], left[1][1])
+    (fused, after), (twin, after_twin) = array_reads(net, config(CONFIGS[name]),
+                                                     inputs("sparse", 29, 200))
+    same_bits(fused, twin)
+    np.testing.assert_array_equal(after, after_twin)
 
 
 def test_a_float64_network_keeps_its_bias_precision(monkeypatch):

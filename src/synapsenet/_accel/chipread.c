@@ -10,7 +10,6 @@
  * calls a row block, between which two threads' reads wait on each other). */
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "sn.h"
 
@@ -21,22 +20,13 @@
 #define GROUP SN_TILE_ROWS /* rows a group: our product's tile height */
 
 /* the group's s = max |z| per row (1 for a row of zeros) and x = z / s, the stage without a
- * DAC, as NumPy computes it: max |z| from the magnitudes' bits as integers (as sn_dac finds
- * it: they order as the values, a NaN's above infinity's), then one IEEE division each */
+ * DAC, as NumPy computes it: max |z| as sn_dac finds it (sn_row_scale), then one IEEE
+ * division each */
 AVX512 static void scale_only(const float *restrict Z, int64_t ldz, int64_t rows, int64_t n,
                               float *restrict X, int64_t ldx, float *restrict s) {
     for (int64_t r = 0; r < rows; r++) {
         const float *restrict z = Z + r * ldz;
-        uint32_t top = 0;
-        for (int64_t i = 0; i < n; i++) {
-            uint32_t u;
-            memcpy(&u, z + i, sizeof u);
-            u &= 0x7FFFFFFFu;
-            top = u > top ? u : top;
-        }
-        float m;
-        memcpy(&m, &top, sizeof m);
-        if (top == 0) m = 1.f;
+        const float m = sn_row_scale(z, n);
         s[r] = m;
         float *restrict x = X + r * ldx;
         for (int64_t i = 0; i < n; i++) x[i] = z[i] / m;

@@ -4,7 +4,6 @@
  * same operations in the same order for every instruction set (no fused multiply-adds: the
  * build has -ffp-contract=off), so every copy gives the NumPy engine's numbers. */
 #include <math.h>
-#include <string.h>
 
 #include "sn.h"
 
@@ -150,18 +149,7 @@ TARGET static void NAME(dac)(const float *restrict Z, int64_t ldz, int64_t rows,
                              float q, float *restrict X, int64_t ldx, float *restrict s) {
     for (int64_t r = 0; r < rows; r++) {
         const float *restrict z = Z + r * ldz;
-        /* |z| as integers: for non-negative floats the bits order as the values, and a NaN's
-         * lie above infinity's, so the largest is NaN if there is one */
-        uint32_t top = 0;
-        for (int64_t i = 0; i < n; i++) {
-            uint32_t b;
-            memcpy(&b, z + i, sizeof b);
-            b &= 0x7FFFFFFFu;
-            top = b > top ? b : top;
-        }
-        float m;
-        memcpy(&m, &top, sizeof m);
-        if (top == 0) m = 1.f;
+        const float m = sn_row_scale(z, n);
         s[r] = m;
         const float f = q / m;
         float *restrict x = X + r * ldx;

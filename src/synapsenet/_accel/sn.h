@@ -56,6 +56,21 @@ enum { LOSS_SQUARED = 0, LOSS_CROSS_ENTROPY = 1, LOSS_BINARY_CROSS_ENTROPY = 2 }
 enum { OPT_SGD = 0, OPT_ADAM = 1, OPT_MOMENTUM = 2 };
 /* instruction sets the element-wise loops are compiled for (and our product needs AVX-512) */
 enum { ISA_PORTABLE = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
+/* max |z| of n values, 1 if all are 0: the magnitudes' bits compared as integers, which
+ * orders them as the values (a NaN's above infinity's, so a NaN wins), and vectorises */
+static inline float sn_row_scale(const float *restrict z, int64_t n) {
+    uint32_t top = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u;
+        __builtin_memcpy(&u, z + i, sizeof u);
+        u &= 0x7FFFFFFFu;
+        top = u > top ? u : top;
+    }
+    float m;
+    __builtin_memcpy(&m, &top, sizeof m);
+    return top == 0 ? 1.f : m;
+}
+
 /* our product's tile height: rows a block (gemm_avx512.c), and the groups that callers give
  * it so that it blocks them as it would a whole batch */
 #define SN_TILE_ROWS 12
