@@ -23,6 +23,7 @@ from threadpoolctl import threadpool_limits
 import synapsenet as sn
 from _common import mnist, parse_args
 from synapsenet import _engine, hardware
+from synapsenet.hardware import kernels
 from synapsenet.bench import interleaved
 from synapsenet.files import atomic_write_text
 from synapsenet.hardware.noise import standard_normal
@@ -63,7 +64,7 @@ def report(what, times, out):
 
 def main():
     a = parse_args(__doc__)
-    why = _engine.normal_unsupported()
+    why = kernels.normal_unsupported()
     if why is not None:
         raise SystemExit(f"the compiled noise does not run here: {why}")
     X, y, Xt, yt = mnist(a.data_dir)

@@ -15,6 +15,7 @@ import pytest
 
 import synapsenet as sn
 from synapsenet import _engine, hardware
+from synapsenet.hardware import kernels
 from synapsenet.hardware.crossbar import CrossbarArray
 
 OWN = _engine.AVAILABLE and _engine.cpu_isa() == "avx512" and \
@@ -44,7 +45,7 @@ class Spy:
 
     def __init__(self, monkeypatch):
         self.ran, self.twin = [], 0
-        real, twin = _engine.chip_read, CrossbarArray._read
+        real, twin = kernels.chip_read, CrossbarArray._read
 
         def spy(*a, **k):
             took = real(*a, **k)
@@ -54,7 +55,7 @@ class Spy:
         def spy_twin(*a, **k):
             self.twin += 1
             return twin(*a, **k)
-        monkeypatch.setattr(_engine, "chip_read", spy)
+        monkeypatch.setattr(kernels, "chip_read", spy)
         monkeypatch.setattr(CrossbarArray, "_read", spy_twin)
 
 

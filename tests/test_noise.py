@@ -16,12 +16,13 @@ import pytest
 from scipy import stats
 
 from synapsenet import _engine
+from synapsenet.hardware import kernels
 from synapsenet.hardware.noise import box_muller, numpy_standard_normal, standard_normal
 
 if os.environ.get("SYNAPSENET_REQUIRE_ENGINE") == "1":
-    assert _engine.normal_unsupported() is None, _engine.normal_unsupported()
-compiled = pytest.mark.skipif(_engine.normal_unsupported() is not None,
-                              reason=f"{_engine.normal_unsupported()}: the NumPy twin runs")
+    assert kernels.normal_unsupported() is None, kernels.normal_unsupported()
+compiled = pytest.mark.skipif(kernels.normal_unsupported() is not None,
+                              reason=f"{kernels.normal_unsupported()}: the NumPy twin runs")
 
 SHAPES = [(1,), (2,), (3,), (4,), (5,), (7,), (1000,), (1001,), (65_537,), (7, 3), (1, 5),
           (5, 1), (64, 257), (3, 4, 5), (1_300_001,)]
@@ -48,7 +49,7 @@ def twin_and_kernel(shape, sigma, isa, seed=7):
     want = numpy_standard_normal(r_twin, np.empty(shape, np.float32), sigma=sigma)
     got = np.empty(shape, np.float32)
     with _engine.using(isa=isa):
-        ran = _engine.normal(r_kernel.bit_generator, got, sigma)
+        ran = kernels.normal(r_kernel.bit_generator, got, sigma)
     return want, got, ran, (r_twin, r_kernel)
 
 
@@ -84,7 +85,7 @@ def test_every_instruction_sets_copy_gives_the_same_bits(shape):
     for isa in _engine.ISAS:
         out = np.empty(shape, np.float32)
         with _engine.using(isa=isa):
-            outs[_engine.normal(np.random.default_rng(3).bit_generator, out, s)] = out
+            outs[kernels.normal(np.random.default_rng(3).bit_generator, out, s)] = out
     assert "portable" in outs
     for out in outs.values():
         assert np.array_equal(out.view(np.uint32), outs["portable"].view(np.uint32))
@@ -111,7 +112,7 @@ def exact_box_muller(words):
 def test_over_every_input_the_draws_are_within_a_few_ulp_of_the_exact_transform_and_the_twin():
     words = every_word()
     out = np.empty(len(words), np.float32)
-    assert _engine.normal_from_words(words, out) is not None
+    assert kernels.normal_from_words(words, out) is not None
     exact, r = exact_box_muller(words)
     r2 = np.concatenate([r, r])
     ulp = np.spacing(np.abs(exact).astype(np.float32)).astype(np.float64)
@@ -130,7 +131,7 @@ def test_the_extreme_words_give_finite_draws(isa):
     words = np.array([lo, lo, hi, hi, lo, hi, lo, hi], np.uint32)
     out = np.empty(8, np.float32)
     with _engine.using(isa=isa):
-        assert _engine.normal_from_words(words, out) == isa_run(isa)
+        assert kernels.normal_from_words(words, out) == isa_run(isa)
     twin = box_muller(words, np.empty(8, np.float32))
     for z in (out, twin):
         assert np.all(np.isfinite(z))
@@ -169,9 +170,9 @@ def test_the_twin_runs_where_the_kernel_does_not(monkeypatch, case):
     out = base[:, ::2] if case == "strided" else base
     if case == "engine_off":
         monkeypatch.setenv("SYNAPSENET_ENGINE", "numpy")
-        assert _engine.normal_unsupported() == "SYNAPSENET_ENGINE=numpy"
+        assert kernels.normal_unsupported() == "SYNAPSENET_ENGINE=numpy"
     sigma = np.linspace(0.5, 2, len(out))
-    assert _engine.normal(np.random.default_rng(0).bit_generator, out, sigma) is None
+    assert kernels.normal(np.random.default_rng(0).bit_generator, out, sigma) is None
     got = standard_normal(np.random.default_rng(5), out, sigma=sigma).copy()
     want = numpy_standard_normal(np.random.default_rng(5), np.empty_like(out), sigma=sigma)
     assert np.array_equal(got, want)
@@ -180,7 +181,7 @@ def test_the_twin_runs_where_the_kernel_does_not(monkeypatch, case):
 @compiled
 def test_a_wrong_sigma_is_refused_as_numpy_refuses_it():
     out = np.full((4, 3), 7.0, np.float32)
-    assert _engine.normal(np.random.default_rng(0).bit_generator, out, np.ones(3)) is None
+    assert kernels.normal(np.random.default_rng(0).bit_generator, out, np.ones(3)) is None
     for draw in (standard_normal, numpy_standard_normal):
         rng = np.random.default_rng(0)
         before = rng.bit_generator.state

@@ -1,4 +1,4 @@
-"""The compiled stochastic pulse update (``_engine.PulseKernel``, _accel/pulses.c) against its
+"""The compiled stochastic pulse update (``kernels.PulseKernel``, _accel/pulses.c) against its
 NumPy twin (``DeviceSynapses._fire``, ``_coincide``, ``_apply_at``), in the manner of
 tests/test_kernels.py.
 
@@ -22,15 +22,16 @@ import pytest
 
 import synapsenet as sn
 from synapsenet import _engine, hardware
+from synapsenet.hardware import kernels
 from synapsenet.hardware import devices
 from synapsenet.hardware.learning import WRITE_BATCHES, DeviceSynapses, LearningConfig
 from test_chip_learning import assert_weight_copies_in_step
 
 if os.environ.get("SYNAPSENET_REQUIRE_ENGINE") == "1":
     assert _engine._LIB is not None, "the compiled library was not built"
-pytestmark = pytest.mark.skipif(_engine.pulses_unsupported() is not None,
+pytestmark = pytest.mark.skipif(kernels.pulses_unsupported() is not None,
                                 reason=f"no compiled pulse update: "
-                                       f"{_engine.pulses_unsupported()}")
+                                       f"{kernels.pulses_unsupported()}")
 
 ISAS = ["portable", "avx2"]  # the copies of the kernel (avx2 runs where the CPU has it)
 

@@ -20,7 +20,6 @@ import threading
 
 import numpy as np
 
-from .. import _engine
 from .._blas import add_product
 from .._engine import dac, product
 from ..errors import ConfigError
@@ -29,6 +28,7 @@ from ..substrate import Substrate
 from .devices.base import clip
 from .config import HardwareConfig, load_config
 from .noise import standard_normal
+from . import kernels
 
 
 class CrossbarArray:
@@ -362,7 +362,7 @@ class CrossbarArray:
 
     def _read_at_once(self, Z, q, step, bound, out, ws, rng, noisy) -> bool:
         """:meth:`_read` of per-vector input scaling in one compiled call
-        (``_engine.chip_read``, the same bits), where it applies; False, with nothing done,
+        (``kernels.chip_read``, the same bits), where it applies; False, with nothing done,
         elsewhere."""
         io, dev = self.cfg.io, self.cfg.device
         if io.input_scaling != "abs_max" or io.bit_serial or not (q or io.dac_bits is None):
@@ -379,7 +379,7 @@ class CrossbarArray:
         size = (blocks - 1) * len(Z) * self.n_out
         if ws.get("later") is None or ws["later"].size < size:
             ws["later"] = np.empty(size, np.float32)
-        return _engine.chip_read(Z, q or 0, self.cfg.tile.rows, self._weights_in_steps(g),
+        return kernels.chip_read(Z, q or 0, self.cfg.tile.rows, self._weights_in_steps(g),
                                  rng.bit_generator if noisy else None,
                                  (io.out_noise / step) ** 2, var_per_x2, bound,
                                  bool(io.adc_bits), self._output_scale(step), self.layer.b,

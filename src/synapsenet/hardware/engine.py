@@ -33,6 +33,7 @@ import ctypes
 import numpy as np
 
 from .. import _engine
+from . import kernels
 
 _P, _I64, _F, _I = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float, ctypes.c_int
 
@@ -50,12 +51,12 @@ _DAC_NONE, _DAC_ONE_BIT, _DAC_LEVELS = 0, 1, 2
 
 class _Layer(ctypes.Structure):
     """``sn_chip_layer`` of _accel/sn.h: its devices, pair and mirror are the pulse
-    update's structs (``_engine.PulseKernel``), filled by the same code."""
+    update's structs (``kernels.PulseKernel``), filled by the same code."""
 
     _fields_ = [("n_in", _I64), ("n_out", _I64), ("act", _I),
                 ("b", _P), ("db", _P), ("rowsum", _P),
-                ("dev", _engine._PulseDevices * 2), ("pair", _engine._PulsePair),
-                ("mirror", _engine._PulseMirror), ("continuous", _I),
+                ("dev", kernels._PulseDevices * 2), ("pair", kernels._PulsePair),
+                ("mirror", kernels._PulseMirror), ("continuous", _I),
                 ("s_up", _F), ("s_dn", _F), ("least", _F),
                 ("has_rate", _I), ("rate", _F), ("bias_digital", _I),
                 ("dac", _I), ("q", _F), ("dac_gain", _F), ("input_range", _F), ("unit", _F),
@@ -193,15 +194,15 @@ class ChipEngine:
         # the devices as the pulse update takes them: bounds, coefficients per direction,
         # train noise, table (shared or per device), and a pair's refresh
         for j, (devices, states) in enumerate(zip(syn.devices, syn.states)):
-            c.dev[j], arrays = _engine._pulse_devices(**syn._kernel_arrays(devices, states))
+            c.dev[j], arrays = kernels._pulse_devices(**syn._kernel_arrays(devices, states))
             keep(arrays)
         if syn.pair:  # (DeviceSynapses._pulse_at's limit and step)
             lo, hi = law.w_min, law.w_max
-            c.pair = _engine._PulsePair(
+            c.pair = kernels._PulsePair(
                 ctypes.pointer(c.dev[1]), np.float32(lo + syn.cfg.refresh_at * (hi - lo)),
                 np.float32(syn.dw_up), np.float32(lo), np.float32(syn.gamma), 0)
         # the weights written where they are read: W, and the crossbar's copy in ADC steps
-        c.mirror = _engine._PulseMirror(
+        c.mirror = kernels._PulseMirror(
             W.ctypes.data, None, None, Wk.ctypes.data, 0, 0, np.float32(syn.gamma),
             np.float32(syn.w_ref), np.float32(1.0 / syn.cfg.weight_max), np.float32(unit / step))
         c.continuous = int(syn.continuous)

@@ -360,12 +360,12 @@ class DeviceSynapses:
 
     # -- the compiled stochastic update -------------------------------------------------
     def kernel_unsupported(self) -> str | None:
-        """Why the compiled stochastic update (``_engine.PulseKernel``, _accel/pulses.c)
+        """Why the compiled stochastic update (``kernels.PulseKernel``, _accel/pulses.c)
         cannot take these devices now, or None where it can; the update then runs the NumPy
         lines above, which state the same maths."""
-        from .. import _engine
+        from . import kernels
 
-        why = _engine.pulses_unsupported()
+        why = kernels.pulses_unsupported()
         if why is None:
             devs = self.devices[0]
             why = f"pulse_length {self.cfg.pulse_length} is over the kernel's 64 slots" \
@@ -384,7 +384,7 @@ class DeviceSynapses:
             return None
         kept = self.__dict__.get("_kernel")
         if kept is None or kept.states is not self.states[0]:  # bound to these arrays
-            from .. import _engine
+            from . import kernels
 
             args = [self._kernel_arrays(devs, w) for devs, w in zip(self.devices, self.states)]
             pair = None
@@ -392,7 +392,7 @@ class DeviceSynapses:
                 lo, hi = self.law.w_min, self.law.w_max
                 pair = (args[1], np.float32(lo + self.cfg.refresh_at * (hi - lo)),
                         np.float32(self.dw_up), np.float32(lo), np.float32(self.gamma))
-            self._kernel = _engine.PulseKernel(**args[0], pair=pair)
+            self._kernel = kernels.PulseKernel(**args[0], pair=pair)
         return self._kernel
 
     def __getstate__(self):  # the kernel points into this object's arrays: a copy binds its own
@@ -401,7 +401,7 @@ class DeviceSynapses:
         return state
 
     def _kernel_arrays(self, devs, states) -> dict:
-        """A device array's parameters as the kernel takes them (``_engine.PulseKernel``):
+        """A device array's parameters as the kernel takes them (``kernels.PulseKernel``):
         each coefficient as ``DeviceArray._closed`` selects it for a direction."""
         from .devices.base import sel
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _engine
+from . import kernels
 
 
 def standard_normal(rng: np.random.Generator, out: np.ndarray, work=None,
@@ -25,7 +25,7 @@ def standard_normal(rng: np.random.Generator, out: np.ndarray, work=None,
     otherwise (or under ``SYNAPSENET_ENGINE=numpy``).
     """
     _check_sigma(out, sigma)  # before anything is drawn or written
-    if _engine.normal(rng.bit_generator, out, sigma) is not None:
+    if kernels.normal(rng.bit_generator, out, sigma) is not None:
         return out
     return numpy_standard_normal(rng, out, work, sigma)
 
