@@ -16,6 +16,7 @@ import pytest
 import synapsenet as sn
 from synapsenet import _engine, hardware
 from synapsenet.hardware import kernels
+from synapsenet.errors import ConfigError
 from synapsenet.hardware.crossbar import CrossbarArray
 
 OWN = _engine.AVAILABLE and _engine.cpu_isa() == "avx512" and \
@@ -215,3 +216,18 @@ def test_a_float64_network_keeps_its_bias_precision(monkeypatch):
     assert not any(spy.ran)
     for a, b in zip(fused, twin):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_calibration_without_scales_keeps_the_programmed_ones():
+    """An empty calibration (a model file without one) leaves the ADC's full scale as
+    programming set it; one that takes it from an ADC is refused, the array unchanged."""
+    net = sn.Network.from_sizes([40, 32, 16], hidden="relu", output="softmax", seed=4)
+    chip = hardware.deploy(net, "pcm", seed=0)
+    array = chip.substrate.arrays[0]
+    before = array.calibration()
+    array.set_calibration({})
+    assert array.calibration() == before
+    chip.predict(inputs("dense", 3, 40))  # reads as before
+    with pytest.raises(ConfigError, match="8-bit ADC needs its full scale"):
+        array.set_calibration({"adc_range": None})
+    assert array.calibration() == before

@@ -220,14 +220,19 @@ class CrossbarArray:
         return {"adc_range": self.adc_range, "transposed": self._transposed}
 
     def set_calibration(self, values: dict) -> None:
-        """Put back the full scales ``calibration`` gave."""
+        """Put back the full scales ``calibration`` gave (a scale not among ``values`` stays
+        as programming set it; None, where given, is no scale)."""
         for key in ("adc_range", "transposed"):
             v = values.get(key)
             if v is not None and not (isinstance(v, (int, float)) and np.isfinite(v) and v > 0):
                 raise ConfigError(f"a converter's full scale must be a positive number, got "
                                   f"{key} = {v!r}")
-        self.adc_range = values.get("adc_range")
-        self._transposed = values.get("transposed")
+        adc_range = values.get("adc_range", self.adc_range)
+        if self.cfg.io.adc_bits and adc_range is None:
+            raise ConfigError(f"a {self.cfg.io.adc_bits}-bit ADC needs its full scale: the "
+                              "calibration gives adc_range = None")
+        self.adc_range = adc_range
+        self._transposed = values.get("transposed", self._transposed)
         self._scaled = self._out_scale = None
 
     def snapshot(self) -> dict:
