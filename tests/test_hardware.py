@@ -162,7 +162,7 @@ def test_the_compiled_input_stage_gives_numpys_codes(monkeypatch, net, X):
     """sn_dac (scale by max |x|, DAC codes) against NumPy's passes: the same outputs, bit for
     bit, with negative inputs, a row of zeros, ties at half a code; a NaN input still says so."""
     from synapsenet import _engine
-    from synapsenet.hardware import crossbar
+    from synapsenet.hardware import kernels
 
     X = X.copy()
     X[3] = 0.0
@@ -170,11 +170,12 @@ def test_the_compiled_input_stage_gives_numpys_codes(monkeypatch, net, X):
     outs = []
     for compiled in (True, False):
         if not compiled:
-            monkeypatch.setattr(crossbar, "dac", lambda *a: False)
+            monkeypatch.setattr(kernels, "dac", lambda *a: False)
         elif not _engine.AVAILABLE:
             pytest.skip("the compiled library is not built: NumPy's stage runs")
         chip = deploy(net, hw(dac_bits=4, adc_bits=8, read_noise=0.01), seed=0)
-        outs.append(chip.predict(X))
+        with _engine.using(fused_read=0):  # the read's NumPy lines, their stage compiled or not
+            outs.append(chip.predict(X))
         bad = X.copy()
         bad[9, 2] = np.nan
         with pytest.raises(sn.DataError, match="row 9, column 2"):

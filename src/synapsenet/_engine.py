@@ -17,10 +17,9 @@ hands the library arrays and those settings only, never a layer's or optimiser's
 The fit loop uses the engine when the configuration is one it covers (:func:`unsupported`
 says why not otherwise) and runs the NumPy engine in every other case;
 ``SYNAPSENET_ENGINE=numpy`` turns it off. The same library also serves :class:`Forward`
-(inference), :func:`product` (our matrix-product kernel, for the chip simulator's tiles),
-:func:`dac` (the chip's input stage) and :func:`maybe_finite` (the NaN/∞ scan of input
-data); the chip's own kernels (its pulse update, noise and read) are bound in
-``hardware/kernels.py``."""
+(inference), :func:`product` (our matrix-product kernel, for the chip simulator's tiles) and
+:func:`maybe_finite` (the NaN/∞ scan of input data); the chip's own kernels (its input stage,
+pulse update, noise and read) are bound in ``hardware/kernels.py``."""
 
 from __future__ import annotations
 
@@ -378,18 +377,6 @@ def product(A: np.ndarray, B: np.ndarray, C: np.ndarray, alpha=1.0, beta=0.0) ->
     _LIB.sn_matmul(M, N, K, alpha, A.ctypes.data, A.strides[0] // 4, 1, B.ctypes.data,
                    B.strides[0] // 4, beta, C.ctypes.data, C.strides[0] // 4, _GEMM,
                    ctypes.byref(_SETTINGS))
-    return True
-
-
-def dac(Z: np.ndarray, q: int, X: np.ndarray, s: np.ndarray) -> bool:
-    """The chip's input stage, compiled (see ``sn_dac``): s = max |z| per row (1 for zeros),
-    X = round(Z · q / s). False, with nothing done, where it does not apply (the library not
-    built, or not float32 rows)."""
-    if _LIB is None or not (Z.dtype == X.dtype == s.dtype == np.float32 and
-                            Z.strides[1] == X.strides[1] == 4 and s.flags.c_contiguous):
-        return False
-    _LIB.sn_dac(Z.ctypes.data, Z.strides[0] // 4, Z.shape[0], Z.shape[1], float(q),
-                X.ctypes.data, X.strides[0] // 4, s.ctypes.data, ctypes.byref(_SETTINGS))
     return True
 
 

@@ -21,7 +21,7 @@ import threading
 import numpy as np
 
 from .._blas import add_product
-from .._engine import dac, product
+from .._engine import product
 from ..errors import ConfigError
 from ..layers import aligned_zeros
 from ..substrate import Substrate
@@ -402,7 +402,8 @@ class CrossbarArray:
         # rounding stay in the core's cache
         for r0 in range(0, 0 if fixed else len(Z), 256):
             Zr, sr, Xr = Z[r0:r0 + 256], s[r0:r0 + 256], X[r0:r0 + 256]
-            if io.input_scaling == "abs_max" and q and not io.bit_serial and dac(Zr, q, Xr, sr):
+            if io.input_scaling == "abs_max" and q and not io.bit_serial and \
+                    kernels.dac(Zr, q, Xr, sr):
                 continue  # the same scale and codes as below, compiled (_cengine.c: sn_dac)
             if io.input_scaling == "abs_max":  # each input vector scaled to max |x| = 1
                 np.max(Zr, axis=1, keepdims=True, out=sr)  # max |z| = max(max z, −min z)

@@ -1,6 +1,7 @@
-"""The chip's compiled kernels, bound for the simulator: the stochastic pulse update of a
-layer (``_accel/pulses.c``; :class:`PulseKernel`), the Gaussian noise (``_accel/noise.c``;
-:func:`normal`) and the read of a layer in one call (``_accel/chipread.c``; :func:`chip_read`).
+"""The chip's compiled kernels, bound for the simulator: the DAC stage (:func:`dac`), the
+stochastic pulse update of a layer (``_accel/pulses.c``; :class:`PulseKernel`), the Gaussian
+noise (``_accel/noise.c``; :func:`normal`) and the read of a layer in one call
+(``_accel/chipread.c``; :func:`chip_read`).
 The library, its settings and the digital engine are ``synapsenet._engine``'s; the NumPy twins
 of these kernels are the simulator's own lines (``learning.py``, ``noise.py``,
 ``crossbar.py``). This module only binds arrays."""
@@ -12,7 +13,22 @@ import ctypes
 import numpy as np
 
 from .. import _engine
-from .._engine import _F, _I64, _LIB, _P, ISAS, numpy_forced, own_products
+from .._engine import _F, _I64, _LIB, _P, ISAS, numpy_forced
+
+
+# -- the chip's input stage (_accel/loops.h: dac) ---------------------------------------------
+
+def dac(Z: np.ndarray, q: int, X: np.ndarray, s: np.ndarray) -> bool:
+    """The chip's input stage, compiled (see ``sn_dac``): s = max |z| per row (1 for zeros),
+    X = round(Z · q / s). False, with nothing done, where it does not apply (the library not
+    built, or not float32 rows)."""
+    if _LIB is None or not (Z.dtype == X.dtype == s.dtype == np.float32 and
+                            Z.strides[1] == X.strides[1] == 4 and s.flags.c_contiguous):
+        return False
+    _LIB.sn_dac(Z.ctypes.data, Z.strides[0] // 4, Z.shape[0], Z.shape[1], float(q),
+                X.ctypes.data, X.strides[0] // 4, s.ctypes.data, ctypes.byref(_engine._SETTINGS))
+    return True
+
 
 # -- the chip's stochastic pulse update (_accel/pulses.c) --------------------------------------
 # One layer's whole batch of stochastic trains in one call (hardware/learning.py decides what
@@ -312,8 +328,8 @@ def chip_read(Z, q: int, rows: int, W, bit_generator, var0: float, var_per_x2: f
     M, K = Z.shape
     N = W.shape[1]
     noisy = bit_generator is not None
-    if _LIB is None or numpy_forced() or not _engine._SETTINGS.fused_read or not own_products() \
-            or N % 16 or min(rows, K) * N > _engine._SETTINGS.own_gemm_max \
+    if _LIB is None or numpy_forced() or not _engine._SETTINGS.fused_read \
+            or N % 16 or not _engine.own_product_for(N, min(rows, K)) \
             or (noisy and normal_unsupported() is not None) \
             or not all(map(_rows_f32, (Z, W, out))) or out.shape != (M, N) \
             or not out.flags.c_contiguous or W.shape[0] != K:
