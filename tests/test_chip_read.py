@@ -124,6 +124,26 @@ def test_every_product_path_gives_the_same_bits(name, share):
         same_bits(a, b)
 
 
+@own
+@pytest.mark.parametrize("name", ["pcm", "dac4_adc6_noisy", "saturating_tiles_100"])
+def test_the_same_bits_on_any_number_of_threads(monkeypatch, name):
+    """The call's noise in runs of the transform's pairs and its groups of rows shared out
+    among threads: 1, 2 or 3 give the same bits, and leave the generator alike."""
+    from synapsenet import _parallel
+
+    net = sn.Network.from_sizes([784, 256, 16], hidden="relu", output="softmax", seed=2)
+    X = inputs("sparse", 130, 784)
+    seen = []
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(_parallel, "threads_here", lambda: threads)
+        array = hardware.deploy(net, config(CONFIGS[name]), seed=0).substrate.arrays[0]
+        g = np.random.Generator(np.random.SFC64(5))
+        seen.append((array.matvec(X, g).copy(), g.bit_generator.random_raw(4)))
+    for out, left in seen[1:]:
+        same_bits(out, seen[0][0])
+        assert np.array_equal(left, seen[0][1])
+
+
 def array_reads(net, cfg, X):
     """The first array's read of X from one generator, by the one call and by the twin: per
     way, (outputs, the generator's next words)."""

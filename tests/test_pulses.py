@@ -59,10 +59,10 @@ def law_file(tmp_path, law, name="law"):
 
 
 def synapses(tmp_path, law, n_in=13, n_out=7, pulse_length=31, seed=0, weight_max=1.0,
-             synapse="reference", refresh_at=0.95):
+             synapse="reference", refresh_at=0.95, adaptive=False):
     cfg = LearningConfig(device=law_file(tmp_path, law), synapse=synapse, scheme="stochastic",
                          pulse_length=pulse_length, weight_max=weight_max,
-                         refresh_at=refresh_at)
+                         refresh_at=refresh_at, adaptive_pulse_length=adaptive)
     rng = np.random.default_rng(seed)
     W = rng.uniform(-0.4, 0.4, (n_out, n_in)).astype(np.float32)
     layer = sn.Dense(n_in, n_out, "identity", W=W, b=np.zeros(n_out))
@@ -177,7 +177,7 @@ def test_inputs_and_deltas_fire_at_their_probabilities(tmp_path, isa):
     with _engine.using(isa=isa):
         _, capped, _, paths = syn.kernel()(Z, D, 31, C, 7, masks=(XM, DM))
     assert _engine.path_names(paths) == expected_paths(isa)
-    p, q = syn._probabilities(z, d)
+    p, q, _ = syn._probabilities(z, d)
     assert capped == B * int((p > 1).sum() + (q > 1).sum()) > 0
     for masks, probs in ((XM, p), (DM, q)):
         bits = (masks[:, :, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
@@ -225,7 +225,7 @@ def test_the_second_side_fires_only_where_the_first_does(tmp_path, isa, scale):
     C = 1.0 / (syn.gamma * syn.dw * 31)
     with _engine.using(isa=isa):
         syn.kernel()(np.tile(z, (B, 1)), np.tile(d, (B, 1)), 31, C, 5, masks=(XM, DM))
-    p, q = syn._probabilities(z, d)
+    p, q, _ = syn._probabilities(z, d)
     slots = np.arange(31, dtype=np.uint64)
     unpack = lambda M: ((M[:, :, None] >> slots) & np.uint64(1)).astype(bool)  # noqa: E731
     X, D = unpack(XM), unpack(DM)
@@ -279,6 +279,78 @@ def test_the_train_noise_is_the_laws(tmp_path, isa):
     for t, mass in ((1, 0.6827), (2, 0.0455), (3, 0.0027)):
         share = (np.abs(xi) < 1).mean() if t == 1 else (np.abs(xi) > t).mean()
         assert abs(share - mass) < 5 * np.sqrt(mass * (1 - mass) / xi.size), (t, share)
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_adaptive_trains_are_as_long_as_the_largest_update_needs(tmp_path, isa):
+    """aihwkit's update_bl_management: a sample's train has ⌈max|z| max|δ| / (γ Δw)⌉ slots,
+    1 at least and BL at most, and its inputs and deltas fire in them at the probabilities
+    NumPy's twin gives (no probability past 1 below the cap)."""
+    syn, _ = synapses(tmp_path, LAWS["ideal-steps"][0], n_in=5, n_out=3, adaptive=True)
+    z = np.array([0.9, -0.5, 0.0, 0.3, 1.0], np.float32)
+    B = 6000
+    for scale, want_bl in ((1e-4, 1), (0.013, None), (0.2, None), (3.0, 31)):
+        d = np.array([0.2, -0.1, 0.05], np.float32) * np.float32(scale)
+        p, q, bl = syn._probabilities(z, d)
+        most = 1.0 * np.abs(z).max() * np.abs(d).max() / (syn.gamma * syn.dw)
+        assert bl == (want_bl or int(np.ceil(most))) and 1 <= bl <= 31
+        if bl < 31:
+            assert p.max() <= 1 and q.max() <= 1
+        XM, DM = np.zeros((B, 5), np.uint64), np.zeros((B, 3), np.uint64)
+        C = 1.0 / (syn.gamma * syn.dw * 31)
+        with _engine.using(isa=isa):
+            syn.kernel()(np.tile(z, (B, 1)), np.tile(d, (B, 1)), 31, C, 3, masks=(XM, DM),
+                         adaptive=True)
+        for M in (XM, DM):  # only the sample's first BL slots
+            assert not (M >> np.uint64(bl)).any()
+        slots = np.arange(bl, dtype=np.uint64)
+        bits = ((DM[:, :, None] >> slots) & np.uint64(1)).astype(bool)
+        freq = bits.mean(axis=(0, 2))  # the deltas drawn first: in every slot
+        tol = 5 * np.sqrt(np.minimum(q, 1) * (1 - np.minimum(q, 1)) / (B * bl)) + 1e-9
+        assert np.all(np.abs(freq - np.minimum(q, 1)) <= tol), (scale, freq, q)
+
+
+@pytest.mark.parametrize("adaptive", [False, True])
+def test_adaptive_or_not_the_trains_are_unbiased(tmp_path, adaptive):
+    """E[pulses × step] = −δ zᵀ whatever the train's length (bounds far away, γ = 1)."""
+    law = devices.Ideal(dw_min=0.01, continuous=False, w_min=-1e3, w_max=1e3)
+    syn, _ = synapses(tmp_path, law, n_in=4, n_out=3, weight_max=1e3, adaptive=adaptive)
+    syn.states[0][...] = 0
+    z = np.array([0.9, -0.4, 0.0, 0.2], np.float32)
+    d = np.array([0.02, -0.05, 0.01], np.float32)
+    trials = 6000
+    C = 1.0 / (syn.gamma * syn.dw * 31)
+    syn.kernel()(np.tile(z, (trials, 1)), np.tile(d, (trials, 1)), 31, C, 11,
+                 adaptive=adaptive, threads=2)
+    mean_update = syn.states[0] / trials * syn.gamma
+    want = -np.outer(d, z)
+    np.testing.assert_allclose(mean_update, want, atol=0.1 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("shape", [(130, 20), (7, 200)])  # lanes of rows; of columns
+@pytest.mark.parametrize("synapse", ["reference", "pair"])
+def test_the_same_devices_on_any_number_of_threads(tmp_path, shape, synapse):
+    """The trains come in chunks of samples and the devices in lanes, each from a generator
+    of its own: 1, 2 or 3 threads, metered or not, leave the same states and counts."""
+    n_out, n_in = shape
+    law = devices.ConstantStep(dw_min=0.01, dw_min_std=0.3, dw_min_dtod=0.2, w_min=-1,
+                               w_max=1)
+    Z, D = batch(n_in, n_out, 37, seed=4)  # (not a whole number of chunks)
+    out = {}
+    for threads, meter in ((1, None), (2, None), (3, None), (2, (-1.0, 1.0, 16))):
+        for adaptive in (False, True):
+            syn, _ = synapses(tmp_path, law, n_in=n_in, n_out=n_out, synapse=synapse,
+                              refresh_at=0.6, adaptive=adaptive)
+            C = 1.0 / (syn.gamma * syn.dw * 31)
+            counts = syn.kernel()(Z, D, 31, C, 9, adaptive=adaptive, threads=threads,
+                                  meter=meter)
+            out[threads, meter is None, adaptive] = [w.copy() for w in syn.states], counts[:3]
+    for (threads, plain, adaptive), (states, counts) in out.items():
+        first_states, first_counts = out[1, True, adaptive]
+        assert counts == first_counts, (threads, plain, adaptive)
+        assert all(np.array_equal(a, b) for a, b in zip(states, first_states))
+    assert out[1, True, True][1][0] > 0 and out[1, True, False][1][0] > 0
+    assert not np.array_equal(out[1, True, True][0][0], out[1, True, False][0][0])
 
 
 def small_problem():

@@ -40,7 +40,7 @@ from .layers import aligned_zeros
 _HIDDEN = {"identity": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 _OUTPUT = {**_HIDDEN, "softmax": 4}
 _LOSSES = {"squared_error": 0, "cross_entropy": 1, "binary_cross_entropy": 2}
-_ABI = 14  # must equal SN_ABI in _accel/sn.h
+_ABI = 15  # must equal SN_ABI in _accel/sn.h
 #: the instruction sets the element-wise loops are compiled for (ISA_* in _accel/sn.h), in
 #: order; our own product needs the last
 ISAS = ("portable", "avx2", "avx512")

@@ -40,6 +40,13 @@ def default_threads() -> int:
     return max(1, min(_blas.blas_threads() or n_cores(), n_cores(), 8))
 
 
+def threads_here() -> int:
+    """The threads a compiled kernel called on this thread may share its work with: one in a
+    thread of :func:`map_batches` (the batches already fill the cores), else
+    :func:`default_threads`."""
+    return 1 if getattr(_inside, "yes", False) else default_threads()
+
+
 def map_batches(fn, starts, threads=None) -> None:
     """Call ``fn(s)`` for every ``s`` in ``starts``: on up to ``threads`` threads (None:
     :func:`default_threads`), BLAS single-threaded meanwhile, when there is more than one

@@ -55,58 +55,91 @@ AVX512 static float sum_squares(const float *x, int64_t n) {
     return sum;
 }
 
+/* the call as its tasks take it: first the noise (runs of the transform's pairs, each
+ * block's), then the groups of rows */
+typedef struct {
+    const sn_chip_read_args *a;
+    const sn_settings *S;
+    const sn_loops *loops;
+    int64_t nb, MN, pair_tasks;
+    float *Xg; /* GROUP × K per thread */
+} read_call;
+
+#define NOISE_TASK 4096 /* pairs of the transform a task */
+
+AVX512 static void noise_task(void *ctx, int task, int thread) {
+    (void)thread;
+    const read_call *c = ctx;
+    const sn_chip_read_args *a = c->a;
+    const int64_t per = c->pair_tasks, half = c->MN / 2;
+    const int64_t b = task / per, j0 = task % per * NOISE_TASK;
+    const int64_t j1 = j0 + NOISE_TASK < half ? j0 + NOISE_TASK : half;
+    sn_normal_pairs(a->words + b * c->MN, b ? a->ybuf + (b - 1) * c->MN : a->out, c->MN, j0, j1,
+                    c->S);
+}
+
+AVX512 static void group_task(void *ctx, int task, int thread) {
+    const read_call *c = ctx;
+    const sn_chip_read_args *a = c->a;
+    const sn_settings *S = c->S;
+    const int64_t M = a->M, K = a->K, N = a->N, R = a->rows, nb = c->nb, MN = c->MN;
+    float *const out = a->out;
+    float *Xg = c->Xg + (int64_t)thread * GROUP * K;
+    const int64_t r0 = (int64_t)task * GROUP;
+    const int64_t g = M - r0 < GROUP ? M - r0 : GROUP;
+    float *s = a->s + r0;
+    if (a->q > 0.f)
+        c->loops->dac(a->Z + r0 * a->ldz, a->ldz, g, K, a->q, Xg, K, s);
+    else
+        scale_only(a->Z + r0 * a->ldz, a->ldz, g, K, Xg, K, s);
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t k0 = b * R, kb = K - k0 < R ? K - k0 : R;
+        float *y = (b ? a->ybuf + (b - 1) * MN : out) + r0 * N;
+        if (a->words) /* σ of each row's read: σ² = var0 + c Σ x² (exact: integer codes) */
+            for (int64_t r = 0; r < g; r++) {
+                float var = a->var0;
+                if (a->var_per_x2 != 0.f)
+                    var = var + a->var_per_x2 * sum_squares(Xg + r * K + k0, kb);
+                const float sigma = sqrtf(var);
+                float *yr = y + r * N;
+                for (int64_t j = 0; j < N; j++) yr[j] = yr[j] * sigma;
+            }
+        /* the block's column currents in ADC steps, onto its noise */
+        sn_own_gemm(g, N, kb, 1.f, Xg + k0, K, 1, a->W + k0 * a->ldw, a->ldw,
+                    a->words ? 1.f : 0.f, y, N, NULL, N, 0, S->sparse_share);
+        adc(y, g * N, a->saturates, a->bound, a->rounds);
+        if (b) { /* the digital sum of the blocks' partial sums */
+            float *o = out + r0 * N;
+            for (int64_t t = 0; t < g * N; t++) o[t] = o[t] + y[t];
+        }
+    }
+    for (int64_t r = 0; r < g; r++) { /* undo the input scaling; weight units; bias */
+        float *o = out + (r0 + r) * N;
+        const float sr = s[r];
+        for (int64_t j = 0; j < N; j++) o[j] = o[j] * sr;
+        for (int64_t j = 0; j < N; j++) o[j] = o[j] * a->scale[j];
+        for (int64_t j = 0; j < N; j++) o[j] = o[j] + a->bias[j];
+    }
+}
+
 AVX512 int sn_chip_read(const sn_chip_read_args *a, const sn_settings *S) {
     const int64_t M = a->M, K = a->K, N = a->N, R = a->rows;
     if (M <= 0) return 0;
     if (!S->fused_read || N % 16 || R <= 0 || !sn_own_product(S, N, R < K ? R : K))
         return -1;
-    const int64_t nb = (K + R - 1) / R, MN = M * N;
-    float *Xg = malloc((size_t)GROUP * (size_t)K * sizeof(float));
-    if (!Xg) return -2;
-    float *const out = a->out;
-    /* every block's noise first, in the order NumPy draws it (block 0's into out) */
-    if (a->words)
-        for (int64_t b = 0; b < nb; b++)
-            sn_normal_from_words(a->words + b * MN, b ? a->ybuf + (b - 1) * MN : out, MN,
-                                 NULL, 0, S);
-    const sn_loops *loops = sn_loops_for(S);
-    for (int64_t r0 = 0; r0 < M; r0 += GROUP) {
-        const int64_t g = M - r0 < GROUP ? M - r0 : GROUP;
-        float *s = a->s + r0;
-        if (a->q > 0.f)
-            loops->dac(a->Z + r0 * a->ldz, a->ldz, g, K, a->q, Xg, K, s);
-        else
-            scale_only(a->Z + r0 * a->ldz, a->ldz, g, K, Xg, K, s);
-        for (int64_t b = 0; b < nb; b++) {
-            const int64_t k0 = b * R, kb = K - k0 < R ? K - k0 : R;
-            float *y = (b ? a->ybuf + (b - 1) * MN : out) + r0 * N;
-            if (a->words) /* σ of each row's read: σ² = var0 + c Σ x² (exact: integer codes) */
-                for (int64_t r = 0; r < g; r++) {
-                    float var = a->var0;
-                    if (a->var_per_x2 != 0.f)
-                        var = var + a->var_per_x2 * sum_squares(Xg + r * K + k0, kb);
-                    const float sigma = sqrtf(var);
-                    float *yr = y + r * N;
-                    for (int64_t j = 0; j < N; j++) yr[j] = yr[j] * sigma;
-                }
-            /* the block's column currents in ADC steps, onto its noise */
-            sn_own_gemm(g, N, kb, 1.f, Xg + k0, K, 1, a->W + k0 * a->ldw, a->ldw,
-                        a->words ? 1.f : 0.f, y, N, NULL, N, 0, S->sparse_share);
-            adc(y, g * N, a->saturates, a->bound, a->rounds);
-            if (b) { /* the digital sum of the blocks' partial sums */
-                float *o = out + r0 * N;
-                for (int64_t t = 0; t < g * N; t++) o[t] = o[t] + y[t];
-            }
-        }
-        for (int64_t r = 0; r < g; r++) { /* undo the input scaling; weight units; bias */
-            float *o = out + (r0 + r) * N;
-            const float sr = s[r];
-            for (int64_t j = 0; j < N; j++) o[j] = o[j] * sr;
-            for (int64_t j = 0; j < N; j++) o[j] = o[j] * a->scale[j];
-            for (int64_t j = 0; j < N; j++) o[j] = o[j] + a->bias[j];
-        }
+    const int groups = (int)((M + GROUP - 1) / GROUP);
+    int threads = a->threads < 1 ? 1 : a->threads > PULSE_THREADS ? PULSE_THREADS : a->threads;
+    threads = threads > groups ? groups : threads;
+    read_call c = {a, S, sn_loops_for(S), (K + R - 1) / R, M * N, 0, NULL};
+    c.Xg = malloc((size_t)threads * GROUP * (size_t)K * sizeof(float));
+    if (!c.Xg) return -2;
+    /* every block's noise first, as NumPy draws it (block 0's into out), then the groups */
+    if (a->words) {
+        c.pair_tasks = (c.MN / 2 + NOISE_TASK - 1) / NOISE_TASK;
+        sn_pool_run(threads, (int)(c.nb * c.pair_tasks), noise_task, &c);
     }
-    free(Xg);
+    sn_pool_run(threads, groups, group_task, &c);
+    free(c.Xg);
     return 0;
 }
 

@@ -84,3 +84,21 @@ int sn_normal_from_words(const uint32_t *words, float *out, int64_t n, const flo
     transform_portable(words, out, n, sigma, cols);
     return ISA_PORTABLE;
 }
+
+void sn_normal_pairs(const uint32_t *words, float *out, int64_t n, int64_t j0, int64_t j1,
+                     const sn_settings *S) {
+    const int isa = S->isa < sn_cpu_isa() ? S->isa : sn_cpu_isa();
+    const int64_t h = (n + 1) / 2;
+#ifdef HAVE_X86_COPIES
+    if (isa == ISA_AVX512) {
+        pairs_avx512(words + j0, words + h + j0, out + j0, out + h + j0, j1 - j0);
+        return;
+    }
+    if (isa == ISA_AVX2) {
+        pairs_avx2(words + j0, words + h + j0, out + j0, out + h + j0, j1 - j0);
+        return;
+    }
+#endif
+    (void)isa;
+    pairs_portable(words + j0, words + h + j0, out + j0, out + h + j0, j1 - j0);
+}

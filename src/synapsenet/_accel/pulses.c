@@ -51,12 +51,19 @@ static inline uint32_t bytes_mask_portable(const unsigned char *b) {
 #define HAVE_AVX2_COPY 1
 #endif
 
-/* the bytes of the workspace sn_pulse_update needs for n_out × n_in devices */
-int64_t sn_pulse_work_size(int64_t n_out, int64_t n_in) {
-    const int64_t size = n_out * n_in;
-    const int64_t n = (n_in > n_out ? n_in : n_out) + 4;
-    return ALIGN + (int64_t)sizeof(sn_rng) + 4 * 64 * (n_in + n_out) + (n_in + n_out) +
-           size + 4 * size + 12 * n + 2 * 16 * n_in * 5 + 5 * n_in + 10 * ALIGN;
+/* The lanes of n_out × n_in devices: runs of PULSE_LANE rows, or of columns where the
+ * array has fewer rows than that, at most PULSE_LANES of them; returns how many, the cuts
+ * into cut[0 … lanes] and the most devices one holds into *most. */
+static int lanes_of(int64_t n_out, int64_t n_in, int *by_rows, int64_t *cut, int64_t *most) {
+    *by_rows = n_out >= PULSE_LANE;
+    const int64_t n = *by_rows ? n_out : n_in;
+    int64_t lanes = n / PULSE_LANE;
+    lanes = lanes < 1 ? 1 : lanes > PULSE_LANES ? PULSE_LANES : lanes;
+    const int64_t per = ((n + lanes - 1) / lanes + PULSE_LANE - 1) / PULSE_LANE * PULSE_LANE;
+    lanes = (n + per - 1) / per;
+    for (int64_t L = 0; L <= lanes; L++) cut[L] = L * per < n ? L * per : n;
+    *most = per * (*by_rows ? n_in : n_out);
+    return (int)lanes;
 }
 
 static unsigned char *carve(unsigned char **at, int64_t bytes) {
@@ -65,43 +72,88 @@ static unsigned char *carve(unsigned char **at, int64_t bytes) {
     return p;
 }
 
+static int64_t aligned(int64_t bytes) { return (bytes + ALIGN - 1) / ALIGN * ALIGN; }
+
+/* the bytes of the workspace sn_pulse_update needs for n_out × n_in devices */
+int64_t sn_pulse_work_size(int64_t n_out, int64_t n_in) {
+    int by_rows;
+    int64_t cut[PULSE_LANES + 1], most;
+    const int lanes = lanes_of(n_out, n_in, &by_rows, cut, &most);
+    const int64_t n = n_in > n_out ? n_in : n_out;
+    const int64_t cells = 2 * 16 * n_in; /* the meter's, at most 16 write batches */
+    return ALIGN + aligned(n_out * n_in) +
+           lanes * (aligned(sizeof(sn_lane)) + aligned(4 * most) +
+                    aligned(4 * 64 * (n_in + n_out))) +
+           PULSE_THREADS * (aligned(sizeof(sn_rng)) + aligned(4 * n)) + aligned(cells) +
+           aligned(4 * cells) + aligned(n_in) + aligned(4 * n_in);
+}
+
+/* the bytes of the trains of a batch of B samples */
+int64_t sn_pulse_trains_size(int64_t n_out, int64_t n_in, int64_t B) {
+    return ALIGN + aligned(B * (int64_t)sizeof(sn_sample)) + 2 * aligned(4 * B * (n_in + n_out)) +
+           2 * aligned(8 * B * (n_in + n_out));
+}
+
 int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float *Z,
-                        int64_t ldz, const float *D, int64_t ldd, int64_t B, int BL, double C,
-                        uint64_t seed, uint64_t *XM, uint64_t *DM, int given, int64_t *counts,
-                        sn_pulse_meter *meter, sn_pair *pair, unsigned char *work,
+                        int64_t ldz, const float *D, int64_t ldd, int64_t B, int BL,
+                        int adaptive, double C, uint64_t seed, uint64_t *XM, uint64_t *DM,
+                        int given, int64_t *counts, sn_pulse_meter *meter, sn_pair *pair,
+                        unsigned char *work, unsigned char *trains, int threads,
                         const sn_settings *S) {
     if (BL < 1 || BL > 64) return -1;
-    const int64_t n_in = dev->n_in, n_out = dev->n_out, size = n_in * n_out;
+    if (meter && meter->batches > 16) return -1;
+    const int64_t n_in = dev->n_in, n_out = dev->n_out;
+    sn_pulse_call u = {dev, mir, pair, meter, Z, D, ldz, ldd, B, BL, adaptive, S->isa, 0, C,
+                       seed, XM, DM, given};
+    int64_t most;
+    u.lanes = lanes_of(n_out, n_in, &u.by_rows, u.cut, &most);
     /* the workspace, carved from `work` (the caller's, its counts region all 0) */
     unsigned char *at = work + (ALIGN - (uintptr_t)work % ALIGN) % ALIGN;
-    sn_rng *g = (sn_rng *)carve(&at, sizeof(sn_rng));
-    sn_pulse_work ws;
-    ws.count = carve(&at, size);
-    ws.hits = (int32_t *)carve(&at, 4 * size);
-    ws.xslot = (int32_t *)carve(&at, 4 * 64 * (n_in + n_out));
-    ws.dslot = ws.xslot + 64 * n_in;
-    ws.xpos = carve(&at, n_in + n_out);
-    ws.dpos = ws.xpos + n_in;
-    const int64_t n = (n_in > n_out ? n_in : n_out) + 4;
-    ws.which = (int32_t *)carve(&at, 4 * n);
-    ws.mask = (uint64_t *)carve(&at, 8 * n);
-    const int64_t cells = meter ? 2 * meter->batches * n_in : 0;
-    ws.most = carve(&at, cells);
-    ws.cells = (int32_t *)carve(&at, 4 * cells);
-    ws.written = carve(&at, n_in);
-    ws.written_list = (int32_t *)carve(&at, 4 * n_in);
-    ws.n_cells = ws.n_written = 0;
-    if (meter && meter->batches > 16) return -1;
-    sn_rng_seed(g, seed, S->isa); /* (the refill for the copy that runs) */
+    unsigned char *count = carve(&at, n_out * n_in);
+    for (int L = 0; L < u.lanes; L++) {
+        sn_lane *ln = u.lane[L] = (sn_lane *)carve(&at, sizeof(sn_lane));
+        ln->ws.count = count;
+        ln->ws.hits = (int32_t *)carve(&at, 4 * most);
+        ln->ws.xslot = (int32_t *)carve(&at, 4 * 64 * (n_in + n_out));
+        ln->ws.dslot = ln->ws.xslot + 64 * n_in;
+        ln->ws.most = ln->ws.written = NULL;
+        ln->ws.cells = ln->ws.written_list = NULL;
+        ln->ws.n_cells = ln->ws.n_written = 0;
+        ln->pulses = ln->hits = ln->refreshes = 0;
+    }
+    const int64_t n = n_in > n_out ? n_in : n_out;
+    for (int t = 0; t < PULSE_THREADS; t++) {
+        u.scratch_rng[t] = (sn_rng *)carve(&at, sizeof(sn_rng));
+        u.scratch_which[t] = (int32_t *)carve(&at, 4 * n);
+    }
+    if (meter) { /* lane 0's workspace keeps the meter's sample by sample */
+        sn_pulse_work *ws = &u.lane[0]->ws;
+        const int64_t cells = 2 * meter->batches * n_in;
+        ws->most = carve(&at, cells);
+        ws->cells = (int32_t *)carve(&at, 4 * cells);
+        ws->written = carve(&at, n_in);
+        ws->written_list = (int32_t *)carve(&at, 4 * n_in);
+    }
+    unsigned char *tr = trains + (ALIGN - (uintptr_t)trains % ALIGN) % ALIGN;
+    u.samples = (sn_sample *)carve(&tr, B * (int64_t)sizeof(sn_sample));
+    u.xi = (int32_t *)carve(&tr, 4 * B * (n_in + n_out));
+    u.di = u.xi + B * n_in;
+    u.xm = (uint64_t *)carve(&tr, 8 * B * (n_in + n_out));
+    u.dm = u.xm + B * n_in;
+    threads = threads < 1 ? 1 : threads > PULSE_THREADS ? PULSE_THREADS : threads;
     int64_t paths = 0;
 #ifdef HAVE_AVX2_COPY
     if (sn_cpu_isa() >= ISA_AVX2 && S->isa >= ISA_AVX2) {
-        update_avx2(dev, mir, Z, ldz, D, ldd, B, BL, C, g, XM, DM, given, &ws, meter, pair,
-                    counts);
+        update_avx2(&u, threads);
         paths = PATH_PULSES_AVX2;
     } else
 #endif
-        update_portable(dev, mir, Z, ldz, D, ldd, B, BL, C, g, XM, DM, given, &ws, meter, pair,
-                        counts);
+        update_portable(&u, threads);
+    for (int64_t s = 0; s < B; s++) counts[1] += u.samples[s].capped;
+    for (int L = 0; L < u.lanes; L++) {
+        counts[0] += u.lane[L]->pulses;
+        counts[2] += u.lane[L]->hits;
+        if (pair) pair->refreshes += u.lane[L]->refreshes;
+    }
     return paths;
 }

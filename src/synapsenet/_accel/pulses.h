@@ -67,18 +67,26 @@ TARGET static inline uint64_t NAME(binomial_train)(sn_rng *restrict g, double p,
  * decided by U_s's top byte against p's first (32 slots to four words of the generator,
  * compared side by side: below fires, above does not), and for the slots whose byte equals
  * p's (1 in 256 of them) by one more word each against p's bits below those 8; p is t / 2⁶⁴,
- * truncated to 64 bits. The slots of the train, of those allowed, out of the first BL. */
+ * truncated to 64 bits. The slots of the train, of those allowed, out of the first BL (a word
+ * for each 8 of them). */
 typedef unsigned char NAME(bytes) __attribute__((vector_size(32)));
+
+static const NAME(bytes) NAME(byte_index) = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+                                              11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+                                              22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
 
 TARGET static inline uint64_t NAME(byte_train)(sn_rng *restrict g, uint64_t t,
                                                uint64_t allowed, int BL) {
     const NAME(bytes) pb = (NAME(bytes)){0} + (unsigned char)(t >> 56); /* broadcast */
     uint64_t fire = 0, tie = 0;
     for (int base = 0; base < BL; base += 32) {
+        /* a word of the generator per 8 slots of the chunk (the bytes past them never fire) */
+        const int words = BL - base >= 32 ? 4 : (BL - base + 7) / 8;
         if (g->at > RNG_BUFFER - 4) g->refill(g);
         NAME(bytes) u;
-        memcpy(&u, g->buf + g->at, 32);
-        g->at += 4;
+        memcpy(&u, g->buf + g->at, 32); /* (the buffer holds 4 more words) */
+        u |= (NAME(bytes))(NAME(byte_index) >= (unsigned char)(8 * words));
+        g->at += words;
         const NAME(bytes) lt = (NAME(bytes))(u < pb), eq = (NAME(bytes))(u == pb);
         fire |= (uint64_t)BYTES_MASK(lt) << base;
         tie |= (uint64_t)BYTES_MASK(eq) << base;
@@ -93,26 +101,25 @@ TARGET static inline uint64_t NAME(byte_train)(sn_rng *restrict g, uint64_t t,
     return fire;
 }
 
-/* The slots a vector v (n values, probabilities |v_i| c) fires in, of the `allowed` ones
- * only (the others cannot meet a pulse of the other side: left undrawn): drawn, or taken
- * from `given` (n masks), into `drawn` if not NULL; each firing value's index put in the
- * bucket of every slot it fires in (slot s's at bucket[s·n …], `fill[s]` of them), its sign
- * in positive[i] (1: v_i > 0). Returns the slots that fire at all. */
+/* The values of a vector v (n of them, probabilities |v_i| c) that fire, of the `allowed`
+ * slots only (the others cannot meet a pulse of the other side: left undrawn): drawn, or
+ * taken from `given` (n masks); their indices, ascending, into idx and their slots into msk
+ * (*count of them), and every value's slots into `drawn` if not NULL. `which`: n scratch.
+ * Returns the slots that fire at all. */
 TARGET static uint64_t NAME(fire)(sn_rng *restrict g, const float *restrict v, int64_t n,
                                   double c, uint64_t allowed, const uint64_t *restrict given,
-                                  uint64_t *restrict drawn, int32_t *restrict bucket,
-                                  int64_t *restrict fill, unsigned char *restrict positive,
-                                  int32_t *restrict which, uint64_t *restrict mask) {
+                                  uint64_t *restrict drawn, int32_t *restrict idx,
+                                  uint64_t *restrict msk, int32_t *restrict count,
+                                  int32_t *restrict which) {
     /* the values that can fire (a 0 never does, and given slots of a 0 carry no sign) */
     int64_t m = 0;
     for (int64_t i = 0; i < n; i++) {
-        positive[i] = v[i] > 0.f;
         which[m] = (int32_t)i;
         m += v[i] != 0.f;
     }
     const int n_allowed = __builtin_popcountll(allowed);
     if (given) {
-        for (int64_t r = 0; r < m; r++) mask[r] = given[which[r]] & allowed;
+        for (int64_t r = 0; r < m; r++) msk[r] = given[which[r]] & allowed;
     } else {
         /* the trains of p ≥ 1 fire in every slot; those of few expected fires one by one;
          * the others byte by byte */
@@ -120,46 +127,27 @@ TARGET static uint64_t NAME(fire)(sn_rng *restrict g, const float *restrict v, i
         for (int64_t r = 0; r < m; r++) {
             const double p = fabs((double)v[which[r]]) * c;
             if (p >= 1.0) {
-                mask[r] = allowed;
+                msk[r] = allowed;
             } else if (p * n_allowed <= BINOMIAL_BELOW) {
-                mask[r] = NAME(binomial_train)(g, p, allowed);
+                msk[r] = NAME(binomial_train)(g, p, allowed);
             } else {
-                mask[r] = NAME(byte_train)(g, (uint64_t)(p * 0x1p64), allowed, BL);
+                msk[r] = NAME(byte_train)(g, (uint64_t)(p * 0x1p64), allowed, BL);
             }
         }
     }
     if (drawn) memset(drawn, 0, sizeof(uint64_t) * n);
     uint64_t fired = 0;
-    for (int64_t r = 0; r < m; r++) {
-        const int32_t i = which[r];
-        uint64_t x = mask[r];
-        if (drawn) drawn[i] = x;
+    int32_t k = 0;
+    for (int64_t r = 0; r < m; r++) { /* (k ≤ r: in place) */
+        const uint64_t x = msk[r];
+        if (!x) continue;
+        if (drawn) drawn[which[r]] = x;
         fired |= x;
-        while (x) {
-            const int t = __builtin_ctzll(x);
-            bucket[t * n + fill[t]++] = i;
-            x &= x - 1;
-        }
+        idx[k] = which[r];
+        msk[k++] = x;
     }
+    *count = k;
     return fired;
-}
-
-/* one side of a sample's trains (the inputs z, or the deltas d) as fire takes it */
-typedef struct {
-    const float *v;
-    int64_t n;
-    double c;
-    const uint64_t *given;
-    uint64_t *drawn;
-    int32_t *bucket;
-    int64_t *fill;
-    unsigned char *positive;
-} NAME(side);
-
-TARGET static inline uint64_t NAME(fire_side)(sn_rng *restrict g, const NAME(side) *s,
-                                              uint64_t allowed, sn_pulse_work *ws) {
-    return NAME(fire)(g, s->v, s->n, s->c, allowed, s->given, s->drawn, s->bucket, s->fill,
-                      s->positive, ws->which, ws->mask);
 }
 
 /* max |v_i| (0 for none): the magnitudes' bits compared as integers, which orders them as
@@ -209,49 +197,131 @@ TARGET static void NAME(meter_sample)(sn_pulse_meter *m, sn_pulse_work *ws) {
 #define PREFETCH 12 /* hits ahead */
 #endif
 
-TARGET static int64_t NAME(update)(const sn_devices *dev, const sn_mirror *mir,
-                                   const float *Z, int64_t ldz, const float *D, int64_t ldd,
-                                   int64_t B, int BL, double C, sn_rng *g,
-                                   const uint64_t *XM, const uint64_t *DM, int given,
-                                   sn_pulse_work *ws, sn_pulse_meter *meter,
-                                   sn_pair *pair, int64_t *counts) {
-    const int64_t n_in = dev->n_in, n_out = dev->n_out;
-    const uint64_t slots = BL == 64 ? UINT64_MAX : (((uint64_t)1 << BL) - 1);
-    for (int64_t s = 0; s < B; s++) {
-        const float *z = Z + s * ldz, *d = D + s * ldd;
+/* Stage 1, the trains of samples [s0, s1), from generator g: per sample its train length
+ * and C (adaptive or not), the probabilities capped, and the inputs and deltas that fire
+ * with their slots — the side with fewer trains first, the other's only in the slots where
+ * it fires. */
+TARGET static void NAME(trains)(const sn_pulse_call *u, int64_t s0, int64_t s1, sn_rng *g,
+                                int32_t *which) {
+    const int64_t n_in = u->dev->n_in, n_out = u->dev->n_out;
+    for (int64_t s = s0; s < s1; s++) {
+        const float *z = u->Z + s * u->ldz, *d = u->D + s * u->ldd;
+        sn_sample *S = u->samples + s;
+        int32_t *xi = u->xi + s * n_in, *di = u->di + s * n_out;
+        uint64_t *xm = u->xm + s * n_in, *dm = u->dm + s * n_out;
+        const uint64_t *gx = u->given ? u->XM + s * n_in : NULL;
+        const uint64_t *gd = u->given ? u->DM + s * n_out : NULL;
+        uint64_t *ox = !u->given && u->XM ? (uint64_t *)u->XM + s * n_in : NULL;
+        uint64_t *od = !u->given && u->DM ? (uint64_t *)u->DM + s * n_out : NULL;
+        S->BL = 0, S->nx = S->nd = 0, S->capped = 0;
         const float zmax = NAME(abs_max)(z, n_in), dmax = NAME(abs_max)(d, n_out);
-        if (zmax == 0.f || dmax == 0.f) continue;
+        if (zmax == 0.f || dmax == 0.f) {
+            if (ox) memset(ox, 0, sizeof(uint64_t) * n_in);
+            if (od) memset(od, 0, sizeof(uint64_t) * n_out);
+            continue;
+        }
+        int BL = u->BL;
+        double C = u->C;
+        if (u->adaptive) { /* the largest update's expected pulses, in whole slots, 1…BL */
+            const double cb = u->C * (double)u->BL;
+            const double most = (double)zmax * (double)dmax * cb;
+            BL = !(most < u->BL) ? u->BL : most <= 1.0 ? 1 : (int)ceil(most);
+            C = cb / (double)BL;
+        }
+        const uint64_t slots = BL == 64 ? UINT64_MAX : (((uint64_t)1 << BL) - 1);
         /* C_x C_d = C, shared in the ratio of the largest |δ| to the largest |z| */
         const double cx = sqrt(C * (double)dmax / (double)zmax);
         const double cd = sqrt(C * (double)zmax / (double)dmax);
         if ((double)zmax * cx > 1.0) /* some probability capped at 1 */
-            for (int64_t i = 0; i < n_in; i++) counts[1] += fabs((double)z[i]) * cx > 1.0;
+            for (int64_t i = 0; i < n_in; i++) S->capped += fabs((double)z[i]) * cx > 1.0;
         if ((double)dmax * cd > 1.0)
-            for (int64_t j = 0; j < n_out; j++) counts[1] += fabs((double)d[j]) * cd > 1.0;
-        const uint64_t *gx = given ? XM + s * n_in : NULL, *gd = given ? DM + s * n_out : NULL;
-        uint64_t *ox = !given && XM ? (uint64_t *)XM + s * n_in : NULL;
-        uint64_t *od = !given && DM ? (uint64_t *)DM + s * n_out : NULL;
-        int64_t xfill[64] = {0}, dfill[64] = {0};
-        /* the side with fewer trains first; the other's only in the slots it fires in */
+            for (int64_t j = 0; j < n_out; j++) S->capped += fabs((double)d[j]) * cd > 1.0;
         int64_t nzx = 0, nzd = 0;
         for (int64_t i = 0; i < n_in; i++) nzx += z[i] != 0.f;
         for (int64_t j = 0; j < n_out; j++) nzd += d[j] != 0.f;
-        NAME(side) xs = {z, n_in, cx, gx, ox, ws->xslot, xfill, ws->xpos};
-        NAME(side) ds = {d, n_out, cd, gd, od, ws->dslot, dfill, ws->dpos};
-        const NAME(side) *one = nzd <= nzx ? &ds : &xs, *second = one == &ds ? &xs : &ds;
-        const uint64_t u = NAME(fire_side)(g, one, slots, ws);
-        if (!u) {
-            if (second->drawn) memset(second->drawn, 0, sizeof(uint64_t) * second->n);
-            continue;
+        S->BL = BL;
+        if (nzd <= nzx) {
+            const uint64_t f = NAME(fire)(g, d, n_out, cd, slots, gd, od, di, dm, &S->nd, which);
+            if (!f) {
+                if (ox) memset(ox, 0, sizeof(uint64_t) * n_in);
+            } else {
+                NAME(fire)(g, z, n_in, cx, f, gx, ox, xi, xm, &S->nx, which);
+            }
+        } else {
+            const uint64_t f = NAME(fire)(g, z, n_in, cx, slots, gx, ox, xi, xm, &S->nx, which);
+            if (!f) {
+                if (od) memset(od, 0, sizeof(uint64_t) * n_out);
+            } else {
+                NAME(fire)(g, d, n_out, cd, f, gd, od, di, dm, &S->nd, which);
+            }
         }
-        if (!NAME(fire_side)(g, second, u, ws)) continue;
-        /* the coincidences slot by slot: each input and delta that both fire in a slot add
-         * one pulse to their device (the work is the pulses, not the pairs that fire) */
-        int64_t hit = 0;
-        for (int t = 0; t < BL; t++) {
+    }
+}
+
+/* the first k of v's n ascending indices that are below `bound` */
+static inline int32_t NAME(below)(const int32_t *v, int32_t n, int64_t bound) {
+    int32_t lo = 0, hi = n;
+    while (lo < hi) {
+        const int32_t mid = (lo + hi) / 2;
+        if (v[mid] < bound) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* Stage 2, sample s's coincidences on lane L's devices (its rows, or its columns, of the
+ * array): each input and delta that both fire in a slot add one pulse to their device (the
+ * work is the pulses, not the pairs that fire), and each device hit takes its count as one
+ * train, of sign −sign(δ_j z_i), noise from the lane's generator; the weight it then holds
+ * written where the chip reads it. */
+TARGET static void NAME(lane_sample)(const sn_pulse_call *u, sn_lane *ln, int L, int64_t s,
+                                     sn_pulse_work *metered) {
+    const sn_sample *S = u->samples + s;
+    if (!S->nx || !S->nd) return;
+    const sn_devices *dev = u->dev;
+    const sn_mirror *mir = u->mir;
+    sn_pair *pair = u->pair;
+    const int64_t n_in = dev->n_in, n_out = dev->n_out;
+    const float *z = u->Z + s * u->ldz, *d = u->D + s * u->ldd;
+    const int32_t *xi = u->xi + s * n_in, *di = u->di + s * n_out;
+    const uint64_t *xm = u->xm + s * n_in, *dm = u->dm + s * n_out;
+    /* the firing inputs and deltas of this lane: a run of each ascending list */
+    int32_t xa = 0, xb = S->nx, da = 0, db = S->nd;
+    if (u->by_rows) {
+        da = NAME(below)(di, S->nd, u->cut[L]);
+        db = NAME(below)(di, S->nd, u->cut[L + 1]);
+    } else {
+        xa = NAME(below)(xi, S->nx, u->cut[L]);
+        xb = NAME(below)(xi, S->nx, u->cut[L + 1]);
+    }
+    if (xa == xb || da == db) return;
+    sn_pulse_work *ws = &ln->ws;
+    int64_t hit = 0;
+    unsigned char *count = NULL; /* one slot: every device hit once */
+    if (S->BL == 1) {
+        for (int32_t r = da; r < db; r++) {
+            const int32_t base = di[r] * (int32_t)n_in;
+            int32_t *hits = ws->hits + hit;
+            for (int32_t c = xa; c < xb; c++) hits[c - xa] = base + xi[c];
+            hit += xb - xa;
+        }
+    } else {
+        count = ws->count;
+        int64_t xfill[64] = {0}, dfill[64] = {0};
+        for (int32_t c = xa; c < xb; c++)
+            for (uint64_t x = xm[c]; x; x &= x - 1) {
+                const int t = __builtin_ctzll(x);
+                ws->xslot[t * n_in + xfill[t]++] = xi[c];
+            }
+        for (int32_t r = da; r < db; r++)
+            for (uint64_t x = dm[r]; x; x &= x - 1) {
+                const int t = __builtin_ctzll(x);
+                ws->dslot[t * n_out + dfill[t]++] = di[r];
+            }
+        for (int t = 0; t < S->BL; t++) {
             const int32_t *cols = ws->xslot + t * n_in, *rows = ws->dslot + t * n_out;
             for (int64_t r = 0; r < dfill[t]; r++) {
-                unsigned char *cnt = ws->count + (int64_t)rows[r] * n_in;
+                unsigned char *cnt = count + (int64_t)rows[r] * n_in;
                 int32_t *hits = ws->hits + hit;
                 int64_t fresh = 0;
                 for (int64_t c = 0; c < xfill[t]; c++) {
@@ -262,45 +332,82 @@ TARGET static int64_t NAME(update)(const sn_devices *dev, const sn_mirror *mir,
                 hit += fresh;
             }
         }
-        /* each device hit: its count as one train, of sign −sign(δ_j z_i) */
-        const sn_param *first = dev->lo.step ? &dev->lo : dev->a[0].step ? &dev->a[0] : NULL;
-        const int table = dev->table_g != NULL; /* (a pair's two arrays share it) */
-        for (int64_t h = 0; h < hit; h++) {
-            if (h + PREFETCH < hit) { /* the devices a few hits on: their state, parameters */
-                const int64_t ahead = ws->hits[h + PREFETCH];
-                __builtin_prefetch(dev->w + ahead, 1);
-                if (first) __builtin_prefetch(first->v + ahead * first->step);
-                if (mir->W) __builtin_prefetch(mir->W + ahead, 1);
-                if (pair) __builtin_prefetch(pair->minus->w + ahead, 1);
-            }
-            const int64_t at = ws->hits[h], j = at / n_in, i = at - j * n_in;
-            const int64_t k = ws->count[at];
-            const int up = ws->dpos[j] != ws->xpos[i];
-            const int64_t pulses = dev->continuous ? 1 : k;
-            ws->count[at] = 0;
-            counts[0] += pulses;
-            float v;
-            if (!pair) { /* one bidirectional device against the reference: LTP up, LTD down */
-                const float before = dev->w[at];
-                const float x = NAME(train)(dev, g, at, before, (float)k, up, table);
-                dev->w[at] = x;
-                v = (x - mir->w_ref) * mir->gamma;
-                if (meter) NAME(meter_hit)(meter, ws, j, i, pulses, up, before, x);
-            } else { /* a pair: an update up potentiates w⁺, one down w⁻ */
-                float *w1 = pair->minus->w + at;
-                const float b0 = dev->w[at], b1 = *w1;
-                float wp = b0, wm = b1;
-                pair->refreshes += NAME(pair_train)(dev, pair, g, at, (float)k, up, table,
-                                                    &wp, &wm);
-                dev->w[at] = wp, *w1 = wm;
-                v = (wp - wm) * pair->gamma;
-                if (meter) NAME(meter_hit)(meter, ws, j, i, pulses, 1, up ? b0 : b1,
-                                           up ? wp : wm);
-            }
-            if (mir->W) NAME(mirror)(mir, n_out, n_in, j, i, v);
-        }
-        counts[2] += hit;
-        if (meter) NAME(meter_sample)(meter, ws);
     }
-    return 0;
+    sn_pulse_meter *meter = u->meter;
+    const sn_param *first = dev->lo.step ? &dev->lo : dev->a[0].step ? &dev->a[0] : NULL;
+    const int table = dev->table_g != NULL; /* (a pair's two arrays share it) */
+    sn_rng *g = &ln->g;
+    for (int64_t h = 0; h < hit; h++) {
+        if (h + PREFETCH < hit) { /* the devices a few hits on: their state, parameters */
+            const int64_t ahead = ws->hits[h + PREFETCH];
+            __builtin_prefetch(dev->w + ahead, 1);
+            if (first) __builtin_prefetch(first->v + ahead * first->step);
+            if (mir->W) __builtin_prefetch(mir->W + ahead, 1);
+            if (pair) __builtin_prefetch(pair->minus->w + ahead, 1);
+        }
+        const int64_t at = ws->hits[h];
+        const int64_t j = (int64_t)((uint32_t)at / (uint32_t)n_in), i = at - j * n_in;
+        int64_t k = 1;
+        if (count) {
+            k = count[at];
+            count[at] = 0;
+        }
+        const int up = (d[j] > 0.f) != (z[i] > 0.f);
+        const int64_t pulses = dev->continuous ? 1 : k;
+        ln->pulses += pulses;
+        float v;
+        if (!pair) { /* one bidirectional device against the reference: LTP up, LTD down */
+            const float before = dev->w[at];
+            const float x = NAME(train)(dev, g, at, before, (float)k, up, table);
+            dev->w[at] = x;
+            v = (x - mir->w_ref) * mir->gamma;
+            if (meter) NAME(meter_hit)(meter, metered, j, i, pulses, up, before, x);
+        } else { /* a pair: an update up potentiates w⁺, one down w⁻ */
+            float *w1 = pair->minus->w + at;
+            const float b0 = dev->w[at], b1 = *w1;
+            float wp = b0, wm = b1;
+            ln->refreshes += NAME(pair_train)(dev, pair, g, at, (float)k, up, table, &wp, &wm);
+            dev->w[at] = wp, *w1 = wm;
+            v = (wp - wm) * pair->gamma;
+            if (meter) NAME(meter_hit)(meter, metered, j, i, pulses, 1, up ? b0 : b1,
+                                       up ? wp : wm);
+        }
+        if (mir->W) NAME(mirror)(mir, n_out, n_in, j, i, v);
+    }
+    ln->hits += hit;
+}
+
+/* a task of the call: stage 1's chunk of samples, or stage 2's lane (over all samples) */
+TARGET static void NAME(task)(void *ctx, int task, int thread) {
+    const sn_pulse_call *u = ctx;
+    if (u->stage == 1) {
+        sn_rng *g = u->scratch_rng[thread];
+        sn_rng_seed(g, sn_stream_seed(u->seed, 2 * (uint64_t)task), u->isa);
+        const int64_t s0 = (int64_t)task * PULSE_CHUNK;
+        NAME(trains)(u, s0, s0 + PULSE_CHUNK < u->B ? s0 + PULSE_CHUNK : u->B, g,
+                     u->scratch_which[thread]);
+    } else {
+        for (int64_t s = 0; s < u->B; s++) NAME(lane_sample)(u, u->lane[task], task, s, NULL);
+    }
+}
+
+/* the update of the call's batch: its trains in chunks of samples, then its lanes of
+ * devices, on up to `threads` threads (or, metered, sample by sample on this one: the
+ * tally of a sample counts all its lanes); the same devices on any number of threads */
+TARGET static void NAME(update)(sn_pulse_call *u, int threads) {
+    const int chunks = (int)((u->B + PULSE_CHUNK - 1) / PULSE_CHUNK);
+    u->stage = 1;
+    sn_pool_run(threads, chunks, NAME(task), u);
+    for (int L = 0; L < u->lanes; L++) sn_rng_seed(&u->lane[L]->g,
+                                                   sn_stream_seed(u->seed, 2 * (uint64_t)L + 1),
+                                                   u->isa);
+    if (!u->meter) {
+        u->stage = 2;
+        sn_pool_run(threads, u->lanes, NAME(task), u);
+        return;
+    }
+    for (int64_t s = 0; s < u->B; s++) {
+        for (int L = 0; L < u->lanes; L++) NAME(lane_sample)(u, u->lane[L], L, s, &u->lane[0]->ws);
+        NAME(meter_sample)(u->meter, &u->lane[0]->ws);
+    }
 }

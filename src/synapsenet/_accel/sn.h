@@ -41,7 +41,7 @@
 #include <stdint.h>
 
 /* bumped whenever an exported function's arguments change: _engine.py refuses a stale build */
-#define SN_ABI 14
+#define SN_ABI 15
 
 #define MAX_LAYERS 16
 #define MAX_THREADS 16
@@ -230,21 +230,38 @@ typedef struct sn_rng {
     void (*refill)(struct sn_rng *g); /* buf from the lanes (the copy for the CPU) */
 } sn_rng;
 
-/* the workspace: per slot the inputs and the deltas that fire in it; their signs; per
- * device its coincidences in this sample (all 0 between samples) and the devices hit */
+/* a lane's workspace: per slot the inputs and the deltas that fire in it; per device its
+ * coincidences in this sample (all 0 between samples) and the devices hit */
 typedef struct {
     int32_t *xslot, *dslot;     /* 64 × n_in, 64 × n_out */
-    unsigned char *xpos, *dpos; /* n_in, n_out (1: positive) */
-    unsigned char *count;       /* n_out × n_in */
-    int32_t *hits;              /* n_out × n_in */
-    int32_t *which;             /* the values of a vector that can fire */
-    uint64_t *mask;             /* their slots */
+    unsigned char *count;       /* n_out × n_in (shared by the lanes) */
+    int32_t *hits;              /* the lane's devices */
     /* metered: per direction, batch of outputs and input the most pulses of one device this
      * sample (all 0 between samples), the cells set; the inputs written (likewise) */
     unsigned char *most, *written;
     int32_t *cells, *written_list;
     int64_t n_cells, n_written;
 } sn_pulse_work;
+
+/* one sample's trains as the update's first stage leaves them (pulses.h) */
+typedef struct {
+    int BL;           /* its slots (0: nothing fires) */
+    int32_t nx, nd;   /* the inputs and the deltas that fire */
+    int64_t capped;   /* its probabilities capped at 1 */
+} sn_sample;
+
+/* a lane of the update's second stage: the devices of a run of rows (or of columns) of the
+ * array, their noise from its own generator, what it adds up */
+typedef struct {
+    sn_rng g;
+    sn_pulse_work ws; /* its hits and slots; the coincidence counts shared (disjoint) */
+    int64_t pulses, hits, refreshes;
+} sn_lane;
+
+#define PULSE_LANES 4  /* lanes at most */
+#define PULSE_LANE 64  /* a lane's rows (or columns): a multiple of these, at least one */
+#define PULSE_CHUNK 8  /* samples whose trains one generator draws */
+#define PULSE_THREADS 9
 
 /* the tally of a metered update (hardware/learning.py: DeviceSynapses._metered), added to */
 typedef struct {
@@ -266,19 +283,62 @@ typedef struct {
 
 enum { PATH_PULSES_AVX2 = 2 };
 
-/* B samples' trains (Z: B × n_in, D: B × n_out; C = C_x C_d; BL ≤ 64 slots) on dev, from a
+/* one call of the stochastic update as its stages and their tasks take it (pulses.c) */
+typedef struct {
+    const sn_devices *dev;
+    const sn_mirror *mir;
+    sn_pair *pair;
+    sn_pulse_meter *meter;
+    const float *Z, *D;
+    int64_t ldz, ldd, B;
+    int BL, adaptive, isa, stage;
+    double C;
+    uint64_t seed;
+    const uint64_t *XM, *DM;
+    int given;
+    sn_sample *samples;      /* B */
+    int32_t *xi, *di;        /* B × n_in, B × n_out: the ones that fire */
+    uint64_t *xm, *dm;       /* their slots */
+    int by_rows, lanes;      /* lanes of rows (else of columns), cut at cut[0 … lanes] */
+    int64_t cut[PULSE_LANES + 1];
+    sn_lane *lane[PULSE_LANES];
+    sn_rng *scratch_rng[PULSE_THREADS]; /* each thread's, for stage 1 */
+    int32_t *scratch_which[PULSE_THREADS];
+} sn_pulse_call;
+
+/* pool.c: fn(ctx, task, thread) for task = 0 … tasks − 1 on up to `threads` threads (this
+ * one is thread 0), returning when all are done */
+void sn_pool_run(int threads, int tasks, void (*fn)(void *ctx, int task, int thread),
+                 void *ctx);
+
+/* the seed of a call's k-th generator (its chunks of trains, its lanes) */
+static inline uint64_t sn_stream_seed(uint64_t seed, uint64_t k) {
+    uint64_t x = seed + 0x9E3779B97F4A7C15ull * (k + 1); /* SplitMix64 (Steele et al. 2014) */
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+/* B samples' trains (Z: B × n_in, D: B × n_out; C = C_x C_d; BL ≤ 64 slots, or with
+ * `adaptive` each sample's fewest that its largest update needs, up to BL: aihwkit's
+ * update_bl_management, hardware/learning.py adapt_pulse_length) on dev, from a
  * generator seeded by `seed`, or from the masks XM (B × n_in), DM (B × n_out) when `given`
  * (else the slots drawn written there if not NULL: of the vector with more trains, only
  * those in which the other fires are drawn); counts += pulses, capped, devices hit; the
- * tally into `meter` if not NULL; `pair` (NULL: a reference column) the pair mapping's.
+ * tally into `meter` if not NULL; `pair` (NULL: a reference column) the pair mapping's. The
+ * trains are drawn in chunks of PULSE_CHUNK samples and the devices updated in lanes, each
+ * from a generator of its own, on up to `threads` threads: the same on any number.
  * Returns the PATH_* bits taken, or −1 (BL out of range). */
 int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float *Z,
-                        int64_t ldz, const float *D, int64_t ldd, int64_t B, int BL, double C,
-                        uint64_t seed, uint64_t *XM, uint64_t *DM, int given, int64_t *counts,
-                        sn_pulse_meter *meter, sn_pair *pair, unsigned char *work,
+                        int64_t ldz, const float *D, int64_t ldd, int64_t B, int BL,
+                        int adaptive, double C, uint64_t seed, uint64_t *XM, uint64_t *DM,
+                        int given, int64_t *counts, sn_pulse_meter *meter, sn_pair *pair,
+                        unsigned char *work, unsigned char *trains, int threads,
                         const sn_settings *S);
-/* the bytes of `work` for n_out × n_in devices (given all 0, left so) */
+/* the bytes of `work` for n_out × n_in devices (given all 0, left so), and of `trains` for
+ * a batch of B samples */
 int64_t sn_pulse_work_size(int64_t n_out, int64_t n_in);
+int64_t sn_pulse_trains_size(int64_t n_out, int64_t n_in, int64_t B);
 /* chip.c: one layer of the analog chip as its training engine takes it (hardware/engine.py
  * fills it; its arrays are the chip's own, changed in place). A device parameter is an array
  * of n_out × n_in values (inc 1) or one value shared by all (inc 0). */
@@ -320,6 +380,9 @@ typedef struct {
 /* out[0..n) = N(0, σ²) draws by hardware/noise.py's Box–Muller transform of the 2⌈n/2⌉
  * 32-bit words `words` (random_raw's 64-bit words as NumPy views them), σ one per row of
  * n / rows values (sigma NULL: 1). Returns the ISA_* of the copy that ran. */
+/* the pairs j0 … j1 − 1 of that transform alone (σ 1): out[j] and out[⌈n/2⌉ + j] of each */
+void sn_normal_pairs(const uint32_t *words, float *out, int64_t n, int64_t j0, int64_t j1,
+                     const sn_settings *S);
 int sn_normal_from_words(const uint32_t *words, float *out, int64_t n, const float *sigma,
                          int64_t rows, const sn_settings *S);
 
@@ -340,6 +403,7 @@ typedef struct {
     float bound;
     const float *scale, *bias; /* per output: the step's weight units, the digital bias */
     float *out, *ybuf, *s;  /* ybuf: (blocks − 1) × M × N of the later blocks' sums */
+    int threads;            /* up to this many share the call (the same bits on any number) */
 } sn_chip_read_args;
 
 /* 0; −1 where our product does not make these products (N not a multiple of 16, the block too

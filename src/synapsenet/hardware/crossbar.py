@@ -20,6 +20,7 @@ import threading
 
 import numpy as np
 
+from .. import _parallel
 from .._blas import add_product
 from .._engine import product
 from ..errors import ConfigError
@@ -388,7 +389,7 @@ class CrossbarArray:
                                  rng.bit_generator if noisy else None,
                                  (io.out_noise / step) ** 2, var_per_x2, bound,
                                  bool(io.adc_bits), self._output_scale(step), self.layer.b,
-                                 out, ws["later"], ws["s"])
+                                 out, ws["later"], ws["s"], _parallel.threads_here())
 
     def _read(self, Z, q, step, bound, out, ws, rng, meter, noisy):
         """The read of :meth:`matvec` in NumPy's lines, into ``out``: (input energy units,

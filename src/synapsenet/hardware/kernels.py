@@ -63,11 +63,13 @@ class _PulsePair(ctypes.Structure):
 
 if _LIB is not None:
     _LIB.sn_pulse_update.argtypes = [_P, _P, _P, _I64, _P, _I64, _I64, ctypes.c_int,
-                                     ctypes.c_double, ctypes.c_uint64, _P, _P, ctypes.c_int,
-                                     _P, _P, _P, _P, _P]
+                                     ctypes.c_int, ctypes.c_double, ctypes.c_uint64, _P, _P,
+                                     ctypes.c_int, _P, _P, _P, _P, _P, ctypes.c_int, _P]
     _LIB.sn_pulse_update.restype = _I64
     _LIB.sn_pulse_work_size.argtypes = [_I64, _I64]
     _LIB.sn_pulse_work_size.restype = _I64
+    _LIB.sn_pulse_trains_size.argtypes = [_I64, _I64, _I64]
+    _LIB.sn_pulse_trains_size.restype = _I64
 
 
 def pulses_unsupported() -> str | None:
@@ -152,6 +154,7 @@ class PulseKernel:
         self.states = states
         self._work = np.zeros(_LIB.sn_pulse_work_size(n_out, n_in), np.uint8)
         self._counts = np.zeros(3, np.int64)
+        self._batch, self._trains = 0, None
         # what every call passes, made once (a batch-1 update is mostly its call)
         self._devices_ref = ctypes.byref(d)
         self._work_at, self._counts_at = _data(self._work), _data(self._counts)
@@ -181,7 +184,7 @@ class PulseKernel:
         return ref
 
     def __call__(self, Z, D, pulse_length: int, C: float, seed: int, mirror=None, masks=None,
-                 given=False, meter=None):
+                 given=False, meter=None, adaptive=False, threads=1):
         """Apply the B samples' trains (Z: B × n_in, D: B × n_out, float32 C order) in
         order, with the settings in force (:func:`using`). ``mirror``: (W, W2, WnT, scaled, γ,
         w_ref, 1/weight_max, g), arrays or None (W2 of any strides, the others C order),
@@ -191,8 +194,10 @@ class PulseKernel:
         tally the pulses' cost, which then comes as a fifth value, a dict (``pulses_up``,
         ``pulses_down``, ``pulse_state_up``, ``pulse_state_down``, ``write_steps_up``,
         ``write_steps_down``, ``rows_written``, ``refreshes``; with the pair mapping
-        ``refreshes`` comes so unmetered too). Returns (pulses, capped, devices hit, path
-        bits)."""
+        ``refreshes`` comes so unmetered too). ``adaptive``: each sample's train as long
+        as its largest update needs, up to ``pulse_length`` (``learning.adapt_pulse_length``).
+        ``threads``: how many may share the call (the same devices on any number). Returns
+        (pulses, capped, devices hit, path bits)."""
         n_out, n_in = self.shape
         Z = np.ascontiguousarray(Z, np.float32)
         D = np.ascontiguousarray(D, np.float32)
@@ -205,17 +210,21 @@ class PulseKernel:
                 DM.shape == (len(Z), n_out) and XM.flags.c_contiguous and DM.flags.c_contiguous
         counts = self._counts
         counts[:] = 0
+        if self._trains is None or len(Z) > self._batch:  # the trains' buffer, for batches
+            self._batch = max(1, len(Z))                    # of up to len(Z) samples
+            self._trains = np.empty(_LIB.sn_pulse_trains_size(n_out, n_in, self._batch),
+                                    np.uint8)
         tally = None
         if meter is not None:
             lo, hi, rows = meter
             tally = _PulseMeter(n_in, -(-n_out // rows), rows, lo, np.float32(1.0 / (hi - lo)))
         paths = _LIB.sn_pulse_update(
             self._devices_ref, m, _data(Z), n_in, _data(D), n_out, len(Z), int(pulse_length),
-            float(C), int(seed) & ((1 << 64) - 1), None if XM is None else _data(XM),
+            int(bool(adaptive)), float(C), int(seed) & ((1 << 64) - 1), None if XM is None else _data(XM),
             None if DM is None else _data(DM), int(bool(given)), self._counts_at,
             None if tally is None else ctypes.byref(tally),
             None if self._pair is None else ctypes.byref(self._pair), self._work_at,
-            ctypes.byref(_engine._SETTINGS))
+            _data(self._trains), max(1, int(threads)), ctypes.byref(_engine._SETTINGS))
         if paths < 0:
             raise ValueError(f"sn_pulse_update failed ({paths}): pulse_length must be in 1…64 "
                              "and a write batch one of at most 16")
@@ -302,7 +311,7 @@ class _ChipRead(ctypes.Structure):
                 ("rows", _I64), ("W", _P), ("ldw", _I64), ("words", _P), ("var0", _F),
                 ("var_per_x2", _F), ("saturates", ctypes.c_int), ("rounds", ctypes.c_int),
                 ("bound", _F), ("scale", _P), ("bias", _P), ("out", _P), ("ybuf", _P),
-                ("s", _P)]
+                ("s", _P), ("threads", ctypes.c_int)]
 
 
 if _LIB is not None:
@@ -315,13 +324,14 @@ def _rows_f32(a: np.ndarray) -> bool:
 
 
 def chip_read(Z, q: int, rows: int, W, bit_generator, var0: float, var_per_x2: float,
-              bound, rounds: bool, scale, bias, out, ybuf, s) -> bool:
+              bound, rounds: bool, scale, bias, out, ybuf, s, threads: int = 1) -> bool:
     """The chip's read of a layer with per-vector input scaling (see ``sn_chip_read``):
     ``out`` = ((Σ_blocks ADC(σ ξ + x_block · W_block)) · s) · scale + bias, x the codes of the
     DAC (``q``: codes ±q; 0: x = z / s), σ² = var0 + var_per_x2 Σ x² per row and block, ξ the
     normals of ``bit_generator``'s next words in :func:`normal`'s order, block after block
     (``bit_generator`` None: noiseless); ``bound``: the ADC's saturation (None: none).
-    ``ybuf``: (blocks − 1) × M × N float32 for the later blocks' sums. False, with nothing
+    ``ybuf``: (blocks − 1) × M × N float32 for the later blocks' sums; ``threads``: how many
+    may share the call (the same bits on any number). False, with nothing
     drawn or written, where it does not apply (the library not built, SYNAPSENET_ENGINE=numpy,
     ``fused_read`` off, no AVX-512 product for these sizes, a bias not float32, other
     layouts)."""
@@ -349,7 +359,7 @@ def chip_read(Z, q: int, rows: int, W, bit_generator, var0: float, var_per_x2: f
                      W.strides[0] // 4, None if words is None else words.ctypes.data,
                      var0, var_per_x2, bound is not None, bool(rounds),
                      0.0 if bound is None else bound, scale.ctypes.data, bias.ctypes.data,
-                     out.ctypes.data, ybuf.ctypes.data, s.ctypes.data)
+                     out.ctypes.data, ybuf.ctypes.data, s.ctypes.data, threads)
     code = _LIB.sn_chip_read(ctypes.byref(args), ctypes.byref(_engine._SETTINGS))
     if code:  # pragma: no cover - checked above; out of memory
         raise MemoryError(f"sn_chip_read: {code}")

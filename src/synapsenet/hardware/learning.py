@@ -36,10 +36,12 @@ by one of two schemes:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._parallel import threads_here
 from ..errors import ConfigError, UpdateRefused
 from .devices.base import _TABLE_PULSES
 
@@ -65,6 +67,17 @@ def _check_trains(n) -> None:
     if not most <= MAX_TRAIN:
         raise UpdateRefused(train_too_long(most))
 
+def adapt_pulse_length(zmax: float, dmax: float, C: float, BL: int) -> tuple[int, float]:
+    """One sample's train length and its C = 1 / (γ Δw BL) under aihwkit's
+    ``update_bl_management``: the largest update, ``zmax dmax / (γ Δw)`` = zmax dmax C BL
+    pulses expected, rounded up to whole slots, at least 1 and at most ``BL`` (the same
+    double-precision steps as _accel/pulses.h, so the two draw alike)."""
+    cb = C * BL
+    most = zmax * dmax * cb
+    bl = BL if not most < BL else 1 if most <= 1.0 else math.ceil(most)
+    return bl, cb / bl
+
+
 SCHEMES = ("deterministic", "stochastic")
 SYNAPSES = ("pair", "reference")
 BACKWARDS = ("chip", "digital")
@@ -79,6 +92,9 @@ class LearningConfig:
     scheme: str = "deterministic"  # "deterministic" (NeuroSim) or "stochastic" (aihwkit)
     synapse: str = "pair"  # "pair" (w⁺ − w⁻, one-sided, refreshed) or "reference"
     pulse_length: int = 31  # BL: pulse slots per sample of the stochastic scheme
+    # BL per sample: the fewest slots the sample's largest update needs, up to pulse_length
+    # (aihwkit's update_bl_management, on by default there as here); false: always BL
+    adaptive_pulse_length: bool = True
     weight_max: float = 1.0  # the weight of a fully set pair (network units)
     refresh_at: float = 0.95  # pair: refresh when a device passes this fraction of its range
     # the backward read δ·W: "chip" through the arrays (their converters and noise), or
@@ -320,15 +336,21 @@ class DeviceSynapses:
         return self._coincide(*fired, z, d)
 
     def _probabilities(self, z, d):
-        """The firing probabilities p = C_x |z|, q = C_d |δ| of one sample (None where all z
-        or all δ are 0), C_x C_d = 1 / (γ Δw BL) shared in the ratio of the largest |δ| to
-        the largest |z| (aihwkit's update management)."""
+        """The firing probabilities p = C_x |z|, q = C_d |δ| of one sample and its train
+        length BL (None where all z or all δ are 0), C_x C_d = 1 / (γ Δw BL) shared in the
+        ratio of the largest |δ| to the largest |z| (aihwkit's update management). With
+        ``adaptive_pulse_length`` BL is the fewest slots that the sample's largest update
+        needs, ⌈max|z| max|δ| / (γ Δw)⌉, up to ``pulse_length`` (aihwkit's
+        ``update_bl_management``): below the cap no probability then passes 1."""
         zmax, dmax = float(np.abs(z).max()), float(np.abs(d).max())
         if zmax == 0 or dmax == 0:
             return None
-        C = 1.0 / (self.gamma * self.dw * self.cfg.pulse_length)  # expected pulses × step
+        BL = self.cfg.pulse_length
+        C = 1.0 / (self.gamma * self.dw * BL)  # expected pulses × step
+        if self.cfg.adaptive_pulse_length:
+            BL, C = adapt_pulse_length(zmax, dmax, C, BL)
         Cx, Cd = np.sqrt(C * dmax / zmax), np.sqrt(C * zmax / dmax)  # = the update
-        return np.abs(z) * Cx, np.abs(d) * Cd
+        return np.abs(z) * Cx, np.abs(d) * Cd, BL
 
     def _fire(self, z, d, rng):
         """The slots each input and each delta fires in, (BL × n_in, BL × n_out) booleans,
@@ -337,8 +359,7 @@ class DeviceSynapses:
         pq = self._probabilities(z, d)
         if pq is None:
             return None
-        p, q = pq
-        BL = self.cfg.pulse_length
+        p, q, BL = pq
         self.capped += int((p > 1).sum() + (q > 1).sum())
         X = rng.random((BL, len(z)), dtype=np.float32) < p  # the slots each input fires in
         D = rng.random((BL, len(d)), dtype=np.float32) < q
@@ -433,7 +454,8 @@ class DeviceSynapses:
         meter = (self.law.w_min, self.law.w_max, -(-self.shape[0] // WRITE_BATCHES)) \
             if self.meter else None
         out = kernel(Z, delta, self.cfg.pulse_length, C, int(rng.bit_generator.random_raw()),
-                     mirror=m, meter=meter)
+                     mirror=m, meter=meter, adaptive=self.cfg.adaptive_pulse_length,
+                     threads=threads_here())
         self.pulses += out[0]
         self.capped += out[1]
         tally = out[4] if len(out) > 4 else {}

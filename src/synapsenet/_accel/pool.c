@@ -1,0 +1,134 @@
+/* A few helper threads that stay between calls, for kernels that split one call into tasks
+ * (the stochastic pulse update's trains and its lanes of devices: pulses.c). A call hands
+ * out its tasks to itself and up to threads − 1 helpers, which take them in any order; it
+ * returns when all are done. Which thread runs a task must not change what it computes:
+ * the callers make tasks whose results do not depend on it (each with its own generator).
+ *
+ * A helper spins briefly for the next call (a training step's next update is microseconds
+ * away) and then sleeps; a forked child starts with no helpers. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "sn.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+#define POOL_MAX 8 /* helpers */
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int started;                 /* helpers running */
+    _Atomic uint64_t generation; /* one more per call */
+    _Atomic int sleeping;        /* helpers waiting on cv */
+    /* the call in progress (written before generation moves, read after) */
+    void (*fn)(void *ctx, int task, int thread);
+    void *ctx;
+    int tasks, helpers; /* helpers that take part: ids 1 … helpers */
+    _Atomic int next;   /* the next task to take */
+    _Atomic int acked;  /* helpers done with this call (all of them ack each call) */
+    uint64_t start;     /* the generation before the call that starts a helper */
+} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void take_tasks(int thread) {
+    for (int t; (t = atomic_fetch_add_explicit(&pool.next, 1, memory_order_acq_rel)) <
+                pool.tasks;)
+        pool.fn(pool.ctx, t, thread);
+}
+
+static void *helper(void *arg) {
+    const int id = (int)(intptr_t)arg;
+    uint64_t seen = pool.start; /* (it may start after its first call was handed out) */
+    for (;;) {
+        /* the next call: spin for a fifth of a millisecond, then sleep */
+        uint64_t g;
+        const double t0 = now_s();
+        int spins = 0;
+        while ((g = atomic_load_explicit(&pool.generation, memory_order_acquire)) == seen) {
+            cpu_relax();
+            if (++spins == 256) {
+                spins = 0;
+                if (now_s() - t0 > 2e-4) break;
+            }
+        }
+        if (g == seen) {
+            pthread_mutex_lock(&pool.mu);
+            atomic_fetch_add(&pool.sleeping, 1);
+            while ((g = atomic_load_explicit(&pool.generation, memory_order_acquire)) == seen)
+                pthread_cond_wait(&pool.cv, &pool.mu);
+            atomic_fetch_sub(&pool.sleeping, 1);
+            pthread_mutex_unlock(&pool.mu);
+        }
+        seen = g;
+        if (id <= pool.helpers) take_tasks(id);
+        atomic_fetch_add_explicit(&pool.acked, 1, memory_order_acq_rel);
+    }
+    return NULL;
+}
+
+static void forked_child(void) { /* the helpers stayed in the parent */
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+    pool.mu = mu;
+    pool.cv = cv;
+    pool.started = 0;
+    atomic_store(&pool.sleeping, 0);
+}
+
+static pthread_mutex_t calls = PTHREAD_MUTEX_INITIALIZER; /* one call at a time */
+
+void sn_pool_run(int threads, int tasks, void (*fn)(void *ctx, int task, int thread),
+                 void *ctx) {
+    int helpers = threads - 1 < tasks - 1 ? threads - 1 : tasks - 1;
+    helpers = helpers < 0 ? 0 : helpers > POOL_MAX ? POOL_MAX : helpers;
+    if (helpers == 0 || pthread_mutex_trylock(&calls) != 0) { /* (busy: this thread alone) */
+        for (int t = 0; t < tasks; t++) fn(ctx, t, 0);
+        return;
+    }
+    static int atfork = 0;
+    if (!atfork) atfork = !pthread_atfork(NULL, NULL, forked_child);
+    pool.start = atomic_load(&pool.generation);
+    while (pool.started < helpers) {
+        pthread_t th;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        const int ok = !pthread_create(&th, &attr, helper, (void *)(intptr_t)(pool.started + 1));
+        pthread_attr_destroy(&attr);
+        if (!ok) break;
+        pool.started++;
+    }
+    if (helpers > pool.started) helpers = pool.started;
+    pool.fn = fn, pool.ctx = ctx, pool.tasks = tasks, pool.helpers = helpers;
+    atomic_store_explicit(&pool.next, 0, memory_order_relaxed);
+    atomic_store_explicit(&pool.acked, 0, memory_order_relaxed);
+    const int started = pool.started;
+    atomic_fetch_add_explicit(&pool.generation, 1, memory_order_acq_rel);
+    if (atomic_load(&pool.sleeping)) {
+        pthread_mutex_lock(&pool.mu);
+        pthread_cond_broadcast(&pool.cv);
+        pthread_mutex_unlock(&pool.mu);
+    }
+    take_tasks(0);
+    for (unsigned spins = 1; atomic_load_explicit(&pool.acked, memory_order_acquire) < started;
+         spins++) {
+        cpu_relax();
+        if (spins % 4096 == 0) sched_yield();
+    }
+    pthread_mutex_unlock(&calls);
+}
