@@ -79,12 +79,12 @@ int64_t sn_pulse_work_size(int64_t n_out, int64_t n_in) {
     int by_rows;
     int64_t cut[PULSE_LANES + 1], most;
     const int lanes = lanes_of(n_out, n_in, &by_rows, cut, &most);
-    const int64_t n = n_in > n_out ? n_in : n_out;
     const int64_t cells = 2 * 16 * n_in; /* the meter's, at most 16 write batches */
     return ALIGN + aligned(n_out * n_in) +
            lanes * (aligned(sizeof(sn_lane)) + aligned(4 * most) +
                     aligned(4 * 64 * (n_in + n_out))) +
-           PULSE_THREADS * (aligned(sizeof(sn_rng)) + aligned(4 * n)) + aligned(cells) +
+           PULSE_THREADS * (aligned(sizeof(sn_rng)) + aligned(4 * (n_in + n_out))) +
+           aligned(cells) +
            aligned(4 * cells) + aligned(n_in) + aligned(4 * n_in);
 }
 
@@ -121,10 +121,9 @@ int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float
         ln->ws.n_cells = ln->ws.n_written = 0;
         ln->pulses = ln->hits = ln->refreshes = 0;
     }
-    const int64_t n = n_in > n_out ? n_in : n_out;
     for (int t = 0; t < PULSE_THREADS; t++) {
         u.scratch_rng[t] = (sn_rng *)carve(&at, sizeof(sn_rng));
-        u.scratch_which[t] = (int32_t *)carve(&at, 4 * n);
+        u.scratch_which[t] = (int32_t *)carve(&at, 4 * (n_in + n_out));
     }
     if (meter) { /* lane 0's workspace keeps the meter's sample by sample */
         sn_pulse_work *ws = &u.lane[0]->ws;

@@ -103,23 +103,26 @@ TARGET static inline uint64_t NAME(byte_train)(sn_rng *restrict g, uint64_t t,
 
 /* The values of a vector v (n of them, probabilities |v_i| c) that fire, of the `allowed`
  * slots only (the others cannot meet a pulse of the other side: left undrawn): drawn, or
- * taken from `given` (n masks); their indices, ascending, into idx and their slots into msk
- * (*count of them), and every value's slots into `drawn` if not NULL. `which`: n scratch.
- * Returns the slots that fire at all. */
+ * taken from `given` (n masks), of the m that can (`which`: the indices of v's values that
+ * are not 0, ascending); their indices into idx and their slots into msk (*count of them),
+ * and every value's slots into `drawn` if not NULL. Returns the slots that fire at all. */
 TARGET static uint64_t NAME(fire)(sn_rng *restrict g, const float *restrict v, int64_t n,
                                   double c, uint64_t allowed, const uint64_t *restrict given,
                                   uint64_t *restrict drawn, int32_t *restrict idx,
                                   uint64_t *restrict msk, int32_t *restrict count,
-                                  int32_t *restrict which) {
-    /* the values that can fire (a 0 never does, and given slots of a 0 carry no sign) */
-    int64_t m = 0;
-    for (int64_t i = 0; i < n; i++) {
-        which[m] = (int32_t)i;
-        m += v[i] != 0.f;
-    }
+                                  const int32_t *restrict which, int64_t m) {
     const int n_allowed = __builtin_popcountll(allowed);
     if (given) {
         for (int64_t r = 0; r < m; r++) msk[r] = given[which[r]] & allowed;
+    } else if (allowed == 1) {
+        /* a train of one slot: it fires where a word of the generator, as a fraction of
+         * 2⁶⁴, is below p (p ≥ 1: always, no word drawn) */
+        for (int64_t r = 0; r < m; r++) {
+            const double p = fabs((double)v[which[r]]) * c;
+            /* (p · 2⁶³ fits a signed word, which converts in one instruction) */
+            const uint64_t t = p >= 1.0 ? 0 : (uint64_t)(int64_t)(p * 0x1p63) << 1;
+            msk[r] = p >= 1.0 ? 1 : NAME(next)(g) < t;
+        }
     } else {
         /* the trains of p ≥ 1 fire in every slot; those of few expected fires one by one;
          * the others byte by byte */
@@ -150,18 +153,24 @@ TARGET static uint64_t NAME(fire)(sn_rng *restrict g, const float *restrict v, i
     return fired;
 }
 
-/* max |v_i| (0 for none): the magnitudes' bits compared as integers, which orders them as
- * the floats (finite ones), and vectorises */
-TARGET static float NAME(abs_max)(const float *v, int64_t n) {
-    uint32_t m = 0;
+/* max |v_i| (0 for none) and the indices of v's values that are not 0, ascending, into
+ * which (*m of them): the magnitudes' bits compared as integers, which orders them as the
+ * floats (finite ones; a NaN above all) */
+TARGET static float NAME(nonzero)(const float *restrict v, int64_t n, int32_t *restrict which,
+                                  int64_t *m) {
+    uint32_t top = 0;
+    int64_t k = 0;
     for (int64_t i = 0; i < n; i++) {
         uint32_t u;
         memcpy(&u, v + i, 4);
         u &= 0x7fffffffu;
-        m = u > m ? u : m;
+        top = u > top ? u : top;
+        which[k] = (int32_t)i;
+        k += v[i] != 0.f;
     }
+    *m = k;
     float f;
-    memcpy(&f, &m, 4);
+    memcpy(&f, &top, 4);
     return f;
 }
 
@@ -204,6 +213,7 @@ TARGET static void NAME(meter_sample)(sn_pulse_meter *m, sn_pulse_work *ws) {
 TARGET static void NAME(trains)(const sn_pulse_call *u, int64_t s0, int64_t s1, sn_rng *g,
                                 int32_t *which) {
     const int64_t n_in = u->dev->n_in, n_out = u->dev->n_out;
+    int32_t *wx = which, *wd = which + n_in;
     for (int64_t s = s0; s < s1; s++) {
         const float *z = u->Z + s * u->ldz, *d = u->D + s * u->ldd;
         sn_sample *S = u->samples + s;
@@ -214,7 +224,11 @@ TARGET static void NAME(trains)(const sn_pulse_call *u, int64_t s0, int64_t s1, 
         uint64_t *ox = !u->given && u->XM ? (uint64_t *)u->XM + s * n_in : NULL;
         uint64_t *od = !u->given && u->DM ? (uint64_t *)u->DM + s * n_out : NULL;
         S->BL = 0, S->nx = S->nd = 0, S->capped = 0;
-        const float zmax = NAME(abs_max)(z, n_in), dmax = NAME(abs_max)(d, n_out);
+        /* the values that can fire (a 0 never does, and given slots of a 0 carry no sign),
+         * and each side's largest magnitude */
+        int64_t nzx, nzd;
+        const float zmax = NAME(nonzero)(z, n_in, wx, &nzx);
+        const float dmax = NAME(nonzero)(d, n_out, wd, &nzd);
         if (zmax == 0.f || dmax == 0.f) {
             if (ox) memset(ox, 0, sizeof(uint64_t) * n_in);
             if (od) memset(od, 0, sizeof(uint64_t) * n_out);
@@ -236,23 +250,22 @@ TARGET static void NAME(trains)(const sn_pulse_call *u, int64_t s0, int64_t s1, 
             for (int64_t i = 0; i < n_in; i++) S->capped += fabs((double)z[i]) * cx > 1.0;
         if ((double)dmax * cd > 1.0)
             for (int64_t j = 0; j < n_out; j++) S->capped += fabs((double)d[j]) * cd > 1.0;
-        int64_t nzx = 0, nzd = 0;
-        for (int64_t i = 0; i < n_in; i++) nzx += z[i] != 0.f;
-        for (int64_t j = 0; j < n_out; j++) nzd += d[j] != 0.f;
         S->BL = BL;
         if (nzd <= nzx) {
-            const uint64_t f = NAME(fire)(g, d, n_out, cd, slots, gd, od, di, dm, &S->nd, which);
+            const uint64_t f = NAME(fire)(g, d, n_out, cd, slots, gd, od, di, dm, &S->nd, wd,
+                                          nzd);
             if (!f) {
                 if (ox) memset(ox, 0, sizeof(uint64_t) * n_in);
             } else {
-                NAME(fire)(g, z, n_in, cx, f, gx, ox, xi, xm, &S->nx, which);
+                NAME(fire)(g, z, n_in, cx, f, gx, ox, xi, xm, &S->nx, wx, nzx);
             }
         } else {
-            const uint64_t f = NAME(fire)(g, z, n_in, cx, slots, gx, ox, xi, xm, &S->nx, which);
+            const uint64_t f = NAME(fire)(g, z, n_in, cx, slots, gx, ox, xi, xm, &S->nx, wx,
+                                          nzx);
             if (!f) {
                 if (od) memset(od, 0, sizeof(uint64_t) * n_out);
             } else {
-                NAME(fire)(g, d, n_out, cd, f, gd, od, di, dm, &S->nd, which);
+                NAME(fire)(g, d, n_out, cd, f, gd, od, di, dm, &S->nd, wd, nzd);
             }
         }
     }
@@ -344,6 +357,13 @@ TARGET static void NAME(lane_sample)(const sn_pulse_call *u, sn_lane *ln, int L,
             if (first) __builtin_prefetch(first->v + ahead * first->step);
             if (mir->W) __builtin_prefetch(mir->W + ahead, 1);
             if (pair) __builtin_prefetch(pair->minus->w + ahead, 1);
+            if (mir->WnT || mir->W2 || mir->scaled) { /* the transposed copies */
+                const int64_t ja = (int64_t)((uint32_t)ahead / (uint32_t)n_in);
+                const int64_t ia = ahead - ja * n_in, ta = ia * n_out + ja;
+                if (mir->W2) __builtin_prefetch(mir->W2 + ja * mir->w2_row + ia * mir->w2_col, 1);
+                if (mir->WnT) __builtin_prefetch(mir->WnT + ta, 1);
+                if (mir->scaled) __builtin_prefetch(mir->scaled + ta, 1);
+            }
         }
         const int64_t at = ws->hits[h];
         const int64_t j = (int64_t)((uint32_t)at / (uint32_t)n_in), i = at - j * n_in;
