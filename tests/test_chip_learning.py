@@ -156,7 +156,7 @@ def assert_weight_copies_in_step(chip):
     for k, (layer, syn, array) in enumerate(zip(chip.layers, sub.synapses, sub.arrays)):
         W = syn.weights()
         np.testing.assert_array_equal(layer.W, W)
-        np.testing.assert_array_equal(sub._W[k], W)
+        np.testing.assert_array_equal(sub._W32(k, layer), W)
         kept_T, kept_scaled = array.Wn_T.copy(), array._scaled
         array.load_weights(W, syn.cfg.weight_max)
         np.testing.assert_array_equal(array.Wn_T, kept_T)

@@ -165,7 +165,7 @@ TARGET static inline float NAME(normalised)(const sn_mirror *mir, float v) {
  * the crossbar reads, its normalised copy WnT and that copy in ADC steps (scaled) */
 TARGET static inline void NAME(mirror)(const sn_mirror *mir, int64_t n_out, int64_t n_in,
                                        int64_t j, int64_t i, float v) {
-    mir->W[j * n_in + i] = v;
+    if (mir->W) mir->W[j * n_in + i] = v;
     if (mir->W2) mir->W2[j * mir->w2_row + i * mir->w2_col] = v;
     if (mir->WnT || mir->scaled) {
         const float u = NAME(normalised)(mir, v);

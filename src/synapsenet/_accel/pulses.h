@@ -138,16 +138,20 @@ TARGET static uint64_t NAME(fire)(sn_rng *restrict g, const float *restrict v, i
             }
         }
     }
-    if (drawn) memset(drawn, 0, sizeof(uint64_t) * n);
+    if (drawn) {
+        memset(drawn, 0, sizeof(uint64_t) * n);
+        for (int64_t r = 0; r < m; r++) drawn[which[r]] = msk[r];
+    }
+    /* the ones that fire, kept in place (k ≤ r) without a branch: whether a train fires
+     * is a coin the CPU cannot foresee */
     uint64_t fired = 0;
     int32_t k = 0;
-    for (int64_t r = 0; r < m; r++) { /* (k ≤ r: in place) */
+    for (int64_t r = 0; r < m; r++) {
         const uint64_t x = msk[r];
-        if (!x) continue;
-        if (drawn) drawn[which[r]] = x;
         fired |= x;
         idx[k] = which[r];
-        msk[k++] = x;
+        msk[k] = x;
+        k += x != 0;
     }
     *count = k;
     return fired;
@@ -350,6 +354,7 @@ TARGET static void NAME(lane_sample)(const sn_pulse_call *u, sn_lane *ln, int L,
     const sn_param *first = dev->lo.step ? &dev->lo : dev->a[0].step ? &dev->a[0] : NULL;
     const int table = dev->table_g != NULL; /* (a pair's two arrays share it) */
     sn_rng *g = &ln->g;
+    const int mirrored = mir->W || mir->W2 || mir->WnT || mir->scaled;
     for (int64_t h = 0; h < hit; h++) {
         if (h + PREFETCH < hit) { /* the devices a few hits on: their state, parameters */
             const int64_t ahead = ws->hits[h + PREFETCH];
@@ -392,7 +397,7 @@ TARGET static void NAME(lane_sample)(const sn_pulse_call *u, sn_lane *ln, int L,
             if (meter) NAME(meter_hit)(meter, metered, j, i, pulses, 1, up ? b0 : b1,
                                        up ? wp : wm);
         }
-        if (mir->W) NAME(mirror)(mir, n_out, n_in, j, i, v);
+        if (mirrored) NAME(mirror)(mir, n_out, n_in, j, i, v);
     }
     ln->hits += hit;
 }

@@ -611,6 +611,7 @@ class Analog(Substrate):
         self.synapses: list = []  # per layer, its DeviceSynapses once the chip trains
         self._tallied: dict[int, dict] = {}  # per layer, the synapses' tally in the counters
         self._W: dict[int, np.ndarray] = {}
+        self._stale: set[int] = set()  # layers whose _W the layer's W is ahead of
 
     def place(self, network):
         if self.arrays:
@@ -661,7 +662,7 @@ class Analog(Substrate):
         if syn is not None and syn.cfg.backward == "digital":
             # δ·W from the weights the devices hold, exactly (NeuroSim V3.0 reads its
             # weights out and backpropagates in digital logic)
-            np.matmul(delta, self._W[k], out=out)
+            np.matmul(delta, self._W32(k, layer), out=out)
             self._counters.add(k, backward_macs=len(delta) * layer.n_in * layer.n_out)
             return out
         counts = {"meter": self.meter}
@@ -682,25 +683,27 @@ class Analog(Substrate):
         if syn.cfg.bias == "digital":
             layer.b -= layer.db
         pulses = syn.pulses
-        W = self._W32(k, layer)
         mirror = None
-        if syn.cfg.scheme == "stochastic":  # a compiled update writes W as it goes
-            mirror = {"W": W, **self.arrays[k].mirror(syn.cfg.weight_max)}
-            if layer.W.dtype == np.float32 and layer.W.strides[1] > 0:
-                mirror["W2"] = layer.W  # (a view of the layer's Wᵀ)
-            else:
-                mirror = None
+        if syn.cfg.scheme == "stochastic" and layer.W.dtype == np.float32 and \
+                layer.W.strides[1] > 0:
+            # a compiled update writes the weights as it goes: the layer's (a view of its
+            # Wᵀ) and the crossbar's; our float32 copy is brought in step when next read
+            mirror = {"W": None, "W2": layer.W, **self.arrays[k].mirror(syn.cfg.weight_max)}
         changed = syn.update(np.asarray(Z_prev, np.float32), np.asarray(delta, np.float32),
                              self.rng, mirror)
         if changed is None:  # the network's weights are what the devices hold
+            self._stale.discard(k)
+            W = self._W32(k, layer)
             syn.weights(out=W)
             layer.W[...] = W
             self.arrays[k].load_weights(W, syn.cfg.weight_max)
         elif len(changed):  # only the synapses that were pulsed are read again
             values = syn.weights_at(changed)
-            W.put(changed, values)
+            self._W32(k, layer).put(changed, values)
             layer.W.put(changed, values)
             self.arrays[k].load_weights_at(changed, values, syn.cfg.weight_max)
+        elif mirror is not None:  # the update wrote the layer's and the crossbar's copies
+            self._stale.add(k)
         self._counters.add(k, write_pulses=syn.pulses - pulses,
                            update_macs=len(delta) * layer.n_in * layer.n_out)
 
@@ -738,7 +741,7 @@ class Analog(Substrate):
         """Layer k's weights from here on are what ``syn``'s devices hold."""
         syn.meter = self.meter
         layer.W[...] = syn.weights(out=self._W32(k, layer))
-        self.arrays[k].load_weights(self._W[k], syn.cfg.weight_max)
+        self.arrays[k].load_weights(self._W32(k, layer), syn.cfg.weight_max)
 
     # -- what training changes, kept and put back ----------------------------------------------
     def snapshot(self):
@@ -753,7 +756,8 @@ class Analog(Substrate):
             if syn is None:
                 layers.append((None, array.snapshot()))
             else:
-                layers.append((syn, syn.snapshot(), self._W[k].copy(), array.calibration()))
+                layers.append((syn, syn.snapshot(), self._W32(k, array.layer).copy(),
+                               array.calibration()))
         return {"layers": layers, "rng": copy.deepcopy(self.rng.bit_generator.state),
                 "counters": counters, "tallied": copy.deepcopy(self._tallied)}
 
@@ -843,9 +847,15 @@ class Analog(Substrate):
         return net
 
     def _W32(self, k, layer):
+        """Layer k's weights as float32 in C order (what its devices hold, once trained);
+        where the compiled stochastic update wrote only the layer's own copy, taken from
+        it."""
         W = self._W.get(k)
         if W is None:
             W = self._W[k] = np.empty((layer.n_out, layer.n_in), np.float32)
+        if k in self._stale:
+            self._stale.discard(k)
+            np.copyto(W, layer.W)
         return W
 
     def trainer(self, network, loss, optimizer, batch, inputs=None):

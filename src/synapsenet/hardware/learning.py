@@ -447,7 +447,7 @@ class DeviceSynapses:
             return False
         m = None
         if mirror is not None:
-            m = (mirror["W"], mirror.get("W2"), mirror.get("WnT"), mirror.get("scaled"),
+            m = (mirror.get("W"), mirror.get("W2"), mirror.get("WnT"), mirror.get("scaled"),
                  np.float32(self.gamma), np.float32(self.w_ref), mirror["inv_wmax"],
                  mirror.get("g", 0.0))
         C = 1.0 / (self.gamma * self.dw * self.cfg.pulse_length)
