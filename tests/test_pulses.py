@@ -327,15 +327,16 @@ def test_adaptive_or_not_the_trains_are_unbiased(tmp_path, adaptive):
     np.testing.assert_allclose(mean_update, want, atol=0.1 * np.abs(want).max())
 
 
-@pytest.mark.parametrize("shape", [(130, 20), (7, 200)])  # lanes of rows; of columns
+@pytest.mark.parametrize("shape,B", [((130, 20), 37), ((7, 200), 37), ((70, 9), 300)])
 @pytest.mark.parametrize("synapse", ["reference", "pair"])
-def test_the_same_devices_on_any_number_of_threads(tmp_path, shape, synapse):
-    """The trains come in chunks of samples and the devices in lanes, each from a generator
-    of its own: 1, 2 or 3 threads, metered or not, leave the same states and counts."""
+def test_the_same_devices_on_any_number_of_threads(tmp_path, shape, B, synapse):
+    """The trains come in chunks of samples and the devices in lanes (of rows; of columns
+    where there are fewer than 64), each from a generator of its own, 256 samples at a
+    time: 1, 2 or 3 threads, metered or not, leave the same states and counts."""
     n_out, n_in = shape
     law = devices.ConstantStep(dw_min=0.01, dw_min_std=0.3, dw_min_dtod=0.2, w_min=-1,
                                w_max=1)
-    Z, D = batch(n_in, n_out, 37, seed=4)  # (not a whole number of chunks)
+    Z, D = batch(n_in, n_out, B, seed=4)  # (not a whole number of chunks)
     out = {}
     for threads, meter in ((1, None), (2, None), (3, None), (2, (-1.0, 1.0, 16))):
         for adaptive in (False, True):

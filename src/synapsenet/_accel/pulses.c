@@ -90,6 +90,7 @@ int64_t sn_pulse_work_size(int64_t n_out, int64_t n_in) {
 
 /* the bytes of the trains of a batch of B samples */
 int64_t sn_pulse_trains_size(int64_t n_out, int64_t n_in, int64_t B) {
+    B = B < PULSE_BATCH ? B : PULSE_BATCH; /* (a pass's) */
     return ALIGN + aligned(B * (int64_t)sizeof(sn_sample)) + 2 * aligned(4 * B * (n_in + n_out)) +
            2 * aligned(8 * B * (n_in + n_out));
 }
@@ -134,11 +135,12 @@ int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float
         ws->written_list = (int32_t *)carve(&at, 4 * n_in);
     }
     unsigned char *tr = trains + (ALIGN - (uintptr_t)trains % ALIGN) % ALIGN;
-    u.samples = (sn_sample *)carve(&tr, B * (int64_t)sizeof(sn_sample));
-    u.xi = (int32_t *)carve(&tr, 4 * B * (n_in + n_out));
-    u.di = u.xi + B * n_in;
-    u.xm = (uint64_t *)carve(&tr, 8 * B * (n_in + n_out));
-    u.dm = u.xm + B * n_in;
+    const int64_t kept = B < PULSE_BATCH ? B : PULSE_BATCH;
+    u.samples = (sn_sample *)carve(&tr, kept * (int64_t)sizeof(sn_sample));
+    u.xi = (int32_t *)carve(&tr, 4 * kept * (n_in + n_out));
+    u.di = u.xi + kept * n_in;
+    u.xm = (uint64_t *)carve(&tr, 8 * kept * (n_in + n_out));
+    u.dm = u.xm + kept * n_in;
     threads = threads < 1 ? 1 : threads > PULSE_THREADS ? PULSE_THREADS : threads;
     int64_t paths = 0;
 #ifdef HAVE_AVX2_COPY
@@ -148,7 +150,7 @@ int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float
     } else
 #endif
         update_portable(&u, threads);
-    for (int64_t s = 0; s < B; s++) counts[1] += u.samples[s].capped;
+    counts[1] += u.capped;
     for (int L = 0; L < u.lanes; L++) {
         counts[0] += u.lane[L]->pulses;
         counts[2] += u.lane[L]->hits;

@@ -407,7 +407,7 @@ TARGET static void NAME(task)(void *ctx, int task, int thread) {
     const sn_pulse_call *u = ctx;
     if (u->stage == 1) {
         sn_rng *g = u->scratch_rng[thread];
-        sn_rng_seed(g, sn_stream_seed(u->seed, 2 * (uint64_t)task), u->isa);
+        sn_rng_seed(g, sn_stream_seed(u->seed, 2 * (uint64_t)(u->chunk0 + task)), u->isa);
         const int64_t s0 = (int64_t)task * PULSE_CHUNK;
         NAME(trains)(u, s0, s0 + PULSE_CHUNK < u->B ? s0 + PULSE_CHUNK : u->B, g,
                      u->scratch_which[thread]);
@@ -416,23 +416,33 @@ TARGET static void NAME(task)(void *ctx, int task, int thread) {
     }
 }
 
-/* the update of the call's batch: its trains in chunks of samples, then its lanes of
- * devices, on up to `threads` threads (or, metered, sample by sample on this one: the
- * tally of a sample counts all its lanes); the same devices on any number of threads */
+/* the update of the call's batch, PULSE_BATCH samples at a time: their trains in chunks of
+ * samples, then the lanes of devices over them, on up to `threads` threads (or, metered,
+ * sample by sample on this one: the tally of a sample counts all its lanes); the same
+ * devices on any number of threads */
 TARGET static void NAME(update)(sn_pulse_call *u, int threads) {
-    const int chunks = (int)((u->B + PULSE_CHUNK - 1) / PULSE_CHUNK);
-    u->stage = 1;
-    sn_pool_run(threads, chunks, NAME(task), u);
-    for (int L = 0; L < u->lanes; L++) sn_rng_seed(&u->lane[L]->g,
-                                                   sn_stream_seed(u->seed, 2 * (uint64_t)L + 1),
-                                                   u->isa);
-    if (!u->meter) {
-        u->stage = 2;
-        sn_pool_run(threads, u->lanes, NAME(task), u);
-        return;
-    }
-    for (int64_t s = 0; s < u->B; s++) {
-        for (int L = 0; L < u->lanes; L++) NAME(lane_sample)(u, u->lane[L], L, s, &u->lane[0]->ws);
-        NAME(meter_sample)(u->meter, &u->lane[0]->ws);
+    for (int L = 0; L < u->lanes; L++)
+        sn_rng_seed(&u->lane[L]->g, sn_stream_seed(u->seed, 2 * (uint64_t)L + 1), u->isa);
+    const int64_t total = u->B, n_in = u->dev->n_in, n_out = u->dev->n_out;
+    const float *Z = u->Z, *D = u->D;
+    const uint64_t *XM = u->XM, *DM = u->DM;
+    for (int64_t p0 = 0; p0 < total; p0 += PULSE_BATCH) {
+        u->B = total - p0 < PULSE_BATCH ? total - p0 : PULSE_BATCH;
+        u->Z = Z + p0 * u->ldz, u->D = D + p0 * u->ldd;
+        u->XM = XM ? XM + p0 * n_in : NULL, u->DM = DM ? DM + p0 * n_out : NULL;
+        u->chunk0 = p0 / PULSE_CHUNK;
+        u->stage = 1;
+        sn_pool_run(threads, (int)((u->B + PULSE_CHUNK - 1) / PULSE_CHUNK), NAME(task), u);
+        for (int64_t s = 0; s < u->B; s++) u->capped += u->samples[s].capped;
+        if (!u->meter) {
+            u->stage = 2;
+            sn_pool_run(threads, u->lanes, NAME(task), u);
+            continue;
+        }
+        for (int64_t s = 0; s < u->B; s++) {
+            for (int L = 0; L < u->lanes; L++)
+                NAME(lane_sample)(u, u->lane[L], L, s, &u->lane[0]->ws);
+            NAME(meter_sample)(u->meter, &u->lane[0]->ws);
+        }
     }
 }

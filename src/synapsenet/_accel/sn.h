@@ -261,6 +261,7 @@ typedef struct {
 #define PULSE_LANES 4  /* lanes at most */
 #define PULSE_LANE 64  /* a lane's rows (or columns): a multiple of these, at least one */
 #define PULSE_CHUNK 8  /* samples whose trains one generator draws */
+#define PULSE_BATCH 256 /* samples whose trains are kept at a time (a multiple of the chunk) */
 #define PULSE_THREADS 9
 
 /* the tally of a metered update (hardware/learning.py: DeviceSynapses._metered), added to */
@@ -296,7 +297,8 @@ typedef struct {
     uint64_t seed;
     const uint64_t *XM, *DM;
     int given;
-    sn_sample *samples;      /* B */
+    int64_t chunk0, capped;  /* the pass's first chunk of trains; probabilities capped */
+    sn_sample *samples;      /* B (of a pass: at most PULSE_BATCH) */
     int32_t *xi, *di;        /* B × n_in, B × n_out: the ones that fire */
     uint64_t *xm, *dm;       /* their slots */
     int by_rows, lanes;      /* lanes of rows (else of columns), cut at cut[0 … lanes] */
