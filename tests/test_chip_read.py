@@ -187,12 +187,27 @@ def test_metered_reads_keep_the_twin(monkeypatch):
     assert chip.substrate.counters.as_dict()["layers"][0]["input_energy_units"] > 0
 
 
-def test_narrow_layers_keep_the_twin(monkeypatch):
-    """10 outputs: not whole vectors of 16, so not our product's."""
-    net = sn.Network.from_sizes([40, 10], output="softmax", seed=5)
+@pytest.mark.parametrize("name", ["pcm", "dac4_adc6_noisy", "saturating_tiles_100",
+                                  "read_noise_only_tiles_64", "ideal"])
+@pytest.mark.parametrize("n", [1, 6, 64, 130])
+def test_narrow_layers_read_by_blas_give_the_twins_bits(monkeypatch, name, n):
+    """10 or 7 outputs are not whole vectors of 16, so not our product's: a noisy read makes
+    each block's product by the sgemm call the twin's add_product makes, in the one call; a
+    noiseless one (the twin's NumPy matmul) and an odd count of outputs in the batch (an odd
+    number of noise words a block) stay with the twin."""
+    net = sn.Network.from_sizes([200, 10, 7], hidden="tanh", output="softmax", seed=5)
+    cfg = config(CONFIGS[name])
+    noisy = bool(cfg.io.out_noise or cfg.device.read_noise)
+    X = inputs("sparse", n, 200, seed=n)
     spy = Spy(monkeypatch)
-    reads(net, config("pcm"), inputs("dense", 5, 40), 1)
-    assert spy.ran == [False, False] and spy.twin == 2
+    fused = reads(net, cfg, X, 1)
+    even = n * 7 % 2 == 0
+    assert spy.ran == [OWN and noisy, OWN and noisy and even] * 2
+    spy.ran.clear()
+    twin = reads(net, cfg, X, 0)
+    assert not any(spy.ran)
+    for a, b in zip(fused, twin):
+        same_bits(a, b)
 
 
 def test_training_on_the_chip_gives_the_twins_devices(monkeypatch):

@@ -122,22 +122,66 @@ AVX512 static void group_task(void *ctx, int task, int thread) {
     }
 }
 
+/* The read where our product does not make the blocks' products (an output layer of 10
+ * columns, say): each block's product over every row in one call of BLAS's sgemm (`gemm`),
+ * onto its noise, as the NumPy lines' add_product makes it — the same call, so the same
+ * bits; the rest as above, a row at a time. Noisy reads only (the NumPy lines make a
+ * noiseless one by NumPy's matmul). */
+AVX512 static int read_with_blas(read_call *c) {
+    const sn_chip_read_args *a = c->a;
+    const int64_t M = a->M, K = a->K, N = a->N, R = a->rows, nb = c->nb, MN = c->MN;
+    float *X = malloc((size_t)M * (size_t)K * sizeof(float));
+    if (!X) return -2;
+    if (a->q > 0.f)
+        c->loops->dac(a->Z, a->ldz, M, K, a->q, X, K, a->s);
+    else
+        scale_only(a->Z, a->ldz, M, K, X, K, a->s);
+    float *const out = a->out;
+    for (int64_t b = 0; b < nb; b++) {
+        const int64_t k0 = b * R, kb = K - k0 < R ? K - k0 : R;
+        float *y = b ? a->ybuf + (b - 1) * MN : out;
+        for (int64_t r = 0; r < M; r++) { /* σ of each row's read, as the groups' */
+            float var = a->var0;
+            if (a->var_per_x2 != 0.f) var = var + a->var_per_x2 * sum_squares(X + r * K + k0, kb);
+            const float sigma = sqrtf(var);
+            float *yr = y + r * N;
+            for (int64_t j = 0; j < N; j++) yr[j] = yr[j] * sigma;
+        }
+        a->gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, M, N, kb, 1.f, X + k0, K, a->W + k0 * a->ldw,
+                a->ldw, 1.f, y, N);
+        adc(y, MN, a->saturates, a->bound, a->rounds);
+        if (b)
+            for (int64_t t = 0; t < MN; t++) out[t] = out[t] + y[t];
+    }
+    for (int64_t r = 0; r < M; r++) {
+        float *o = out + r * N;
+        const float sr = a->s[r];
+        for (int64_t j = 0; j < N; j++) o[j] = o[j] * sr;
+        for (int64_t j = 0; j < N; j++) o[j] = o[j] * a->scale[j];
+        for (int64_t j = 0; j < N; j++) o[j] = o[j] + a->bias[j];
+    }
+    free(X);
+    return 0;
+}
+
 AVX512 int sn_chip_read(const sn_chip_read_args *a, const sn_settings *S) {
     const int64_t M = a->M, K = a->K, N = a->N, R = a->rows;
     if (M <= 0) return 0;
-    if (!S->fused_read || N % 16 || R <= 0 || !sn_own_product(S, N, R < K ? R : K))
-        return -1;
+    if (!S->fused_read || R <= 0) return -1;
+    const int own = N % 16 == 0 && sn_own_product(S, N, R < K ? R : K);
+    if (!own && !(a->gemm && a->words && a->ldw == N)) return -1;
     const int groups = (int)((M + GROUP - 1) / GROUP);
     int threads = a->threads < 1 ? 1 : a->threads > PULSE_THREADS ? PULSE_THREADS : a->threads;
     threads = threads > groups ? groups : threads;
     read_call c = {a, S, sn_loops_for(S), (K + R - 1) / R, M * N, 0, NULL};
-    c.Xg = malloc((size_t)threads * GROUP * (size_t)K * sizeof(float));
-    if (!c.Xg) return -2;
     /* every block's noise first, as NumPy draws it (block 0's into out), then the groups */
     if (a->words) {
         c.pair_tasks = (c.MN / 2 + NOISE_TASK - 1) / NOISE_TASK;
         sn_pool_run(threads, (int)(c.nb * c.pair_tasks), noise_task, &c);
     }
+    if (!own) return read_with_blas(&c);
+    c.Xg = malloc((size_t)threads * GROUP * (size_t)K * sizeof(float));
+    if (!c.Xg) return -2;
     sn_pool_run(threads, groups, group_task, &c);
     free(c.Xg);
     return 0;

@@ -406,10 +406,12 @@ typedef struct {
     const float *scale, *bias; /* per output: the step's weight units, the digital bias */
     float *out, *ybuf, *s;  /* ybuf: (blocks − 1) × M × N of the later blocks' sums */
     int threads;            /* up to this many share the call (the same bits on any number) */
+    gemm_fn gemm;           /* BLAS, for the products our product does not make (or NULL) */
 } sn_chip_read_args;
 
-/* 0; −1 where our product does not make these products (N not a multiple of 16, the block too
- * large, no AVX-512), −2 out of memory: nothing done */
+/* 0; −1 where neither our product makes these products (N not a multiple of 16, the block
+ * too large, no AVX-512) nor `gemm` does (given for a noisy read of weights with rows N
+ * apart), −2 out of memory: nothing done */
 int sn_chip_read(const sn_chip_read_args *a, const sn_settings *S);
 
 #endif

@@ -311,7 +311,7 @@ class _ChipRead(ctypes.Structure):
                 ("rows", _I64), ("W", _P), ("ldw", _I64), ("words", _P), ("var0", _F),
                 ("var_per_x2", _F), ("saturates", ctypes.c_int), ("rounds", ctypes.c_int),
                 ("bound", _F), ("scale", _P), ("bias", _P), ("out", _P), ("ybuf", _P),
-                ("s", _P), ("threads", ctypes.c_int)]
+                ("s", _P), ("threads", ctypes.c_int), ("gemm", _P)]
 
 
 if _LIB is not None:
@@ -333,14 +333,19 @@ def chip_read(Z, q: int, rows: int, W, bit_generator, var0: float, var_per_x2: f
     ``ybuf``: (blocks − 1) × M × N float32 for the later blocks' sums; ``threads``: how many
     may share the call (the same bits on any number). False, with nothing
     drawn or written, where it does not apply (the library not built, SYNAPSENET_ENGINE=numpy,
-    ``fused_read`` off, no AVX-512 product for these sizes, a bias not float32, other
-    layouts)."""
+    ``fused_read`` off, no AVX-512 product for these sizes and the read noiseless, a bias not
+    float32, other layouts)."""
     M, K = Z.shape
     N = W.shape[1]
     noisy = bit_generator is not None
-    if _LIB is None or numpy_forced() or not _engine._SETTINGS.fused_read \
-            or N % 16 or not _engine.own_product_for(N, min(rows, K)) \
-            or (noisy and normal_unsupported() is not None) \
+    if _LIB is None or numpy_forced() or not _engine._SETTINGS.fused_read:
+        return False
+    # our product for the blocks, as the NumPy lines' product() takes it; else, for a noisy
+    # read, BLAS's sgemm as their add_product() calls it (the same call: the same bits)
+    own = N % 16 == 0 and _engine.own_product_for(N, min(rows, K))
+    blas = not own and noisy and _engine.own_products() and _engine._GEMM is not None \
+        and M * N % 2 == 0 and W.flags.c_contiguous
+    if not (own or blas) or (noisy and normal_unsupported() is not None) \
             or not all(map(_rows_f32, (Z, W, out))) or out.shape != (M, N) \
             or not out.flags.c_contiguous or W.shape[0] != K:
         return False
@@ -359,7 +364,8 @@ def chip_read(Z, q: int, rows: int, W, bit_generator, var0: float, var_per_x2: f
                      W.strides[0] // 4, None if words is None else words.ctypes.data,
                      var0, var_per_x2, bound is not None, bool(rounds),
                      0.0 if bound is None else bound, scale.ctypes.data, bias.ctypes.data,
-                     out.ctypes.data, ybuf.ctypes.data, s.ctypes.data, threads)
+                     out.ctypes.data, ybuf.ctypes.data, s.ctypes.data, threads,
+                     None if own else _engine._GEMM)
     code = _LIB.sn_chip_read(ctypes.byref(args), ctypes.byref(_engine._SETTINGS))
     if code:  # pragma: no cover - checked above; out of memory
         raise MemoryError(f"sn_chip_read: {code}")
