@@ -144,6 +144,35 @@ def test_the_same_bits_on_any_number_of_threads(monkeypatch, name):
         assert np.array_equal(left, seen[0][1])
 
 
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("shape", [(200, 64), (64, 10), (300, 100)])
+@pytest.mark.parametrize("n", [1, 13, 64])
+def test_the_backward_read_in_one_call_gives_its_twins_bits(monkeypatch, name, shape, n):
+    """``matvec_t``, δ·W through the arrays transposed: the one call (where it applies)
+    against ``_read_t``, its NumPy lines, from one generator: the same bits, and the
+    generator left alike; blocks of ``tile.cols`` columns (one to several)."""
+    n_in, n_out = shape
+    cfg = config(CONFIGS[name])
+    if name == "read_noise_only_tiles_64":
+        cfg = cfg.replace(**{"tile.cols": 32})
+    net = sn.Network.from_sizes([n_in, n_out], output="identity", seed=6)
+    D = (np.random.default_rng(n).standard_normal((n, n_out)) * 0.1).astype(np.float32)
+    D[0, : n_out // 2] = 0
+    spy = Spy(monkeypatch)
+    seen = []
+    for fused in (1, 0):
+        array = hardware.deploy(net, cfg, seed=0).substrate.arrays[0]
+        g = np.random.Generator(np.random.SFC64(5))
+        out = np.empty((n, n_in), np.float32)
+        with _engine.using(fused_read=fused):
+            array.matvec_t(D, g, out)
+        seen.append((out, g.bit_generator.random_raw(4)))
+    noisy = bool(cfg.io.out_noise or cfg.device.read_noise)
+    assert spy.ran[0] == (OWN and (noisy or n_in % 16 == 0)) and not any(spy.ran[1:])
+    same_bits(seen[0][0], seen[1][0])
+    assert np.array_equal(seen[0][1], seen[1][1])
+
+
 def array_reads(net, cfg, X):
     """The first array's read of X from one generator, by the one call and by the twin: per
     way, (outputs, the generator's next words)."""

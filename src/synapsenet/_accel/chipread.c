@@ -118,7 +118,8 @@ AVX512 static void group_task(void *ctx, int task, int thread) {
         const float sr = s[r];
         for (int64_t j = 0; j < N; j++) o[j] = o[j] * sr;
         for (int64_t j = 0; j < N; j++) o[j] = o[j] * a->scale[j];
-        for (int64_t j = 0; j < N; j++) o[j] = o[j] + a->bias[j];
+        if (a->bias)
+            for (int64_t j = 0; j < N; j++) o[j] = o[j] + a->bias[j];
     }
 }
 
@@ -158,7 +159,8 @@ AVX512 static int read_with_blas(read_call *c) {
         const float sr = a->s[r];
         for (int64_t j = 0; j < N; j++) o[j] = o[j] * sr;
         for (int64_t j = 0; j < N; j++) o[j] = o[j] * a->scale[j];
-        for (int64_t j = 0; j < N; j++) o[j] = o[j] + a->bias[j];
+        if (a->bias)
+            for (int64_t j = 0; j < N; j++) o[j] = o[j] + a->bias[j];
     }
     free(X);
     return 0;

@@ -1,11 +1,16 @@
 /* A few helper threads that stay between calls, for kernels that split one call into tasks
- * (the stochastic pulse update's trains and its lanes of devices: pulses.c). A call hands
- * out its tasks to itself and up to threads − 1 helpers, which take them in any order; it
- * returns when all are done. Which thread runs a task must not change what it computes:
- * the callers make tasks whose results do not depend on it (each with its own generator).
+ * (the stochastic pulse update's trains and its lanes of devices: pulses.c; the chip's
+ * one-call read: chipread.c). A call hands out its tasks to itself and up to threads − 1
+ * helpers, which take them in any order; it returns when all are done. Which thread runs a
+ * task must not change what it computes: the callers make tasks whose results do not
+ * depend on it (each with its own generator).
  *
- * A helper spins briefly for the next call (a training step's next update is microseconds
- * away) and then sleeps; a forked child starts with no helpers. */
+ * A helper spins briefly for the next call (a training step's next kernel is microseconds
+ * away) and then sleeps; a call never waits for a sleeping helper to wake (it does the
+ * tasks no helper takes), only for the tasks to be done. A helper counts itself `active`
+ * while it reads a call and runs its tasks, and the next call is written only once none
+ * is (the two announce themselves with sequentially consistent atomics, so that one of
+ * them always sees the other). A forked child starts with no helpers. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
@@ -30,12 +35,14 @@ static struct {
     int started;                 /* helpers running */
     _Atomic uint64_t generation; /* one more per call */
     _Atomic int sleeping;        /* helpers waiting on cv */
-    /* the call in progress (written before generation moves, read after) */
+    _Atomic int active;          /* helpers reading the call or running its tasks */
+    _Atomic int writing;         /* a call being written: helpers keep off */
+    /* the call in progress (written while no helper is active, read after generation) */
     void (*fn)(void *ctx, int task, int thread);
     void *ctx;
     int tasks, helpers; /* helpers that take part: ids 1 … helpers */
     _Atomic int next;   /* the next task to take */
-    _Atomic int acked;  /* helpers done with this call (all of them ack each call) */
+    _Atomic int done;   /* the tasks done */
     uint64_t start;     /* the generation before the call that starts a helper */
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
 
@@ -46,9 +53,10 @@ static double now_s(void) {
 }
 
 static void take_tasks(int thread) {
-    for (int t; (t = atomic_fetch_add_explicit(&pool.next, 1, memory_order_acq_rel)) <
-                pool.tasks;)
+    for (int t; (t = atomic_fetch_add(&pool.next, 1)) < pool.tasks;) {
         pool.fn(pool.ctx, t, thread);
+        atomic_fetch_add(&pool.done, 1);
+    }
 }
 
 static void *helper(void *arg) {
@@ -56,27 +64,34 @@ static void *helper(void *arg) {
     uint64_t seen = pool.start; /* (it may start after its first call was handed out) */
     for (;;) {
         /* the next call: spin for a fifth of a millisecond, then sleep */
-        uint64_t g;
         const double t0 = now_s();
-        int spins = 0;
-        while ((g = atomic_load_explicit(&pool.generation, memory_order_acquire)) == seen) {
+        int spins = 0, asleep = 0;
+        while (atomic_load(&pool.generation) == seen) {
             cpu_relax();
             if (++spins == 256) {
                 spins = 0;
-                if (now_s() - t0 > 2e-4) break;
+                if (now_s() - t0 > 2e-4) {
+                    asleep = 1;
+                    break;
+                }
             }
         }
-        if (g == seen) {
+        if (asleep) {
             pthread_mutex_lock(&pool.mu);
             atomic_fetch_add(&pool.sleeping, 1);
-            while ((g = atomic_load_explicit(&pool.generation, memory_order_acquire)) == seen)
-                pthread_cond_wait(&pool.cv, &pool.mu);
+            while (atomic_load(&pool.generation) == seen) pthread_cond_wait(&pool.cv, &pool.mu);
             atomic_fetch_sub(&pool.sleeping, 1);
             pthread_mutex_unlock(&pool.mu);
         }
-        seen = g;
+        atomic_fetch_add(&pool.active, 1);
+        if (atomic_load(&pool.writing)) { /* the next call is being written: look again */
+            atomic_fetch_sub(&pool.active, 1);
+            cpu_relax();
+            continue;
+        }
+        seen = atomic_load(&pool.generation);
         if (id <= pool.helpers) take_tasks(id);
-        atomic_fetch_add_explicit(&pool.acked, 1, memory_order_acq_rel);
+        atomic_fetch_sub(&pool.active, 1);
     }
     return NULL;
 }
@@ -88,6 +103,8 @@ static void forked_child(void) { /* the helpers stayed in the parent */
     pool.cv = cv;
     pool.started = 0;
     atomic_store(&pool.sleeping, 0);
+    atomic_store(&pool.active, 0);
+    atomic_store(&pool.writing, 0);
 }
 
 static pthread_mutex_t calls = PTHREAD_MUTEX_INITIALIZER; /* one call at a time */
@@ -102,6 +119,8 @@ void sn_pool_run(int threads, int tasks, void (*fn)(void *ctx, int task, int thr
     }
     static int atfork = 0;
     if (!atfork) atfork = !pthread_atfork(NULL, NULL, forked_child);
+    atomic_store(&pool.writing, 1);
+    while (atomic_load(&pool.active)) cpu_relax(); /* no helper reads the last call now */
     pool.start = atomic_load(&pool.generation);
     while (pool.started < helpers) {
         pthread_t th;
@@ -115,18 +134,17 @@ void sn_pool_run(int threads, int tasks, void (*fn)(void *ctx, int task, int thr
     }
     if (helpers > pool.started) helpers = pool.started;
     pool.fn = fn, pool.ctx = ctx, pool.tasks = tasks, pool.helpers = helpers;
-    atomic_store_explicit(&pool.next, 0, memory_order_relaxed);
-    atomic_store_explicit(&pool.acked, 0, memory_order_relaxed);
-    const int started = pool.started;
-    atomic_fetch_add_explicit(&pool.generation, 1, memory_order_acq_rel);
+    atomic_store(&pool.next, 0);
+    atomic_store(&pool.done, 0);
+    atomic_fetch_add(&pool.generation, 1);
+    atomic_store(&pool.writing, 0);
     if (atomic_load(&pool.sleeping)) {
         pthread_mutex_lock(&pool.mu);
         pthread_cond_broadcast(&pool.cv);
         pthread_mutex_unlock(&pool.mu);
     }
     take_tasks(0);
-    for (unsigned spins = 1; atomic_load_explicit(&pool.acked, memory_order_acquire) < started;
-         spins++) {
+    for (unsigned spins = 1; atomic_load(&pool.done) < tasks; spins++) {
         cpu_relax();
         if (spins % 4096 == 0) sched_yield();
     }

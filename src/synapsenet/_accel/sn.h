@@ -403,7 +403,8 @@ typedef struct {
     float var0, var_per_x2; /* a read's σ² = var0 + var_per_x2 Σ x² over the block's inputs */
     int saturates, rounds;  /* the ADC: clip to ± bound, round to a step */
     float bound;
-    const float *scale, *bias; /* per output: the step's weight units, the digital bias */
+    const float *scale, *bias; /* per output: the step's weight units, the digital bias
+                                * (NULL: none) */
     float *out, *ybuf, *s;  /* ybuf: (blocks − 1) × M × N of the later blocks' sums */
     int threads;            /* up to this many share the call (the same bits on any number) */
     gemm_fn gemm;           /* BLAS, for the products our product does not make (or NULL) */

@@ -251,21 +251,107 @@ class CrossbarArray:
 
     def matvec_t(self, D, rng, out, counts=None):
         """The backward read ``G = δ·W`` through the same arrays, transposed: each δ_j drives
-        column j, each row i's current is read out. The DAC, ADC and noise are those of the
-        forward read; the full scale of the transposed ADC, when none is given, is
-        calibrated to the weights' worst case like the forward one. ``out``: (B, n_in)."""
+        column j, each row i's current is read out. The DAC (per-vector scaling), ADC and
+        noise are those of the forward read, in its order of operations, blocks of
+        ``tile.cols`` columns in place of row blocks; the full scale of the transposed ADC,
+        when none is given, is calibrated to the weights' worst case like the forward one.
+        ``out``: (B, n_in), float32 in C order. One compiled call where it applies
+        (``kernels.chip_read``, as the forward read), else :meth:`_read_t`, its twin."""
         io, dev = self.cfg.io, self.cfg.device
-        X = np.multiply(D, self.w_scale.T.astype(np.float32))  # δ_j w_scale_j: scale to inputs
-        s = np.abs(X).max(axis=1, keepdims=True)
-        s[s == 0] = 1.0
+        ws = self._workspace_t(len(D))
+        Z = np.multiply(D, self._w_scale_row(), out=ws["Z"])  # δ_j w_scale_j: to inputs
         q = 2 ** (io.dac_bits - 1) - 1 if io.dac_bits else None
-        X /= s
-        if q:
-            X *= q
-            np.round(X, out=X)
-        elif io.dac_bits == 1:  # one bit: on at half the full scale and above
-            np.greater_equal(X, 0.5, out=X)
         unit = 1.0 / q if q else 1.0
+        adc_range = self._transposed_range()
+        step = adc_range / (2 ** (io.adc_bits - 1) - 1) if io.adc_bits else 1.0
+        g = unit / step
+        bound = adc_range / step if adc_range is not None else None
+        Wt = np.multiply(self.Wn_T.T, np.float32(g), out=ws["Wt"])  # codes → ADC steps
+        noisy = bool(dev.read_noise or io.out_noise)
+        meter = counts is not None and counts.get("meter")
+        var0, var_x2 = (io.out_noise / step) ** 2, 2.0 * (dev.read_noise * g) ** 2
+        cols = self.cfg.tile.cols
+        size = (self.n_col_blocks - 1) * len(D) * self.n_in
+        if ws.get("later") is None or ws["later"].size < size:
+            ws["later"] = np.empty(size, np.float32)
+        one_call = not meter and (q or io.dac_bits is None) and \
+            not (noisy and dev.read_noise and (not q or cols * q * q >= 2 ** 24)) and \
+            kernels.chip_read(Z, q or 0, cols, Wt, rng.bit_generator if noisy else None,
+                              var0, var_x2 if dev.read_noise else 0.0, bound,
+                              bool(io.adc_bits), ws["step"] * np.float32(step), None, out,
+                              ws["later"], ws["s"], _parallel.threads_here())
+        if not one_call:
+            self._read_t(Z, q, Wt, step, bound, out, ws, rng, noisy)
+        if counts is not None:
+            B, blocks = len(D), self.n_col_blocks
+            counts.update(array_reads=B * blocks, dac_conversions=B * self.n_out,
+                          adc_conversions=B * self.n_in * blocks)
+            if meter:  # columns driven at |x_j| V_read, Σ_i (G⁺ + G⁻) each
+                d = self.cfg.device
+                G_cols = 1e-6 * (2 * self.n_in * d.g_min + (d.g_max - d.g_min) *
+                                 np.abs(self.Wn_T).sum(axis=0, dtype=np.float64))
+                v = np.abs(ws["X"]).sum(axis=0, dtype=np.float64) * unit
+                counts.update(input_drive=float(v.sum()), input_drive_units=float(v @ G_cols))
+        return out
+
+    def _read_t(self, Z, q, Wt, step, bound, out, ws, rng, noisy) -> None:
+        """The transposed read of :meth:`matvec_t` in NumPy's lines, into ``out``: the forward
+        read's operations (``_read``, ``_planes``) on the inputs Z = δ w_scale and the
+        transposed weights in ADC steps Wt (n_out × n_in)."""
+        io, dev = self.cfg.io, self.cfg.device
+        s, X = ws["s"], ws["X"]
+        if not (q and kernels.dac(Z, q, X, s)):  # the forward read's DAC, or its lines
+            np.max(np.abs(Z), axis=1, keepdims=True, out=s)
+            s[s == 0] = 1.0
+            if q:  # integer codes k ∈ [−q, q]
+                np.multiply(Z, q / s, out=X)
+                np.round(X, out=X)
+            elif io.dac_bits == 1:  # one bit: on at half the full scale and above
+                np.divide(Z, s, out=X)
+                np.greater_equal(X, 0.5, out=X)
+            else:
+                np.divide(Z, s, out=X)
+        g = (1.0 / q if q else 1.0) / step
+        cols, first = self.cfg.tile.cols, True
+        for c0 in range(0, self.n_out, cols):
+            xs, Wk = X[:, c0:c0 + cols], Wt[c0:c0 + cols]
+            y = out if first else ws["y"]
+            if noisy:  # the noise first, the product added to it (β = 1), as forward
+                var = np.full(len(out), (io.out_noise / step) ** 2, np.float32)
+                if dev.read_noise:
+                    var += (2.0 * (dev.read_noise * g) ** 2) * np.vecdot(xs, xs)
+                standard_normal(rng, y, ws["work"], sigma=np.sqrt(var))
+                if not product(xs, Wk, y, 1.0, 1.0):
+                    add_product(xs, Wk, y, 1.0)
+            elif not product(xs, Wk, y):
+                np.matmul(xs, Wk, out=y)
+            if bound is not None:
+                np.clip(y, -bound, bound, out=y)
+            if io.adc_bits:
+                np.round(y, out=y)
+            if not first:
+                out += y
+            first = False
+        out *= s  # undo the input scaling
+        out *= np.float32(step)  # → input units
+
+    @property
+    def n_col_blocks(self) -> int:
+        """Blocks of ``tile.cols`` columns: the transposed read's partial sums."""
+        return -(-self.n_out // self.cfg.tile.cols)
+
+    def _w_scale_row(self) -> np.ndarray:
+        """w_scale per column as float32 (cached, as the weights' scale changes only with
+        programming)."""
+        key = id(self.w_scale)
+        if getattr(self, "_w_row", (None,))[0] != key:
+            self._w_row = (key, self.w_scale, np.ascontiguousarray(
+                np.asarray(self.w_scale, np.float32).reshape(-1)))
+        return self._w_row[2]
+
+    def _transposed_range(self):
+        """The transposed read's ADC full scale (None: no saturation), calibrated once."""
+        io = self.cfg.io
         if self._transposed is None:
             if io.adc_range is not None or not io.adc_bits:
                 rng_t = io.adc_range
@@ -274,39 +360,20 @@ class CrossbarArray:
             else:
                 rng_t = _worst_case(self.Wn_T, self.cfg.tile.cols) or 1.0
             self._transposed = rng_t
-        adc_range = self._transposed
-        step = adc_range / (2 ** (io.adc_bits - 1) - 1) if io.adc_bits else 1.0
-        g = unit / step
-        cols = self.cfg.tile.cols
-        out[...] = 0.0
-        blocks = range(0, self.n_out, cols)
-        noise = None
-        for c0 in blocks:
-            xs = X[:, c0:c0 + cols]
-            y = xs @ (self.Wn_T[:, c0:c0 + cols].T * np.float32(g))
-            if dev.read_noise or io.out_noise:  # the forward read's noise, drawn as it is
-                var = (io.out_noise / step) ** 2 + 2.0 * (dev.read_noise * g) ** 2 * \
-                    np.vecdot(xs, xs)
-                noise = np.empty_like(y) if noise is None or noise.shape != y.shape else noise
-                y += standard_normal(rng, noise, sigma=np.sqrt(var))
-            if adc_range is not None:
-                bound = adc_range / step
-                np.clip(y, -bound, bound, out=y)
-            if io.adc_bits:
-                np.round(y, out=y)
-            out += y
-        out *= s * np.float32(step)
-        if counts is not None:
-            B = len(D)
-            counts.update(array_reads=B * len(blocks), dac_conversions=B * self.n_out,
-                          adc_conversions=B * self.n_in * len(blocks))
-            if counts.get("meter"):  # columns driven at |x_j| V_read, Σ_i (G⁺ + G⁻) each
-                d = self.cfg.device
-                G_cols = 1e-6 * (2 * self.n_in * d.g_min + (d.g_max - d.g_min) *
-                                 np.abs(self.Wn_T).sum(axis=0, dtype=np.float64))
-                v = np.abs(X).sum(axis=0, dtype=np.float64) * unit
-                counts.update(input_drive=float(v.sum()), input_drive_units=float(v @ G_cols))
-        return out
+        return self._transposed
+
+    def _workspace_t(self, n):
+        """This thread's buffers for the transposed read of n rows."""
+        ws = getattr(self._local, "ws_t", None)
+        if ws is None or ws["n"] != n:
+            h = (n * self.n_in + 1) // 2
+            ws = self._local.ws_t = {
+                "n": n, "Z": np.empty((n, self.n_out), np.float32),
+                "X": np.empty((n, self.n_out), np.float32), "s": np.empty((n, 1), np.float32),
+                "y": np.empty((n, self.n_in), np.float32), "work": np.empty(2 * h, np.uint32),
+                "Wt": np.empty((self.n_out, self.n_in), np.float32),
+                "step": np.ones(self.n_in, np.float32), "later": None}
+        return ws
 
     def _workspace(self, n):
         """This thread's buffers for a batch of n rows, reused from call to call."""
@@ -566,7 +633,7 @@ class CrossbarArray:
 # what a CrossbarArray holds for the chip's life (its layer, configuration, drawn faults and
 # spread, threads' workspaces) and its caches: not in its snapshot
 _FIXED = frozenset(("layer", "cfg", "n_in", "n_out", "g_max_dev", "stuck_min", "stuck_max",
-                    "nonnegative_input", "_local", "_scaled", "_out_scale"))
+                    "nonnegative_input", "_local", "_scaled", "_out_scale", "_w_row"))
 
 
 def _worst_case(Wn, block: int) -> float:

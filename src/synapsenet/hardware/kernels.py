@@ -329,7 +329,8 @@ def chip_read(Z, q: int, rows: int, W, bit_generator, var0: float, var_per_x2: f
     ``out`` = ((Σ_blocks ADC(σ ξ + x_block · W_block)) · s) · scale + bias, x the codes of the
     DAC (``q``: codes ±q; 0: x = z / s), σ² = var0 + var_per_x2 Σ x² per row and block, ξ the
     normals of ``bit_generator``'s next words in :func:`normal`'s order, block after block
-    (``bit_generator`` None: noiseless); ``bound``: the ADC's saturation (None: none).
+    (``bit_generator`` None: noiseless); ``bound``: the ADC's saturation (None: none);
+    ``bias`` None: none added.
     ``ybuf``: (blocks − 1) × M × N float32 for the later blocks' sums; ``threads``: how many
     may share the call (the same bits on any number). False, with nothing
     drawn or written, where it does not apply (the library not built, SYNAPSENET_ENGINE=numpy,
@@ -352,18 +353,20 @@ def chip_read(Z, q: int, rows: int, W, bit_generator, var0: float, var_per_x2: f
     blocks = -(-K // rows)
     if ybuf.dtype != np.float32 or not ybuf.flags.c_contiguous or ybuf.size < (blocks - 1) * M * N:
         return False
-    if np.asarray(bias).dtype != np.float32:  # NumPy adds another bias in its own precision
-        return False
+    if bias is not None and np.asarray(bias).dtype != np.float32:
+        return False  # (NumPy adds another bias in its own precision)
     scale = np.ascontiguousarray(scale, np.float32).reshape(-1)
-    bias = np.ascontiguousarray(bias, np.float32).reshape(-1)
-    if scale.size != N or bias.size != N or s.dtype != np.float32 or s.size < M or \
-            not s.flags.c_contiguous:
+    if bias is not None:
+        bias = np.ascontiguousarray(bias, np.float32).reshape(-1)
+    if scale.size != N or (bias is not None and bias.size != N) or s.dtype != np.float32 or \
+            s.size < M or not s.flags.c_contiguous:
         return False
     words = bit_generator.random_raw(blocks * (M * N // 2)).view(np.uint32) if noisy else None
     args = _ChipRead(M, K, N, Z.ctypes.data, Z.strides[0] // 4, float(q), rows, W.ctypes.data,
                      W.strides[0] // 4, None if words is None else words.ctypes.data,
                      var0, var_per_x2, bound is not None, bool(rounds),
-                     0.0 if bound is None else bound, scale.ctypes.data, bias.ctypes.data,
+                     0.0 if bound is None else bound, scale.ctypes.data,
+                     None if bias is None else bias.ctypes.data,
                      out.ctypes.data, ybuf.ctypes.data, s.ctypes.data, threads,
                      None if own else _engine._GEMM)
     code = _LIB.sn_chip_read(ctypes.byref(args), ctypes.byref(_engine._SETTINGS))
