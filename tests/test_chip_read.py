@@ -135,7 +135,7 @@ def test_the_same_bits_on_any_number_of_threads(monkeypatch, name):
     X = inputs("sparse", 130, 784)
     seen = []
     for threads in (1, 2, 3):
-        monkeypatch.setattr(_parallel, "threads_here", lambda: threads)
+        monkeypatch.setattr(_parallel, "threads_here", lambda threads=threads: threads)
         array = hardware.deploy(net, config(CONFIGS[name]), seed=0).substrate.arrays[0]
         g = np.random.Generator(np.random.SFC64(5))
         seen.append((array.matvec(X, g).copy(), g.bit_generator.random_raw(4)))

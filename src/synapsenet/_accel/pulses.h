@@ -210,6 +210,26 @@ TARGET static void NAME(meter_sample)(sn_pulse_meter *m, sn_pulse_work *ws) {
 #define PREFETCH 12 /* hits ahead */
 #endif
 
+/* one side of a sample's trains (the inputs z, or the deltas d) as fire takes it */
+typedef struct {
+    const float *v;
+    int64_t n;
+    double c;
+    const uint64_t *given;
+    uint64_t *drawn;
+    int32_t *idx;
+    uint64_t *msk;
+    int32_t *count;
+    const int32_t *which;
+    int64_t m;
+} NAME(side);
+
+TARGET static inline uint64_t NAME(fire_side)(sn_rng *restrict g, const NAME(side) *s,
+                                              uint64_t allowed) {
+    return NAME(fire)(g, s->v, s->n, s->c, allowed, s->given, s->drawn, s->idx, s->msk,
+                      s->count, s->which, s->m);
+}
+
 /* Stage 1, the trains of samples [s0, s1), from generator g: per sample its train length
  * and C (adaptive or not), the probabilities capped, and the inputs and deltas that fire
  * with their slots — the side with fewer trains first, the other's only in the slots where
@@ -255,23 +275,12 @@ TARGET static void NAME(trains)(const sn_pulse_call *u, int64_t s0, int64_t s1, 
         if ((double)dmax * cd > 1.0)
             for (int64_t j = 0; j < n_out; j++) S->capped += fabs((double)d[j]) * cd > 1.0;
         S->BL = BL;
-        if (nzd <= nzx) {
-            const uint64_t f = NAME(fire)(g, d, n_out, cd, slots, gd, od, di, dm, &S->nd, wd,
-                                          nzd);
-            if (!f) {
-                if (ox) memset(ox, 0, sizeof(uint64_t) * n_in);
-            } else {
-                NAME(fire)(g, z, n_in, cx, f, gx, ox, xi, xm, &S->nx, wx, nzx);
-            }
-        } else {
-            const uint64_t f = NAME(fire)(g, z, n_in, cx, slots, gx, ox, xi, xm, &S->nx, wx,
-                                          nzx);
-            if (!f) {
-                if (od) memset(od, 0, sizeof(uint64_t) * n_out);
-            } else {
-                NAME(fire)(g, d, n_out, cd, f, gd, od, di, dm, &S->nd, wd, nzd);
-            }
-        }
+        const NAME(side) sides[2] = {{z, n_in, cx, gx, ox, xi, xm, &S->nx, wx, nzx},
+                                     {d, n_out, cd, gd, od, di, dm, &S->nd, wd, nzd}};
+        const NAME(side) *one = &sides[nzd <= nzx], *two = &sides[nzd > nzx];
+        const uint64_t f = NAME(fire_side)(g, one, slots);
+        if (f) NAME(fire_side)(g, two, f);
+        else if (two->drawn) memset(two->drawn, 0, sizeof(uint64_t) * two->n);
     }
 }
 

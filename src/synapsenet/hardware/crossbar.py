@@ -298,7 +298,7 @@ class CrossbarArray:
         """The transposed read of :meth:`matvec_t` in NumPy's lines, into ``out``: the forward
         read's operations (``_read``, ``_planes``) on the inputs Z = δ w_scale and the
         transposed weights in ADC steps Wt (n_out × n_in)."""
-        io, dev = self.cfg.io, self.cfg.device
+        io = self.cfg.io
         s, X = ws["s"], ws["X"]
         if not (q and kernels.dac(Z, q, X, s)):  # the forward read's DAC, or its lines
             np.max(np.abs(Z), axis=1, keepdims=True, out=s)
@@ -314,21 +314,9 @@ class CrossbarArray:
         g = (1.0 / q if q else 1.0) / step
         cols, first = self.cfg.tile.cols, True
         for c0 in range(0, self.n_out, cols):
-            xs, Wk = X[:, c0:c0 + cols], Wt[c0:c0 + cols]
             y = out if first else ws["y"]
-            if noisy:  # the noise first, the product added to it (β = 1), as forward
-                var = np.full(len(out), (io.out_noise / step) ** 2, np.float32)
-                if dev.read_noise:
-                    var += (2.0 * (dev.read_noise * g) ** 2) * np.vecdot(xs, xs)
-                standard_normal(rng, y, ws["work"], sigma=np.sqrt(var))
-                if not product(xs, Wk, y, 1.0, 1.0):
-                    add_product(xs, Wk, y, 1.0)
-            elif not product(xs, Wk, y):
-                np.matmul(xs, Wk, out=y)
-            if bound is not None:
-                np.clip(y, -bound, bound, out=y)
-            if io.adc_bits:
-                np.round(y, out=y)
+            self._block_read(X[:, c0:c0 + cols], Wt[c0:c0 + cols], y, step, g, bound, rng,
+                             ws["work"], noisy)
             if not first:
                 out += y
             first = False
@@ -543,9 +531,7 @@ class CrossbarArray:
     def _planes(self, planes, step, bound, rng, out, ws, meter, noisy):
         """The column currents of every input plane through every row block of tiles, in
         ADC steps, converted and summed into ``out``: (input energy units, planes)."""
-        io, dev = self.cfg.io, self.cfg.device
         rows = self.cfg.tile.rows
-        saturates = bound is not None
         n_planes = 0
         G_rows = self.G_sum_rows if meter else None  # µS, per input row
         energy = drive = drive_units = 0.0
@@ -562,25 +548,33 @@ class CrossbarArray:
                 # column currents Σ_i x_i (G⁺ − G⁻), directly in ADC steps; the first block
                 # writes the output, later ones a partial sum added digitally
                 y = out if first else ws["y"]
-                Wk = self._weights_in_steps(g)[r0:r0 + rows]
-                if noisy:  # read noise of both devices per synapse + output noise: drawn
-                    # into y, and the product added to it inside BLAS (β = 1), one pass less
-                    var = np.full(len(out), (io.out_noise / step) ** 2, np.float32)
-                    if dev.read_noise:
-                        var += (2.0 * (dev.read_noise * g) ** 2) * np.vecdot(xs, xs)
-                    standard_normal(rng, y, ws["work"], sigma=np.sqrt(var))
-                    if not product(xs, Wk, y, 1.0, 1.0):  # the compiled kernel, or BLAS
-                        add_product(xs, Wk, y, 1.0)
-                elif not product(xs, Wk, y):
-                    np.matmul(xs, Wk, out=y)
-                if saturates:  # the ADC: saturate at ± adc_range, round to a step
-                    np.clip(y, -bound, bound, out=y)
-                if io.adc_bits:
-                    np.round(y, out=y)
+                self._block_read(xs, self._weights_in_steps(g)[r0:r0 + rows], y, step, g,
+                                 bound, rng, ws["work"], noisy)
                 if not first:
                     out += y
                 first = False
         return energy, n_planes, drive, drive_units
+
+    def _block_read(self, xs, Wk, y, step, g, bound, rng, work, noisy) -> None:
+        """One block of tiles' column currents into y, in ADC steps, converted: the read
+        noise of both devices per synapse and the output noise drawn into y, the product
+        ``xs · Wk`` added to it (β = 1, one pass less; our kernel, or BLAS), then the ADC:
+        saturate at ± bound (None: not), round to a step. The forward read's and the
+        transposed read's, as ``sn_chip_read`` makes each block."""
+        io, dev = self.cfg.io, self.cfg.device
+        if noisy:
+            var = np.full(len(y), (io.out_noise / step) ** 2, np.float32)
+            if dev.read_noise:
+                var += (2.0 * (dev.read_noise * g) ** 2) * np.vecdot(xs, xs)
+            standard_normal(rng, y, work, sigma=np.sqrt(var))
+            if not product(xs, Wk, y, 1.0, 1.0):
+                add_product(xs, Wk, y, 1.0)
+        elif not product(xs, Wk, y):
+            np.matmul(xs, Wk, out=y)
+        if bound is not None:
+            np.clip(y, -bound, bound, out=y)
+        if io.adc_bits:
+            np.round(y, out=y)
 
     def _metered_read(self, unit, Xp, G_rows):
         """What one input plane's read costs, for the meter: (Σ_i x_i² Σ_j (G⁺ + G⁻), what

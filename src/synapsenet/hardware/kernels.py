@@ -220,8 +220,9 @@ class PulseKernel:
             tally = _PulseMeter(n_in, -(-n_out // rows), rows, lo, np.float32(1.0 / (hi - lo)))
         paths = _LIB.sn_pulse_update(
             self._devices_ref, m, _data(Z), n_in, _data(D), n_out, len(Z), int(pulse_length),
-            int(bool(adaptive)), float(C), int(seed) & ((1 << 64) - 1), None if XM is None else _data(XM),
-            None if DM is None else _data(DM), int(bool(given)), self._counts_at,
+            int(bool(adaptive)), float(C), int(seed) & ((1 << 64) - 1),
+            None if XM is None else _data(XM), None if DM is None else _data(DM),
+            int(bool(given)), self._counts_at,
             None if tally is None else ctypes.byref(tally),
             None if self._pair is None else ctypes.byref(self._pair), self._work_at,
             _data(self._trains), max(1, int(threads)), ctypes.byref(_engine._SETTINGS))
