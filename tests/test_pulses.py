@@ -354,6 +354,27 @@ def test_the_same_devices_on_any_number_of_threads(tmp_path, shape, B, synapse):
     assert not np.array_equal(out[1, True, True][0][0], out[1, True, False][0][0])
 
 
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_non_finite_input_or_delta_fires_nothing(tmp_path, isa, bad):
+    """As in the twin, whose probabilities are then NaN: no pulse, no device changed (the
+    training loop stops on the loss before such an update is asked for)."""
+    law = devices.ConstantStep(dw_min=0.01, dw_min_std=0.3)
+    for side in ("z", "d"):
+        syn, _ = synapses(tmp_path, law, n_in=5, n_out=3, adaptive=True)
+        before = syn.states[0].copy()
+        Z = np.tile(np.array([0.9, -0.5, 0.0, 0.3, 1.0], np.float32), (40, 1))
+        D = np.tile(np.array([0.2, -0.1, 0.05], np.float32), (40, 1))
+        (Z if side == "z" else D)[:, 1] = bad
+        C = 1.0 / (syn.gamma * syn.dw * 31)
+        with _engine.using(isa=isa):
+            pulses, _, hits, _ = syn.kernel()(Z, D, 31, C, 3, adaptive=True, threads=2)
+        assert pulses == hits == 0 and np.array_equal(syn.states[0], before), side
+        with np.errstate(invalid="ignore"):  # (∞ · 0 in the twin's probabilities)
+            for b in range(len(Z)):  # the twin's trains: none either
+                assert len(syn._coincidences(Z[b], D[b], np.random.default_rng(b))[0]) == 0
+
+
 def small_problem():
     rng = np.random.default_rng(0)
     X = rng.random((600, 10), dtype=np.float32)

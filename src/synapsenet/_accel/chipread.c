@@ -169,7 +169,7 @@ AVX512 static int read_with_blas(read_call *c) {
 AVX512 int sn_chip_read(const sn_chip_read_args *a, const sn_settings *S) {
     const int64_t M = a->M, K = a->K, N = a->N, R = a->rows;
     if (M <= 0) return 0;
-    if (!S->fused_read || R <= 0) return -1;
+    if (!S->fused_read || R <= 0 || (a->words && (M * N) % 2)) return -1; /* (pairs only) */
     const int own = N % 16 == 0 && sn_own_product(S, N, R < K ? R : K);
     if (!own && !(a->gemm && a->words && a->ldw == N)) return -1;
     const int groups = (int)((M + GROUP - 1) / GROUP);

@@ -16,6 +16,7 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "sn.h"
@@ -43,7 +44,6 @@ static struct {
     int tasks, helpers; /* helpers that take part: ids 1 … helpers */
     _Atomic int next;   /* the next task to take */
     _Atomic int done;   /* the tasks done */
-    uint64_t start;     /* the generation before the call that starts a helper */
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
 
 static double now_s(void) {
@@ -59,9 +59,17 @@ static void take_tasks(int thread) {
     }
 }
 
+typedef struct {
+    int id;
+    uint64_t start; /* the generation before the call that starts it (it may run after that
+                     * call was handed out) */
+} helper_arg;
+
 static void *helper(void *arg) {
-    const int id = (int)(intptr_t)arg;
-    uint64_t seen = pool.start; /* (it may start after its first call was handed out) */
+    const helper_arg a = *(helper_arg *)arg;
+    free(arg);
+    const int id = a.id;
+    uint64_t seen = a.start;
     for (;;) {
         /* the next call: spin for a fifth of a millisecond, then sleep */
         const double t0 = now_s();
@@ -86,7 +94,7 @@ static void *helper(void *arg) {
         atomic_fetch_add(&pool.active, 1);
         if (atomic_load(&pool.writing)) { /* the next call is being written: look again */
             atomic_fetch_sub(&pool.active, 1);
-            cpu_relax();
+            while (atomic_load(&pool.writing)) cpu_relax();
             continue;
         }
         seen = atomic_load(&pool.generation);
@@ -96,18 +104,19 @@ static void *helper(void *arg) {
     return NULL;
 }
 
-static void forked_child(void) { /* the helpers stayed in the parent */
-    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t calls = PTHREAD_MUTEX_INITIALIZER; /* one call at a time */
+
+static void forked_child(void) { /* the helpers, and any call in flight, stayed behind */
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER, one = PTHREAD_MUTEX_INITIALIZER;
     pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
     pool.mu = mu;
     pool.cv = cv;
+    calls = one;
     pool.started = 0;
     atomic_store(&pool.sleeping, 0);
     atomic_store(&pool.active, 0);
     atomic_store(&pool.writing, 0);
 }
-
-static pthread_mutex_t calls = PTHREAD_MUTEX_INITIALIZER; /* one call at a time */
 
 void sn_pool_run(int threads, int tasks, void (*fn)(void *ctx, int task, int thread),
                  void *ctx) {
@@ -120,16 +129,25 @@ void sn_pool_run(int threads, int tasks, void (*fn)(void *ctx, int task, int thr
     static int atfork = 0;
     if (!atfork) atfork = !pthread_atfork(NULL, NULL, forked_child);
     atomic_store(&pool.writing, 1);
-    while (atomic_load(&pool.active)) cpu_relax(); /* no helper reads the last call now */
-    pool.start = atomic_load(&pool.generation);
+    for (unsigned spins = 1; atomic_load(&pool.active); spins++) { /* no helper reads the */
+        cpu_relax();                                                /* last call now */
+        if (spins % 4096 == 0) sched_yield();
+    }
     while (pool.started < helpers) {
+        helper_arg *arg = malloc(sizeof *arg);
+        if (!arg) break;
+        arg->id = pool.started + 1;
+        arg->start = atomic_load(&pool.generation);
         pthread_t th;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        const int ok = !pthread_create(&th, &attr, helper, (void *)(intptr_t)(pool.started + 1));
+        const int ok = !pthread_create(&th, &attr, helper, arg);
         pthread_attr_destroy(&attr);
-        if (!ok) break;
+        if (!ok) {
+            free(arg);
+            break;
+        }
         pool.started++;
     }
     if (helpers > pool.started) helpers = pool.started;

@@ -7,6 +7,7 @@
  * The maths is hardware/learning.py's
  * (DeviceSynapses._fire, _coincide, _apply_at) and devices/base.py's (DeviceArray.pulses_at);
  * tests/test_pulses.py holds the two against each other. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,15 @@ static double binomial_step[65][65];
 __attribute__((constructor)) static void binomial_tables(void) {
     for (int n = 0; n <= 64; n++)
         for (int k = 0; k <= 64; k++) binomial_step[n][k] = (double)(n - k) / (double)(k + 1);
+}
+
+/* nonzero_lanes[m]: the lanes (0 … 7) whose bit is set in m, ascending, then 0s */
+static int32_t nonzero_lanes[256][8];
+
+__attribute__((constructor)) static void lane_tables(void) {
+    for (int m = 0; m < 256; m++)
+        for (int l = 0, k = 0; l < 8; l++)
+            if (m >> l & 1) nonzero_lanes[m][k++] = l;
 }
 
 /* the bits of a vector of 32 comparisons (0 or all ones a byte): one bit a byte */
@@ -44,7 +54,9 @@ static inline uint32_t bytes_mask_portable(const unsigned char *b) {
 #define TARGET __attribute__((target("avx2,popcnt")))
 #include "devices.h"
 #define BYTES_MASK(v) ((uint32_t)_mm256_movemask_epi8((__m256i)(v)))
+#define PULSES_AVX2 1
 #include "pulses.h"
+#undef PULSES_AVX2
 #undef NAME
 #undef TARGET
 #undef BYTES_MASK

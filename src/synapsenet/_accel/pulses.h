@@ -163,8 +163,26 @@ TARGET static uint64_t NAME(fire)(sn_rng *restrict g, const float *restrict v, i
 TARGET static float NAME(nonzero)(const float *restrict v, int64_t n, int32_t *restrict which,
                                   int64_t *m) {
     uint32_t top = 0;
-    int64_t k = 0;
-    for (int64_t i = 0; i < n; i++) {
+    int64_t k = 0, i = 0;
+#ifdef PULSES_AVX2
+    /* 8 values at a time: their nonzero lanes' indices packed by a permutation from the
+     * table (the 8 stored land within the first i + 8 of which, as k ≤ i) */
+    const __m256i magnitude = _mm256_set1_epi32(0x7fffffff);
+    __m256i tops = _mm256_setzero_si256();
+    for (; i + 8 <= n; i += 8) {
+        const __m256 x = _mm256_loadu_ps(v + i);
+        tops = _mm256_max_epu32(tops, _mm256_and_si256(_mm256_castps_si256(x), magnitude));
+        const int mask = _mm256_movemask_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+        const __m256i at = _mm256_add_epi32(
+            _mm256_set1_epi32((int)i), _mm256_loadu_si256((const __m256i *)nonzero_lanes[mask]));
+        _mm256_storeu_si256((__m256i *)(which + k), at);
+        k += __builtin_popcount((unsigned)mask);
+    }
+    uint32_t lanes[8];
+    _mm256_storeu_si256((__m256i *)lanes, tops);
+    for (int l = 0; l < 8; l++) top = lanes[l] > top ? lanes[l] : top;
+#endif
+    for (; i < n; i++) {
         uint32_t u;
         memcpy(&u, v + i, 4);
         u &= 0x7fffffffu;
@@ -253,7 +271,9 @@ TARGET static void NAME(trains)(const sn_pulse_call *u, int64_t s0, int64_t s1, 
         int64_t nzx, nzd;
         const float zmax = NAME(nonzero)(z, n_in, wx, &nzx);
         const float dmax = NAME(nonzero)(d, n_out, wd, &nzd);
-        if (zmax == 0.f || dmax == 0.f) {
+        /* nothing fires where all z or all δ are 0, or where one is not finite (the twin's
+         * probabilities are then NaN, which no uniform is below) */
+        if (zmax == 0.f || dmax == 0.f || !(zmax <= FLT_MAX && dmax <= FLT_MAX)) {
             if (ox) memset(ox, 0, sizeof(uint64_t) * n_in);
             if (od) memset(od, 0, sizeof(uint64_t) * n_out);
             continue;

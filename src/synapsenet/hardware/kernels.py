@@ -142,6 +142,7 @@ class PulseKernel:
     def __init__(self, states, lo, hi, a, b, sigma, table=None, curved=False,
                  continuous=False, pair=None):
         n_out, n_in = states.shape
+        assert n_out * n_in < 2 ** 31  # (32-bit device indices: kernel_unsupported says so)
         d, keep = _pulse_devices(states, lo, hi, a, b, sigma, table, curved, continuous)
         self._pair = None
         if pair is not None:
@@ -345,8 +346,9 @@ def chip_read(Z, q: int, rows: int, W, bit_generator, var0: float, var_per_x2: f
     # our product for the blocks, as the NumPy lines' product() takes it; else, for a noisy
     # read, BLAS's sgemm as their add_product() calls it (the same call: the same bits)
     own = N % 16 == 0 and _engine.own_product_for(N, min(rows, K))
+    # (a block of one input: add_product calls sger, which rounds once, not sgemm)
     blas = not own and noisy and _engine.own_products() and _engine._GEMM is not None \
-        and M * N % 2 == 0 and W.flags.c_contiguous
+        and M * N % 2 == 0 and W.flags.c_contiguous and K % rows != 1
     if not (own or blas) or (noisy and normal_unsupported() is not None) \
             or not all(map(_rows_f32, (Z, W, out))) or out.shape != (M, N) \
             or not out.flags.c_contiguous or W.shape[0] != K:

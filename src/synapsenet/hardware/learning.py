@@ -394,7 +394,9 @@ class DeviceSynapses:
                 "the device law has no closed form for a train of pulses" \
                 if not devs.closed_form else \
                 "the device law has write noise (its offsets are redrawn in NumPy)" \
-                if devs.offset is not None else None
+                if devs.offset is not None else \
+                "the array has 2³¹ devices or more (the kernel's indices are 32-bit)" \
+                if self.size >= 2 ** 31 else None
         self.engine = "compiled" if why is None else f"numpy ({why})"
         return why
 
