@@ -436,6 +436,43 @@ def test_compiled_training_reruns_identically_and_leaves_the_chip_consistent(mon
     assert_weight_copies_in_step(a)
 
 
+@pytest.mark.parametrize("meter", [False, True])
+def test_a_steps_layers_updated_together_leave_the_devices_of_one_after_the_other(
+        monkeypatch, meter):
+    """Analog.updates holds each layer's compiled update back and runs the step's layers in
+    one call (their trains, then their lanes, sharing the cores): the same devices, pulses and
+    counters as each layer's update at once, for each seed is drawn where it is asked for."""
+    import contextlib
+
+    from synapsenet.hardware.crossbar import Analog
+
+    X, y = small_problem()
+    runs, sizes = [], []
+    real = kernels.run_jobs
+    monkeypatch.setattr(kernels, "run_jobs", lambda jobs, threads=1: (
+        sizes.append(len(jobs)), real(jobs, threads))[1])
+    for together in (True, False):
+        if not together:
+            assert set(sizes) == {3}  # every step's three layers in one call
+            monkeypatch.setattr(Analog, "updates", lambda self: contextlib.nullcontext())
+        cfg = hardware.load_config("ideal").replace(**{
+            "learning.device": "gokmen-vlasov", "learning.scheme": "stochastic",
+            "learning.synapse": "reference", "learning.weight_max": 0.6})
+        net = sn.Network.from_sizes([10, 80, 16, 2], hidden="sigmoid", output="softmax",
+                                    seed=3)
+        chip = hardware.deploy(net, cfg, seed=3, meter=meter)
+        chip.fit(X[:300], y[:300], epochs=2, learning_rate=0.5, loss="cross_entropy",
+                 batch_size=32, seed=3)
+        runs.append(chip)
+    a, b = runs
+    assert set(sizes) == {3, 1}
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert np.array_equal(p, q)
+    assert a.substrate.pulses == b.substrate.pulses > 0
+    assert a.substrate.counters.as_dict() == b.substrate.counters.as_dict()
+    assert_weight_copies_in_step(a)
+
+
 def test_a_copy_of_the_synapses_binds_a_kernel_of_its_own(tmp_path):
     import copy
 

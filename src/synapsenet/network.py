@@ -440,19 +440,20 @@ class Network:
             total = weights.sum()  # weighted mean; a batch of zero weights changes nothing
             w = weights * (scale / total) if total > 0 else 0 * weights
             delta *= w[:, None].astype(delta.dtype)
-        for k in range(last, -1, -1):
-            layer = self.layers[k]
-            G = None
-            if k > 0:  # ∂E/∂z_prev = δ·W, with the weights before this layer's step
-                G = sub.backward(k, layer, delta, ws.G[k])
-                if ws.mask[k] is not None:
-                    G *= ws.mask[k]
-            sub.update(k, layer, ws.Z_prev[k], delta, update)  # ∂E/∂w_ji = δ_j z_i (, step)
-            if k > 0:
-                below = self.layers[k - 1]
-                # hidden δ_j = (Σ_k δ_k w_kj) f'(u_j)
-                delta = below.activation.backward(G, ws.U[k - 1], ws.Z[k - 1],
-                                                  out=ws.D[k - 1])
+        with sub.updates():  # (a chip makes its layers' pulse updates together)
+            for k in range(last, -1, -1):
+                layer = self.layers[k]
+                G = None
+                if k > 0:  # ∂E/∂z_prev = δ·W, with the weights before this layer's step
+                    G = sub.backward(k, layer, delta, ws.G[k])
+                    if ws.mask[k] is not None:
+                        G *= ws.mask[k]
+                sub.update(k, layer, ws.Z_prev[k], delta, update)  # ∂E/∂w_ji = δ_j z_i
+                if k > 0:
+                    below = self.layers[k - 1]
+                    # hidden δ_j = (Σ_k δ_k w_kj) f'(u_j)
+                    delta = below.activation.backward(G, ws.U[k - 1], ws.Z[k - 1],
+                                                      out=ws.D[k - 1])
         return E, Z
 
     def gradient(self, X, y, loss="squared_error") -> list[np.ndarray]:

@@ -86,7 +86,7 @@ static unsigned char *carve(unsigned char **at, int64_t bytes) {
 
 static int64_t aligned(int64_t bytes) { return (bytes + ALIGN - 1) / ALIGN * ALIGN; }
 
-/* the bytes of the workspace sn_pulse_update needs for n_out × n_in devices */
+/* the bytes of the workspace a job of sn_pulse_updates needs for n_out × n_in devices */
 int64_t sn_pulse_work_size(int64_t n_out, int64_t n_in) {
     int by_rows;
     int64_t cut[PULSE_LANES + 1], most;
@@ -107,24 +107,19 @@ int64_t sn_pulse_trains_size(int64_t n_out, int64_t n_in, int64_t B) {
            2 * aligned(8 * B * (n_in + n_out));
 }
 
-int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float *Z,
-                        int64_t ldz, const float *D, int64_t ldd, int64_t B, int BL,
-                        int adaptive, double C, uint64_t seed, uint64_t *XM, uint64_t *DM,
-                        int given, int64_t *counts, sn_pulse_meter *meter, sn_pair *pair,
-                        unsigned char *work, unsigned char *trains, int threads,
-                        const sn_settings *S) {
-    if (BL < 1 || BL > 64) return -1;
-    if (meter && meter->batches > 16) return -1;
-    const int64_t n_in = dev->n_in, n_out = dev->n_out;
-    sn_pulse_call u = {dev, mir, pair, meter, Z, D, ldz, ldd, B, BL, adaptive, S->isa, 0, C,
-                       seed, XM, DM, given};
+/* a job's call: its workspace carved from the job's `work` and `trains` */
+static void prepare(sn_pulse_call *u, const sn_pulse_args *a, const sn_settings *S) {
+    const sn_devices *dev = a->dev;
+    const int64_t n_in = dev->n_in, n_out = dev->n_out, B = a->B;
+    *u = (sn_pulse_call){dev, a->mir, a->pair, a->meter, a->Z, a->D, a->ldz, a->ldd, B,
+                         a->BL, a->adaptive, S->isa, 0, a->C, a->seed, a->XM, a->DM, a->given};
     int64_t most;
-    u.lanes = lanes_of(n_out, n_in, &u.by_rows, u.cut, &most);
+    u->lanes = lanes_of(n_out, n_in, &u->by_rows, u->cut, &most);
     /* the workspace, carved from `work` (the caller's, its counts region all 0) */
-    unsigned char *at = work + (ALIGN - (uintptr_t)work % ALIGN) % ALIGN;
+    unsigned char *at = a->work + (ALIGN - (uintptr_t)a->work % ALIGN) % ALIGN;
     unsigned char *count = carve(&at, n_out * n_in);
-    for (int L = 0; L < u.lanes; L++) {
-        sn_lane *ln = u.lane[L] = (sn_lane *)carve(&at, sizeof(sn_lane));
+    for (int L = 0; L < u->lanes; L++) {
+        sn_lane *ln = u->lane[L] = (sn_lane *)carve(&at, sizeof(sn_lane));
         ln->ws.count = count;
         ln->ws.hits = (int32_t *)carve(&at, 4 * most);
         ln->ws.xslot = (int32_t *)carve(&at, 4 * 64 * (n_in + n_out));
@@ -135,38 +130,59 @@ int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float
         ln->pulses = ln->hits = ln->refreshes = 0;
     }
     for (int t = 0; t < PULSE_THREADS; t++) {
-        u.scratch_rng[t] = (sn_rng *)carve(&at, sizeof(sn_rng));
-        u.scratch_which[t] = (int32_t *)carve(&at, 4 * (n_in + n_out));
+        u->scratch_rng[t] = (sn_rng *)carve(&at, sizeof(sn_rng));
+        u->scratch_which[t] = (int32_t *)carve(&at, 4 * (n_in + n_out));
     }
-    if (meter) { /* lane 0's workspace keeps the meter's sample by sample */
-        sn_pulse_work *ws = &u.lane[0]->ws;
-        const int64_t cells = 2 * meter->batches * n_in;
+    if (a->meter) { /* lane 0's workspace keeps the meter's sample by sample */
+        sn_pulse_work *ws = &u->lane[0]->ws;
+        const int64_t cells = 2 * a->meter->batches * n_in;
         ws->most = carve(&at, cells);
         ws->cells = (int32_t *)carve(&at, 4 * cells);
         ws->written = carve(&at, n_in);
         ws->written_list = (int32_t *)carve(&at, 4 * n_in);
     }
-    unsigned char *tr = trains + (ALIGN - (uintptr_t)trains % ALIGN) % ALIGN;
+    unsigned char *tr = a->trains + (ALIGN - (uintptr_t)a->trains % ALIGN) % ALIGN;
     const int64_t kept = B < PULSE_BATCH ? B : PULSE_BATCH;
-    u.samples = (sn_sample *)carve(&tr, kept * (int64_t)sizeof(sn_sample));
-    u.xi = (int32_t *)carve(&tr, 4 * kept * (n_in + n_out));
-    u.di = u.xi + kept * n_in;
-    u.xm = (uint64_t *)carve(&tr, 8 * kept * (n_in + n_out));
-    u.dm = u.xm + kept * n_in;
+    u->samples = (sn_sample *)carve(&tr, kept * (int64_t)sizeof(sn_sample));
+    u->xi = (int32_t *)carve(&tr, 4 * kept * (n_in + n_out));
+    u->di = u->xi + kept * n_in;
+    u->xm = (uint64_t *)carve(&tr, 8 * kept * (n_in + n_out));
+    u->dm = u->xm + kept * n_in;
+}
+
+/* what a job's call adds to its counts (pulses, capped, devices hit) and its pair's */
+static void finish(const sn_pulse_call *u, const sn_pulse_args *a) {
+    a->counts[1] += u->capped;
+    for (int L = 0; L < u->lanes; L++) {
+        a->counts[0] += u->lane[L]->pulses;
+        a->counts[2] += u->lane[L]->hits;
+        if (a->pair) a->pair->refreshes += u->lane[L]->refreshes;
+    }
+}
+
+int64_t sn_pulse_updates(const sn_pulse_args *jobs, int n, int threads, const sn_settings *S) {
+    if (n < 0 || n > PULSE_JOBS) return -1;
+    int together = n > 1;
+    for (int j = 0; j < n; j++) {
+        if (jobs[j].BL < 1 || jobs[j].BL > 64) return -1;
+        if (jobs[j].meter && jobs[j].meter->batches > 16) return -1;
+        together &= !jobs[j].meter && jobs[j].B <= PULSE_BATCH;
+    }
+    sn_pulse_call calls[PULSE_JOBS], *u[PULSE_JOBS];
+    for (int j = 0; j < n; j++) prepare(u[j] = &calls[j], &jobs[j], S);
     threads = threads < 1 ? 1 : threads > PULSE_THREADS ? PULSE_THREADS : threads;
     int64_t paths = 0;
 #ifdef HAVE_AVX2_COPY
     if (sn_cpu_isa() >= ISA_AVX2 && S->isa >= ISA_AVX2) {
-        update_avx2(&u, threads);
+        if (together) update_many_avx2(u, n, threads);
+        else for (int j = 0; j < n; j++) update_avx2(u[j], threads);
         paths = PATH_PULSES_AVX2;
     } else
 #endif
-        update_portable(&u, threads);
-    counts[1] += u.capped;
-    for (int L = 0; L < u.lanes; L++) {
-        counts[0] += u.lane[L]->pulses;
-        counts[2] += u.lane[L]->hits;
-        if (pair) pair->refreshes += u.lane[L]->refreshes;
+    {
+        if (together) update_many_portable(u, n, threads);
+        else for (int j = 0; j < n; j++) update_portable(u[j], threads);
     }
+    for (int j = 0; j < n; j++) finish(u[j], &jobs[j]);
     return paths;
 }

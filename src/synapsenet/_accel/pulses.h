@@ -475,3 +475,36 @@ TARGET static void NAME(update)(sn_pulse_call *u, int threads) {
         }
     }
 }
+
+/* several calls' updates as one call's tasks: all their chunks of trains, then all their
+ * lanes (each batch at most PULSE_BATCH samples, none metered) */
+typedef struct {
+    sn_pulse_call **u;
+    int n;
+    int first[PULSE_JOBS + 1]; /* call j's tasks: first[j] … first[j + 1] − 1 */
+} NAME(many);
+
+TARGET static void NAME(many_task)(void *ctx, int task, int thread) {
+    const NAME(many) *m = ctx;
+    int j = 0;
+    while (task >= m->first[j + 1]) j++;
+    NAME(task)(m->u[j], task - m->first[j], thread);
+}
+
+TARGET static void NAME(update_many)(sn_pulse_call **u, int n, int threads) {
+    NAME(many) m = {u, n, {0}};
+    for (int j = 0; j < n; j++) {
+        for (int L = 0; L < u[j]->lanes; L++)
+            sn_rng_seed(&u[j]->lane[L]->g, sn_stream_seed(u[j]->seed, 2 * (uint64_t)L + 1),
+                        u[j]->isa);
+        u[j]->chunk0 = 0, u[j]->stage = 1;
+        m.first[j + 1] = m.first[j] + (int)((u[j]->B + PULSE_CHUNK - 1) / PULSE_CHUNK);
+    }
+    sn_pool_run(threads, m.first[n], NAME(many_task), &m);
+    for (int j = 0; j < n; j++) {
+        for (int64_t s = 0; s < u[j]->B; s++) u[j]->capped += u[j]->samples[s].capped;
+        u[j]->stage = 2;
+        m.first[j + 1] = m.first[j] + u[j]->lanes;
+    }
+    sn_pool_run(threads, m.first[n], NAME(many_task), &m);
+}

@@ -321,22 +321,42 @@ static inline uint64_t sn_stream_seed(uint64_t seed, uint64_t k) {
     return x ^ (x >> 31);
 }
 
-/* B samples' trains (Z: B × n_in, D: B × n_out; C = C_x C_d; BL ≤ 64 slots, or with
- * `adaptive` each sample's fewest that its largest update needs, up to BL: aihwkit's
- * update_bl_management, hardware/learning.py adapt_pulse_length) on dev, from a
- * generator seeded by `seed`, or from the masks XM (B × n_in), DM (B × n_out) when `given`
- * (else the slots drawn written there if not NULL: of the vector with more trains, only
- * those in which the other fires are drawn); counts += pulses, capped, devices hit; the
- * tally into `meter` if not NULL; `pair` (NULL: a reference column) the pair mapping's. The
- * trains are drawn in chunks of PULSE_CHUNK samples and the devices updated in lanes, each
- * from a generator of its own, on up to `threads` threads: the same on any number.
- * Returns the PATH_* bits taken, or −1 (BL out of range). */
-int64_t sn_pulse_update(const sn_devices *dev, const sn_mirror *mir, const float *Z,
-                        int64_t ldz, const float *D, int64_t ldd, int64_t B, int BL,
-                        int adaptive, double C, uint64_t seed, uint64_t *XM, uint64_t *DM,
-                        int given, int64_t *counts, sn_pulse_meter *meter, sn_pair *pair,
-                        unsigned char *work, unsigned char *trains, int threads,
-                        const sn_settings *S);
+/* One layer's stochastic update, a job of sn_pulse_updates: B samples' trains (Z: B × n_in,
+ * D: B × n_out; C = C_x C_d; BL ≤ 64 slots, or with `adaptive` each sample's fewest that
+ * its largest update needs, up to BL: aihwkit's update_bl_management, hardware/learning.py
+ * adapt_pulse_length) on dev, from generators seeded by `seed`, or from the masks XM
+ * (B × n_in), DM (B × n_out) when `given` (else the slots drawn written there if not NULL:
+ * of the vector with more trains, only those in which the other fires are drawn); counts +=
+ * pulses, capped, devices hit; the tally into `meter` if not NULL; `pair` (NULL: a reference
+ * column) the pair mapping's; `work` (sn_pulse_work_size) and `trains`
+ * (sn_pulse_trains_size) its workspace. The trains are drawn in chunks of PULSE_CHUNK
+ * samples and the devices updated in lanes, each from a generator of its own: the same on
+ * any number of threads. */
+typedef struct {
+    const sn_devices *dev;
+    const sn_mirror *mir;
+    const float *Z;
+    int64_t ldz;
+    const float *D;
+    int64_t ldd, B;
+    int BL, adaptive;
+    double C;
+    uint64_t seed;
+    uint64_t *XM, *DM;
+    int given;
+    int64_t *counts;
+    sn_pulse_meter *meter;
+    sn_pair *pair;
+    unsigned char *work, *trains;
+} sn_pulse_args;
+
+#define PULSE_JOBS 16
+/* n jobs (at most PULSE_JOBS: the layers of a training step, each on devices of its own) on
+ * up to `threads` threads; where none is metered and no batch is longer than PULSE_BATCH
+ * their trains and then their lanes share the threads as one call's tasks, else one job
+ * after the other. Returns the PATH_* bits taken, or −1 (a BL out of range, a meter of more
+ * than 16 write batches, too many jobs): nothing done. */
+int64_t sn_pulse_updates(const sn_pulse_args *jobs, int n, int threads, const sn_settings *S);
 /* the bytes of `work` for n_out × n_in devices (given all 0, left so), and of `trains` for
  * a batch of B samples */
 int64_t sn_pulse_work_size(int64_t n_out, int64_t n_in);

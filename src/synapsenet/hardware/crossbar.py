@@ -15,6 +15,7 @@ noisy analog inference costs about one digital matrix product plus element-wise 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 
@@ -673,6 +674,7 @@ class Analog(Substrate):
         self._tallied: dict[int, dict] = {}  # per layer, the synapses' tally in the counters
         self._W: dict[int, np.ndarray] = {}
         self._stale: set[int] = set()  # layers whose _W the layer's W is ahead of
+        self._jobs: list | None = None  # inside updates(): the layers' updates held back
 
     def place(self, network):
         if self.arrays:
@@ -750,8 +752,14 @@ class Analog(Substrate):
             # a compiled update writes the weights as it goes: the layer's (a view of its
             # Wᵀ) and the crossbar's; our float32 copy is brought in step when next read
             mirror = {"W": None, "W2": layer.W, **self.arrays[k].mirror(syn.cfg.weight_max)}
-        changed = syn.update(np.asarray(Z_prev, np.float32), np.asarray(delta, np.float32),
-                             self.rng, mirror)
+        Z_prev, delta = np.asarray(Z_prev, np.float32), np.asarray(delta, np.float32)
+        if self._jobs is not None:  # inside updates(): the compiled kernel's job waits
+            later = getattr(syn, "update_later", None)  # (Tiki-Taka's two arrays: none)
+            job = later(Z_prev, delta, self.rng, mirror) if later else None
+            if job is not None:
+                self._jobs.append((k, layer, syn, pulses, len(delta), job))
+                return
+        changed = syn.update(Z_prev, delta, self.rng, mirror)
         if changed is None:  # the network's weights are what the devices hold
             self._stale.discard(k)
             W = self._W32(k, layer)
@@ -767,6 +775,32 @@ class Analog(Substrate):
             self._stale.add(k)
         self._counters.add(k, write_pulses=syn.pulses - pulses,
                            update_macs=len(delta) * layer.n_in * layer.n_out)
+
+    @contextlib.contextmanager
+    def updates(self):
+        """The step's compiled stochastic updates held back and run together when it ends
+        (``kernels.run_jobs``: every layer's trains, then every layer's lanes of devices,
+        share the cores; the same devices as one after the other, for each layer's seed is
+        drawn where its update is asked for). Dropped if the step raises."""
+        if self._jobs is not None:  # (within another: that one runs them)
+            yield
+            return
+        self._jobs = []
+        try:
+            yield
+            jobs = self._jobs
+        finally:
+            self._jobs = None
+        from . import kernels
+
+        for at in range(0, len(jobs), kernels.PULSE_JOBS):
+            part = jobs[at:at + kernels.PULSE_JOBS]
+            kernels.run_jobs([j[-1] for j in part], _parallel.threads_here())
+            for k, layer, syn, pulses, B, job in part:
+                syn.took(job)
+                self._stale.add(k)  # the kernel wrote the layer's and the crossbar's copies
+                self._counters.add(k, write_pulses=syn.pulses - pulses,
+                                   update_macs=B * layer.n_in * layer.n_out)
 
     @property
     def counters(self):

@@ -61,11 +61,19 @@ class _PulsePair(ctypes.Structure):
                 ("w_min", _F), ("gamma", _F), ("refreshes", _I64)]
 
 
+class _PulseArgs(ctypes.Structure):  # sn_pulse_args
+    _fields_ = [("dev", _P), ("mir", _P), ("Z", _P), ("ldz", _I64), ("D", _P), ("ldd", _I64),
+                ("B", _I64), ("BL", ctypes.c_int), ("adaptive", ctypes.c_int),
+                ("C", ctypes.c_double), ("seed", ctypes.c_uint64), ("XM", _P), ("DM", _P),
+                ("given", ctypes.c_int), ("counts", _P), ("meter", _P), ("pair", _P),
+                ("work", _P), ("trains", _P)]
+
+
+PULSE_JOBS = 16  # PULSE_JOBS in _accel/sn.h: the most jobs a call of run_jobs takes
+
 if _LIB is not None:
-    _LIB.sn_pulse_update.argtypes = [_P, _P, _P, _I64, _P, _I64, _I64, ctypes.c_int,
-                                     ctypes.c_int, ctypes.c_double, ctypes.c_uint64, _P, _P,
-                                     ctypes.c_int, _P, _P, _P, _P, _P, ctypes.c_int, _P]
-    _LIB.sn_pulse_update.restype = _I64
+    _LIB.sn_pulse_updates.argtypes = [_P, ctypes.c_int, ctypes.c_int, _P]
+    _LIB.sn_pulse_updates.restype = _I64
     _LIB.sn_pulse_work_size.argtypes = [_I64, _I64]
     _LIB.sn_pulse_work_size.restype = _I64
     _LIB.sn_pulse_trains_size.argtypes = [_I64, _I64, _I64]
@@ -130,7 +138,7 @@ def _pulse_devices(states, lo, hi, a, b, sigma, table=None, curved=False, contin
 
 
 class PulseKernel:
-    """A device array bound for ``sn_pulse_update``: ``states`` (float32, n_out × n_in, C
+    """A device array bound for ``sn_pulse_updates``: ``states`` (float32, n_out × n_in, C
     order, updated in place) and the law's parameters, each per device or one value: the
     bounds ``lo``, ``hi``; per direction (up, down) the coefficients ``a``, ``b`` of
     ``dw = a + b w`` and the train noise ``sigma`` (None: noiseless); ``table`` (g, c, mid):
@@ -157,7 +165,6 @@ class PulseKernel:
         self._counts = np.zeros(3, np.int64)
         self._batch, self._trains = 0, None
         # what every call passes, made once (a batch-1 update is mostly its call)
-        self._devices_ref = ctypes.byref(d)
         self._work_at, self._counts_at = _data(self._work), _data(self._counts)
         self._mirrored = (None,)  # the last mirror: its key, struct and arrays
 
@@ -199,18 +206,26 @@ class PulseKernel:
         as its largest update needs, up to ``pulse_length`` (``learning.adapt_pulse_length``).
         ``threads``: how many may share the call (the same devices on any number). Returns
         (pulses, capped, devices hit, path bits)."""
+        job = self.job(Z, D, pulse_length, C, seed, mirror, masks, given, meter, adaptive)
+        run_jobs([job], threads)
+        return job.result()
+
+    def job(self, Z, D, pulse_length: int, C: float, seed: int, mirror=None, masks=None,
+            given=False, meter=None, adaptive=False) -> "PulseJob":
+        """The update :meth:`__call__` makes, made ready and not yet run: run it (with other
+        layers') by :func:`run_jobs`, then read ``job.result()``. The kernel's buffers are
+        the job's until then: one job of a kernel at a time."""
         n_out, n_in = self.shape
         Z = np.ascontiguousarray(Z, np.float32)
         D = np.ascontiguousarray(D, np.float32)
         assert Z.shape == (len(D), n_in) and D.shape == (len(Z), n_out), (Z.shape, D.shape)
-        m = self._mirror(mirror)
+        self._mirror(mirror)  # (its struct kept in self._mirrored)
         XM = DM = None
         if masks is not None:
             XM, DM = masks
             assert XM.dtype == DM.dtype == np.uint64 and XM.shape == (len(Z), n_in) and \
                 DM.shape == (len(Z), n_out) and XM.flags.c_contiguous and DM.flags.c_contiguous
-        counts = self._counts
-        counts[:] = 0
+        self._counts[:] = 0
         if self._trains is None or len(Z) > self._batch:  # the trains' buffer, for batches
             self._batch = max(1, len(Z))                    # of up to len(Z) samples
             self._trains = np.empty(_LIB.sn_pulse_trains_size(n_out, n_in, self._batch),
@@ -219,17 +234,19 @@ class PulseKernel:
         if meter is not None:
             lo, hi, rows = meter
             tally = _PulseMeter(n_in, -(-n_out // rows), rows, lo, np.float32(1.0 / (hi - lo)))
-        paths = _LIB.sn_pulse_update(
-            self._devices_ref, m, _data(Z), n_in, _data(D), n_out, len(Z), int(pulse_length),
-            int(bool(adaptive)), float(C), int(seed) & ((1 << 64) - 1),
-            None if XM is None else _data(XM), None if DM is None else _data(DM),
-            int(bool(given)), self._counts_at,
-            None if tally is None else ctypes.byref(tally),
-            None if self._pair is None else ctypes.byref(self._pair), self._work_at,
-            _data(self._trains), max(1, int(threads)), ctypes.byref(_engine._SETTINGS))
-        if paths < 0:
-            raise ValueError(f"sn_pulse_update failed ({paths}): pulse_length must be in 1…64 "
-                             "and a write batch one of at most 16")
+        addr = ctypes.addressof
+        args = _PulseArgs(
+            addr(self._devices), addr(self._mirrored[2]), _data(Z), n_in, _data(D), n_out,
+            len(Z), int(pulse_length), int(bool(adaptive)), float(C),
+            int(seed) & ((1 << 64) - 1), None if XM is None else _data(XM),
+            None if DM is None else _data(DM), int(bool(given)), self._counts_at,
+            None if tally is None else addr(tally),
+            None if self._pair is None else addr(self._pair), self._work_at,
+            _data(self._trains))
+        return PulseJob(self, args, tally, (Z, D, XM, DM))
+
+    def _result(self, tally, paths):
+        counts = self._counts
         out = int(counts[0]), int(counts[1]), int(counts[2]), int(paths)
         refreshes = 0
         if self._pair is not None:
@@ -241,6 +258,36 @@ class PulseKernel:
                        "pulse_state_up": t.state[0], "pulse_state_down": t.state[1],
                        "write_steps_up": t.steps[0], "write_steps_down": t.steps[1],
                        "rows_written": t.rows_written, "refreshes": refreshes},)
+
+
+class PulseJob:
+    """One layer's update made ready (:meth:`PulseKernel.job`): its arguments, and the arrays
+    they point into kept alive until it has run."""
+
+    def __init__(self, kernel, args, tally, keep):
+        self.kernel, self.args, self.tally, self._keep = kernel, args, tally, keep
+        self.paths = None
+
+    def result(self):
+        """(pulses, capped, devices hit, path bits[, tally]) as :meth:`PulseKernel.__call__`
+        returns them."""
+        assert self.paths is not None, "the job has not run"
+        return self.kernel._result(self.tally, self.paths)
+
+
+def run_jobs(jobs, threads: int = 1) -> None:
+    """Run the layers' updates ``jobs`` (each a kernel of its own) in one call: their trains,
+    then their devices, share up to ``threads`` threads (``sn_pulse_updates``)."""
+    jobs = list(jobs)
+    assert len({id(j.kernel) for j in jobs}) == len(jobs) <= PULSE_JOBS
+    array = (_PulseArgs * len(jobs))(*(j.args for j in jobs))
+    paths = _LIB.sn_pulse_updates(array, len(jobs), max(1, int(threads)),
+                                  ctypes.byref(_engine._SETTINGS))
+    if paths < 0:
+        raise ValueError(f"sn_pulse_updates failed ({paths}): pulse_length must be in 1…64 "
+                         "and a write batch one of at most 16")
+    for j in jobs:
+        j.paths = paths
 
 
 # -- the chip's Gaussian noise (_accel/noise.c) ------------------------------------------------

@@ -444,9 +444,21 @@ class DeviceSynapses:
     def _compiled(self, Z, delta, rng, mirror) -> bool:
         """The stochastic update of the batch by the compiled kernel, if it takes these
         devices (whether it ran)."""
+        job = self._compiled_job(Z, delta, rng, mirror)
+        if job is None:
+            return False
+        from . import kernels
+
+        kernels.run_jobs([job], threads_here())
+        self.took(job)
+        return True
+
+    def _compiled_job(self, Z, delta, rng, mirror):
+        """The compiled kernel's update of the batch made ready (``kernels.PulseJob``; its
+        seed drawn from ``rng`` now), or None where the kernel does not take these devices."""
         kernel = self.kernel()
         if kernel is None:
-            return False
+            return None
         m = None
         if mirror is not None:
             m = (mirror.get("W"), mirror.get("W2"), mirror.get("WnT"), mirror.get("scaled"),
@@ -455,16 +467,29 @@ class DeviceSynapses:
         C = 1.0 / (self.gamma * self.dw * self.cfg.pulse_length)
         meter = (self.law.w_min, self.law.w_max, -(-self.shape[0] // WRITE_BATCHES)) \
             if self.meter else None
-        out = kernel(Z, delta, self.cfg.pulse_length, C, int(rng.bit_generator.random_raw()),
-                     mirror=m, meter=meter, adaptive=self.cfg.adaptive_pulse_length,
-                     threads=threads_here())
+        return kernel.job(Z, delta, self.cfg.pulse_length, C,
+                          int(rng.bit_generator.random_raw()), mirror=m, meter=meter,
+                          adaptive=self.cfg.adaptive_pulse_length)
+
+    def update_later(self, Z_prev, delta, rng, mirror):
+        """:meth:`update` by the compiled stochastic kernel, made ready but not run, so that
+        a step's layers run together (``kernels.run_jobs``; then call :meth:`took` with the
+        job): the job, or None where the update is not that (another scheme or algorithm,
+        no kernel for these devices, no ``mirror``) — then call :meth:`update`."""
+        if mirror is None or self.cfg.scheme != "stochastic" or \
+                type(self).update is not DeviceSynapses.update:
+            return None
+        return self._compiled_job(Z_prev, delta, rng, mirror)
+
+    def took(self, job) -> None:
+        """What a compiled job that has run did, into these synapses' counts."""
+        out = job.result()
         self.pulses += out[0]
         self.capped += out[1]
         tally = out[4] if len(out) > 4 else {}
         self.refreshes += tally.get("refreshes", 0)
         for name, v in tally.items():  # what the pulses cost, and the pairs refreshed
             self.tally[name] += v
-        return True
 
     def _apply_at(self, index, n, rng) -> None:
         """``n`` pulses (signed) to the synapses at flat ``index``, the others untouched."""

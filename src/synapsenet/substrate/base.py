@@ -19,6 +19,7 @@ the operations made, never re-derived. This is the shape of IBM aihwkit's tiles
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 from dataclasses import dataclass, field
@@ -155,6 +156,13 @@ class Substrate:
         ``W ← W − δᵀ·Z_prev``, ``b ← b − db`` (``step=True``) or fill ``layer.dW = δᵀ·Z_prev``
         for an optimiser to apply (``step=False``)."""
         raise NotImplementedError
+
+    def updates(self):
+        """A context around one step's :meth:`update` calls (the backward pass): a
+        substrate may make them together when it ends, as long as nothing in the step reads
+        the updated weights before (backpropagation reads each layer's before its update).
+        Here: nothing held back."""
+        return contextlib.nullcontext()
 
     def constrain(self, layer) -> None:
         """Keep the layer's synapses within what this substrate can hold, after a step."""
