@@ -89,6 +89,14 @@ def pulses_unsupported() -> str | None:
     return None
 
 
+def _view_key(a):
+    """What tells one array (or view: the layer's W, a fresh view of its Wᵀ at each access)
+    from another cheaply: the array owning the memory, the shape and the strides."""
+    if a is None:
+        return None
+    return id(a) if a.base is None else id(a.base), a.shape, a.strides
+
+
 def _data(a: np.ndarray) -> int:
     """The address of an array's first element (without building its ctypes view)."""
     return a.__array_interface__["data"][0]
@@ -171,7 +179,7 @@ class PulseKernel:
     def _mirror(self, mirror):
         """The mirror's struct (made again only when its arrays or values change; the
         arrays are kept referenced while it is, so that their addresses stay theirs)."""
-        key = None if mirror is None else tuple(id(a) for a in mirror[:4]) + \
+        key = None if mirror is None else tuple(map(_view_key, mirror[:4])) + \
             tuple(float(c) for c in mirror[4:])
         if key == self._mirrored[0] and key is not None:
             return self._mirrored[1]
