@@ -404,7 +404,7 @@ def chip_read(Z, q: int, rows: int, W, bit_generator, var0: float, var_per_x2: f
     # (a block of one input: add_product calls sger, which rounds once, not sgemm)
     blas = not own and noisy and _engine.own_products() and _engine._GEMM is not None \
         and M * N % 2 == 0 and W.flags.c_contiguous and K % rows != 1
-    if not (own or blas) or (noisy and normal_unsupported() is not None) \
+    if not (own or blas) or (noisy and not _NOISE) \
             or not all(map(_rows_f32, (Z, W, out))) or out.shape != (M, N) \
             or not out.flags.c_contiguous or W.shape[0] != K:
         return False
@@ -420,13 +420,12 @@ def chip_read(Z, q: int, rows: int, W, bit_generator, var0: float, var_per_x2: f
             s.size < M or not s.flags.c_contiguous:
         return False
     words = bit_generator.random_raw(blocks * (M * N // 2)).view(np.uint32) if noisy else None
-    args = _ChipRead(M, K, N, Z.ctypes.data, Z.strides[0] // 4, float(q), rows, W.ctypes.data,
-                     W.strides[0] // 4, None if words is None else words.ctypes.data,
+    args = _ChipRead(M, K, N, _data(Z), Z.strides[0] // 4, float(q), rows, _data(W),
+                     W.strides[0] // 4, None if words is None else _data(words),
                      var0, var_per_x2, bound is not None, bool(rounds),
-                     0.0 if bound is None else bound, scale.ctypes.data,
-                     None if bias is None else bias.ctypes.data,
-                     out.ctypes.data, ybuf.ctypes.data, s.ctypes.data, threads,
-                     None if own else _engine._GEMM)
+                     0.0 if bound is None else bound, _data(scale),
+                     None if bias is None else _data(bias), _data(out), _data(ybuf), _data(s),
+                     threads, None if own else _engine._GEMM)
     code = _LIB.sn_chip_read(ctypes.byref(args), ctypes.byref(_engine._SETTINGS))
     if code:  # pragma: no cover - checked above; out of memory
         raise MemoryError(f"sn_chip_read: {code}")
