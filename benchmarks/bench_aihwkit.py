@@ -7,9 +7,11 @@ Two workloads, each timed in this run for both simulators:
   the 10,000-image test. synapsenet runs it as ``synapsenet reproduce neurosim`` does
   (``hardware.reproduce.run_one``: deterministic pulse counts, a device against a
   reference column, 1-bit inputs, 8-bit ADCs), and once more with aihwkit's stochastic pulse
-  trains (BL = 31).
+  trains (BL up to 31).
 * MNIST 784-256-10 (sigmoid hidden, softmax and cross-entropy), one epoch at batch 64, the
-  stochastic scheme in both (aihwkit's default ``StochasticCompressed`` update).
+  stochastic scheme in both (aihwkit's default ``StochasticCompressed`` update with its
+  update management: each sample's trains as long as its largest update needs, up to 31
+  slots; synapsenet's ``learning.adaptive_pulse_length``, on by default).
 
 The devices are aihwkit's ``ConstantStepDevice`` with its default parameters (dw_min 0.001,
 ±0.6 bounds, 30 % cycle-to-cycle and device-to-device spreads), in both simulators. In the
