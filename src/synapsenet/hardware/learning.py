@@ -31,7 +31,10 @@ by one of two schemes:
   ``−sign(δ_j z_i)``. The expected number of pulses, ``BL C_x C_d |δ_j z_i|``, times the step
   ``γ Δw`` is the gradient step when ``C_x C_d = 1 / (γ Δw BL)``; ``C_x`` and ``C_d`` share
   that product in the ratio of the largest ``|δ|`` to the largest ``|z|`` (aihwkit's update
-  management), and a probability beyond 1 is capped (``capped`` counts them).
+  management), and a probability beyond 1 is capped (``capped`` counts them). With
+  ``adaptive_pulse_length`` (the default, as aihwkit's ``update_bl_management``) a sample's
+  ``BL`` is the fewest slots its largest update needs, ``⌈max|z| max|δ| / (γ Δw)⌉``, up to
+  ``pulse_length`` (:func:`adapt_pulse_length`).
 """
 
 from __future__ import annotations
