@@ -445,39 +445,8 @@ TARGET static void NAME(task)(void *ctx, int task, int thread) {
     }
 }
 
-/* the update of the call's batch, PULSE_BATCH samples at a time: their trains in chunks of
- * samples, then the lanes of devices over them, on up to `threads` threads (or, metered,
- * sample by sample on this one: the tally of a sample counts all its lanes); the same
- * devices on any number of threads */
-TARGET static void NAME(update)(sn_pulse_call *u, int threads) {
-    for (int L = 0; L < u->lanes; L++)
-        sn_rng_seed(&u->lane[L]->g, sn_stream_seed(u->seed, 2 * (uint64_t)L + 1), u->isa);
-    const int64_t total = u->B, n_in = u->dev->n_in, n_out = u->dev->n_out;
-    const float *Z = u->Z, *D = u->D;
-    const uint64_t *XM = u->XM, *DM = u->DM;
-    for (int64_t p0 = 0; p0 < total; p0 += PULSE_BATCH) {
-        u->B = total - p0 < PULSE_BATCH ? total - p0 : PULSE_BATCH;
-        u->Z = Z + p0 * u->ldz, u->D = D + p0 * u->ldd;
-        u->XM = XM ? XM + p0 * n_in : NULL, u->DM = DM ? DM + p0 * n_out : NULL;
-        u->chunk0 = p0 / PULSE_CHUNK;
-        u->stage = 1;
-        sn_pool_run(threads, (int)((u->B + PULSE_CHUNK - 1) / PULSE_CHUNK), NAME(task), u);
-        for (int64_t s = 0; s < u->B; s++) u->capped += u->samples[s].capped;
-        if (!u->meter) {
-            u->stage = 2;
-            sn_pool_run(threads, u->lanes, NAME(task), u);
-            continue;
-        }
-        for (int64_t s = 0; s < u->B; s++) {
-            for (int L = 0; L < u->lanes; L++)
-                NAME(lane_sample)(u, u->lane[L], L, s, &u->lane[0]->ws);
-            NAME(meter_sample)(u->meter, &u->lane[0]->ws);
-        }
-    }
-}
-
-/* several calls' updates as one call's tasks: all their chunks of trains, then all their
- * lanes (each batch at most PULSE_BATCH samples, none metered) */
+/* several calls' stages as one call's tasks: all their chunks of trains, then all their
+ * lanes (their passes set, their lanes' generators seeded) */
 typedef struct {
     sn_pulse_call **u;
     int n;
@@ -491,13 +460,12 @@ TARGET static void NAME(many_task)(void *ctx, int task, int thread) {
     NAME(task)(m->u[j], task - m->first[j], thread);
 }
 
-TARGET static void NAME(update_many)(sn_pulse_call **u, int n, int threads) {
+/* stage 1 of the calls' passes on up to `threads` threads, their capped counts, then (`lanes`)
+ * stage 2 */
+TARGET static void NAME(stages)(sn_pulse_call **u, int n, int threads, int lanes) {
     NAME(many) m = {u, n, {0}};
     for (int j = 0; j < n; j++) {
-        for (int L = 0; L < u[j]->lanes; L++)
-            sn_rng_seed(&u[j]->lane[L]->g, sn_stream_seed(u[j]->seed, 2 * (uint64_t)L + 1),
-                        u[j]->isa);
-        u[j]->chunk0 = 0, u[j]->stage = 1;
+        u[j]->stage = 1;
         m.first[j + 1] = m.first[j] + (int)((u[j]->B + PULSE_CHUNK - 1) / PULSE_CHUNK);
     }
     sn_pool_run(threads, m.first[n], NAME(many_task), &m);
@@ -506,5 +474,44 @@ TARGET static void NAME(update_many)(sn_pulse_call **u, int n, int threads) {
         u[j]->stage = 2;
         m.first[j + 1] = m.first[j] + u[j]->lanes;
     }
-    sn_pool_run(threads, m.first[n], NAME(many_task), &m);
+    if (lanes) sn_pool_run(threads, m.first[n], NAME(many_task), &m);
+}
+
+TARGET static void NAME(seed_lanes)(sn_pulse_call *u) {
+    for (int L = 0; L < u->lanes; L++)
+        sn_rng_seed(&u->lane[L]->g, sn_stream_seed(u->seed, 2 * (uint64_t)L + 1), u->isa);
+}
+
+/* the update of the call's batch, PULSE_BATCH samples at a time: their trains in chunks of
+ * samples, then the lanes of devices over them, on up to `threads` threads (or, metered,
+ * sample by sample on this one: the tally of a sample counts all its lanes); the same
+ * devices on any number of threads */
+TARGET static void NAME(update)(sn_pulse_call *u, int threads) {
+    NAME(seed_lanes)(u);
+    const int64_t total = u->B, n_in = u->dev->n_in, n_out = u->dev->n_out;
+    const float *Z = u->Z, *D = u->D;
+    const uint64_t *XM = u->XM, *DM = u->DM;
+    for (int64_t p0 = 0; p0 < total; p0 += PULSE_BATCH) {
+        u->B = total - p0 < PULSE_BATCH ? total - p0 : PULSE_BATCH;
+        u->Z = Z + p0 * u->ldz, u->D = D + p0 * u->ldd;
+        u->XM = XM ? XM + p0 * n_in : NULL, u->DM = DM ? DM + p0 * n_out : NULL;
+        u->chunk0 = p0 / PULSE_CHUNK;
+        NAME(stages)(&u, 1, threads, !u->meter);
+        if (u->meter)
+            for (int64_t s = 0; s < u->B; s++) {
+                for (int L = 0; L < u->lanes; L++)
+                    NAME(lane_sample)(u, u->lane[L], L, s, &u->lane[0]->ws);
+                NAME(meter_sample)(u->meter, &u->lane[0]->ws);
+            }
+    }
+}
+
+/* several calls' updates as one call's (each batch at most PULSE_BATCH samples, none
+ * metered) */
+TARGET static void NAME(update_many)(sn_pulse_call **u, int n, int threads) {
+    for (int j = 0; j < n; j++) {
+        NAME(seed_lanes)(u[j]);
+        u[j]->chunk0 = 0;
+    }
+    NAME(stages)(u, n, threads, 1);
 }

@@ -260,7 +260,8 @@ class CrossbarArray:
         (``kernels.chip_read``, as the forward read), else :meth:`_read_t`, its twin."""
         io, dev = self.cfg.io, self.cfg.device
         ws = self._workspace_t(len(D))
-        Z = np.multiply(D, self._w_scale_row(), out=ws["Z"])  # δ_j w_scale_j: to inputs
+        w_scale = np.asarray(self.w_scale, np.float32).reshape(-1)
+        Z = np.multiply(D, w_scale, out=ws["Z"])  # δ_j w_scale_j: to inputs
         q = 2 ** (io.dac_bits - 1) - 1 if io.dac_bits else None
         unit = 1.0 / q if q else 1.0
         adc_range = self._transposed_range()
@@ -270,18 +271,9 @@ class CrossbarArray:
         Wt = np.multiply(self.Wn_T.T, np.float32(g), out=ws["Wt"])  # codes → ADC steps
         noisy = bool(dev.read_noise or io.out_noise)
         meter = counts is not None and counts.get("meter")
-        var0, var_x2 = (io.out_noise / step) ** 2, 2.0 * (dev.read_noise * g) ** 2
-        cols = self.cfg.tile.cols
-        size = (self.n_col_blocks - 1) * len(D) * self.n_in
-        if ws.get("later") is None or ws["later"].size < size:
-            ws["later"] = np.empty(size, np.float32)
-        one_call = not meter and (q or io.dac_bits is None) and \
-            not (noisy and dev.read_noise and (not q or cols * q * q >= 2 ** 24)) and \
-            kernels.chip_read(Z, q or 0, cols, Wt, rng.bit_generator if noisy else None,
-                              var0, var_x2 if dev.read_noise else 0.0, bound,
-                              bool(io.adc_bits), ws["step"] * np.float32(step), None, out,
-                              ws["later"], ws["s"], _parallel.threads_here())
-        if not one_call:
+        if meter or not self._one_call(Z, q, self.cfg.tile.cols, lambda g: Wt, step, bound,
+                                       np.full(self.n_in, step, np.float32), None, out, ws,
+                                       rng, noisy):
             self._read_t(Z, q, Wt, step, bound, out, ws, rng, noisy)
         if counts is not None:
             B, blocks = len(D), self.n_col_blocks
@@ -329,15 +321,6 @@ class CrossbarArray:
         """Blocks of ``tile.cols`` columns: the transposed read's partial sums."""
         return -(-self.n_out // self.cfg.tile.cols)
 
-    def _w_scale_row(self) -> np.ndarray:
-        """w_scale per column as float32 (cached, as the weights' scale changes only with
-        programming)."""
-        key = id(self.w_scale)
-        if getattr(self, "_w_row", (None,))[0] != key:
-            self._w_row = (key, self.w_scale, np.ascontiguousarray(
-                np.asarray(self.w_scale, np.float32).reshape(-1)))
-        return self._w_row[2]
-
     def _transposed_range(self):
         """The transposed read's ADC full scale (None: no saturation), calibrated once."""
         io = self.cfg.io
@@ -360,8 +343,7 @@ class CrossbarArray:
                 "n": n, "Z": np.empty((n, self.n_out), np.float32),
                 "X": np.empty((n, self.n_out), np.float32), "s": np.empty((n, 1), np.float32),
                 "y": np.empty((n, self.n_in), np.float32), "work": np.empty(2 * h, np.uint32),
-                "Wt": np.empty((self.n_out, self.n_in), np.float32),
-                "step": np.ones(self.n_in, np.float32), "later": None}
+                "Wt": np.empty((self.n_out, self.n_in), np.float32)}
         return ws
 
     def _workspace(self, n):
@@ -423,29 +405,41 @@ class CrossbarArray:
         return out
 
     def _read_at_once(self, Z, q, step, bound, out, ws, rng, noisy) -> bool:
-        """:meth:`_read` of per-vector input scaling in one compiled call
-        (``kernels.chip_read``, the same bits), where it applies; False, with nothing done,
-        elsewhere."""
+        """:meth:`_read` of per-vector input scaling in one compiled call, where it applies;
+        False, with nothing done, elsewhere."""
+        io = self.cfg.io
+        if io.input_scaling != "abs_max" or io.bit_serial:
+            return False
+        return self._one_call(Z, q, self.cfg.tile.rows, self._weights_in_steps, step, bound,
+                              self._output_scale(step), self.layer.b, out, ws, rng, noisy)
+
+    def _one_call(self, Z, q, rows, weights, step, bound, scale, bias, out, ws, rng,
+                  noisy) -> bool:
+        """A read with per-vector input scaling, the forward one or the transposed, in one
+        compiled call (``kernels.chip_read``: the same bits as its NumPy lines), blocks of
+        ``rows`` inputs, ``weights(g)`` the inputs × outputs weights in ADC steps of an
+        input code (g: one code's ADC steps); where it applies: codes ±q or no DAC, and
+        read noise only on codes whose squares float32 sums exactly. False, with nothing
+        done, elsewhere."""
         io, dev = self.cfg.io, self.cfg.device
-        if io.input_scaling != "abs_max" or io.bit_serial or not (q or io.dac_bits is None):
+        if not (q or io.dac_bits is None):
             return False
         g = (1.0 / q if q else 1.0) / step
         var_per_x2 = 0.0
         if noisy and dev.read_noise:
             # σ² takes Σ x² of a block's codes, which float32 sums exactly in any order below
             # 2^24; of continuous inputs the order would matter
-            if not q or self.cfg.tile.rows * q * q >= 2 ** 24:
+            if not q or rows * q * q >= 2 ** 24:
                 return False
             var_per_x2 = 2.0 * (dev.read_noise * g) ** 2
-        blocks = self.n_row_blocks
-        size = (blocks - 1) * len(Z) * self.n_out
+        W = weights(g)
+        size = (-(-W.shape[0] // rows) - 1) * len(Z) * W.shape[1]
         if ws.get("later") is None or ws["later"].size < size:
             ws["later"] = np.empty(size, np.float32)
-        return kernels.chip_read(Z, q or 0, self.cfg.tile.rows, self._weights_in_steps(g),
-                                 rng.bit_generator if noisy else None,
+        return kernels.chip_read(Z, q or 0, rows, W, rng.bit_generator if noisy else None,
                                  (io.out_noise / step) ** 2, var_per_x2, bound,
-                                 bool(io.adc_bits), self._output_scale(step), self.layer.b,
-                                 out, ws["later"], ws["s"], _parallel.threads_here())
+                                 bool(io.adc_bits), scale, bias, out, ws["later"], ws["s"],
+                                 _parallel.threads_here())
 
     def _read(self, Z, q, step, bound, out, ws, rng, meter, noisy):
         """The read of :meth:`matvec` in NumPy's lines, into ``out``: (input energy units,
@@ -628,7 +622,7 @@ class CrossbarArray:
 # what a CrossbarArray holds for the chip's life (its layer, configuration, drawn faults and
 # spread, threads' workspaces) and its caches: not in its snapshot
 _FIXED = frozenset(("layer", "cfg", "n_in", "n_out", "g_max_dev", "stuck_min", "stuck_max",
-                    "nonnegative_input", "_local", "_scaled", "_out_scale", "_w_row"))
+                    "nonnegative_input", "_local", "_scaled", "_out_scale"))
 
 
 def _worst_case(Wn, block: int) -> float:

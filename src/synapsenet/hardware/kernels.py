@@ -25,8 +25,8 @@ def dac(Z: np.ndarray, q: int, X: np.ndarray, s: np.ndarray) -> bool:
     if _LIB is None or not (Z.dtype == X.dtype == s.dtype == np.float32 and
                             Z.strides[1] == X.strides[1] == 4 and s.flags.c_contiguous):
         return False
-    _LIB.sn_dac(Z.ctypes.data, Z.strides[0] // 4, Z.shape[0], Z.shape[1], float(q),
-                X.ctypes.data, X.strides[0] // 4, s.ctypes.data, ctypes.byref(_engine._SETTINGS))
+    _LIB.sn_dac(_data(Z), Z.strides[0] // 4, Z.shape[0], Z.shape[1], float(q), _data(X),
+                X.strides[0] // 4, _data(s), ctypes.byref(_engine._SETTINGS))
     return True
 
 
@@ -195,9 +195,8 @@ class PulseKernel:
             if arrays[1] is not None:  # W2 (n_out × n_in) with its own strides
                 m.w2_row, m.w2_col = (st // 4 for st in arrays[1].strides)
             m.gamma, m.w_ref, m.inv_wmax, m.g = (float(c) for c in consts)
-        ref = ctypes.byref(m)
-        self._mirrored = (key, ref, m, mirror)
-        return ref
+        self._mirrored = (key, m, mirror)
+        return m
 
     def __call__(self, Z, D, pulse_length: int, C: float, seed: int, mirror=None, masks=None,
                  given=False, meter=None, adaptive=False, threads=1):
@@ -227,7 +226,7 @@ class PulseKernel:
         Z = np.ascontiguousarray(Z, np.float32)
         D = np.ascontiguousarray(D, np.float32)
         assert Z.shape == (len(D), n_in) and D.shape == (len(Z), n_out), (Z.shape, D.shape)
-        self._mirror(mirror)  # (its struct kept in self._mirrored)
+        mirrored = self._mirror(mirror)
         XM = DM = None
         if masks is not None:
             XM, DM = masks
@@ -244,7 +243,7 @@ class PulseKernel:
             tally = _PulseMeter(n_in, -(-n_out // rows), rows, lo, np.float32(1.0 / (hi - lo)))
         addr = ctypes.addressof
         args = _PulseArgs(
-            addr(self._devices), addr(self._mirrored[2]), _data(Z), n_in, _data(D), n_out,
+            addr(self._devices), addr(mirrored), _data(Z), n_in, _data(D), n_out,
             len(Z), int(pulse_length), int(bool(adaptive)), float(C),
             int(seed) & ((1 << 64) - 1), None if XM is None else _data(XM),
             None if DM is None else _data(DM), int(bool(given)), self._counts_at,
