@@ -55,6 +55,32 @@ AVX512 static float sum_squares(const float *x, int64_t n) {
     return sum;
 }
 
+/* σ of each of `rows` rows' read of one block (codes X, K apart, inputs k0 … k0 + kb − 1),
+ * onto its noise y (rows × N): σ² = var0 + c Σ x² (exact: integer codes) */
+AVX512 static void noise_sigma(const sn_chip_read_args *a, const float *X, int64_t K,
+                               int64_t k0, int64_t kb, int64_t rows, float *y) {
+    for (int64_t r = 0; r < rows; r++) {
+        float var = a->var0;
+        if (a->var_per_x2 != 0.f) var = var + a->var_per_x2 * sum_squares(X + r * K + k0, kb);
+        const float sigma = sqrtf(var);
+        float *yr = y + r * a->N;
+        for (int64_t j = 0; j < a->N; j++) yr[j] = yr[j] * sigma;
+    }
+}
+
+/* `rows` rows of the output from row r0: undo the input scaling; weight units; bias */
+AVX512 static void finish(const sn_chip_read_args *a, int64_t r0, int64_t rows) {
+    const int64_t N = a->N;
+    for (int64_t r = r0; r < r0 + rows; r++) {
+        float *o = a->out + r * N;
+        const float sr = a->s[r];
+        for (int64_t j = 0; j < N; j++) o[j] = o[j] * sr;
+        for (int64_t j = 0; j < N; j++) o[j] = o[j] * a->scale[j];
+        if (a->bias)
+            for (int64_t j = 0; j < N; j++) o[j] = o[j] + a->bias[j];
+    }
+}
+
 /* the call as its tasks take it: first the noise (runs of the transform's pairs, each
  * block's), then the groups of rows */
 typedef struct {
@@ -95,15 +121,7 @@ AVX512 static void group_task(void *ctx, int task, int thread) {
     for (int64_t b = 0; b < nb; b++) {
         const int64_t k0 = b * R, kb = K - k0 < R ? K - k0 : R;
         float *y = (b ? a->ybuf + (b - 1) * MN : out) + r0 * N;
-        if (a->words) /* σ of each row's read: σ² = var0 + c Σ x² (exact: integer codes) */
-            for (int64_t r = 0; r < g; r++) {
-                float var = a->var0;
-                if (a->var_per_x2 != 0.f)
-                    var = var + a->var_per_x2 * sum_squares(Xg + r * K + k0, kb);
-                const float sigma = sqrtf(var);
-                float *yr = y + r * N;
-                for (int64_t j = 0; j < N; j++) yr[j] = yr[j] * sigma;
-            }
+        if (a->words) noise_sigma(a, Xg, K, k0, kb, g, y);
         /* the block's column currents in ADC steps, onto its noise */
         sn_own_gemm(g, N, kb, 1.f, Xg + k0, K, 1, a->W + k0 * a->ldw, a->ldw,
                     a->words ? 1.f : 0.f, y, N, NULL, N, 0, S->sparse_share);
@@ -113,14 +131,7 @@ AVX512 static void group_task(void *ctx, int task, int thread) {
             for (int64_t t = 0; t < g * N; t++) o[t] = o[t] + y[t];
         }
     }
-    for (int64_t r = 0; r < g; r++) { /* undo the input scaling; weight units; bias */
-        float *o = out + (r0 + r) * N;
-        const float sr = s[r];
-        for (int64_t j = 0; j < N; j++) o[j] = o[j] * sr;
-        for (int64_t j = 0; j < N; j++) o[j] = o[j] * a->scale[j];
-        if (a->bias)
-            for (int64_t j = 0; j < N; j++) o[j] = o[j] + a->bias[j];
-    }
+    finish(a, r0, g);
 }
 
 /* The read where our product does not make the blocks' products (an output layer of 10
@@ -141,27 +152,14 @@ AVX512 static int read_with_blas(read_call *c) {
     for (int64_t b = 0; b < nb; b++) {
         const int64_t k0 = b * R, kb = K - k0 < R ? K - k0 : R;
         float *y = b ? a->ybuf + (b - 1) * MN : out;
-        for (int64_t r = 0; r < M; r++) { /* σ of each row's read, as the groups' */
-            float var = a->var0;
-            if (a->var_per_x2 != 0.f) var = var + a->var_per_x2 * sum_squares(X + r * K + k0, kb);
-            const float sigma = sqrtf(var);
-            float *yr = y + r * N;
-            for (int64_t j = 0; j < N; j++) yr[j] = yr[j] * sigma;
-        }
+        noise_sigma(a, X, K, k0, kb, M, y);
         a->gemm(ROW_MAJOR, NO_TRANS, NO_TRANS, M, N, kb, 1.f, X + k0, K, a->W + k0 * a->ldw,
                 a->ldw, 1.f, y, N);
         adc(y, MN, a->saturates, a->bound, a->rounds);
         if (b)
             for (int64_t t = 0; t < MN; t++) out[t] = out[t] + y[t];
     }
-    for (int64_t r = 0; r < M; r++) {
-        float *o = out + r * N;
-        const float sr = a->s[r];
-        for (int64_t j = 0; j < N; j++) o[j] = o[j] * sr;
-        for (int64_t j = 0; j < N; j++) o[j] = o[j] * a->scale[j];
-        if (a->bias)
-            for (int64_t j = 0; j < N; j++) o[j] = o[j] + a->bias[j];
-    }
+    finish(a, 0, M);
     free(X);
     return 0;
 }
@@ -171,7 +169,8 @@ AVX512 int sn_chip_read(const sn_chip_read_args *a, const sn_settings *S) {
     if (M <= 0) return 0;
     if (!S->fused_read || R <= 0 || (a->words && (M * N) % 2)) return -1; /* (pairs only) */
     const int own = N % 16 == 0 && sn_own_product(S, N, R < K ? R : K);
-    if (!own && !(a->gemm && a->words && a->ldw == N)) return -1;
+    /* (a block of one input: NumPy's add_product calls sger, which rounds once, not sgemm) */
+    if (!own && !(a->gemm && a->words && a->ldw == N && K % R != 1)) return -1;
     const int groups = (int)((M + GROUP - 1) / GROUP);
     int threads = a->threads < 1 ? 1 : a->threads > PULSE_THREADS ? PULSE_THREADS : a->threads;
     threads = threads > groups ? groups : threads;

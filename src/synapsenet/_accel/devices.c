@@ -52,17 +52,11 @@ __attribute__((target("avx2"))) static void refill_avx2(sn_rng *g) { REFILL_BODY
 #define HAVE_AVX2_REFILL 1
 #endif
 
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
-/* the lanes' states from one seed (xoshiro's authors' advice: SplitMix64) */
+/* the lanes' states from one seed (xoshiro's authors' advice: SplitMix64's successive words,
+ * sn_stream_seed's) */
 void sn_rng_seed(sn_rng *g, uint64_t seed, int isa) {
     for (int k = 0; k < 4; k++)
-        for (int l = 0; l < LANES; l++) g->s[k][l] = splitmix64(&seed);
+        for (int l = 0; l < LANES; l++) g->s[k][l] = sn_stream_seed(seed, (uint64_t)(k * LANES + l));
     g->at = RNG_BUFFER;
     g->refill = refill_portable;
 #ifdef HAVE_AVX2_REFILL

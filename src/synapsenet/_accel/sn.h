@@ -432,7 +432,7 @@ typedef struct {
 
 /* 0; −1 where neither our product makes these products (N not a multiple of 16, the block
  * too large, no AVX-512) nor `gemm` does (given for a noisy read of weights with rows N
- * apart), −2 out of memory: nothing done */
+ * apart, no block of one input), −2 out of memory: nothing done */
 int sn_chip_read(const sn_chip_read_args *a, const sn_settings *S);
 
 #endif

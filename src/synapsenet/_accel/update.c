@@ -20,12 +20,13 @@ static void optimise(const sn_loops *K, const sn_optim *k, float *p, const float
 static int gradient_product(const sn_settings *S, gemm_fn gemm, int64_t rows, int64_t count,
                              int64_t B, float alpha, const float *A, int64_t lda,
                              const float *D, int64_t ldd, float beta, float *C, int64_t ld) {
-    int64_t small[2 * 64], *runs = small, n = 1;
+    /* runs of rows on the stack up to 2,048 rows (our product's own limit on its inputs) */
+    int64_t small[2 * (2048 / SN_TILE_ROWS + 2)], *runs = small, n = 1;
     small[0] = 0, small[1] = rows;
     int took = 0;
     if (S->gathered_update && count % 16 == 0 && S->sparse_share > 0 &&
         sn_own_product(S, count, B)) {
-        if (rows / SN_TILE_ROWS + 1 > 64)
+        if (rows / SN_TILE_ROWS + 1 > 2048 / SN_TILE_ROWS + 2)
             runs = malloc(2 * ((size_t)rows / SN_TILE_ROWS + 1) * sizeof(int64_t));
         if (runs) {
             n = sn_own_gathered(rows, count, B, alpha, A, 1, lda, D, ldd, beta, C, ld,

@@ -48,10 +48,8 @@ def load_hardware(spec):
     from ..hardware.config import load_hardware as read
 
     cfg, overrides = read(spec)
-    if overrides:
-        rest = dict(overrides)
-        node = str(rest.pop("node", "45nm"))
-        parameters(node, cfg.name, rest, where=f"hardware config {str(spec)!r} [cost]")
+    if overrides:  # (the constants as a run would take them: a bad one is refused here)
+        chip_parameters(cfg, overrides, where=f"hardware config {str(spec)!r} [cost]")
     return cfg, overrides
 
 

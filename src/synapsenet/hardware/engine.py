@@ -197,10 +197,7 @@ class ChipEngine:
             c.dev[j], arrays = kernels._pulse_devices(**syn._kernel_arrays(devices, states))
             keep(arrays)
         if syn.pair:  # (DeviceSynapses._pulse_at's limit and step)
-            lo, hi = law.w_min, law.w_max
-            c.pair = kernels._PulsePair(
-                ctypes.pointer(c.dev[1]), np.float32(lo + syn.cfg.refresh_at * (hi - lo)),
-                np.float32(syn.dw_up), np.float32(lo), np.float32(syn.gamma), 0)
+            c.pair = kernels._PulsePair(ctypes.pointer(c.dev[1]), *syn.pair_constants(), 0)
         # the weights written where they are read: W, and the crossbar's copy in ADC steps
         c.mirror = kernels._PulseMirror(
             W.ctypes.data, None, None, Wk.ctypes.data, 0, 0, np.float32(syn.gamma),

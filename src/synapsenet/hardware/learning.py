@@ -413,13 +413,17 @@ class DeviceSynapses:
             from . import kernels
 
             args = [self._kernel_arrays(devs, w) for devs, w in zip(self.devices, self.states)]
-            pair = None
-            if self.pair:  # w⁻'s devices, the refresh limit and step as _pulse_at has them
-                lo, hi = self.law.w_min, self.law.w_max
-                pair = (args[1], np.float32(lo + self.cfg.refresh_at * (hi - lo)),
-                        np.float32(self.dw_up), np.float32(lo), np.float32(self.gamma))
+            pair = (args[1], *self.pair_constants()) if self.pair else None  # (w⁻'s devices)
             self._kernel = kernels.PulseKernel(**args[0], pair=pair)
         return self._kernel
+
+    def pair_constants(self):
+        """A pair's refresh as :meth:`_pulse_at` makes it, float32, for the compiled
+        engines: (the state past which a pair is refreshed, the nominal step up, the law's
+        w_min, γ)."""
+        lo, hi = self.law.w_min, self.law.w_max
+        return (np.float32(lo + self.cfg.refresh_at * (hi - lo)), np.float32(self.dw_up),
+                np.float32(lo), np.float32(self.gamma))
 
     def __getstate__(self):  # the kernel points into this object's arrays: a copy binds its own
         state = dict(self.__dict__)
@@ -510,9 +514,7 @@ class DeviceSynapses:
         # device this update would take past refresh_at of its range is refreshed first
         up = n > 0
         parts = (np.where(up, n, 0), np.where(up, 0, -n))
-        lo, hi = self.law.w_min, self.law.w_max
-        limit = np.float32(lo + self.cfg.refresh_at * (hi - lo))
-        step = np.float32(self.dw_up)
+        limit, step = self.pair_constants()[:2]
         full = (self.states[0].reshape(-1)[index] + parts[0] * step >= limit) | \
             (self.states[1].reshape(-1)[index] + parts[1] * step >= limit)
         if full.any():
