@@ -271,7 +271,7 @@ def test_a_seed_gives_the_same_run_twice(monkeypatch, binary):
 
 # -- what the engine declines -----------------------------------------------------------------
 @pytest.mark.parametrize("changes,why", [
-    ({"learning.scheme": "stochastic"}, "learning.scheme = 'stochastic'"),
+    ({"learning.scheme": "stochastic"}, "the mini-batch engine: the stochastic"),
     ({"learning.backward": "chip"}, "learning.backward = 'chip'"),
     ({"io.input_scaling": "abs_max"}, "inputs other than fixed-range"),
     ({"device.read_noise": 0.01}, "read or output noise"),

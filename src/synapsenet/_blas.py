@@ -230,6 +230,35 @@ def engine_sgemm():
     return None if ROUTE is None else ROUTE.engine_sgemm()
 
 
+def numpy_row_sums():
+    """(sgemv, sdot): the addresses of the row-major CBLAS sgemv and the sdot (64-bit
+    integers) NumPy's own matmul calls for a float32 matrix times a vector, of several rows
+    and of one; each checked on a probe to give ``A @ x``'s bits. None if not found so. (The
+    compiled chip steps sum a softmax's rows with them, as ``activations.row_sum`` does.)"""
+    try:
+        core = getattr(np, "_core", None) or np.core
+        lib = ctypes.CDLL(core._multiarray_umath.__file__)
+        gemv = getattr(lib, "scipy_cblas_sgemv64_", None) or lib.cblas_sgemv64_
+        dot = getattr(lib, "scipy_cblas_sdot64_", None) or lib.cblas_sdot64_
+    except (OSError, AttributeError):
+        return None
+    I64, P = ctypes.c_int64, ctypes.c_void_p
+    gemv.argtypes = [_INT, _INT, I64, I64, ctypes.c_float, P, I64, P, I64, ctypes.c_float, P,
+                     I64]
+    gemv.restype = None
+    dot.argtypes = [I64, P, I64, P, I64]
+    dot.restype = ctypes.c_float
+    A = np.random.default_rng(0).random((37, 10), dtype=np.float32)
+    x, y = np.ones(10, np.float32), np.empty(37, np.float32)
+    gemv(_ROW_MAJOR, _NO_TRANS, 37, 10, 1.0, A.ctypes.data, 10, x.ctypes.data, 1, 0.0,
+         y.ctypes.data, 1)
+    one = A[:1] @ x
+    if not (np.array_equal(y, A @ x) and
+            np.float32(dot(10, A.ctypes.data, 1, x.ctypes.data, 1)) == one[0]):
+        return None
+    return tuple(ctypes.cast(f, ctypes.c_void_p).value for f in (gemv, dot))
+
+
 # -- threads ----------------------------------------------------------------------------------
 _controller = None
 _threads_lock = threading.Lock()

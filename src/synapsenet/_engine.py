@@ -40,7 +40,7 @@ from .layers import aligned_zeros
 _HIDDEN = {"identity": 0, "relu": 1, "sigmoid": 2, "tanh": 3}
 _OUTPUT = {**_HIDDEN, "softmax": 4}
 _LOSSES = {"squared_error": 0, "cross_entropy": 1, "binary_cross_entropy": 2}
-_ABI = 15  # must equal SN_ABI in _accel/sn.h
+_ABI = 16  # must equal SN_ABI in _accel/sn.h
 #: the instruction sets the element-wise loops are compiled for (ISA_* in _accel/sn.h), in
 #: order; our own product needs the last
 ISAS = ("portable", "avx2", "avx512")
@@ -553,8 +553,9 @@ class TrainingEngine:
     def begin_epoch(self):
         """Nothing to do as an epoch begins (the chip's engine seeds its noise there)."""
 
-    def bind(self, X, D, labels):
-        """The training data of this fit (kept alive here; the engine reads them in place)."""
+    def bind(self, X, D, labels, rng=None):
+        """The training data of this fit (kept alive here; the engine reads them in place;
+        ``rng``, the fit's generator, it does not draw from)."""
         assert X.dtype == D.dtype == np.float32 and X.flags.c_contiguous and D.flags.c_contiguous
         if labels is not None:
             labels = np.ascontiguousarray(labels, np.int64)

@@ -327,7 +327,7 @@ class _Loop:
         if why_not is None:
             self.engine, why_not = self.substrate.trainer(network, loss, opt, bmax, X)
         if self.engine is not None:
-            self.engine.bind(X, D, labels)
+            self.engine.bind(X, D, labels, rng)
             network.train_config["engine"] = f"compiled, {self.engine.threads} thread(s)"
         else:
             network.train_config["engine"] = f"numpy ({why_not})"

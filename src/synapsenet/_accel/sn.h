@@ -41,7 +41,7 @@
 #include <stdint.h>
 
 /* bumped whenever an exported function's arguments change: _engine.py refuses a stale build */
-#define SN_ABI 15
+#define SN_ABI 16
 
 #define MAX_LAYERS 16
 #define MAX_THREADS 16
@@ -434,5 +434,56 @@ typedef struct {
  * too large, no AVX-512) nor `gemm` does (given for a noisy read of weights with rows N
  * apart, no block of one input), −2 out of memory: nothing done */
 int sn_chip_read(const sn_chip_read_args *a, const sn_settings *S);
+
+/* -- the chip's mini-batch steps, stochastic update (chipsteps.c) ----------------------- */
+/* a row-major CBLAS sgemv with 64-bit integers (NumPy's BLAS: what its matmul calls) */
+typedef void (*sn_gemv_fn)(int order, int trans, int64_t m, int64_t n, float alpha,
+                           const float *A, int64_t lda, const float *x, int64_t incx, float beta,
+                           float *y, int64_t incy);
+typedef float (*sn_dot_fn)(int64_t n, const float *x, int64_t incx, const float *y,
+                           int64_t incy);
+/* a NumPy ufunc's inner loop (numpy/ufuncobject.h: PyUFuncGenericFunction) */
+typedef void (*sn_ufunc_loop)(char **args, const int64_t *n, const int64_t *steps, void *data);
+/* one layer as the steps take it (hardware/minibatch.py fills it; arrays the chip's own) */
+typedef struct {
+    int64_t n_in, n_out;
+    int act;                   /* ACT_*: the output layer's is its output activation's */
+    float *b, *db;
+    int bias_digital, has_rate;
+    float rate;                /* this layer's factor on the learning rate */
+    /* the forward read (its M, Z and words set each step; out U) and the backward one, of
+     * the layers above the first (Z = Zt, W = Wt, out G) */
+    sn_chip_read_args fwd, bwd;
+    int64_t fwd_blocks, bwd_blocks;
+    int fwd_noisy, bwd_noisy;
+    const float *WnT, *w_scale; /* the crossbar's normalised weights; w_scale per output */
+    float g_t;                  /* ADC steps of a transposed read's code */
+    float *Wt, *Zt, *G;         /* n_out × n_in, B × n_out, B × n_in */
+    sn_pulse_args pulse;        /* the update (its Z, D, B and seed set each step) */
+    float *U, *Dk, *Dr;         /* B × n_out: u then z; δ; δ · rate */
+    sn_ufunc_loop tanh_loop;    /* NumPy's float32 tanh (sigmoid and tanh layers) */
+    void *tanh_data;
+    /* the output layer: its z, loss and δ as NumPy makes them (numpy_out; a softmax by
+     * NumPy's exp, the row sums by its BLAS's sgemv, or sdot for one row, as its matmul
+     * takes them), else sn_output_layer's */
+    int numpy_out;
+    sn_ufunc_loop exp_loop;
+    void *exp_data;
+    sn_gemv_fn gemv;
+    sn_dot_fn dot;
+    float *ones, *sums;         /* n_out ones; B row sums */
+} sn_batch_layer;
+
+/* n consecutive steps of B[s] rows each, rows idx[off[s] …] of X and D (idx NULL: rows
+ * off[s] …), η / B[s] in scale[s]; fw: the forward reads' noise words of every step, cw the
+ * backward reads' words and the pulse seeds, in the layer-by-layer steps' order. E, correct:
+ * per step. Returns the steps made, *status 1 (all well) or 2 (a non-finite loss: that step
+ * not made; or a non-finite δ after it); −1 (bad arguments), −2 (out of memory), −3 (a read
+ * refused) with nothing more made. Xb: a batch's gathered rows. */
+int64_t sn_batch_steps(sn_batch_layer *L, int nl, int loss, const float *X, int64_t ldx,
+                       const float *D, int64_t ldd, const int64_t *labels, const int64_t *idx,
+                       const int64_t *off, const int64_t *Bs, const float *scale, int64_t n,
+                       const uint64_t *fw, const uint64_t *cw, float *Xb, double *E,
+                       int64_t *correct, int *status, int threads, const sn_settings *S);
 
 #endif

@@ -258,18 +258,13 @@ class CrossbarArray:
         when none is given, is calibrated to the weights' worst case like the forward one.
         ``out``: (B, n_in), float32 in C order. One compiled call where it applies
         (``kernels.chip_read``, as the forward read), else :meth:`_read_t`, its twin."""
-        io, dev = self.cfg.io, self.cfg.device
         ws = self._workspace_t(len(D))
         w_scale = np.asarray(self.w_scale, np.float32).reshape(-1)
         Z = np.multiply(D, w_scale, out=ws["Z"])  # δ_j w_scale_j: to inputs
-        q = 2 ** (io.dac_bits - 1) - 1 if io.dac_bits else None
+        q, step, bound, noisy = self._read_setting(transposed=True)
         unit = 1.0 / q if q else 1.0
-        adc_range = self._transposed_range()
-        step = adc_range / (2 ** (io.adc_bits - 1) - 1) if io.adc_bits else 1.0
         g = unit / step
-        bound = adc_range / step if adc_range is not None else None
         Wt = np.multiply(self.Wn_T.T, np.float32(g), out=ws["Wt"])  # codes → ADC steps
-        noisy = bool(dev.read_noise or io.out_noise)
         meter = counts is not None and counts.get("meter")
         if meter or not self._one_call(Z, q, self.cfg.tile.cols, lambda g: Wt, step, bound,
                                        np.full(self.n_in, step, np.float32), None, out, ws,
@@ -376,18 +371,12 @@ class CrossbarArray:
         """u = W·z + b on the chip, for a batch of rows Z (B, n_in), into ``out`` (float32,
         (B, n_out); None: a buffer of this thread's). ``counts``: a dict that receives what
         the chip did (reads, conversions; see ``substrate.LayerCounts``)."""
-        io, dev = self.cfg.io, self.cfg.device
         Z = np.asarray(Z, np.float32)
         ws = self._workspace(len(Z))
-        q = 2 ** (io.dac_bits - 1) - 1 if io.dac_bits else None
         # outputs are accumulated in ADC units (steps), converted once at the end
-        # signed mid-tread ADC: codes −m…m with m = 2^(bits−1) − 1, so 0 and ±adc_range are
-        # both exact levels; the DAC uses the same kind of code
-        step = self.adc_range / (2 ** (io.adc_bits - 1) - 1) if io.adc_bits else 1.0
-        bound = self.adc_range / step if self.adc_range is not None else None
+        q, step, bound, noisy = self._read_setting()
         out = ws["out"] if out is None else out
         meter = counts is not None and counts.get("meter")
-        noisy = bool(dev.read_noise or io.out_noise)
         if not meter and self._read_at_once(Z, q, step, bound, out, ws, rng, noisy):
             energy = drive = drive_units = 0.0
             n_planes = 1
@@ -418,28 +407,73 @@ class CrossbarArray:
         """A read with per-vector input scaling, the forward one or the transposed, in one
         compiled call (``kernels.chip_read``: the same bits as its NumPy lines), blocks of
         ``rows`` inputs, ``weights(g)`` the inputs × outputs weights in ADC steps of an
-        input code (g: one code's ADC steps); where it applies: codes ±q or no DAC, and
-        read noise only on codes whose squares float32 sums exactly. False, with nothing
-        done, elsewhere."""
+        input code (g: one code's ADC steps); where it applies (:meth:`_one_call_args`).
+        False, with nothing done, elsewhere."""
+        made = self._one_call_args(Z, q, rows, weights, step, bound, scale, bias, out, ws,
+                                   noisy)
+        return made is not None and kernels.run_read(made, rng.bit_generator if noisy else None)
+
+    def _one_call_args(self, Z, q, rows, weights, step, bound, scale, bias, out, ws, noisy):
+        """:meth:`_one_call`'s read made ready (``kernels.read_args``: the struct, the words
+        its noise takes, the arrays it points into), or None where it does not apply: codes
+        ±q or no DAC, and read noise only on codes whose squares float32 sums exactly."""
         io, dev = self.cfg.io, self.cfg.device
         if not (q or io.dac_bits is None):
-            return False
+            return None
         g = (1.0 / q if q else 1.0) / step
         var_per_x2 = 0.0
         if noisy and dev.read_noise:
             # σ² takes Σ x² of a block's codes, which float32 sums exactly in any order below
             # 2^24; of continuous inputs the order would matter
             if not q or rows * q * q >= 2 ** 24:
-                return False
+                return None
             var_per_x2 = 2.0 * (dev.read_noise * g) ** 2
         W = weights(g)
         size = (-(-W.shape[0] // rows) - 1) * len(Z) * W.shape[1]
         if ws.get("later") is None or ws["later"].size < size:
             ws["later"] = np.empty(size, np.float32)
-        return kernels.chip_read(Z, q or 0, rows, W, rng.bit_generator if noisy else None,
-                                 (io.out_noise / step) ** 2, var_per_x2, bound,
-                                 bool(io.adc_bits), scale, bias, out, ws["later"], ws["s"],
-                                 _parallel.threads_here())
+        return kernels.read_args(Z, q or 0, rows, W, noisy, (io.out_noise / step) ** 2,
+                                 var_per_x2, bound, bool(io.adc_bits), scale, bias, out,
+                                 ws["later"], ws["s"], _parallel.threads_here())
+
+    def read_plan(self, Z, out, ws):
+        """The forward read of :meth:`matvec` (unmetered) of the inputs Z into ``out``, made
+        ready as one compiled call without the digital bias (which the caller adds, as the
+        read would, last): ``kernels.read_args``'s (struct, words, arrays), or None where the
+        read is not one call. ``ws``: the caller's buffers (a dict holding ``s``, one float32
+        per row of Z)."""
+        io = self.cfg.io
+        if io.input_scaling != "abs_max" or io.bit_serial:
+            return None
+        q, step, bound, noisy = self._read_setting()
+        return self._one_call_args(Z, q, self.cfg.tile.rows, self._weights_in_steps, step,
+                                   bound, self._output_scale(step), None, out, ws, noisy)
+
+    def read_plan_t(self, Z, out, ws, Wt):
+        """The backward read of :meth:`matvec_t` (unmetered) made ready as one compiled call
+        on its inputs ``Z`` = δ w_scale and the transposed weights in ADC steps ``Wt`` (n_out
+        × n_in), both the caller's to fill before each read: (``kernels.read_args``'s
+        (struct, words, arrays), w_scale (float32, per output), the ADC steps of a weight
+        unit, g), or None where the read is not one call."""
+        q, step, bound, noisy = self._read_setting(transposed=True)
+        g = (1.0 / q if q else 1.0) / step
+        made = self._one_call_args(Z, q, self.cfg.tile.cols, lambda g: Wt, step, bound,
+                                   np.full(self.n_in, step, np.float32), None, out, ws, noisy)
+        if made is None:
+            return None
+        return made, np.asarray(self.w_scale, np.float32).reshape(-1), np.float32(g)
+
+    def _read_setting(self, transposed=False):
+        """(q: the DAC's largest code or None, the ADC's step, its bound in steps or None,
+        whether the read is noisy) of the forward read or the transposed one."""
+        io, dev = self.cfg.io, self.cfg.device
+        q = 2 ** (io.dac_bits - 1) - 1 if io.dac_bits else None
+        adc_range = self._transposed_range() if transposed else self.adc_range
+        # signed mid-tread ADC: codes −m…m with m = 2^(bits−1) − 1, so 0 and ±adc_range are
+        # both exact levels; the DAC uses the same kind of code
+        step = adc_range / (2 ** (io.adc_bits - 1) - 1) if io.adc_bits else 1.0
+        bound = adc_range / step if adc_range is not None else None
+        return q, step, bound, bool(dev.read_noise or io.out_noise)
 
     def _read(self, Z, q, step, bound, out, ws, rng, meter, noisy):
         """The read of :meth:`matvec` in NumPy's lines, into ``out``: (input energy units,
@@ -740,12 +774,7 @@ class Analog(Substrate):
         if syn.cfg.bias == "digital":
             layer.b -= layer.db
         pulses = syn.pulses
-        mirror = None
-        if syn.cfg.scheme == "stochastic" and layer.W.dtype == np.float32 and \
-                layer.W.strides[1] > 0:
-            # a compiled update writes the weights as it goes: the layer's (a view of its
-            # Wᵀ) and the crossbar's; our float32 copy is brought in step when next read
-            mirror = {"W": None, "W2": layer.W, **self.arrays[k].mirror(syn.cfg.weight_max)}
+        mirror = self._mirror(k, layer)
         Z_prev, delta = np.asarray(Z_prev, np.float32), np.asarray(delta, np.float32)
         if self._jobs is not None:  # inside updates(): the compiled kernel's job waits
             later = getattr(syn, "update_later", None)  # (Tiki-Taka's two arrays: none)
@@ -769,6 +798,16 @@ class Analog(Substrate):
             self._stale.add(k)
         self._counters.add(k, write_pulses=syn.pulses - pulses,
                            update_macs=len(delta) * layer.n_in * layer.n_out)
+
+    def _mirror(self, k, layer):
+        """Where a compiled stochastic update of layer k writes the weights as it goes (see
+        ``DeviceSynapses.update``), or None: the layer's (a view of its Wᵀ) and the
+        crossbar's; our float32 copy is brought in step when next read."""
+        syn = self.synapses[k]
+        if syn.cfg.scheme != "stochastic" or layer.W.dtype != np.float32 or \
+                layer.W.strides[1] <= 0:
+            return None
+        return {"W": None, "W2": layer.W, **self.arrays[k].mirror(syn.cfg.weight_max)}
 
     @contextlib.contextmanager
     def updates(self):
@@ -948,10 +987,13 @@ class Analog(Substrate):
         return W
 
     def trainer(self, network, loss, optimizer, batch, inputs=None):
-        """The compiled in-situ engine (``hardware.engine``) where it covers this training,
+        """A compiled in-situ engine where one covers this training (``hardware.engine``:
+        the deterministic scheme at batch 1; ``hardware.minibatch``: the stochastic scheme),
         else ``(None, why not)``: the layer-by-layer steps then."""
-        from . import engine
+        from . import engine, minibatch
 
+        if self.config.learning.scheme == "stochastic":
+            return minibatch.make(self, network, loss, optimizer, batch)
         return engine.make(self, network, loss, optimizer, batch)
 
     def _engine_wrote(self) -> None:

@@ -219,9 +219,9 @@ class ChipEngine:
         c.g_min, c.g_span = cfg.device.g_min, cfg.device.g_max - cfg.device.g_min
 
     # -- the interface of the fit loop --------------------------------------------------------
-    def bind(self, X, D, labels):
+    def bind(self, X, D, labels, rng=None):
         """The training data of this fit (read in place); the noise is seeded at each epoch's
-        start (:meth:`begin_epoch`)."""
+        start (:meth:`begin_epoch`) from the chip's generator, not from the fit's ``rng``."""
         assert X.dtype == D.dtype == np.float32 and X.flags.c_contiguous and D.flags.c_contiguous
         if labels is not None:
             labels = np.ascontiguousarray(labels, np.int64)

@@ -297,6 +297,44 @@ def run_jobs(jobs, threads: int = 1) -> None:
         j.paths = paths
 
 
+# -- NumPy's own loops, for the compiled steps (_accel/chipsteps.c) ---------------------------
+
+class _UFunc(ctypes.Structure):
+    """The head of NumPy's PyUFuncObject (numpy/ufuncobject.h, public C API)."""
+
+    _fields_ = [("ob_refcnt", ctypes.c_ssize_t), ("ob_type", _P), ("nin", ctypes.c_int),
+                ("nout", ctypes.c_int), ("nargs", ctypes.c_int), ("identity", ctypes.c_int),
+                ("functions", ctypes.POINTER(_P)), ("data", ctypes.POINTER(_P)),
+                ("ntypes", ctypes.c_int), ("reserved1", ctypes.c_int),
+                ("name", ctypes.c_char_p), ("types", ctypes.POINTER(ctypes.c_char))]
+
+
+def ufunc_loop(ufunc, char: str):
+    """(the inner loop of a one-input ufunc for dtype ``char`` → ``char``, its data), as
+    NumPy's ufunc object holds them, checked against the ufunc itself on a probe of values;
+    ValueError if not found so."""
+    head = _UFunc.from_address(id(ufunc))
+    code = np.dtype(char).num  # (the type numbers, as NumPy lists a loop's types)
+    if head.nin != 1 or head.nout != 1 or head.name != ufunc.__name__.encode():
+        raise ValueError(f"{ufunc.__name__}: not the ufunc layout this binding reads")
+    for i in range(head.ntypes):
+        if head.types[2 * i] == head.types[2 * i + 1] == bytes([code]):
+            fn, data = head.functions[i], head.data[i]
+            break
+    else:
+        raise ValueError(f"{ufunc.__name__}: no {char}->{char} loop")
+    loop = ctypes.CFUNCTYPE(None, ctypes.POINTER(_P), ctypes.POINTER(ctypes.c_ssize_t),
+                            ctypes.POINTER(ctypes.c_ssize_t), _P)(fn)
+    probe = np.linspace(-20, 20, 4099, dtype=char)
+    got = np.empty_like(probe)
+    size = probe.itemsize
+    loop((_P * 2)(_data(probe), _data(got)), (ctypes.c_ssize_t * 1)(probe.size),
+         (ctypes.c_ssize_t * 2)(size, size), data)
+    if not np.array_equal(got, ufunc(probe)):
+        raise ValueError(f"{ufunc.__name__}: its {char} loop does not give its values")
+    return fn, data
+
+
 # -- the chip's Gaussian noise (_accel/noise.c) ------------------------------------------------
 # hardware/noise.py's Box–Muller transform in one pass; that module keeps the NumPy twin.
 _NOISE = _LIB is not None and hasattr(_LIB, "sn_normal_from_words")  # (an older build: no)
@@ -379,6 +417,44 @@ def _rows_f32(a: np.ndarray) -> bool:
     return a.dtype == np.float32 and a.ndim == 2 and a.strides[1] == 4
 
 
+def read_args(Z, q: int, rows: int, W, noisy: bool, var0: float, var_per_x2: float, bound,
+              rounds: bool, scale, bias, out, ybuf, s, threads: int = 1):
+    """The arguments of :func:`chip_read` as ``sn_chip_read`` takes them, its noise words not
+    yet drawn: (the struct, the 64-bit words its noise takes, the arrays it points into), or
+    None where the one-call read does not apply (see :func:`chip_read`)."""
+    M, K = Z.shape
+    N = W.shape[1]
+    if _LIB is None or numpy_forced() or not _engine._SETTINGS.fused_read:
+        return None
+    # our product for the blocks, as the NumPy lines' product() takes it; else, for a noisy
+    # read, BLAS's sgemm as their add_product() calls it (the same call: the same bits)
+    own = N % 16 == 0 and _engine.own_product_for(N, min(rows, K))
+    # (a block of one input: add_product calls sger, which rounds once, not sgemm)
+    blas = not own and noisy and _engine.own_products() and _engine._GEMM is not None \
+        and M * N % 2 == 0 and W.flags.c_contiguous and K % rows != 1
+    if not (own or blas) or (noisy and not _NOISE) \
+            or not all(map(_rows_f32, (Z, W, out))) or out.shape != (M, N) \
+            or not out.flags.c_contiguous or W.shape[0] != K:
+        return None
+    blocks = -(-K // rows)
+    if ybuf.dtype != np.float32 or not ybuf.flags.c_contiguous or ybuf.size < (blocks - 1) * M * N:
+        return None
+    if bias is not None and np.asarray(bias).dtype != np.float32:
+        return None  # (NumPy adds another bias in its own precision)
+    scale = np.ascontiguousarray(scale, np.float32).reshape(-1)
+    if bias is not None:
+        bias = np.ascontiguousarray(bias, np.float32).reshape(-1)
+    if scale.size != N or (bias is not None and bias.size != N) or s.dtype != np.float32 or \
+            s.size < M or not s.flags.c_contiguous:
+        return None
+    args = _ChipRead(M, K, N, _data(Z), Z.strides[0] // 4, float(q), rows, _data(W),
+                     W.strides[0] // 4, None, var0, var_per_x2, bound is not None,
+                     bool(rounds), 0.0 if bound is None else bound, _data(scale),
+                     None if bias is None else _data(bias), _data(out), _data(ybuf), _data(s),
+                     threads, None if own else _engine._GEMM)
+    return args, blocks * (M * N // 2) if noisy else 0, (Z, W, scale, bias, out, ybuf, s)
+
+
 def chip_read(Z, q: int, rows: int, W, bit_generator, var0: float, var_per_x2: float,
               bound, rounds: bool, scale, bias, out, ybuf, s, threads: int = 1) -> bool:
     """The chip's read of a layer with per-vector input scaling (see ``sn_chip_read``):
@@ -392,39 +468,18 @@ def chip_read(Z, q: int, rows: int, W, bit_generator, var0: float, var_per_x2: f
     drawn or written, where it does not apply (the library not built, SYNAPSENET_ENGINE=numpy,
     ``fused_read`` off, no AVX-512 product for these sizes and the read noiseless, a bias not
     float32, other layouts)."""
-    M, K = Z.shape
-    N = W.shape[1]
-    noisy = bit_generator is not None
-    if _LIB is None or numpy_forced() or not _engine._SETTINGS.fused_read:
-        return False
-    # our product for the blocks, as the NumPy lines' product() takes it; else, for a noisy
-    # read, BLAS's sgemm as their add_product() calls it (the same call: the same bits)
-    own = N % 16 == 0 and _engine.own_product_for(N, min(rows, K))
-    # (a block of one input: add_product calls sger, which rounds once, not sgemm)
-    blas = not own and noisy and _engine.own_products() and _engine._GEMM is not None \
-        and M * N % 2 == 0 and W.flags.c_contiguous and K % rows != 1
-    if not (own or blas) or (noisy and not _NOISE) \
-            or not all(map(_rows_f32, (Z, W, out))) or out.shape != (M, N) \
-            or not out.flags.c_contiguous or W.shape[0] != K:
-        return False
-    blocks = -(-K // rows)
-    if ybuf.dtype != np.float32 or not ybuf.flags.c_contiguous or ybuf.size < (blocks - 1) * M * N:
-        return False
-    if bias is not None and np.asarray(bias).dtype != np.float32:
-        return False  # (NumPy adds another bias in its own precision)
-    scale = np.ascontiguousarray(scale, np.float32).reshape(-1)
-    if bias is not None:
-        bias = np.ascontiguousarray(bias, np.float32).reshape(-1)
-    if scale.size != N or (bias is not None and bias.size != N) or s.dtype != np.float32 or \
-            s.size < M or not s.flags.c_contiguous:
-        return False
-    words = bit_generator.random_raw(blocks * (M * N // 2)).view(np.uint32) if noisy else None
-    args = _ChipRead(M, K, N, _data(Z), Z.strides[0] // 4, float(q), rows, _data(W),
-                     W.strides[0] // 4, None if words is None else _data(words),
-                     var0, var_per_x2, bound is not None, bool(rounds),
-                     0.0 if bound is None else bound, _data(scale),
-                     None if bias is None else _data(bias), _data(out), _data(ybuf), _data(s),
-                     threads, None if own else _engine._GEMM)
+    made = read_args(Z, q, rows, W, bit_generator is not None, var0, var_per_x2, bound,
+                     rounds, scale, bias, out, ybuf, s, threads)
+    return made is not None and run_read(made, bit_generator)
+
+
+def run_read(made, bit_generator) -> bool:
+    """Run a read :func:`read_args` made, its noise from ``bit_generator``'s next words (None:
+    noiseless). True."""
+    args, n_words, keep = made
+    if bit_generator is not None:
+        words = bit_generator.random_raw(n_words).view(np.uint32)
+        args.words = _data(words)
     code = _LIB.sn_chip_read(ctypes.byref(args), ctypes.byref(_engine._SETTINGS))
     if code:  # pragma: no cover - checked above; out of memory
         raise MemoryError(f"sn_chip_read: {code}")

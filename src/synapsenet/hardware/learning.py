@@ -460,9 +460,10 @@ class DeviceSynapses:
         self.took(job)
         return True
 
-    def _compiled_job(self, Z, delta, rng, mirror):
+    def _compiled_job(self, Z, delta, rng, mirror, seed=None):
         """The compiled kernel's update of the batch made ready (``kernels.PulseJob``; its
-        seed drawn from ``rng`` now), or None where the kernel does not take these devices."""
+        seed drawn from ``rng`` now, unless given), or None where the kernel does not take
+        these devices."""
         kernel = self.kernel()
         if kernel is None:
             return None
@@ -475,10 +476,11 @@ class DeviceSynapses:
         meter = (self.law.w_min, self.law.w_max, -(-self.shape[0] // WRITE_BATCHES)) \
             if self.meter else None
         return kernel.job(Z, delta, self.cfg.pulse_length, C,
-                          int(rng.bit_generator.random_raw()), mirror=m, meter=meter,
+                          int(rng.bit_generator.random_raw()) if seed is None else seed,
+                          mirror=m, meter=meter,
                           adaptive=self.cfg.adaptive_pulse_length)
 
-    def update_later(self, Z_prev, delta, rng, mirror):
+    def update_later(self, Z_prev, delta, rng, mirror, seed=None):
         """:meth:`update` by the compiled stochastic kernel, made ready but not run, so that
         a step's layers run together (``kernels.run_jobs``; then call :meth:`took` with the
         job): the job, or None where the update is not that (another scheme or algorithm,
@@ -486,7 +488,7 @@ class DeviceSynapses:
         if mirror is None or self.cfg.scheme != "stochastic" or \
                 type(self).update is not DeviceSynapses.update:
             return None
-        return self._compiled_job(Z_prev, delta, rng, mirror)
+        return self._compiled_job(Z_prev, delta, rng, mirror, seed)
 
     def took(self, job) -> None:
         """What a compiled job that has run did, into these synapses' counts."""
