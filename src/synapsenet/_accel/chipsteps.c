@@ -143,16 +143,33 @@ static int64_t read_words(const sn_chip_read_args *a, int noisy, int64_t blocks,
     return noisy ? blocks * (M * a->N / 2) : 0;
 }
 
+/* n words of a generator, as its random_raw(n) gives them */
+static void draw(sn_bitgen *g, uint64_t *out, int64_t n) {
+    for (int64_t t = 0; t < n; t++) out[t] = g->next_raw(g->state);
+}
+
 int64_t sn_batch_steps(sn_batch_layer *L, int nl, int loss, const float *X, int64_t ldx,
                        const float *D, int64_t ldd, const int64_t *labels, const int64_t *idx,
                        const int64_t *off, const int64_t *Bs, const float *scale, int64_t n,
-                       const uint64_t *fw, const uint64_t *cw, float *Xb, double *E,
-                       int64_t *correct, int *status, int threads, const sn_settings *S) {
+                       sn_bitgen *fgen, sn_bitgen *cgen, uint64_t *fw_buf, uint64_t *cw_buf,
+                       float *Xb, double *E, int64_t *correct, int *status, int threads,
+                       const sn_settings *S) {
     const sn_loops *K = sn_loops_for(S);
     const int last = nl - 1;
     if (nl < 1 || nl > PULSE_JOBS) return -1;
     for (int64_t s = 0; s < n; s++) {
         const int64_t M = Bs[s];
+        /* the step's words: its forward reads' from the fit's generator; its backward
+         * reads' and pulse seeds', top layer first, from the chip's (each read draws its
+         * blocks' at once, each update its seed where it is asked for) */
+        int64_t nf = 0, nc = nl;
+        for (int k = 0; k < nl; k++) {
+            nf += read_words(&L[k].fwd, L[k].fwd_noisy, L[k].fwd_blocks, M);
+            if (k) nc += read_words(&L[k].bwd, L[k].bwd_noisy, L[k].bwd_blocks, M);
+        }
+        draw(fgen, fw_buf, nf);
+        draw(cgen, cw_buf, nc);
+        const uint64_t *fw = fw_buf, *cw = cw_buf;
         const int64_t *rows = idx ? idx + off[s] : NULL;
         const int64_t start = idx ? 0 : off[s];
         /* the batch: rows of X gathered (np.take's copy) or read in place */

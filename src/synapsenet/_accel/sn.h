@@ -474,16 +474,28 @@ typedef struct {
     float *ones, *sums;         /* n_out ones; B row sums */
 } sn_batch_layer;
 
+/* a NumPy bit generator as its ctypes interface gives it (numpy/random/bitgen.h: bitgen_t);
+ * next_raw gives the words of its random_raw */
+typedef struct {
+    void *state;
+    uint64_t (*next_uint64)(void *st);
+    uint32_t (*next_uint32)(void *st);
+    double (*next_double)(void *st);
+    uint64_t (*next_raw)(void *st);
+} sn_bitgen;
+
 /* n consecutive steps of B[s] rows each, rows idx[off[s] …] of X and D (idx NULL: rows
- * off[s] …), η / B[s] in scale[s]; fw: the forward reads' noise words of every step, cw the
- * backward reads' words and the pulse seeds, in the layer-by-layer steps' order. E, correct:
- * per step. Returns the steps made, *status 1 (all well) or 2 (a non-finite loss: that step
- * not made; or a non-finite δ after it); −1 (bad arguments), −2 (out of memory), −3 (a read
- * refused) with nothing more made. Xb: a batch's gathered rows. */
+ * off[s] …), η / B[s] in scale[s]; each step's words drawn as the layer-by-layer steps draw
+ * them: its forward reads' noise from fgen (into fw), its backward reads' noise and its
+ * layers' pulse seeds, top layer first, from cgen (into cw). E, correct: per step. Returns
+ * the steps made, *status 1 (all well) or 2 (a non-finite loss: that step not made; or a
+ * non-finite δ after it); −1 (bad arguments), −2 (out of memory), −3 (a read refused) with
+ * nothing more made. Xb: a batch's gathered rows. */
 int64_t sn_batch_steps(sn_batch_layer *L, int nl, int loss, const float *X, int64_t ldx,
                        const float *D, int64_t ldd, const int64_t *labels, const int64_t *idx,
                        const int64_t *off, const int64_t *Bs, const float *scale, int64_t n,
-                       const uint64_t *fw, const uint64_t *cw, float *Xb, double *E,
-                       int64_t *correct, int *status, int threads, const sn_settings *S);
+                       sn_bitgen *fgen, sn_bitgen *cgen, uint64_t *fw, uint64_t *cw, float *Xb,
+                       double *E, int64_t *correct, int *status, int threads,
+                       const sn_settings *S);
 
 #endif

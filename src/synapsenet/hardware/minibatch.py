@@ -35,8 +35,6 @@ from . import kernels
 
 _P, _I64, _F, _I = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float, ctypes.c_int
 _HIDDEN = ("identity", "relu", "sigmoid", "tanh")
-#: 64-bit noise words drawn at a time (a few MB): the steps of one call
-_WORDS_A_CALL = 1 << 19
 
 
 class _BatchLayer(ctypes.Structure):
@@ -57,7 +55,7 @@ def _declare(lib):
     if getattr(lib, "_batch_declared", False):
         return
     lib.sn_batch_steps.argtypes = [_P, _I, _I, _P, _I64, _P, _I64, _P, _P, _P, _P, _P, _I64,
-                                   _P, _P, _P, _P, _P, _P, _I, _P]
+                                   _P, _P, _P, _P, _P, _P, _P, _P, _I, _P]
     lib.sn_batch_steps.restype = _I64
     lib._batch_declared = True
 
@@ -139,7 +137,7 @@ class BatchEngine:
         self.chip, self.layers, self.opt, self.loss = chip, network.layers, optimizer, loss
         self.batch, self.threads = batch, _parallel.threads_here()
         self.settings = _engine._SETTINGS.copy()
-        self._data = self._rng = None
+        self._data = self._rng = self._words_buf = None
         self._pending = [dict() for _ in self.layers]  # counts since the last count()
         self.why_not = self._plan()
 
@@ -253,18 +251,18 @@ class BatchEngine:
     def begin_epoch(self):
         """(Nothing: the steps draw their noise as they go.)"""
 
-    def _words(self, sizes):
-        """(forward, chip) 64-bit words a step of ``sizes`` rows each draws."""
+    def _words(self, rows: int):
+        """(forward, chip) 64-bit words a step of ``rows`` rows draws."""
         fw, cw = 0, len(self.layers)
         for c in self._structs:
-            fw += c.fwd_noisy * c.fwd_blocks * (sizes * c.n_out // 2)
+            fw += c.fwd_noisy * c.fwd_blocks * (rows * c.n_out // 2)
             if c.bwd_noisy:
-                cw += c.bwd_blocks * (sizes * c.n_in // 2)
+                cw += c.bwd_blocks * (rows * c.n_in // 2)
         return fw, cw
 
     def steps(self, order, slices, lr: float):
-        """Consecutive steps ``slices`` (of ``order`` or of the rows) in calls of a few MB of
-        noise each: (E and correct per step, steps made, the status of the one after them)."""
+        """Consecutive steps ``slices`` (of ``order`` or of the rows) in one call: (E and
+        correct per step, steps made, the status of the one after them)."""
         n = len(slices)
         E, correct = np.zeros(n), np.zeros(n, np.int64)
         if self._bad_data:
@@ -278,32 +276,23 @@ class BatchEngine:
         off = np.array([sl.start for sl in slices], np.int64)
         # η folded into δ_out and the batch mean, as train_step(update=True) folds them
         scale = np.array([np.float32(lr / m) for m in sizes.tolist()], np.float32)
-        fw, cw = self._words(sizes)
-        status, made, at = ctypes.c_int(1), 0, 0
-        data = kernels._data
-        while at < n:
-            count, total = 0, 0
-            while at + count < n and (count == 0 or total + fw[at + count] + cw[at + count]
-                                      <= _WORDS_A_CALL):
-                total += fw[at + count] + cw[at + count]
-                count += 1
-            f = self._rng.bit_generator.random_raw(int(fw[at:at + count].sum()))
-            c = self.chip.rng.bit_generator.random_raw(int(cw[at:at + count].sum()))
-            done = _engine._LIB.sn_batch_steps(
+        if self._words_buf is None:  # (a step's words, for the largest batch)
+            self._words_buf = tuple(np.empty(max(w, 1), np.uint64)
+                                    for w in self._words(self.batch))
+        status, data = ctypes.c_int(1), kernels._data
+        fit, own = self._rng.bit_generator, self.chip.rng.bit_generator
+        with fit.lock, own.lock:  # (the steps draw their words from both, as random_raw)
+            made = _engine._LIB.sn_batch_steps(
                 ctypes.addressof(self._structs), len(self.layers),
                 _engine._LOSSES[self.loss.name], data(X), X.shape[1], data(D), D.shape[1],
                 None if labels is None else data(labels),
-                None if order is None else data(order), data(off[at:]), data(sizes[at:]),
-                data(scale[at:]), count, data(f), data(c), data(self.Xb),
-                data(E[at:]), data(correct[at:]), ctypes.byref(status), self.threads,
-                ctypes.byref(self.settings))
-            if done < 0:  # pragma: no cover - checked when bound
-                raise MemoryError(f"sn_batch_steps failed ({done})")
-            self._took(sizes[at:at + done])
-            made += int(done)
-            at += count
-            if status.value != 1:
-                break
+                None if order is None else data(order), data(off), data(sizes), data(scale), n,
+                fit.ctypes.bit_generator, own.ctypes.bit_generator,
+                *(data(w) for w in self._words_buf), data(self.Xb), data(E), data(correct),
+                ctypes.byref(status), self.threads, ctypes.byref(self.settings))
+        if made < 0:  # pragma: no cover - checked when bound
+            raise MemoryError(f"sn_batch_steps failed ({made})")
+        self._took(sizes[:made])
         self.opt.t += made  # as the layer-by-layer loop counts its steps
         return E, correct, made, status.value
 
