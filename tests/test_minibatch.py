@@ -97,6 +97,8 @@ CASES = {
                                              "loss": "squared_error", "shuffle": False}),
     "three layers of relu, batch 1": ({}, {"sizes": (64, 32, 16, 4), "hidden": "relu",
                                            "batch": 1, "epochs": 1}),
+    "tiles of 24 × 16: blocks of partial sums both ways": ({"tile.rows": 24, "tile.cols": 16},
+                                                          {"sizes": (64, 32, 24, 4)}),
     "binary cross-entropy": ({}, {"output": "sigmoid", "loss": "binary_cross_entropy"}),
     "a softmax under squared error": ({}, {"loss": "squared_error"}),  # (sn_output_layer's)
 }
