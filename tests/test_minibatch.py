@@ -17,7 +17,7 @@ import pytest
 
 import synapsenet as sn
 from synapsenet import _engine, _parallel, hardware
-from synapsenet.errors import DataError, DivergenceError
+from synapsenet.errors import DataError, DivergenceError, InputScaleWarning
 from synapsenet.hardware import kernels, minibatch
 
 pytestmark = pytest.mark.skipif(not _engine.AVAILABLE, reason="the compiled engine is not built")
@@ -139,16 +139,21 @@ def test_the_same_devices_on_any_number_of_threads(monkeypatch, data):
                                       runs[1].substrate.synapses[k].states[0])
 
 
-def test_it_steps_aside_where_it_does_not_cover_the_training(data):
+def test_it_steps_aside_where_it_does_not_cover_the_training(monkeypatch, data):
     chip = hardware.Analog(chip_config(), seed=0, meter=True)
     net = sn.Network.from_sizes([64, 32, 4], hidden="sigmoid", output="softmax").on(chip)
     net.fit(*data, epochs=1, learning_rate=0.1, loss="cross_entropy", batch_size=16)
     assert net.train_config["engine"].startswith("numpy (a metered chip")
+    # declined once the devices are placed: put back unplaced, so the same run as the twin's
     cfg = chip_config(**{"io.input_scaling": "fixed"})
-    net = sn.Network.from_sizes([64, 32, 4], hidden="sigmoid", output="softmax")
-    net = net.on(hardware.Analog(cfg, seed=0))
-    net.fit(*data, epochs=1, learning_rate=0.1, loss="cross_entropy", batch_size=16)
-    assert net.train_config["engine"] == "numpy (layer 0's forward read is not one compiled call)"
+    a, _ = train(monkeypatch, True, cfg, data, epochs=1)
+    assert a.train_config["engine"] == "numpy (layer 0's forward read is not one compiled call)"
+    b, _ = train(monkeypatch, False, cfg, data, epochs=1)
+    for k in range(2):
+        np.testing.assert_array_equal(a.substrate.synapses[k].states[0],
+                                      b.substrate.synapses[k].states[0])
+    np.testing.assert_array_equal(a.substrate.rng.bit_generator.state["state"]["state"],
+                                  b.substrate.rng.bit_generator.state["state"]["state"])
     net = sn.Network.from_sizes([64, 32, 4], hidden="elu", output="softmax")
     net = net.on(hardware.Analog(chip_config(), seed=0))
     net.fit(*data, epochs=1, learning_rate=0.1, loss="cross_entropy", batch_size=16)
@@ -192,3 +197,60 @@ def test_numpys_own_loop_gives_numpys_values():
     assert fn
     with pytest.raises(ValueError, match="not the ufunc layout"):
         kernels.ufunc_loop(np.add, "f")
+
+
+def test_a_step_with_an_infinite_output_leaves_the_chip_as_the_twin_does(monkeypatch, data):
+    X, y = data
+    X = X.copy()
+    X[20] *= np.float32(3e38) / X[20].max()  # finite, but its read overflows: a NaN loss
+    nets = []
+    for compiled in (True, False):
+        if not compiled:
+            monkeypatch.setattr(minibatch, "unsupported", lambda *a: "the twin, for the test")
+        net = sn.Network.from_sizes([64, 32, 4], hidden="relu", output="identity", seed=2)
+        net = net.on(hardware.Analog(chip_config(), seed=5))
+        # (the inputs' root mean square is still told, their squares past float32's range)
+        scale = r"are 7e\+36 in magnitude \(root mean square; largest 3e\+38\)"
+        with pytest.raises(DivergenceError, match="batch 2: the loss is nan"), \
+                pytest.warns(InputScaleWarning, match=scale):
+            net.fit(X, y, epochs=1, learning_rate=0.2, loss="squared_error", batch_size=16,
+                    shuffle=False, seed=7)
+        monkeypatch.undo()
+        nets.append(net)
+    a, b = nets
+    assert a.train_config["engine"].startswith("compiled")
+    # the step before was made alike; the failing one drew only its forward reads' noise
+    np.testing.assert_array_equal(a.substrate.rng.bit_generator.state["state"]["state"],
+                                  b.substrate.rng.bit_generator.state["state"]["state"])
+    assert a.substrate.counters == b.substrate.counters
+    for k in range(2):
+        np.testing.assert_array_equal(a.substrate.synapses[k].states[0],
+                                      b.substrate.synapses[k].states[0])
+
+
+def test_a_step_with_a_non_finite_delta_is_counted_as_the_twin_counts_it(monkeypatch, data):
+    cfg = chip_config(**{"learning.bias": "fixed"})  # (the weights stay finite: no restore)
+    nets = []
+    for compiled in (True, False):
+        if not compiled:
+            monkeypatch.setattr(minibatch, "unsupported", lambda *a: "the twin, for the test")
+        net = sn.Network.from_sizes([64, 32, 4], hidden="sigmoid", output="softmax", seed=2)
+        net = net.on(hardware.Analog(cfg, seed=5))
+        with pytest.raises(DivergenceError):
+            net.fit(*data, epochs=1, learning_rate=3e39, loss="cross_entropy", batch_size=16,
+                    seed=7)
+        monkeypatch.undo()
+        nets.append(net)
+    a, b = nets
+    assert a.train_config["engine"].startswith("compiled")
+    assert a.substrate.counters == b.substrate.counters
+    assert a.substrate.pulses == b.substrate.pulses
+
+
+def test_a_chip_whose_synapses_meter_is_declined(monkeypatch, data):
+    chip = hardware.Analog(chip_config(), seed=0, meter=True)
+    net = sn.Network.from_sizes([64, 32, 4], hidden="sigmoid", output="softmax").on(chip)
+    net.fit(*data, epochs=1, learning_rate=0.1, loss="cross_entropy", batch_size=16)
+    chip.meter = False  # (the synapses placed metered still are)
+    net.fit(*data, epochs=1, learning_rate=0.1, loss="cross_entropy", batch_size=16)
+    assert net.train_config["engine"].startswith("numpy (a metered chip")

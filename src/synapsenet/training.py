@@ -186,7 +186,12 @@ def fit(network, X, y, options: TrainingOptions | None = None, *, seed=None,
     # Typical: the root mean square, not the largest value, which standardised data with a
     # rare outlier also reach; the 0–16 digits are below the bound and learn as scaled ones.
     flat = X.reshape(-1)
-    rms = math.sqrt(float(np.dot(flat, flat)) / flat.size) if flat.size else 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        squares = float(np.dot(flat, flat)) if flat.size else 0.0
+    if math.isinf(squares) and np.isfinite(flat).all():  # finite inputs past 1.8e19: scaled
+        top = float(np.abs(flat).max())
+        squares = float(np.dot(flat / top, flat / top)) * top * top
+    rms = math.sqrt(squares / flat.size) if flat.size else 0.0
     if math.isfinite(rms) and rms > 10:  # NaN and ±inf are refused below
         warnings.warn(InputScaleWarning(
             f"the training inputs are {rms:.3g} in magnitude (root mean square; largest "

@@ -4,10 +4,11 @@
  * the output layer's loss and δ, then from the top layer down its backward
  * read (δ w_scale through the transposed weights in ADC steps, sn_chip_read again), its
  * digital bias step and the hidden δ = G f'(u); then every layer's pulse update in one call
- * (sn_pulse_updates). The noise words and the pulse seeds are the caller's, drawn by the
- * generators the layer-by-layer steps draw them from, in their order; the reads and the
- * updates are the very kernels those steps call. What is C here is only the glue the
- * interpreter made before: gathering a batch, the activations, the bias steps. */
+ * (sn_pulse_updates). The noise words and the pulse seeds come from the generators the
+ * layer-by-layer steps draw them from, in their order (through the bit generators' own
+ * next_raw); the reads and the updates are the very kernels those steps call. What is C here
+ * is only the glue the interpreter made before: gathering a batch, the activations, the
+ * output layer's δ, the bias steps. */
 #include <math.h>
 #include <string.h>
 
@@ -56,8 +57,9 @@ static void activate(const sn_batch_layer *c, float *U, int64_t size) {
         for (int64_t t = 0; t < size; t++) U[t] = U[t] < 0.f ? 0.f : U[t];
 }
 
-/* the layer's bias step: db = Σ_batch d row after row (NumPy's add.reduce over axis 0),
- * b ← b − db when the bias is digital */
+/* the layer's bias step: db = Σ_batch d row after row (NumPy's add.reduce over axis 0 of
+ * rows of two values or more: one value a row it sums pairwise, but a layer of one output
+ * never reaches here, its read not one call), b ← b − db when the bias is digital */
 static void bias_step(const sn_batch_layer *c, const float *d, int64_t M) {
     const int64_t n = c->n_out;
     memcpy(c->db, d, (size_t)n * sizeof(float));
@@ -168,7 +170,6 @@ int64_t sn_batch_steps(sn_batch_layer *L, int nl, int loss, const float *X, int6
             if (k) nc += read_words(&L[k].bwd, L[k].bwd_noisy, L[k].bwd_blocks, M);
         }
         draw(fgen, fw_buf, nf);
-        draw(cgen, cw_buf, nc);
         const uint64_t *fw = fw_buf, *cw = cw_buf;
         const int64_t *rows = idx ? idx + off[s] : NULL;
         const int64_t start = idx ? 0 : off[s];
@@ -205,7 +206,8 @@ int64_t sn_batch_steps(sn_batch_layer *L, int nl, int loss, const float *X, int6
             E[s] = sn_output_layer(K, top->act, loss, top->n_out, M, top->U, top->Dk, top->b,
                                    D, ldd, rows, start, labels, scale[s], &right);
         correct[s] = right;
-        if (!isfinite(E[s])) { *status = 2; return s; }
+        if (!isfinite(E[s])) { *status = 2; return s; } /* (before the chip's draws) */
+        draw(cgen, cw_buf, nc);
         sn_pulse_args jobs[PULSE_JOBS];
         for (int k = last; k >= 0; k--) {
             sn_batch_layer *c = &L[k];
@@ -240,8 +242,10 @@ int64_t sn_batch_steps(sn_batch_layer *L, int nl, int loss, const float *X, int6
         }
         if (sn_pulse_updates(jobs, nl, threads, S) < 0) return -1;
         /* a non-finite δ reaches the first layer's bias gradient: the layer-by-layer loop
-         * stops there, after the step */
-        if (!K->all_finite(L[0].db, L[0].n_out)) { *status = 2; return s; }
+         * stops there, after the step (its test: Σ db finite in float32) */
+        double sum = 0.0;
+        for (int64_t j = 0; j < L[0].n_out; j++) sum += L[0].db[j];
+        if (!isfinite((float)sum)) { *status = 5; return s; }
     }
     *status = 1;
     return n;

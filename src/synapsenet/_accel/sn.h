@@ -488,9 +488,9 @@ typedef struct {
  * off[s] …), η / B[s] in scale[s]; each step's words drawn as the layer-by-layer steps draw
  * them: its forward reads' noise from fgen (into fw), its backward reads' noise and its
  * layers' pulse seeds, top layer first, from cgen (into cw). E, correct: per step. Returns
- * the steps made, *status 1 (all well) or 2 (a non-finite loss: that step not made; or a
- * non-finite δ after it); −1 (bad arguments), −2 (out of memory), −3 (a read refused) with
- * nothing more made. Xb: a batch's gathered rows. */
+ * the steps that ended well, *status 1 (all did), 2 (the next one's loss is not finite: not
+ * made) or 5 (the next one was made and its δ is not finite); −1 (bad arguments), −2 (out of
+ * memory), −3 (a read refused) with nothing more made. Xb: a batch's gathered rows. */
 int64_t sn_batch_steps(sn_batch_layer *L, int nl, int loss, const float *X, int64_t ldx,
                        const float *D, int64_t ldd, const int64_t *labels, const int64_t *idx,
                        const int64_t *off, const int64_t *Bs, const float *scale, int64_t n,

@@ -139,7 +139,18 @@ def make(chip, network, loss, optimizer, batch):
     return ChipEngine(chip, network, loss, optimizer), None
 
 
-class ChipEngine:
+class OneStep:
+    """A chip engine's single step, as one call of its ``steps`` (both chip engines')."""
+
+    def step(self, idx, start: int, m: int, lr: float):
+        """One step (see ``_engine.TrainingEngine.step``): (E, correct, status)."""
+        order = None if idx is None else np.ascontiguousarray(idx, np.int64)
+        first = 0 if order is not None else start
+        E, correct, made, status = self.steps(order, [slice(first, first + m)], lr)
+        return float(E[0]), int(correct[0]), 1 if made else status
+
+
+class ChipEngine(OneStep):
     """The compiled in-situ training of one chip for one ``fit`` (the interface of
     ``_engine.TrainingEngine``: ``bind``, ``steps``, ``step``, ``count``, ``release``)."""
 
@@ -260,13 +271,6 @@ class ChipEngine:
         self.opt.t += int(made)  # as the layer-by-layer loop counts its steps
         self._sync()
         return E, correct, made, status.value
-
-    def step(self, idx, start: int, m: int, lr: float):
-        """One step (see ``_engine.TrainingEngine.step``): (E, correct, status)."""
-        order = None if idx is None else np.ascontiguousarray(idx, np.int64)
-        first = 0 if order is not None else start
-        E, correct, made, status = self.steps(order, [slice(first, first + m)], lr)
-        return float(E[0]), int(correct[0]), 1 if made else status
 
     def count(self, counters, samples: int) -> None:
         """What the chip did since the last count into its counters, and the synapses' pulse

@@ -4,24 +4,27 @@ A mini-batch step on the chip is, layer by layer, a compiled read per layer and 
 one compiled pulse update for all layers, with some forty NumPy operations and calls around
 them (the batch's gather, the activations, δ, the bias steps, the bindings): at batch 64 on
 MNIST, a third of the step. ``_accel/chipsteps.c`` makes whole steps, several a call, from the
-very kernels those steps call (``sn_chip_read``, ``sn_pulse_updates``, ``sn_output_layer``)
-with the arguments the layer-by-layer steps bind (``CrossbarArray.read_plan``,
-``read_plan_t``; ``DeviceSynapses``' pulse job), on the chip's own arrays. The noise words
-and the pulse seeds are drawn here, by the generators the layer-by-layer steps draw them
-from and in their order: the forward reads' from the fit's generator, the backward reads'
-and the seeds from the chip's. So the engine and its twin, the layer-by-layer steps
-(``SYNAPSENET_ENGINE=numpy`` or an unsupported configuration run them), read the same noise
-and draw the same pulses; what differs is the output layer's arithmetic (the C library's
-``expf`` and sums in the softmax and the loss against NumPy's), by a rounding, which can move
-a DAC code or a pulse where a value lands on a boundary (``tests/test_minibatch.py``
-measures how often). The hidden layers' ``tanh`` is NumPy's own loop, called from C.
+very kernels those steps call (``sn_chip_read``, ``sn_pulse_updates``) with the arguments the
+layer-by-layer steps bind (``CrossbarArray.read_plan``, ``read_plan_t``; ``DeviceSynapses``'
+pulse job), on the chip's own arrays. It draws the noise words and the pulse seeds from the
+generators the layer-by-layer steps draw them from, in their order (the forward reads' from
+the fit's generator, the backward reads' and the seeds from the chip's, through the bit
+generators' own ``next_raw``), and makes the activations and the output layer's δ with
+NumPy's operations (its ``tanh`` and ``exp`` loops, called from C, and for a softmax's row
+sums the BLAS call its ``matmul`` makes). So the engine and its twin, the layer-by-layer steps
+(an unsupported configuration runs them), make the same steps bit for bit: the same devices,
+weights and biases (``tests/test_minibatch.py``). A softmax under squared error (its
+Jacobian) takes ``sn_output_layer``'s arithmetic, a rounding from NumPy's; the loss reported
+is computed in double, to a rounding of the twin's.
 
 It covers (see :func:`unsupported`): the stochastic scheme with plain SGD, the backward read
 through the chip, any mapping and device law the compiled pulse update takes, per-layer
 rates, fixed or digital biases, every read one compiled call (per-vector input scaling,
 amplitude codes or no DAC, any ADC and noise), hidden layers of identity, ReLU, sigmoid or
 tanh, unmetered. Counters, pulses, refreshes and the devices' write-back are as the
-layer-by-layer steps leave them.
+layer-by-layer steps leave them. One difference: the engine places the devices when the fit
+starts, the layer-by-layer steps at its first step, so a first epoch that diverges keeps
+them as placed (the weights they hold) where those steps go back to the unplaced chip.
 """
 
 from __future__ import annotations
@@ -32,9 +35,9 @@ import numpy as np
 
 from .. import _blas, _engine, _parallel
 from . import kernels
+from .engine import OneStep
 
 _P, _I64, _F, _I = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float, ctypes.c_int
-_HIDDEN = ("identity", "relu", "sigmoid", "tanh")
 
 
 class _BatchLayer(ctypes.Structure):
@@ -47,8 +50,8 @@ class _BatchLayer(ctypes.Structure):
                 ("bwd_noisy", _I), ("WnT", _P), ("w_scale", _P), ("g_t", _F), ("Wt", _P),
                 ("Zt", _P), ("G", _P), ("pulse", kernels._PulseArgs), ("U", _P), ("Dk", _P),
                 ("Dr", _P), ("tanh_loop", _P), ("tanh_data", _P), ("numpy_out", _I),
-                ("exp_loop", _P),
-                ("exp_data", _P), ("gemv", _P), ("dot", _P), ("ones", _P), ("sums", _P)]
+                ("exp_loop", _P), ("exp_data", _P), ("gemv", _P), ("dot", _P), ("ones", _P),
+                ("sums", _P)]
 
 
 def _declare(lib):
@@ -69,8 +72,6 @@ def unsupported(chip, network, loss, optimizer, batch) -> str | None:
     why = _engine._network_unsupported(network)
     if why is not None:
         return why
-    if any(layer.activation.name not in _HIDDEN for layer in network.layers[:-1]):
-        return "hidden activations other than identity, relu, sigmoid, tanh"
     if any(layer.dropout for layer in network.layers):
         return "dropout runs on the NumPy engine"
     if loss.name not in _engine._LOSSES:
@@ -82,7 +83,7 @@ def unsupported(chip, network, loss, optimizer, batch) -> str | None:
         return f"learning.algorithm = {lc.algorithm!r} (the compiled engine: plain SGD)"
     if lc.scheme != "stochastic" or lc.backward != "chip":
         return "the mini-batch engine: the stochastic scheme, the backward read on the chip"
-    if chip.meter:
+    if chip.meter or any(s is not None and s.meter for s in chip.synapses):
         return "a metered chip (its reads' energy terms are the NumPy lines')"
     if lc.layer_rates and len(lc.layer_rates) != len(network.layers):
         return "learning.layer_rates does not give one factor per layer"
@@ -98,12 +99,21 @@ def make(chip, network, loss, optimizer, batch):
     why = unsupported(chip, network, loss, optimizer, batch)
     if why is not None:
         return None, why
-    for k, layer in enumerate(network.layers):  # the devices, as the first step places them
+    # the devices, as the first step places them; put back unplaced if the engine declines,
+    # so that the layer-by-layer steps start from the chip as it was
+    unplaced = any(s is None for s in chip.synapses)
+    kept = (chip.snapshot(), network.get_weights()) if unplaced else None
+    for k, layer in enumerate(network.layers):
         if chip.synapses[k] is None:
             chip._learn(k, layer)
     engine = BatchEngine(chip, network, loss, optimizer, max(1, int(batch)))
     why = engine.why_not
-    return (engine, None) if why is None else (None, why)
+    if why is None:
+        return engine, None
+    if kept is not None:
+        chip.restore_snapshot(kept[0])
+        network.set_weights(kept[1])
+    return None, why
 
 
 _FOUND = {}
@@ -126,7 +136,7 @@ def _tanh_loop():
     return _numpys("tanh")
 
 
-class BatchEngine:
+class BatchEngine(OneStep):
     """The compiled mini-batch training of one chip for one ``fit`` (the interface of
     ``_engine.TrainingEngine``: ``bind``, ``steps``, ``step``, ``count``, ``release``).
     ``why_not``: None, or why the reads or the devices are not the compiled kernels'."""
@@ -200,6 +210,8 @@ class BatchEngine:
                 syn.update_later(Zin, Dk if Dr is None else Dr, None, mirror, seed=0)
             if job is None:
                 return f"layer {k}'s devices are not the compiled pulse update's"
+            if job.tally is not None:
+                return "a metered chip (its reads' energy terms are the NumPy lines')"
             c.pulse = job.args
             self._jobs.append(job)
             keep["mirror"] = mirror
@@ -232,9 +244,15 @@ class BatchEngine:
                    for now, was in zip(self._arrays_of(k), bound))
 
     def _arrays_of(self, k):
-        array, layer = self.chip.arrays[k], self.layers[k]
+        """What layer k's structs point into that the chip or its kernel may replace: the
+        crossbar's copies, the layer's parameters, the devices, the kernel's trains and
+        mirror."""
+        array, layer, syn = self.chip.arrays[k], self.layers[k], self.chip.synapses[k]
+        kernel = syn.kernel() if syn is not None else None
         return (array.Wn_T, None if array._scaled is None else array._scaled[1], layer.WT,
-                layer.b, layer.db, self.chip.synapses[k].states[0])
+                layer.b, layer.db, None if syn is None else syn.states[0], kernel,
+                None if kernel is None else kernel._trains,
+                None if kernel is None else kernel._mirrored[1])
 
     # -- the interface of the fit loop --------------------------------------------------------
     def bind(self, X, D, labels, rng=None):
@@ -267,10 +285,13 @@ class BatchEngine:
         E, correct = np.zeros(n), np.zeros(n, np.int64)
         if self._bad_data:
             return np.full(n, np.nan), correct, 0, 3
-        if not self._still_bound():
+        if not self._still_bound():  # (the chip put back, or its arrays made anew)
             why = self._plan()
-            assert why is None, why
+            if why is not None:
+                raise RuntimeError(f"the chip changed under its compiled training: {why}")
         X, D, labels = self._data
+        if order is not None:
+            order = np.ascontiguousarray(order, np.int64)
         sizes = np.array([sl.stop - sl.start for sl in slices], np.int64)
         assert sizes.max(initial=0) <= self.batch
         off = np.array([sl.start for sl in slices], np.int64)
@@ -291,14 +312,18 @@ class BatchEngine:
                 *(data(w) for w in self._words_buf), data(self.Xb), data(E), data(correct),
                 ctypes.byref(status), self.threads, ctypes.byref(self.settings))
         if made < 0:  # pragma: no cover - checked when bound
-            raise MemoryError(f"sn_batch_steps failed ({made})")
-        self._took(sizes[:made])
+            raise (MemoryError if made == -2 else RuntimeError)(
+                f"sn_batch_steps failed ({made})")
+        # the step after them: status 5, made (its δ not finite); 2, its forward reads made
+        self._took(sizes[:made + (status.value == 5)],
+                   int(sizes[made]) if status.value == 2 else 0)
         self.opt.t += made  # as the layer-by-layer loop counts its steps
         return E, correct, made, status.value
 
-    def _took(self, sizes):
+    def _took(self, sizes, read=0):
         """What steps of ``sizes`` rows did, into the synapses and the counts for
-        :meth:`count`; the copies the steps do not write marked to be brought in step."""
+        :meth:`count` (and the forward reads of a step of ``read`` rows that went no
+        further); the copies the steps do not write marked to be brought in step."""
         rows = int(sizes.sum())
         chip = self.chip
         for k, (layer, job) in enumerate(zip(self.layers, self._jobs)):
@@ -309,9 +334,10 @@ class BatchEngine:
             job.kernel._counts[:] = 0
             n = self._pending[k]
             blocks = array.n_row_blocks
-            add = {"vectors": rows, "macs": rows * layer.n_in * layer.n_out,
-                   "array_reads": rows * blocks, "dac_conversions": rows * layer.n_in,
-                   "adc_conversions": rows * layer.n_out * blocks,
+            fw = rows + read
+            add = {"vectors": fw, "macs": fw * layer.n_in * layer.n_out,
+                   "array_reads": fw * blocks, "dac_conversions": fw * layer.n_in,
+                   "adc_conversions": fw * layer.n_out * blocks,
                    "input_energy_units": 0.0, "input_drive": 0.0, "input_drive_units": 0.0,
                    "write_pulses": syn.pulses - before,
                    "update_macs": rows * layer.n_in * layer.n_out}
@@ -324,13 +350,6 @@ class BatchEngine:
                 n[name] = n.get(name, 0) + v
             chip._stale.add(k)  # the steps wrote the layer's and the crossbar's copies
         chip._engine_wrote()
-
-    def step(self, idx, start: int, m: int, lr: float):
-        """One step (see ``_engine.TrainingEngine.step``): (E, correct, status)."""
-        order = None if idx is None else np.ascontiguousarray(idx, np.int64)
-        first = 0 if order is not None else start
-        E, correct, made, status = self.steps(order, [slice(first, first + m)], lr)
-        return float(E[0]), int(correct[0]), 1 if made else status
 
     def count(self, counters, samples: int) -> None:
         """What the chip did since the last count into its counters (``samples``: the
