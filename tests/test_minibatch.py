@@ -254,3 +254,15 @@ def test_a_chip_whose_synapses_meter_is_declined(monkeypatch, data):
     chip.meter = False  # (the synapses placed metered still are)
     net.fit(*data, epochs=1, learning_rate=0.1, loss="cross_entropy", batch_size=16)
     assert net.train_config["engine"].startswith("numpy (a metered chip")
+
+
+def test_mnist_sized_steps_are_the_twins(monkeypatch):
+    """784-256-10 on inputs as sparse as MNIST's (a fifth of the pixels lit): the first
+    layer's product over the inputs used, the output layer's by BLAS, four blocks of 256."""
+    rng = np.random.default_rng(0)
+    X = (rng.random((256, 784)) * (rng.random((256, 784)) < 0.2)).astype(np.float32)
+    y = rng.integers(0, 10, 256)
+    cfg = chip_config(**{"tile.rows": 256, "tile.cols": 256})
+    a, _ = train(monkeypatch, True, cfg, (X, y), sizes=(784, 256, 10), batch=64, epochs=1)
+    b, _ = train(monkeypatch, False, cfg, (X, y), sizes=(784, 256, 10), batch=64, epochs=1)
+    assert_same_steps(a, b)
