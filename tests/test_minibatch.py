@@ -154,6 +154,10 @@ def test_it_steps_aside_where_it_does_not_cover_the_training(monkeypatch, data):
                                       b.substrate.synapses[k].states[0])
     np.testing.assert_array_equal(a.substrate.rng.bit_generator.state["state"]["state"],
                                   b.substrate.rng.bit_generator.state["state"]["state"])
+    net = sn.Network.from_sizes([64, 32, 5], hidden="sigmoid", output="softmax")
+    net = net.on(hardware.Analog(chip_config(), seed=0))
+    net.fit(*data, epochs=1, learning_rate=0.1, loss="cross_entropy", batch_size=16)
+    assert net.train_config["engine"] == "numpy (a noisy read of an odd number of outputs)"
     net = sn.Network.from_sizes([64, 32, 4], hidden="elu", output="softmax")
     net = net.on(hardware.Analog(chip_config(), seed=0))
     net.fit(*data, epochs=1, learning_rate=0.1, loss="cross_entropy", batch_size=16)

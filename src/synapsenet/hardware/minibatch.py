@@ -184,9 +184,10 @@ class BatchEngine(OneStep):
             made = array.read_plan(Zin, U, keep["ws"])
             if made is None:
                 return f"layer {k}'s forward read is not one compiled call"
-            c.fwd, words, keep["fwd"] = made
-            c.fwd_blocks, c.fwd_noisy = array.n_row_blocks, int(words > 0)
-            if words and layer.n_out % 2:
+            c.fwd, _, keep["fwd"] = made
+            noisy = array._read_setting()[3]  # (either way: the same noise, the same σ's)
+            c.fwd_blocks, c.fwd_noisy = array.n_row_blocks, int(noisy)
+            if noisy and layer.n_out % 2:  # (a batch's noise in pairs of normals)
                 return "a noisy read of an odd number of outputs"
             if k > 0:  # the backward read, as matvec_t makes it
                 Zt = np.empty((B, layer.n_out), np.float32)
@@ -196,9 +197,9 @@ class BatchEngine(OneStep):
                 made = array.read_plan_t(Zt, G, keep["ws_t"], Wt)
                 if made is None:
                     return f"layer {k}'s backward read is not one compiled call"
-                (c.bwd, words, keep["bwd"]), w_scale, c.g_t = made
-                c.bwd_blocks, c.bwd_noisy = array.n_col_blocks, int(words > 0)
-                if words and layer.n_in % 2:
+                (c.bwd, _, keep["bwd"]), w_scale, c.g_t = made
+                c.bwd_blocks, c.bwd_noisy = array.n_col_blocks, int(noisy)
+                if noisy and layer.n_in % 2:
                     return "a noisy backward read of an odd number of inputs"
                 keep.update(Zt=Zt, G=G, Wt=Wt, w_scale=w_scale)
                 c.Zt, c.G, c.Wt = kernels._data(Zt), kernels._data(G), kernels._data(Wt)
