@@ -95,6 +95,8 @@ def _load(path=None):
     lib.sn_free.restype = None
     lib.sn_gemm_from_fortran.argtypes = [_P]
     lib.sn_gemm_from_fortran.restype = _P
+    lib.sn_own_product.argtypes = [_P, _I64, _I64]
+    lib.sn_own_product.restype = ctypes.c_int
     return lib
 
 
@@ -431,9 +433,10 @@ def threads_for(network, batch: int, inputs=None, optimizer=None) -> int:
 
 
 def own_product_for(n_out: int, n_in: int) -> bool:
-    """Whether our product makes the forward product of an n_out × n_in layer (as
-    ``sn_own_product`` decides: AVX-512 in the settings, the padded weights in L2)."""
-    return own_products() and (n_out + 15) // 16 * 16 * n_in <= _SETTINGS.own_gemm_max
+    """Whether our product makes the forward product of an n_out × n_in layer with the
+    settings in force (``sn_own_product``'s answer: AVX-512 in the settings, the padded
+    weights in L2)."""
+    return _LIB is not None and bool(_LIB.sn_own_product(ctypes.byref(_SETTINGS), n_out, n_in))
 
 
 def block_share(X, rows: int = 6, blocks: int = 16) -> float:
