@@ -215,10 +215,12 @@ int64_t sn_batch_steps(sn_batch_layer *L, int nl, int loss, const float *X, int6
             if (k > 0) { /* the backward read, from the weights before this step's pulses */
                 sn_chip_read_args a = c->bwd;
                 const int64_t no = c->n_out, ni = c->n_in;
-                for (int64_t r = 0; r < M; r++)
-                    for (int64_t j = 0; j < no; j++) c->Zt[r * no + j] = d[r * no + j] * c->w_scale[j];
-                for (int64_t j = 0; j < no; j++)
-                    for (int64_t i = 0; i < ni; i++) c->Wt[j * ni + i] = c->WnT[i * no + j] * c->g_t;
+                for (int64_t r = 0; r < M; r++) /* δ_j w_scale_j: its inputs */
+                    for (int64_t j = 0; j < no; j++)
+                        c->Zt[r * no + j] = d[r * no + j] * c->w_scale[j];
+                for (int64_t j = 0; j < no; j++) /* Wnᵀ as the update left it, in ADC steps */
+                    for (int64_t i = 0; i < ni; i++)
+                        c->Wt[j * ni + i] = c->WnT[i * no + j] * c->g_t;
                 a.M = M;
                 a.words = c->bwd_noisy ? (const uint32_t *)cw : NULL;
                 cw += read_words(&a, c->bwd_noisy, c->bwd_blocks, M);

@@ -87,7 +87,7 @@ def unsupported(chip, network, loss, optimizer, batch) -> str | None:
         return "a metered chip (its reads' energy terms are the NumPy lines')"
     if lc.layer_rates and len(lc.layer_rates) != len(network.layers):
         return "learning.layer_rates does not give one factor per layer"
-    if _tanh_loop() is None and any(layer.activation.name in ("sigmoid", "tanh")
+    if _numpys("tanh") is None and any(layer.activation.name in ("sigmoid", "tanh")
                                     for layer in network.layers[:-1]):
         return "NumPy's float32 tanh loop was not found"
     return None
@@ -132,10 +132,6 @@ def _numpys(name):
     return _FOUND[name]
 
 
-def _tanh_loop():
-    return _numpys("tanh")
-
-
 class BatchEngine(OneStep):
     """The compiled mini-batch training of one chip for one ``fit`` (the interface of
     ``_engine.TrainingEngine``: ``bind``, ``steps``, ``step``, ``count``, ``release``).
@@ -147,7 +143,7 @@ class BatchEngine(OneStep):
         self.chip, self.layers, self.opt, self.loss = chip, network.layers, optimizer, loss
         self.batch, self.threads = batch, _parallel.threads_here()
         self.settings = _engine._SETTINGS.copy()
-        self._data = self._rng = self._words_buf = None
+        self._data = self._rng = None
         self._pending = [dict() for _ in self.layers]  # counts since the last count()
         self.why_not = self._plan()
 
@@ -160,7 +156,8 @@ class BatchEngine(OneStep):
         self._keep, self._jobs, self._bound = [], [], []
         first = self.layers[0]
         self.Xb = np.empty((B, first.n_in), np.float32)
-        tanh = _tanh_loop()
+        tanh = _numpys("tanh")
+        fw, cw = 0, L  # a step's noise words at the largest batch (and a seed a layer)
         for k, layer in enumerate(self.layers):
             c, array, syn = self._structs[k], chip.arrays[k], chip.synapses[k]
             c.n_in, c.n_out = layer.n_in, layer.n_out
@@ -184,7 +181,8 @@ class BatchEngine(OneStep):
             made = array.read_plan(Zin, U, keep["ws"])
             if made is None:
                 return f"layer {k}'s forward read is not one compiled call"
-            c.fwd, _, keep["fwd"] = made
+            c.fwd, words, keep["fwd"] = made
+            fw += words
             noisy = array._read_setting()[3]  # (either way: the same noise, the same σ's)
             c.fwd_blocks, c.fwd_noisy = array.n_row_blocks, int(noisy)
             if noisy and layer.n_out % 2:  # (a batch's noise in pairs of normals)
@@ -197,7 +195,8 @@ class BatchEngine(OneStep):
                 made = array.read_plan_t(Zt, G, keep["ws_t"], Wt)
                 if made is None:
                     return f"layer {k}'s backward read is not one compiled call"
-                (c.bwd, _, keep["bwd"]), w_scale, c.g_t = made
+                (c.bwd, words, keep["bwd"]), w_scale, c.g_t = made
+                cw += words
                 c.bwd_blocks, c.bwd_noisy = array.n_col_blocks, int(noisy)
                 if noisy and layer.n_in % 2:
                     return "a noisy backward read of an odd number of inputs"
@@ -220,6 +219,7 @@ class BatchEngine(OneStep):
                 c.numpy_out = self._numpy_output(c, keep, layer)
             # what the structs point into: if the chip replaces one, bind again
             self._bound.append(self._arrays_of(k))
+        self._words_buf = tuple(np.empty(max(w, 1), np.uint64) for w in (fw, cw))
         return None
 
     def _numpy_output(self, c, keep, layer) -> bool:
@@ -230,7 +230,7 @@ class BatchEngine(OneStep):
         if softmax and (self.loss.name != "cross_entropy" or not _numpys("exp") or
                         not _numpys("row_sums")):
             return False
-        if layer.activation.name in ("sigmoid", "tanh") and _tanh_loop() is None:
+        if layer.activation.name in ("sigmoid", "tanh") and _numpys("tanh") is None:
             return False
         if softmax:
             keep["ones"] = np.ones(layer.n_out, np.float32)
@@ -270,15 +270,6 @@ class BatchEngine(OneStep):
     def begin_epoch(self):
         """(Nothing: the steps draw their noise as they go.)"""
 
-    def _words(self, rows: int):
-        """(forward, chip) 64-bit words a step of ``rows`` rows draws."""
-        fw, cw = 0, len(self.layers)
-        for c in self._structs:
-            fw += c.fwd_noisy * c.fwd_blocks * (rows * c.n_out // 2)
-            if c.bwd_noisy:
-                cw += c.bwd_blocks * (rows * c.n_in // 2)
-        return fw, cw
-
     def steps(self, order, slices, lr: float):
         """Consecutive steps ``slices`` (of ``order`` or of the rows) in one call: (E and
         correct per step, steps made, the status of the one after them)."""
@@ -298,9 +289,6 @@ class BatchEngine(OneStep):
         off = np.array([sl.start for sl in slices], np.int64)
         # η folded into δ_out and the batch mean, as train_step(update=True) folds them
         scale = np.array([np.float32(lr / m) for m in sizes.tolist()], np.float32)
-        if self._words_buf is None:  # (a step's words, for the largest batch)
-            self._words_buf = tuple(np.empty(max(w, 1), np.uint64)
-                                    for w in self._words(self.batch))
         status, data = ctypes.c_int(1), kernels._data
         fit, own = self._rng.bit_generator, self.chip.rng.bit_generator
         with fit.lock, own.lock:  # (the steps draw their words from both, as random_raw)
